@@ -1,0 +1,37 @@
+/**
+ * Every hard limit in ferry, in one place. A limit bounds something that could otherwise grow
+ * without end (a queue, a window, a buffer, a count read off the wire). Configurable settings have
+ * defaults elsewhere (config); these are the ceilings that no configuration may exceed, so decoders
+ * can refuse absurd values before allocating anything.
+ */
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+export const TiB = 1024 * GiB;
+
+export const LIMITS = {
+  // --- wire / transport ---
+  /** Smallest packet (UDP payload) size a path must carry: IPv6 minimum MTU minus headers. */
+  MIN_PACKET_BYTES: 1200,
+  /** Largest UDP payload on IPv4 (65535 - 20 IP - 8 UDP). */
+  MAX_PACKET_BYTES: 65507,
+  /** Ceiling for the configurable maximum message size. */
+  MAX_MESSAGE_BYTES: 1 * GiB,
+  /** Ceiling for fragments of one message (MAX_MESSAGE_BYTES / smallest payload, rounded up). */
+  MAX_FRAGMENTS: 1_048_576,
+  /** Selective-ack ranges carried in one packet. */
+  MAX_SACK_RANGES: 16,
+  /** Peers one endpoint will hold state for. */
+  MAX_PEERS: 65_536,
+
+  // --- storage ---
+  /** Longest file name, in UTF-8 bytes. */
+  MAX_NAME_BYTES: 255,
+  /** Largest single read or write request on a block device or file. */
+  MAX_IO_BYTES: 64 * MiB,
+  /** Largest file or device ferry serves. */
+  MAX_FILE_BYTES: 16 * TiB,
+  /** Most entries returned by one list page. */
+  MAX_LIST_PAGE: 10_000,
+} as const;
