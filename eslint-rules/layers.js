@@ -13,8 +13,9 @@ export const ALLOWED = {
   'src/fuse': ['src/transfer', 'src/transport', 'src/blockdev', 'src/flatfs', 'src/wire', 'src/core'],
   'src/nbd': ['src/transfer', 'src/transport', 'src/blockdev', 'src/flatfs', 'src/wire', 'src/core'],
   'src/index.ts': ['src/*'],
-  cli: ['src/index.ts'],
-  bench: ['src/index.ts', 'cli'],
+  // cli and bench are thin adapters over the public API; `ferry bench` (cli) runs the benchmarks in bench/.
+  cli: ['src/index.ts', 'bench'],
+  bench: ['src/index.ts'],
 };
 
 const LAYERS = Object.keys(ALLOWED).sort((a, b) => b.length - a.length);
