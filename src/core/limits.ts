@@ -34,4 +34,16 @@ export const LIMITS = {
   MAX_FILE_BYTES: 16 * TiB,
   /** Most entries returned by one list page. */
   MAX_LIST_PAGE: 10_000,
+  /** Chunk of the memory block device: the unit it allocates, frees and reports in extents. */
+  BLOCKDEV_MEMORY_CHUNK_BYTES: 64 * KiB,
+  /** Default memory limit of one memory block device (each device may set its own). */
+  BLOCKDEV_MEMORY_DEFAULT_LIMIT_BYTES: 1 * GiB,
+  /** Longest write of zeros the file block device issues for trim/writeZeroes (one shared zero buffer). */
+  BLOCKDEV_FILE_ZERO_WRITE_BYTES: 1 * MiB,
+  /** File block device: trims/zeroings at least this long punch a hole (fallocate); shorter ones write zeros. */
+  BLOCKDEV_FILE_PUNCH_MIN_BYTES: 1 * MiB,
+  /** File block device: how long one hole punch may take before it falls back to writing zeros. */
+  BLOCKDEV_FILE_PUNCH_TIMEOUT_MS: 30_000,
+  /** File block device: most bytes one extents() call reads looking for all-zero (hole) ranges. */
+  BLOCKDEV_FILE_EXTENTS_SCAN_BYTES: 64 * MiB,
 } as const;
