@@ -58,6 +58,12 @@ export const ERROR_CODES = {
   UNKNOWN_TRANSFER: 'no such transfer: it finished, failed or was never started',
   UNREACHABLE: 'the server did not answer',
   BAD_URL: 'bad remote address: use ferry://HOST:PORT/NAME or HOST:PORT:NAME',
+
+  // --- fuse ---
+  FUSE_UNAVAILABLE: 'FUSE is not available on this machine (no /dev/fuse or no libfuse2)',
+  MOUNT_FAILED: 'the filesystem could not be mounted',
+  UNMOUNT_FAILED: 'the filesystem could not be unmounted',
+  NOT_MOUNTED: 'nothing is mounted there',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
