@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   BAD_HANDLE: 'the file handle is not open',
   IO_ERROR: 'input/output error',
   NOT_SUPPORTED: 'operation not supported',
+  PERMISSION_DENIED: 'the host refused access to the file or device',
 
   // --- transfer ---
   HASH_MISMATCH: 'data does not match its xxhash64',
