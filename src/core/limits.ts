@@ -25,6 +25,26 @@ export const LIMITS = {
   /** Peers one endpoint will hold state for. */
   MAX_PEERS: 65_536,
 
+  // --- nbd (adapter) ---
+  /** Ceiling of the NBD maximum payload (READ/WRITE length); 32 MiB is what every NBD client accepts. */
+  NBD_MAX_PAYLOAD_BYTES: 32 * MiB,
+  /** Ceiling of requests in flight on one NBD connection. */
+  NBD_MAX_IN_FLIGHT: 1024,
+  /** Ceiling of payload bytes in flight on one NBD connection. */
+  NBD_MAX_IN_FLIGHT_BYTES: 1 * GiB,
+  /** Ceiling of NBD client connections one server holds. */
+  NBD_MAX_CONNECTIONS: 1024,
+  /** Largest NBD option data read into memory; longer options are skipped and refused (TOO_BIG). */
+  NBD_MAX_OPTION_BYTES: 64 * KiB,
+  /** Options one NBD client may send before the server hangs up (endless haggling is a DoS). */
+  NBD_MAX_OPTIONS: 1024,
+  /** Block status descriptors in one NBD reply (the spec asks for at most 2^20). */
+  NBD_MAX_EXTENTS_PER_REPLY: 65_536,
+  /** Per-request buffer each NBD request slot owns: payloads up to this size never allocate. */
+  NBD_SLOT_BUFFER_BYTES: 64 * KiB,
+  /** NBD reads at least this long (structured replies) ask the device for holes and send them as holes. */
+  NBD_HOLE_READ_MIN_BYTES: 64 * KiB,
+
   // --- storage ---
   /** Longest file name, in UTF-8 bytes. */
   MAX_NAME_BYTES: 255,
