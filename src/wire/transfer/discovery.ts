@@ -1,0 +1,63 @@
+/**
+ * Discovery datagrams: a client broadcasts a probe, every ferry server that hears it answers with
+ * the port its transfer endpoint listens on. Plain UDP, outside any session (nothing secret is in
+ * them: a server says only that it exists and whether it wants a secret).
+ *
+ * ```
+ *  0        4        5        6        8                16
+ *  +--------+--------+--------+--------+----------------+
+ *  | 'FRYD' | version|  kind  | port   | nonce (8)      |   kind 1 = probe (port 0), 2 = answer
+ *  +--------+--------+--------+--------+----------------+
+ *  16       17       18
+ *  +--------+--------+--------...
+ *  | flags  | nameLen| name (UTF-8, answer only)          flags bit 0: needs a secret, bit 1: read-only
+ *  +--------+--------+--------...
+ * ```
+ * The answer repeats the probe's nonce so a client ignores stray answers.
+ */
+export const DISCOVERY_MAGIC = 0x44595246; // 'FRYD' as u32 LE
+export const DISCOVERY_VERSION = 1;
+export const DISCOVERY_PROBE = 1;
+export const DISCOVERY_ANSWER = 2;
+export const DISCOVERY_HEADER_BYTES = 18;
+export const DISCOVERY_FLAG_SECRET = 1;
+export const DISCOVERY_FLAG_READ_ONLY = 2;
+
+export interface DiscoveryDatagram {
+  kind: typeof DISCOVERY_PROBE | typeof DISCOVERY_ANSWER;
+  port: number;
+  nonce: bigint;
+  flags: number;
+  name: string;
+}
+
+export function encodeDiscovery(d: DiscoveryDatagram): Buffer {
+  const name = Buffer.from(d.name.slice(0, 200), 'utf8').subarray(0, 255);
+  const buf = Buffer.alloc(DISCOVERY_HEADER_BYTES + name.length);
+  buf.writeUInt32LE(DISCOVERY_MAGIC, 0);
+  buf[4] = DISCOVERY_VERSION;
+  buf[5] = d.kind;
+  buf.writeUInt16LE(d.port, 6);
+  buf.writeBigUInt64LE(d.nonce, 8);
+  buf[16] = d.flags;
+  buf[17] = name.length;
+  name.copy(buf, DISCOVERY_HEADER_BYTES);
+  return buf;
+}
+
+/** Decodes a datagram; null for anything that is not a well-formed discovery datagram. */
+export function decodeDiscovery(buf: Buffer): DiscoveryDatagram | null {
+  if (buf.length < DISCOVERY_HEADER_BYTES) return null;
+  if (buf.readUInt32LE(0) !== DISCOVERY_MAGIC || buf[4] !== DISCOVERY_VERSION) return null;
+  const kind = buf[5];
+  if (kind !== DISCOVERY_PROBE && kind !== DISCOVERY_ANSWER) return null;
+  const nameLen = buf[17]!;
+  if (buf.length !== DISCOVERY_HEADER_BYTES + nameLen) return null;
+  return {
+    kind,
+    port: buf.readUInt16LE(6),
+    nonce: buf.readBigUInt64LE(8),
+    flags: buf[16]!,
+    name: buf.toString('utf8', DISCOVERY_HEADER_BYTES),
+  };
+}

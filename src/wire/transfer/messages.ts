@@ -1,0 +1,416 @@
+/**
+ * Every transfer request and its reply, as field lists (layout rule in codec.ts, header in
+ * header.ts). One table is the single source of the wire format: the RPC layer, the server and the
+ * docs all read it.
+ *
+ * Booleans travel as u8 (0/1). Sizes and offsets are u64 (at most 2^53-1), hashes h64 (xxhash64).
+ * Handles, device and transfer ids are u32 chosen by the server per session.
+ */
+import { FerryError } from '../../core/errors.js';
+import {
+  decodeBody,
+  encodeBody,
+  encodedSize,
+  layoutOf,
+  type FieldList,
+  type FieldsOf,
+  type Layout,
+} from './codec.js';
+import { HEADER_BYTES, REPLY_BIT, STATUS_ERROR, STATUS_OK, writeHeader } from './header.js';
+
+const FILE_STAT = [
+  ['sizeBytes', 'u64'],
+  ['mtimeMs', 'f64'],
+  ['atimeMs', 'f64'],
+  ['ctimeMs', 'f64'],
+  ['name', 'str'],
+] as const;
+
+/** The message table: request type number, request fields, reply fields. */
+export const MESSAGES = {
+  // --- session and filesystem metadata ---
+  PING: {
+    type: 0x01,
+    request: [],
+    reply: [
+      ['readOnly', 'u8'],
+      ['maxBlockBytes', 'u32'],
+      ['serverName', 'str'],
+    ],
+  },
+  STATFS: {
+    type: 0x02,
+    request: [],
+    reply: [
+      ['totalBytes', 'u64'],
+      ['usedBytes', 'u64'],
+      ['freeBytes', 'u64'],
+      ['files', 'u32'],
+      ['maxNameBytes', 'u32'],
+      ['readOnly', 'u8'],
+    ],
+  },
+  STAT: { type: 0x03, request: [['name', 'str']], reply: FILE_STAT },
+  /** Reply `entries`: see list-codec.ts. `hasMore` 0 means nextCursor is null. */
+  LIST: {
+    type: 0x04,
+    request: [
+      ['limit', 'u32'],
+      ['cursor', 'str'],
+    ],
+    reply: [
+      ['hasMore', 'u8'],
+      ['nextCursor', 'str'],
+      ['entries', 'bytes'],
+    ],
+  },
+  UNLINK: { type: 0x05, request: [['name', 'str']], reply: [] },
+  RENAME: {
+    type: 0x06,
+    request: [
+      ['from', 'str'],
+      ['to', 'str'],
+    ],
+    reply: [],
+  },
+  TRUNCATE: {
+    type: 0x07,
+    request: [
+      ['sizeBytes', 'u64'],
+      ['name', 'str'],
+    ],
+    reply: [],
+  },
+  SET_TIMES: {
+    type: 0x08,
+    request: [
+      ['atimeMs', 'f64'],
+      ['mtimeMs', 'f64'],
+      ['name', 'str'],
+    ],
+    reply: [],
+  },
+
+  // --- file handles (RemoteFlatFs) ---
+  CREATE: {
+    type: 0x10,
+    request: [
+      ['exclusive', 'u8'],
+      ['sizeBytes', 'u64'],
+      ['name', 'str'],
+    ],
+    reply: [['handle', 'u32']],
+  },
+  OPEN: {
+    type: 0x11,
+    request: [
+      ['write', 'u8'],
+      ['name', 'str'],
+    ],
+    reply: [['handle', 'u32']],
+  },
+  CLOSE: { type: 0x12, request: [['handle', 'u32']], reply: [] },
+  FSTAT: { type: 0x13, request: [['handle', 'u32']], reply: FILE_STAT },
+  READ: {
+    type: 0x14,
+    request: [
+      ['handle', 'u32'],
+      ['offset', 'u64'],
+      ['length', 'u32'],
+    ],
+    reply: [['data', 'bytes']],
+  },
+  WRITE: {
+    type: 0x15,
+    request: [
+      ['handle', 'u32'],
+      ['offset', 'u64'],
+      ['data', 'bytes'],
+    ],
+    reply: [],
+  },
+  APPEND: {
+    type: 0x16,
+    request: [
+      ['handle', 'u32'],
+      ['data', 'bytes'],
+    ],
+    reply: [['offset', 'u64']],
+  },
+  FTRUNCATE: {
+    type: 0x17,
+    request: [
+      ['handle', 'u32'],
+      ['sizeBytes', 'u64'],
+    ],
+    reply: [],
+  },
+  FSYNC: { type: 0x18, request: [['handle', 'u32']], reply: [] },
+
+  // --- uploads by offset ---
+  /** Reply `verified`: the verified-block bitmap (bit i of byte i>>3, LSB first), empty if fresh. */
+  UPLOAD_BEGIN: {
+    type: 0x20,
+    request: [
+      ['sizeBytes', 'u64'],
+      ['blockBytes', 'u32'],
+      ['fileMode', 'u32'],
+      ['sourceTag', 'h64'],
+      ['resume', 'u8'],
+      ['name', 'str'],
+    ],
+    reply: [
+      ['transferId', 'u32'],
+      ['blockCount', 'u32'],
+      ['resumed', 'u8'],
+      ['verified', 'bytes'],
+    ],
+  },
+  /** Hot path: see block.ts for the fixed offsets; the data follows the fields. */
+  UPLOAD_BLOCK: {
+    type: 0x21,
+    request: [
+      ['transferId', 'u32'],
+      ['offset', 'u64'],
+      ['hash', 'h64'],
+      ['data', 'bytes'],
+    ],
+    reply: [],
+  },
+  UPLOAD_COMMIT: {
+    type: 0x22,
+    request: [
+      ['transferId', 'u32'],
+      ['fileHash', 'h64'],
+    ],
+    reply: [['sizeBytes', 'u64']],
+  },
+  /** keepJournal 1: leave the partial upload resumable; 0: remove it. */
+  TRANSFER_ABORT: {
+    type: 0x23,
+    request: [
+      ['transferId', 'u32'],
+      ['keepJournal', 'u8'],
+    ],
+    reply: [],
+  },
+
+  // --- append sequences ---
+  APPEND_BEGIN: {
+    type: 0x24,
+    request: [
+      ['fileMode', 'u32'],
+      ['sourceTag', 'h64'],
+      ['resume', 'u8'],
+      ['name', 'str'],
+    ],
+    reply: [
+      ['transferId', 'u32'],
+      ['nextSeq', 'u64'],
+      ['sizeBytes', 'u64'],
+      ['resumed', 'u8'],
+    ],
+  },
+  APPEND_DATA: {
+    type: 0x25,
+    request: [
+      ['transferId', 'u32'],
+      ['seq', 'u64'],
+      ['hash', 'h64'],
+      ['data', 'bytes'],
+    ],
+    reply: [],
+  },
+  APPEND_COMMIT: {
+    type: 0x26,
+    request: [
+      ['transferId', 'u32'],
+      ['sizeBytes', 'u64'],
+      ['fileHash', 'h64'],
+    ],
+    reply: [['sizeBytes', 'u64']],
+  },
+
+  // --- downloads ---
+  DOWNLOAD_OPEN: {
+    type: 0x30,
+    request: [['name', 'str']],
+    reply: [
+      ['transferId', 'u32'],
+      ['sizeBytes', 'u64'],
+      ['mtimeMs', 'f64'],
+    ],
+  },
+  /** Reply: the block's xxhash64, then the data (see block.ts). */
+  DOWNLOAD_READ: {
+    type: 0x31,
+    request: [
+      ['transferId', 'u32'],
+      ['offset', 'u64'],
+      ['length', 'u32'],
+    ],
+    reply: [
+      ['hash', 'h64'],
+      ['data', 'bytes'],
+    ],
+  },
+  DOWNLOAD_CLOSE: { type: 0x32, request: [['transferId', 'u32']], reply: [['fileHash', 'h64']] },
+
+  // --- block devices ---
+  /** Reply `devices`: see list-codec.ts. */
+  BD_LIST: { type: 0x40, request: [], reply: [['devices', 'bytes']] },
+  BD_OPEN: {
+    type: 0x41,
+    request: [['name', 'str']],
+    reply: [
+      ['device', 'u32'],
+      ['sizeBytes', 'u64'],
+      ['blockBytes', 'u32'],
+      ['readOnly', 'u8'],
+    ],
+  },
+  BD_READ: {
+    type: 0x42,
+    request: [
+      ['device', 'u32'],
+      ['offset', 'u64'],
+      ['length', 'u32'],
+    ],
+    reply: [['data', 'bytes']],
+  },
+  BD_WRITE: {
+    type: 0x43,
+    request: [
+      ['device', 'u32'],
+      ['offset', 'u64'],
+      ['data', 'bytes'],
+    ],
+    reply: [],
+  },
+  BD_FLUSH: { type: 0x44, request: [['device', 'u32']], reply: [] },
+  BD_TRIM: {
+    type: 0x45,
+    request: [
+      ['device', 'u32'],
+      ['offset', 'u64'],
+      ['length', 'u64'],
+    ],
+    reply: [],
+  },
+  BD_ZERO: {
+    type: 0x46,
+    request: [
+      ['device', 'u32'],
+      ['offset', 'u64'],
+      ['length', 'u64'],
+    ],
+    reply: [],
+  },
+  /** Reply `extents`: see list-codec.ts. */
+  BD_EXTENTS: {
+    type: 0x47,
+    request: [
+      ['device', 'u32'],
+      ['offset', 'u64'],
+      ['length', 'u64'],
+    ],
+    reply: [['extents', 'bytes']],
+  },
+  BD_CLOSE: { type: 0x48, request: [['device', 'u32']], reply: [] },
+} as const satisfies Record<string, { type: number; request: FieldList; reply: FieldList }>;
+
+export type MessageName = keyof typeof MESSAGES;
+export type RequestOf<N extends MessageName> = FieldsOf<(typeof MESSAGES)[N]['request']>;
+export type ReplyOf<N extends MessageName> = FieldsOf<(typeof MESSAGES)[N]['reply']>;
+
+interface Compiled {
+  name: MessageName;
+  type: number;
+  request: Layout;
+  reply: Layout;
+}
+
+const BY_NAME = new Map<MessageName, Compiled>();
+const BY_TYPE = new Map<number, Compiled>();
+for (const name of Object.keys(MESSAGES) as MessageName[]) {
+  const def = MESSAGES[name];
+  const c: Compiled = { name, type: def.type, request: layoutOf(def.request), reply: layoutOf(def.reply) };
+  const typeNumber: number = def.type;
+  if (BY_TYPE.has(typeNumber) || typeNumber >= REPLY_BIT || typeNumber === 0) {
+    throw new FerryError('INTERNAL', `message type 0x${def.type.toString(16)} reused or out of range`);
+  }
+  BY_NAME.set(name, c);
+  BY_TYPE.set(def.type, c);
+}
+
+function compiled(name: MessageName): Compiled {
+  return BY_NAME.get(name)!;
+}
+
+/** The message name of a request type number, or undefined for an unknown type. */
+export function messageNameOf(type: number): MessageName | undefined {
+  return BY_TYPE.get(type & ~REPLY_BIT)?.name;
+}
+
+/** The request and reply offset tables of a message (for docs and tests). */
+export function layoutsOf(name: MessageName): { type: number; request: Layout; reply: Layout } {
+  const c = compiled(name);
+  return { type: c.type, request: c.request, reply: c.reply };
+}
+
+/** Encodes a request into a new buffer. */
+export function encodeRequest<N extends MessageName>(
+  name: N,
+  requestId: number,
+  fields: RequestOf<N>,
+): Buffer {
+  const c = compiled(name);
+  const values = fields as Record<string, unknown>;
+  const buf = Buffer.allocUnsafe(encodedSize(c.request, values));
+  writeHeader(buf, c.type, 0, STATUS_OK, requestId);
+  encodeBody(c.request, values, buf);
+  return buf;
+}
+
+/** Decodes a request body (header already checked). Throws MALFORMED. */
+export function decodeRequest<N extends MessageName>(name: N, buf: Buffer): RequestOf<N> {
+  return decodeBody(compiled(name).request, buf) as RequestOf<N>;
+}
+
+/** Encodes an OK reply into a new buffer. */
+export function encodeReply<N extends MessageName>(name: N, requestId: number, fields: ReplyOf<N>): Buffer {
+  const c = compiled(name);
+  const values = fields as Record<string, unknown>;
+  const buf = Buffer.allocUnsafe(encodedSize(c.reply, values));
+  writeHeader(buf, c.type | REPLY_BIT, 0, STATUS_OK, requestId);
+  encodeBody(c.reply, values, buf);
+  return buf;
+}
+
+/** Decodes an OK reply body. Throws MALFORMED. */
+export function decodeReply<N extends MessageName>(name: N, buf: Buffer): ReplyOf<N> {
+  return decodeBody(compiled(name).reply, buf) as ReplyOf<N>;
+}
+
+const ERROR_LAYOUT = layoutOf([
+  ['code', 'str'],
+  ['message', 'str'],
+]);
+/** Longest error message sent on the wire (longer ones are cut). */
+export const MAX_ERROR_MESSAGE_CHARS = 1000;
+
+/** Encodes an error reply to a request of type `type` (any byte: unknown types get answers too). */
+export function encodeErrorReply(type: number, requestId: number, code: string, message: string): Buffer {
+  const values = { code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) };
+  const buf = Buffer.allocUnsafe(encodedSize(ERROR_LAYOUT, values));
+  writeHeader(buf, (type | REPLY_BIT) & 0xff, 0, STATUS_ERROR, requestId);
+  encodeBody(ERROR_LAYOUT, values, buf);
+  return buf;
+}
+
+/** Decodes an error reply body into its code and message. Throws MALFORMED. */
+export function decodeErrorReply(buf: Buffer): { code: string; message: string } {
+  return decodeBody(ERROR_LAYOUT, buf) as { code: string; message: string };
+}
+
+export { HEADER_BYTES };
