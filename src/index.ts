@@ -30,3 +30,15 @@ export {
   xxh64,
   createXxh64,
 } from './core/index.js';
+export {
+  MemoryBlockDevice,
+  MEMORY_CHUNK_BYTES,
+  FileBlockDevice,
+  openBlockDevice,
+  parseBlockDeviceSpec,
+  type BlockDevice,
+  type BlockExtent,
+  type BlockDeviceSpec,
+  type MemoryBlockDeviceOptions,
+  type FileBlockDeviceOptions,
+} from './blockdev/index.js';
