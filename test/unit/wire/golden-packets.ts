@@ -1,0 +1,90 @@
+/**
+ * The golden packets: fields and the file holding their exact bytes in test/fixtures/packets/.
+ * Regenerate the files (only when the wire version changes) with
+ * `npx tsx test/unit/wire/golden-packets.ts --write`.
+ */
+import { writeFileSync } from 'node:fs';
+import { initChecksums } from '../../../src/core/checksum.js';
+import { encodePacket, type PacketFields } from '../../../src/wire/packet-codec.js';
+import { PacketType, Flags } from '../../../src/wire/packet-layout.js';
+import { encodeHello, ackBodyBytes, writeAckBody } from '../../../src/wire/control-bodies.js';
+
+function ackBody(): Buffer {
+  const b = Buffer.alloc(ackBodyBytes(2));
+  writeAckBody(b, 0, 10, [12, 20], [3, 1], 2);
+  return b;
+}
+
+export const GOLDEN: Record<string, PacketFields> = {
+  'data-fifo-fragment': {
+    type: PacketType.DATA,
+    flags: Flags.FIFO,
+    connectionId: 0x0123_4567_89ab_cdefn,
+    packetNumber: 1000,
+    cumulativeAck: 77,
+    leastUnacked: 990,
+    receiveWindow: 4096,
+    data: {
+      messageSeq: 5,
+      fifoSeq: 2,
+      messageLength: 3000,
+      fragmentOffset: 1380,
+      fragmentIndex: 1,
+      fragmentCount: 3,
+    },
+    payload: Buffer.from('hello, ferry'),
+  },
+  'data-empty-message': {
+    type: PacketType.DATA,
+    connectionId: 0xfedc_ba98_7654_3210n,
+    packetNumber: 1,
+    receiveWindow: 1,
+    data: {
+      messageSeq: 1,
+      fifoSeq: 0,
+      messageLength: 0,
+      fragmentOffset: 0,
+      fragmentIndex: 0,
+      fragmentCount: 1,
+    },
+  },
+  'ack-with-sack-and-delivered': {
+    type: PacketType.ACK,
+    connectionId: 42n,
+    packetNumber: 2 ** 40 + 3,
+    cumulativeAck: 2 ** 33,
+    leastUnacked: 2 ** 40,
+    receiveWindow: 123,
+    sack: [
+      [2 ** 33 + 2, 5],
+      [2 ** 33 + 10, 1],
+    ],
+    payload: ackBody(),
+  },
+  hello: {
+    type: PacketType.HELLO,
+    connectionId: 0n,
+    payload: encodeHello({
+      sourceConnectionId: 0x1111_2222_3333_4444n,
+      incarnation: 1_700_000_000_000,
+      nonce: Buffer.alloc(16, 0xab),
+      maxPacketBytes: 1452,
+    }),
+  },
+  heartbeat: {
+    type: PacketType.HEARTBEAT,
+    flags: Flags.ACK_NOW,
+    connectionId: 7n,
+    packetNumber: 9,
+    leastUnacked: 9,
+  },
+};
+
+export const FIXTURES = new URL('../../fixtures/packets/', import.meta.url);
+
+if (process.argv.includes('--write')) {
+  await initChecksums();
+  for (const [name, fields] of Object.entries(GOLDEN)) {
+    writeFileSync(new URL(`${name}.bin`, FIXTURES), encodePacket(fields));
+  }
+}

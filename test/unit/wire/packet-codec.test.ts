@@ -1,0 +1,233 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { initChecksums, xxh32 } from '../../../src/core/checksum.js';
+import { LIMITS } from '../../../src/core/limits.js';
+import {
+  PacketView,
+  encodePacket,
+  connectionIdOf,
+  type PacketFields,
+} from '../../../src/wire/packet-codec.js';
+import { PacketType, Flags, HEADER_BYTES, CHECKSUM_OFFSET } from '../../../src/wire/packet-layout.js';
+import { referenceDecode, type ReferencePacket } from './reference-decoder.js';
+
+test.before(async () => {
+  await initChecksums();
+});
+
+function viewToReference(v: PacketView): ReferencePacket {
+  const sack: [number, number][] = [];
+  for (let i = 0; i < v.sackCount; i++) sack.push([v.sackStart[i]!, v.sackLength[i]!]);
+  const out: ReferencePacket = {
+    type: v.type,
+    flags: v.flags,
+    connectionId: connectionIdOf(v),
+    packetNumber: v.packetNumber,
+    cumulativeAck: v.cumulativeAck,
+    leastUnacked: v.leastUnacked,
+    receiveWindow: v.receiveWindow,
+    sack,
+    payload: [...v.payload()],
+  };
+  if (v.type === PacketType.DATA) {
+    out.data = {
+      messageSeq: v.messageSeq,
+      fifoSeq: v.fifoSeq,
+      messageLength: v.messageLength,
+      fragmentOffset: v.fragmentOffset,
+      fragmentIndex: v.fragmentIndex,
+      fragmentCount: v.fragmentCount,
+    };
+  }
+  return out;
+}
+
+/** Arbitrary valid packets (DATA and the header-only types). */
+const packetArb: fc.Arbitrary<PacketFields> = fc
+  .record({
+    type: fc.constantFrom(PacketType.DATA, PacketType.ACK, PacketType.HEARTBEAT, PacketType.CLOSE),
+    connectionId: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    packetNumber: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 }),
+    cumulativeAck: fc.integer({ min: 0, max: 2 ** 40 }),
+    leastUnacked: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+    receiveWindow: fc.integer({ min: 0, max: 0xffff_ffff }),
+    gaps: fc.array(fc.tuple(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 1000 })), {
+      maxLength: LIMITS.MAX_SACK_RANGES,
+    }),
+    payload: fc.uint8Array({ maxLength: 1400 }),
+    fifoSeq: fc.integer({ min: 0, max: 0xffff_ffff }),
+    messageSeq: fc.integer({ min: 1, max: 0xffff_ffff }),
+    extraBefore: fc.integer({ min: 0, max: 100_000 }),
+  })
+  .map((r) => {
+    const sack: [number, number][] = [];
+    let next = r.cumulativeAck + 1;
+    for (const [gap, len] of r.gaps) {
+      sack.push([next + gap, len]);
+      next = next + gap + len;
+    }
+    const f: PacketFields = {
+      type: r.type,
+      connectionId: r.connectionId,
+      packetNumber: r.packetNumber,
+      cumulativeAck: r.cumulativeAck,
+      leastUnacked: r.leastUnacked,
+      receiveWindow: r.receiveWindow,
+      sack,
+      payload: r.payload,
+    };
+    if (r.type === PacketType.DATA) {
+      const payload = r.payload.length === 0 ? new Uint8Array([7]) : r.payload;
+      const messageLength = r.extraBefore + payload.length + 5;
+      f.payload = payload;
+      f.flags = r.fifoSeq === 0 ? 0 : Flags.FIFO;
+      f.data = {
+        messageSeq: r.messageSeq,
+        fifoSeq: r.fifoSeq,
+        messageLength,
+        fragmentOffset: r.extraBefore,
+        fragmentIndex: 1,
+        fragmentCount: 3,
+      };
+    }
+    return f;
+  });
+
+test('round trip: encodePacket then PacketView.decode gives the same fields, as does the reference decoder', (t) => {
+  const view = new PacketView();
+  fc.assert(
+    fc.property(packetArb, (f) => {
+      const bytes = encodePacket(f);
+      t.is(view.decode(bytes), 'ok');
+      const fast = viewToReference(view);
+      const slow = referenceDecode(bytes);
+      t.deepEqual(fast, slow);
+      t.is(fast.connectionId, f.connectionId);
+      t.is(fast.packetNumber, f.packetNumber ?? 0);
+      t.deepEqual(fast.sack, f.sack);
+      t.deepEqual(fast.payload, [...(f.payload ?? [])]);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('fast and reference decoders agree on the verdict for mutated packets', (t) => {
+  const view = new PacketView();
+  fc.assert(
+    fc.property(
+      packetArb,
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      (f, flips) => {
+        const bytes = encodePacket(f);
+        for (const [pos, val] of flips) bytes[pos % bytes.length] = val;
+        const fast = view.decode(bytes);
+        const slow = referenceDecode(bytes);
+        // The reference decoder checks the layout, not the semantic limits; when it rejects, so must the fast one.
+        if (typeof slow === 'string') t.is<string>(fast, slow);
+        else if (fast === 'ok') t.deepEqual(viewToReference(view), slow);
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+function dataPacket(over: Partial<NonNullable<PacketFields['data']>>, payloadBytes = 10): Buffer {
+  return encodePacket({
+    type: PacketType.DATA,
+    connectionId: 1n,
+    packetNumber: 5,
+    payload: new Uint8Array(payloadBytes),
+    data: {
+      messageSeq: 1,
+      fifoSeq: 0,
+      messageLength: 100,
+      fragmentOffset: 0,
+      fragmentIndex: 0,
+      fragmentCount: 10,
+      ...over,
+    },
+  });
+}
+
+test('absurd counts and lengths are refused before anything is used', (t) => {
+  const view = new PacketView();
+  t.is(view.decode(dataPacket({})), 'ok');
+  t.is(
+    view.decode(dataPacket({ fragmentCount: LIMITS.MAX_FRAGMENTS + 1, messageLength: 2 ** 31 })),
+    'malformed',
+  );
+  t.is(view.decode(dataPacket({ messageLength: LIMITS.MAX_MESSAGE_BYTES + 1 })), 'malformed');
+  t.is(view.decode(dataPacket({ fragmentIndex: 10 })), 'malformed');
+  t.is(view.decode(dataPacket({ fragmentCount: 0 })), 'malformed');
+  t.is(view.decode(dataPacket({ fragmentOffset: 95 })), 'malformed');
+  t.is(view.decode(dataPacket({ messageSeq: 0 })), 'malformed');
+  t.is(view.decode(dataPacket({ fifoSeq: 3 })), 'malformed', 'FIFO sequence without the FIFO flag');
+  t.is(view.decode(dataPacket({ fragmentCount: 200 })), 'malformed', 'more fragments than bytes');
+  t.is(view.decode(dataPacket({ messageLength: 0, fragmentCount: 1 }, 0)), 'ok', 'the empty message');
+});
+
+test('wrong magic, version, checksum, length, type and flags are told apart', (t) => {
+  const view = new PacketView();
+  const good = encodePacket({ type: PacketType.HEARTBEAT, connectionId: 9n, packetNumber: 3 });
+  t.is(view.decode(good), 'ok');
+  t.is(view.decode(good.subarray(0, HEADER_BYTES - 1)), 'malformed');
+  const reseal = (mutate: (b: Buffer) => void): Buffer => {
+    const b = Buffer.from(good);
+    mutate(b);
+    return encodeWithChecksum(b);
+  };
+  t.is(view.decode(reseal((b) => (b[0] = 0))), 'malformed');
+  t.is(view.decode(reseal((b) => (b[2] = 2))), 'badVersion');
+  t.is(view.decode(reseal((b) => (b[3] = 42))), 'malformed');
+  t.is(view.decode(reseal((b) => (b[4] = 0x80))), 'malformed');
+  t.is(view.decode(reseal((b) => (b[5] = LIMITS.MAX_SACK_RANGES + 1))), 'malformed');
+  t.is(view.decode(reseal((b) => b.writeUInt16BE(1, 6))), 'malformed', 'payload length beyond the datagram');
+  t.is(view.decode(reseal((b) => b.writeUInt32BE(0xffff_ffff, 16))), 'malformed', 'packet number above 2^53');
+  const flipped = Buffer.from(good);
+  flipped[20]! ^= 1;
+  t.is(view.decode(flipped), 'badChecksum');
+});
+
+test('SACK ranges must be ascending, disjoint and above the cumulative ack', (t) => {
+  const view = new PacketView();
+  const make = (sack: [number, number][]): Buffer =>
+    encodePacket({ type: PacketType.ACK, connectionId: 1n, packetNumber: 1, cumulativeAck: 100, sack });
+  t.is(
+    view.decode(
+      make([
+        [102, 3],
+        [110, 1],
+      ]),
+    ),
+    'ok',
+  );
+  t.is(view.decode(make([[101, 3]])), 'malformed', 'a range starting right after the cumulative ack');
+  t.is(
+    view.decode(
+      make([
+        [102, 3],
+        [105, 1],
+      ]),
+    ),
+    'malformed',
+    'adjacent ranges',
+  );
+  t.is(
+    view.decode(
+      make([
+        [110, 3],
+        [102, 1],
+      ]),
+    ),
+    'malformed',
+    'descending',
+  );
+  t.is(view.decode(make([[102, 0]])), 'malformed', 'empty range');
+});
+
+/** Recomputes the checksum of a hand-edited packet (so only the edit is tested). */
+function encodeWithChecksum(b: Buffer): Buffer {
+  b.writeUInt32BE(0, CHECKSUM_OFFSET);
+  b.writeUInt32BE(xxh32(b), CHECKSUM_OFFSET);
+  return b;
+}
