@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   BACK_PRESSURED: 'send queue or window limit reached: wait for a drain and retry',
   MESSAGE_TIMEOUT: 'the message was not acknowledged in time',
   TOO_MANY_PEERS: 'the endpoint already has maxPeers peers',
+  NOT_LOOPBACK: 'the impairment proxy forwards only between loopback addresses unless insecure is set',
 
   // --- storage (blockdev, flatfs) ---
   OUT_OF_RANGE: 'offset or length outside the device or file',
