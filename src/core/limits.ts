@@ -66,4 +66,8 @@ export const LIMITS = {
   BLOCKDEV_FILE_PUNCH_TIMEOUT_MS: 30_000,
   /** File block device: most bytes one extents() call reads looking for all-zero (hole) ranges. */
   BLOCKDEV_FILE_EXTENTS_SCAN_BYTES: 64 * MiB,
+  /** Handles one flat filesystem keeps open at once (LIMIT_EXCEEDED past it). */
+  MAX_OPEN_FILES: 1024,
+  /** Chunk of a memory flat filesystem's sparse file: holes cost nothing, a write allocates whole chunks. */
+  FLATFS_MEMORY_CHUNK_BYTES: 64 * KiB,
 } as const;

@@ -1,0 +1,4 @@
+// The flat filesystem layer's public surface: the contract, the backends, and the name rules.
+export * from './types.js';
+export { validateName, isHiddenName, compareNames } from './names.js';
+export { MemoryFlatFs, type MemoryFlatFsOptions } from './memory.js';
