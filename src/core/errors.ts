@@ -66,6 +66,9 @@ export const ERROR_CODES = {
   MOUNT_FAILED: 'the filesystem could not be mounted',
   UNMOUNT_FAILED: 'the filesystem could not be unmounted',
   NOT_MOUNTED: 'nothing is mounted there',
+
+  // --- nbd ---
+  NBD_LISTEN_FAILED: 'the NBD server could not listen on the socket path or TCP address',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
