@@ -24,6 +24,24 @@ export const LIMITS = {
   MAX_SACK_RANGES: 16,
   /** Peers one endpoint will hold state for. */
   MAX_PEERS: 65_536,
+  /** Messages one session may have between its oldest undelivered and its newest (the receiver's window). */
+  MAX_MESSAGE_WINDOW: 16_384,
+  /** Packets one session may have in flight (the sender's packet log and the largest congestion window). */
+  MAX_IN_FLIGHT_PACKETS: 32_768,
+  /** Received-packet ranges a session remembers above its cumulative ack (older ones are forgotten). */
+  MAX_TRACKED_RANGES: 64,
+  /** Half-open handshakes (HELLO answered, CONFIRM not yet seen) an endpoint holds. */
+  MAX_PENDING_HANDSHAKES: 1024,
+  /** Ended sessions kept for `peers({ includeInactive: true })` and stats. */
+  MAX_INACTIVE_PEERS: 256,
+  /** Retired connection ids remembered so late packets count as stale rather than unknown. */
+  MAX_RETIRED_CONNECTION_IDS: 4096,
+  /** Finished messages kept for `messageState` queries. */
+  MAX_MESSAGE_HISTORY: 8192,
+  /** RESET answers an endpoint sends per second at most (a forged flood must not make it a reflector). */
+  MAX_RESETS_PER_SEC: 100,
+  /** Ceiling of the UDP socket buffers ferry asks the kernel for. */
+  MAX_SOCKET_BUFFER_BYTES: 256 * MiB,
 
   // --- nbd (adapter) ---
   /** Ceiling of the NBD maximum payload (READ/WRITE length); 32 MiB is what every NBD client accepts. */
