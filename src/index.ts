@@ -76,3 +76,17 @@ export {
   type CreateOptions,
   type OpenOptions,
 } from './flatfs/index.js';
+export {
+  mountFlatFs,
+  checkFuseAvailable,
+  unmountFuse,
+  findFuseMount,
+  FUSE_MOUNT_SCHEMA,
+  readFuseMountConfig,
+  OpStats,
+  type FuseMount,
+  type FuseMountConfig,
+  type UnmountOptions,
+  type UnmountReport,
+  type MountEntry,
+} from './fuse/index.js';

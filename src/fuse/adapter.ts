@@ -1,0 +1,470 @@
+/**
+ * FUSE operations on top of any FlatFs (memory, host directory, remote): the heart of `ferry mount`.
+ *
+ * Why it looks like this:
+ * - It relies on the FlatFs interface only, so the remote client plugs in unchanged.
+ * - Every backend call is bounded by a deadline (opTimeoutMs, syncTimeoutMs for fsync and close):
+ *   a lost server answers EIO to the caller within the timeout instead of leaving it in state D.
+ *   A call that completes after its deadline is dropped (an open handle that arrives late is closed).
+ * - Reads go straight into the buffer libfuse gives (readInto: no copy in JavaScript); writes hand
+ *   libfuse's buffer to the backend, which copies or sends it before resolving.
+ * - Errors map to errno by code (errno.ts); nothing is ever answered with a generic failure.
+ * - The namespace is flat: "/" is the only folder, "/name" are the files. Folder operations fail
+ *   with the errno a filesystem without folders gives (EPERM for mkdir, symlink, link, mknod).
+ * - The root's attributes never touch the backend, so `stat MOUNTPOINT` answers even when the server
+ *   is gone.
+ */
+import type { FileStat, FlatFs, FsStat } from '../flatfs/types.js';
+import { errnoOf } from './errno.js';
+import type { FuseMountConfig } from './config.js';
+import {
+  ERRNO,
+  type FuseHandlers,
+  type FuseStat,
+  type FuseStatfs,
+  type HandleReply,
+  type Reply,
+  type StatReply,
+} from './native.js';
+import { OpStats } from './op-stats.js';
+import { OpenFiles, isFuseHiddenName } from './open-files.js';
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const O_ACCMODE = 3;
+const O_RDONLY = 0;
+const UINT32_MAX = 0xffff_ffff;
+/** fuse-native turns UTIME_NOW / UTIME_OMIT (tv_sec 0) into about 1073 ms: read as "now". */
+const UTIME_SPECIAL_BELOW_MS = 2000;
+
+export type AdapterSettings = Pick<
+  FuseMountConfig,
+  'opTimeoutMs' | 'syncTimeoutMs' | 'maxIoBytes' | 'readOnly' | 'maxOpenFiles' | 'maxDirEntries'
+>;
+
+export class FlatFsFuseAdapter implements FuseHandlers {
+  readonly stats = new OpStats();
+  private readonly files: OpenFiles;
+  /** `.fuse_hidden...` names of unlinked open files, until libfuse removes them. */
+  private readonly hiddenNames = new Set<string>();
+  private readonly uid = process.getuid?.() ?? 0;
+  private readonly gid = process.getgid?.() ?? 0;
+  private readonly mountedAtMs = Date.now();
+
+  constructor(
+    private readonly fs: FlatFs,
+    private readonly settings: AdapterSettings,
+  ) {
+    this.files = new OpenFiles(settings.maxOpenFiles);
+  }
+
+  /** True when changes are refused: asked for, or the backend itself is read-only. */
+  get readOnly(): boolean {
+    return this.settings.readOnly || this.fs.readOnly;
+  }
+
+  /** Files open through the mount right now. */
+  get openFiles(): number {
+    return this.files.size;
+  }
+
+  /** Closes every backend handle still open (after unmount). */
+  async closeAll(): Promise<void> {
+    const handles = this.files.backendHandles();
+    this.files.clear();
+    await Promise.allSettled(handles.map((h) => this.fs.closeFile(h)));
+  }
+
+  // --- attributes and listing ---------------------------------------------------------------------
+
+  getattr(path: string, reply: StatReply): void {
+    if (path === '/') return reply(0, this.rootStat());
+    const name = nameOf(path);
+    if (name === null) return reply(-ERRNO.ENOENT);
+    const hidden = this.files.findByName(name);
+    if (hidden?.unlinked) {
+      return this.call(
+        () => this.fs.fstat(hidden.backend),
+        this.settings.opTimeoutMs,
+        (st) => reply(0, this.fileStat(st)),
+        reply,
+      );
+    }
+    this.call(
+      () => this.fs.stat(name),
+      this.settings.opTimeoutMs,
+      (st) => reply(0, this.fileStat(st)),
+      reply,
+    );
+  }
+
+  fgetattr(path: string, fh: number, reply: StatReply): void {
+    if (path === '/') return reply(0, this.rootStat());
+    const f = this.files.get(fh);
+    if (!f) return this.getattr(path, reply);
+    this.call(
+      () => this.fs.fstat(f.backend),
+      this.settings.opTimeoutMs,
+      (st) => reply(0, this.fileStat(st)),
+      reply,
+    );
+  }
+
+  readdir(path: string, reply: (result: number, names?: string[], stats?: FuseStat[]) => void): void {
+    if (path !== '/') return reply(-ERRNO.ENOTDIR);
+    this.call(
+      () => this.listAll(),
+      this.settings.opTimeoutMs,
+      (entries) => {
+        if (entries === null) return reply(-ERRNO.EIO);
+        const names = ['.', '..'];
+        const stats = [this.rootStat(), this.rootStat()];
+        for (const e of entries) {
+          names.push(e.name);
+          stats.push(this.fileStat(e));
+        }
+        reply(0, names, stats);
+      },
+      reply,
+    );
+  }
+
+  statfs(_path: string, reply: (result: number, st?: FuseStatfs) => void): void {
+    this.call(
+      () => this.fs.statfs(),
+      this.settings.opTimeoutMs,
+      (st) => reply(0, this.fsStat(st)),
+      reply,
+    );
+  }
+
+  // --- open and close -----------------------------------------------------------------------------
+
+  open(path: string, flags: number, reply: HandleReply): void {
+    const name = nameOf(path);
+    if (name === null) return reply(path === '/' ? -ERRNO.EISDIR : -ERRNO.ENOENT);
+    const write = (flags & O_ACCMODE) !== O_RDONLY;
+    if (write && this.readOnly) return reply(-ERRNO.EROFS);
+    this.openHandle(() => this.fs.open(name, { write }), name, reply);
+  }
+
+  create(path: string, _mode: number, reply: HandleReply): void {
+    const name = nameOf(path);
+    if (name === null) return reply(-ERRNO.EINVAL);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    // The kernel asks only after its lookup found no such name; exclusive keeps O_EXCL honest when
+    // another client created the name meanwhile (that caller sees EEXIST rather than a silent open).
+    this.openHandle(() => this.fs.create(name, { exclusive: true }), name, reply);
+  }
+
+  release(_path: string, fh: number, reply: Reply): void {
+    const f = this.files.remove(fh);
+    if (!f) return reply(-ERRNO.EBADF);
+    this.call(
+      () => this.fs.closeFile(f.backend),
+      this.settings.syncTimeoutMs,
+      () => reply(0),
+      reply,
+    );
+  }
+
+  flush(_path: string, fh: number, reply: Reply): void {
+    // Writes reach the backend before they are answered: nothing is buffered here to flush.
+    reply(this.files.get(fh) ? 0 : -ERRNO.EBADF);
+  }
+
+  fsync(_path: string, _dataOnly: boolean, fh: number, reply: Reply): void {
+    const f = this.files.get(fh);
+    if (!f) return reply(-ERRNO.EBADF);
+    this.call(
+      () => this.fs.fsync(f.backend),
+      this.settings.syncTimeoutMs,
+      () => reply(0),
+      reply,
+    );
+  }
+
+  // --- data ---------------------------------------------------------------------------------------
+
+  read(_path: string, fh: number, buf: Buffer, length: number, position: number, reply: Reply): void {
+    const f = this.files.get(fh);
+    if (!f) return reply(-ERRNO.EBADF);
+    this.stats.recordRead(length);
+    const target = length === buf.length ? buf : buf.subarray(0, length);
+    this.call(
+      () => this.fs.readInto(f.backend, position, target),
+      this.settings.opTimeoutMs,
+      (n) => reply(n),
+      reply,
+    );
+  }
+
+  write(_path: string, fh: number, buf: Buffer, length: number, position: number, reply: Reply): void {
+    const f = this.files.get(fh);
+    if (!f) return reply(-ERRNO.EBADF);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    this.stats.recordWrite(length);
+    const data = length === buf.length ? buf : buf.subarray(0, length);
+    this.call(
+      () => this.fs.write(f.backend, position, data),
+      this.settings.opTimeoutMs,
+      () => reply(length),
+      reply,
+    );
+  }
+
+  truncate(path: string, sizeBytes: number, reply: Reply): void {
+    const name = nameOf(path);
+    if (name === null) return reply(path === '/' ? -ERRNO.EISDIR : -ERRNO.ENOENT);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    const open = this.files.findByName(name);
+    const work = (): Promise<void> =>
+      open?.unlinked ? this.fs.ftruncate(open.backend, sizeBytes) : this.fs.truncate(name, sizeBytes);
+    this.call(work, this.settings.opTimeoutMs, () => reply(0), reply);
+  }
+
+  ftruncate(path: string, fh: number, sizeBytes: number, reply: Reply): void {
+    const f = this.files.get(fh);
+    if (!f) return this.truncate(path, sizeBytes, reply);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    this.call(
+      () => this.fs.ftruncate(f.backend, sizeBytes),
+      this.settings.opTimeoutMs,
+      () => reply(0),
+      reply,
+    );
+  }
+
+  // --- names --------------------------------------------------------------------------------------
+
+  rename(fromPath: string, toPath: string, reply: Reply): void {
+    const from = nameOf(fromPath);
+    const to = nameOf(toPath);
+    if (from === null || to === null) return reply(-ERRNO.EINVAL);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    const open = this.files.findByName(from);
+    if (open && !open.unlinked && isFuseHiddenName(to)) return this.unlinkOpen(from, to, reply);
+    this.call(
+      () => this.fs.rename(from, to),
+      this.settings.opTimeoutMs,
+      () => {
+        this.files.renamed(from, to);
+        reply(0);
+      },
+      reply,
+    );
+  }
+
+  unlink(path: string, reply: Reply): void {
+    const name = nameOf(path);
+    if (name === null) return reply(path === '/' ? -ERRNO.EISDIR : -ERRNO.ENOENT);
+    if (this.hiddenNames.delete(name)) return reply(0);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    this.call(
+      () => this.fs.unlink(name),
+      this.settings.opTimeoutMs,
+      () => reply(0),
+      reply,
+    );
+  }
+
+  utimens(path: string, atimeMs: number, mtimeMs: number, reply: Reply): void {
+    const name = nameOf(path);
+    if (name === null) return reply(0);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    if (this.files.findByName(name)?.unlinked) return reply(0);
+    const now = Date.now();
+    const a = atimeMs < UTIME_SPECIAL_BELOW_MS ? now : atimeMs;
+    const m = mtimeMs < UTIME_SPECIAL_BELOW_MS ? now : mtimeMs;
+    this.call(
+      () => this.fs.setTimes(name, a, m),
+      this.settings.opTimeoutMs,
+      () => reply(0),
+      reply,
+    );
+  }
+
+  /** Files have no permission bits of their own: chmod is accepted and changes nothing. */
+  chmod(_path: string, _mode: number, reply: Reply): void {
+    reply(this.readOnly ? -ERRNO.EROFS : 0);
+  }
+
+  /** Files belong to the user who mounted: chown to anyone else is refused, as on vfat. */
+  chown(_path: string, uid: number, gid: number, reply: Reply): void {
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    const uidOk = uid === UINT32_MAX || uid === this.uid;
+    const gidOk = gid === UINT32_MAX || gid === this.gid;
+    reply(uidOk && gidOk ? 0 : -ERRNO.EPERM);
+  }
+
+  mkdir(_path: string, _mode: number, reply: Reply): void {
+    reply(this.readOnly ? -ERRNO.EROFS : -ERRNO.EPERM);
+  }
+
+  rmdir(path: string, reply: Reply): void {
+    reply(path === '/' ? -ERRNO.EBUSY : -ERRNO.ENOTDIR);
+  }
+
+  mknod(_path: string, _mode: number, _dev: number, reply: Reply): void {
+    reply(this.readOnly ? -ERRNO.EROFS : -ERRNO.EPERM);
+  }
+
+  symlink(_target: string, _path: string, reply: Reply): void {
+    reply(this.readOnly ? -ERRNO.EROFS : -ERRNO.EPERM);
+  }
+
+  link(_from: string, _to: string, reply: Reply): void {
+    reply(this.readOnly ? -ERRNO.EROFS : -ERRNO.EPERM);
+  }
+
+  // --- helpers ------------------------------------------------------------------------------------
+
+  /**
+   * Settles `work` within `timeoutMs`: `onValue` with its result, or `reply` with a negative errno
+   * (EIO on timeout). Exactly one of them runs, once.
+   */
+  private call<T>(
+    work: () => Promise<T>,
+    timeoutMs: number,
+    onValue: (v: T) => void,
+    reply: Reply,
+    onLate?: (v: T) => void,
+  ): void {
+    let settled = false;
+    const fail = (errno: number): void => {
+      this.stats.errors++;
+      reply(errno);
+    };
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      this.stats.timeouts++;
+      fail(-ERRNO.EIO);
+    }, timeoutMs);
+    let promise: Promise<T>;
+    try {
+      promise = work();
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    promise.then(
+      (v) => {
+        if (settled) return onLate?.(v);
+        settled = true;
+        clearTimeout(timer);
+        try {
+          onValue(v);
+        } catch (err) {
+          fail(errnoOf(err));
+        }
+      },
+      (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fail(errnoOf(err));
+      },
+    );
+  }
+
+  private openHandle(work: () => Promise<number>, name: string, reply: HandleReply): void {
+    const closeLate = (h: number): void => void this.fs.closeFile(h).catch(() => undefined);
+    this.call(
+      work,
+      this.settings.opTimeoutMs,
+      (h) => {
+        const fh = this.files.add(h, name);
+        if (fh === 0) {
+          closeLate(h);
+          return reply(-ERRNO.ENFILE);
+        }
+        reply(0, fh);
+      },
+      reply,
+      closeLate,
+    );
+  }
+
+  /** libfuse's rename of an open file to its hidden name: really unlink it in the backend. */
+  private unlinkOpen(name: string, hiddenName: string, reply: Reply): void {
+    this.call(
+      () => this.fs.unlink(name),
+      this.settings.opTimeoutMs,
+      () => {
+        this.files.hide(name, hiddenName);
+        this.hiddenNames.add(hiddenName);
+        reply(0);
+      },
+      reply,
+    );
+  }
+
+  /** Every visible file, page after page, or null when there are more than maxDirEntries. */
+  private async listAll(): Promise<FileStat[] | null> {
+    const out: FileStat[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.fs.list(cursor === null ? {} : { cursor });
+      for (const e of page.entries) out.push(e);
+      if (out.length > this.settings.maxDirEntries) return null;
+      if (page.nextCursor !== null && page.nextCursor === cursor) return null;
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return out;
+  }
+
+  private rootStat(): FuseStat {
+    return {
+      mode: S_IFDIR | (this.readOnly ? 0o555 : 0o755),
+      uid: this.uid,
+      gid: this.gid,
+      sizeBytes: 0,
+      nlink: 2,
+      blockSizeBytes: this.settings.maxIoBytes,
+      blocks512: 0,
+      atimeMs: this.mountedAtMs,
+      mtimeMs: this.mountedAtMs,
+      ctimeMs: this.mountedAtMs,
+    };
+  }
+
+  private fileStat(st: FileStat): FuseStat {
+    return {
+      mode: S_IFREG | (this.readOnly ? 0o444 : 0o644),
+      uid: this.uid,
+      gid: this.gid,
+      sizeBytes: st.sizeBytes,
+      nlink: 1,
+      blockSizeBytes: this.settings.maxIoBytes,
+      // Reported as fully allocated: a lower count makes `cp` hunt for holes it cannot find here.
+      blocks512: Math.ceil(st.sizeBytes / 512),
+      atimeMs: st.atimeMs,
+      mtimeMs: st.mtimeMs,
+      ctimeMs: st.ctimeMs,
+    };
+  }
+
+  /** statvfs counts are 32-bit in fuse-native: grow the fragment size until the total fits. */
+  private fsStat(st: FsStat): FuseStatfs {
+    let frag = 4096;
+    while (st.totalBytes / frag > UINT32_MAX && frag < 2 ** 30) frag *= 2;
+    const count = (bytes: number): number => Math.min(UINT32_MAX, Math.floor(Math.max(0, bytes) / frag));
+    return {
+      blockSizeBytes: frag,
+      fragmentBytes: frag,
+      blocks: count(st.totalBytes),
+      blocksFree: count(st.freeBytes),
+      blocksAvailable: this.readOnly ? 0 : count(st.freeBytes),
+      files: Math.min(UINT32_MAX, st.files),
+      filesFree: Math.max(0, UINT32_MAX - st.files),
+      maxNameBytes: st.maxNameBytes,
+    };
+  }
+}
+
+/** "/name" -> "name"; null for the root or anything below another folder. */
+function nameOf(path: string): string | null {
+  if (path.length < 2 || path.charCodeAt(0) !== 0x2f) return null;
+  const name = path.slice(1);
+  return name.includes('/') ? null : name;
+}
