@@ -90,3 +90,13 @@ export {
   type UnmountReport,
   type MountEntry,
 } from './fuse/index.js';
+export {
+  NbdServer,
+  NBD_CONFIG_SCHEMA,
+  readNbdConfig,
+  nbdProtocol,
+  isLoopback,
+  type NbdServerOptions,
+  type NbdListenAddress,
+  type NbdConfig,
+} from './nbd/index.js';

@@ -1,5 +1,6 @@
 // Every `ferry` sub-command, one module each. Add a command by adding its module here.
 import type { CommandModule } from 'yargs';
+import { impairCommand } from './impair.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
-export const commands: CommandModule<any, any>[] = [];
+export const commands: CommandModule<any, any>[] = [impairCommand];
