@@ -89,6 +89,8 @@ export interface ImpairProxyStats {
   bytesDown: number;
   /** Held datagrams whose client mapping had expired or the proxy closed before they fell due. */
   droppedNoClient: number;
+  /** Datagrams reaching an upstream socket from an address other than the target. */
+  droppedStray: number;
   /** Socket errors (e.g. the target port not open). */
   socketErrors: number;
   /** null for a direction that is not impaired. */
@@ -126,8 +128,11 @@ export class ImpairProxy {
     datagramsDown: 0,
     bytesDown: 0,
     droppedNoClient: 0,
+    droppedStray: 0,
     socketErrors: 0,
   };
+  /** Upstream sockets bind to loopback when the target is loopback (nothing else can reach them). */
+  private readonly upstreamBindHost: string | undefined;
   private sweepTimer: TimerHandle | null = null;
   private closed = false;
   private readonly sendUp = (d: Buffer, m: ClientMapping): void => this.forwardUp(d, m);
@@ -149,6 +154,8 @@ export class ImpairProxy {
     this.target = target;
     this.settings = settings;
     this.clock = clock;
+    const loopbackHost = target.family === 'udp4' ? '127.0.0.1' : '::1';
+    this.upstreamBindHost = isLoopbackHost(target.host) ? loopbackHost : undefined;
     const seed = impairment.seed === -1 ? randomSeed() : impairment.seed;
     const dir = settings.direction;
     this.up = dir === 'down' ? null : new Impairment({ ...impairment, seed }, clock);
@@ -231,8 +238,12 @@ export class ImpairProxy {
     else this.forwardUp(msg, m);
   }
 
-  private fromTarget(msg: Buffer, m: ClientMapping): void {
+  private fromTarget(msg: Buffer, from: dgram.RemoteInfo, m: ClientMapping): void {
     if (this.closed || m.closed) return;
+    if (from.port !== this.target.port || from.address !== this.target.host) {
+      this.counts.droppedStray++;
+      return;
+    }
     m.lastActiveMs = this.clock.nowMs();
     if (this.down) this.down.process(msg, m, this.sendDown);
     else this.forwardDown(msg, m);
@@ -245,7 +256,11 @@ export class ImpairProxy {
     }
     this.counts.datagramsUp++;
     this.counts.bytesUp += d.length;
-    m.socket.send(d);
+    try {
+      m.socket.send(d, this.target.port, this.target.host);
+    } catch {
+      this.counts.socketErrors++; // the data path never throws: count and go on
+    }
   }
 
   private forwardDown(d: Buffer, m: ClientMapping): void {
@@ -255,7 +270,11 @@ export class ImpairProxy {
     }
     this.counts.datagramsDown++;
     this.counts.bytesDown += d.length;
-    this.listenSocket.send(d, m.port, m.address);
+    try {
+      this.listenSocket.send(d, m.port, m.address);
+    } catch {
+      this.counts.socketErrors++;
+    }
   }
 
   /** The mapping of a client address, made on its first datagram; null when maxClients are served. */
@@ -281,9 +300,10 @@ export class ImpairProxy {
       closed: false,
     };
     socket.on('error', this.onSocketError);
-    socket.on('message', (msg) => this.fromTarget(msg, m));
-    // Sends issued before connect completes are queued by Node and go out once it has.
-    socket.connect(this.target.port, this.target.host);
+    socket.on('message', (msg, from) => this.fromTarget(msg, from, m));
+    // Not connect(): sends before a connect completes throw, while sends before a bind completes are
+    // queued by Node. Replies are matched to the target by their source address instead.
+    socket.bind(0, this.upstreamBindHost);
     this.clients.set(key, m);
     this.counts.clientsTotal++;
     return m;
