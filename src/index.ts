@@ -63,6 +63,8 @@ export {
 } from './transport/impair/index.js';
 export {
   MemoryFlatFs,
+  DirectoryFlatFs,
+  type DirectoryFlatFsOptions,
   validateName,
   isHiddenName,
   HIDDEN_PREFIX,

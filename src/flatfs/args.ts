@@ -54,3 +54,18 @@ export function checkBytes(what: string, data: unknown): asserts data is Uint8Ar
     throw new FerryError('INVALID_ARGUMENT', `${what} must be a Buffer or Uint8Array`);
   }
 }
+
+/** A quota: a non-negative integer count of bytes. */
+export function checkQuota(quotaBytes: unknown): asserts quotaBytes is number {
+  if (typeof quotaBytes === 'number' && Number.isSafeInteger(quotaBytes) && quotaBytes >= 0) return;
+  throw new FerryError(
+    'INVALID_ARGUMENT',
+    `quotaBytes must be a non-negative integer (the most bytes all files may hold), got ${String(quotaBytes)}`,
+  );
+}
+
+/** A file time: finite ms since the epoch. */
+export function checkTime(what: string, timeMs: unknown): asserts timeMs is number {
+  if (typeof timeMs === 'number' && Number.isFinite(timeMs)) return;
+  throw new FerryError('INVALID_ARGUMENT', `${what} must be a finite number of ms since the epoch`);
+}

@@ -9,7 +9,7 @@
  */
 import { FerryError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
-import { checkBytes, checkFileSize, checkIo } from './args.js';
+import { checkBytes, checkFileSize, checkIo, checkQuota, checkTime } from './args.js';
 import { HandleTable, type HandleEntry } from './handles.js';
 import { compareNames, validateName } from './names.js';
 import { checkListOptions, pageOf } from './paginate.js';
@@ -365,17 +365,4 @@ function statOf(inode: MemInode): FileStat {
     atimeMs: inode.atimeMs,
     ctimeMs: inode.ctimeMs,
   };
-}
-
-function checkQuota(quotaBytes: unknown): asserts quotaBytes is number {
-  if (typeof quotaBytes === 'number' && Number.isSafeInteger(quotaBytes) && quotaBytes >= 0) return;
-  throw new FerryError(
-    'INVALID_ARGUMENT',
-    `quotaBytes must be a non-negative integer (the most bytes all files may hold), got ${String(quotaBytes)}`,
-  );
-}
-
-function checkTime(what: string, timeMs: unknown): void {
-  if (typeof timeMs === 'number' && Number.isFinite(timeMs)) return;
-  throw new FerryError('INVALID_ARGUMENT', `${what} must be a finite number of ms since the epoch`);
 }

@@ -44,6 +44,16 @@ export function validateName(name: unknown): asserts name is string {
   }
 }
 
+/** validateName as a test: true when `name` is a valid flat-filesystem name. */
+export function isValidName(name: unknown): name is string {
+  try {
+    validateName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True for internal names (in-progress transfers, journals) that `list` leaves out by default. */
 export function isHiddenName(name: string): boolean {
   return name.startsWith(HIDDEN_PREFIX);

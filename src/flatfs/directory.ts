@@ -1,0 +1,575 @@
+/**
+ * DirectoryFlatFs: the flat filesystem as the regular files of one host directory.
+ *
+ * Why: `ferry serve --root DIR` serves real files, durably. Names are validated before they become
+ * paths (so no name leaves the root), files are opened with O_NOFOLLOW and checked to be regular
+ * (so no symlink or FIFO in the directory is followed or blocks us), and each handle is one host
+ * FileHandle doing positional I/O, so reads go straight into the caller's buffer.
+ *
+ * Durability: `fsync(handle)` is FileHandle.sync, plus a directory fsync the first time for a file
+ * this backend created (so its name survives a crash too); `rename` and `unlink` fsync the
+ * directory before they resolve.
+ *
+ * Concurrency: namespace changes (create, open, rename, unlink, truncate by name) run one at a
+ * time; reads and writes run in parallel, and a size change of a file waits for its in-flight I/O.
+ * Quota: the sum of file sizes, computed at open and kept up to date by every change; space is
+ * reserved synchronously before any host call, so parallel writers cannot overshoot it.
+ */
+import { constants as C, promises as fsp, type Stats } from 'node:fs';
+import type { FileHandle as HostFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { checkBytes, checkFileSize, checkIo, checkQuota, checkTime } from './args.js';
+import { HandleTable, type HandleEntry } from './handles.js';
+import { fileStatOf, lstatOrNull, readFileNames, statRegularFiles, sumFileBytes } from './host-dir.js';
+import { errnoOf, hostError } from './host-errors.js';
+import { compareNames, validateName } from './names.js';
+import { checkListOptions, pageOf } from './paginate.js';
+import { RwLock } from './rw-lock.js';
+import type {
+  CreateOptions,
+  FileHandle,
+  FileStat,
+  FlatFs,
+  FsStat,
+  ListOptions,
+  ListPage,
+  OpenOptions,
+} from './types.js';
+
+export interface DirectoryFlatFsOptions {
+  /** The host directory holding the files; it must exist. */
+  root: string;
+  /** Bound on the total bytes of all files (their sizes); default: only the host's free space. */
+  quotaBytes?: number;
+  /** Refuse every change with READ_ONLY, and open host files read-only (default false). */
+  readOnly?: boolean;
+  /** Handle limit, 1..LIMITS.MAX_OPEN_FILES (default the limit); each handle is one host fd. */
+  maxOpenFiles?: number;
+}
+
+/** What the backend knows of a file while handles are open on it. */
+interface DirInode {
+  /** Current name, or the last one once unlinked or renamed over. */
+  name: string;
+  linked: boolean;
+  /** Handles (and internal users) holding it; at 0 the record goes. */
+  openCount: number;
+  /** Size as accounted in the quota; the host size once in-flight I/O settles. */
+  sizeBytes: number;
+  /** Created here and its directory entry not yet fsynced. */
+  needsDirSync: boolean;
+  /** Shared for reads and writes, exclusive for size changes. */
+  readonly lock: RwLock;
+}
+
+interface DirHandle extends HandleEntry {
+  readonly inode: DirInode;
+  readonly file: HostFile;
+}
+
+/** Open flags that never follow a symlink and never block on a FIFO. */
+const SAFE_OPEN = C.O_NOFOLLOW | C.O_NONBLOCK;
+const NEW_FILE_MODE = 0o644;
+
+export class DirectoryFlatFs implements FlatFs {
+  readonly readOnly: boolean;
+  readonly root: string;
+  readonly quotaBytes: number | null;
+  private readonly handles: HandleTable<DirHandle>;
+  /** Inodes with open handles, by current name. */
+  private readonly inodes = new Map<string, DirInode>();
+  private readonly namespace = new RwLock();
+  private usedBytes: number;
+  private closed = false;
+
+  private constructor(
+    opts: DirectoryFlatFsOptions,
+    root: string,
+    private readonly dir: HostFile,
+    usedBytes: number,
+  ) {
+    this.root = root;
+    this.readOnly = opts.readOnly === true;
+    this.quotaBytes = opts.quotaBytes ?? null;
+    this.handles = new HandleTable<DirHandle>(opts.maxOpenFiles);
+    this.usedBytes = usedBytes;
+  }
+
+  /** Opens the backend on an existing directory (NOT_FOUND if it is missing). */
+  static async open(opts: DirectoryFlatFsOptions): Promise<DirectoryFlatFs> {
+    const root = await checkRoot(opts?.root);
+    if (opts.quotaBytes !== undefined) checkQuota(opts.quotaBytes);
+    const dir = await fsp.open(root, C.O_RDONLY | C.O_DIRECTORY).catch((err: unknown) => {
+      throw hostError(err, `opening the root directory '${root}'`);
+    });
+    try {
+      const usedBytes = opts.quotaBytes === undefined ? 0 : await sumFileBytes(root);
+      return new DirectoryFlatFs(opts, root, dir, usedBytes);
+    } catch (err) {
+      await dir.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async create(name: string, opts?: CreateOptions): Promise<FileHandle> {
+    this.checkOpen();
+    validateName(name);
+    const sizeBytes = opts?.sizeBytes ?? 0;
+    checkFileSize(sizeBytes);
+    this.checkWritable();
+    const exclusive = opts?.exclusive === true;
+    return this.namespace.exclusive(async () => {
+      this.checkOpen();
+      this.handles.ensureRoom();
+      const existing = await lstatOrNull(this.pathOf(name));
+      if (existing !== null) checkReplaceable(name, existing, exclusive);
+      const inode = this.pin(name, existing?.size ?? 0);
+      try {
+        const file = await inode.lock.exclusive(() => this.recreate(inode, sizeBytes, exclusive));
+        if (existing === null) inode.needsDirSync = true;
+        return this.handles.add({ inode, file, writable: true });
+      } catch (err) {
+        this.unpin(inode);
+        throw hostError(err, `creating '${name}'`);
+      }
+    });
+  }
+
+  async open(name: string, opts?: OpenOptions): Promise<FileHandle> {
+    this.checkOpen();
+    validateName(name);
+    const writable = opts?.write === true;
+    if (writable) this.checkWritable();
+    return this.namespace.exclusive(async () => {
+      this.checkOpen();
+      this.handles.ensureRoom();
+      const stat = await this.lookup(name);
+      const inode = this.pin(name, stat.size);
+      try {
+        const file = await this.openHost(name, writable ? C.O_RDWR : C.O_RDONLY);
+        return this.handles.add({ inode, file, writable });
+      } catch (err) {
+        this.unpin(inode);
+        throw err;
+      }
+    });
+  }
+
+  async closeFile(handle: FileHandle): Promise<void> {
+    this.checkOpen();
+    const { inode, file } = this.handles.remove(handle);
+    this.unpin(inode);
+    await file.close().catch((err: unknown) => {
+      throw hostError(err, `closing '${inode.name}'`);
+    });
+  }
+
+  async stat(name: string): Promise<FileStat> {
+    this.checkOpen();
+    validateName(name);
+    return fileStatOf(name, await this.lookup(name));
+  }
+
+  async fstat(handle: FileHandle): Promise<FileStat> {
+    this.checkOpen();
+    const { inode, file } = this.handles.get(handle);
+    return fileStatOf(inode.name, await this.host(file.stat(), 'stat', inode));
+  }
+
+  async list(opts?: ListOptions): Promise<ListPage> {
+    this.checkOpen();
+    const request = checkListOptions(opts);
+    const names = (await readFileNames(this.root)).sort(compareNames);
+    const page = pageOf(names, request);
+    const found = await statRegularFiles(this.root, page.names);
+    return { entries: found.map((f) => fileStatOf(f.name, f.stat)), nextCursor: page.nextCursor };
+  }
+
+  async read(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
+    this.checkOpen();
+    const { inode } = this.handles.get(handle);
+    checkIo(offset, length);
+    const target = Buffer.allocUnsafe(Math.max(0, Math.min(length, inode.sizeBytes - offset)));
+    const n = await this.readInto(handle, offset, target);
+    return n === target.length ? target : target.subarray(0, n);
+  }
+
+  async readInto(handle: FileHandle, offset: number, target: Uint8Array): Promise<number> {
+    this.checkOpen();
+    const { inode, file } = this.handles.get(handle);
+    checkBytes('target', target);
+    checkIo(offset, target.length);
+    return inode.lock.shared(() => this.host(readFully(file, offset, target), 'read', inode));
+  }
+
+  async write(handle: FileHandle, offset: number, data: Uint8Array): Promise<void> {
+    this.checkOpen();
+    const entry = this.handles.getWritable(handle);
+    checkBytes('data', data);
+    checkIo(offset, data.length);
+    if (data.length === 0) return;
+    await entry.inode.lock.shared(() => this.writeAt(entry, offset, data));
+  }
+
+  async append(handle: FileHandle, data: Uint8Array): Promise<number> {
+    this.checkOpen();
+    const entry = this.handles.getWritable(handle);
+    checkBytes('data', data);
+    return entry.inode.lock.shared(async () => {
+      const offset = entry.inode.sizeBytes;
+      checkIo(offset, data.length);
+      if (data.length > 0) await this.writeAt(entry, offset, data);
+      return offset;
+    });
+  }
+
+  async truncate(name: string, sizeBytes: number): Promise<void> {
+    this.checkOpen();
+    validateName(name);
+    checkFileSize(sizeBytes);
+    this.checkWritable();
+    await this.namespace.exclusive(async () => {
+      this.checkOpen();
+      const inode = this.pin(name, (await this.lookup(name)).size);
+      try {
+        await inode.lock.exclusive(async () => {
+          const file = await this.openHost(name, C.O_WRONLY);
+          try {
+            await this.resize(inode, file, sizeBytes);
+          } finally {
+            await file.close().catch(() => undefined);
+          }
+        });
+      } finally {
+        this.unpin(inode);
+      }
+    });
+  }
+
+  async ftruncate(handle: FileHandle, sizeBytes: number): Promise<void> {
+    this.checkOpen();
+    const { inode, file } = this.handles.getWritable(handle);
+    checkFileSize(sizeBytes);
+    await inode.lock.exclusive(() => this.resize(inode, file, sizeBytes));
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    this.checkOpen();
+    validateName(from);
+    validateName(to);
+    this.checkWritable();
+    await this.namespace.exclusive(async () => {
+      this.checkOpen();
+      await this.lookup(from);
+      if (from === to) return;
+      const target = await lstatOrNull(this.pathOf(to));
+      if (target?.isDirectory()) throw inTheWay(to);
+      await this.host(fsp.rename(this.pathOf(from), this.pathOf(to)), `renaming '${from}' to '${to}'`);
+      this.forgetName(to, target?.isFile() ? target.size : 0);
+      this.moveInode(from, to);
+      await this.syncDir();
+    });
+  }
+
+  async unlink(name: string): Promise<void> {
+    this.checkOpen();
+    validateName(name);
+    this.checkWritable();
+    await this.namespace.exclusive(async () => {
+      this.checkOpen();
+      const stat = await this.lookup(name);
+      await this.host(fsp.unlink(this.pathOf(name)), `removing '${name}'`);
+      this.forgetName(name, stat.size);
+      await this.syncDir();
+    });
+  }
+
+  async setTimes(name: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    this.checkOpen();
+    validateName(name);
+    checkTime('atimeMs', atimeMs);
+    checkTime('mtimeMs', mtimeMs);
+    this.checkWritable();
+    await this.namespace.exclusive(async () => {
+      this.checkOpen();
+      await this.lookup(name);
+      // lutimes: never follows a symlink that replaced the file since the lookup.
+      await this.host(
+        fsp.lutimes(this.pathOf(name), atimeMs / 1000, mtimeMs / 1000),
+        `setting times of '${name}'`,
+      );
+    });
+  }
+
+  async fsync(handle: FileHandle): Promise<void> {
+    this.checkOpen();
+    const { inode, file } = this.handles.get(handle);
+    await this.host(file.sync(), 'fsync', inode);
+    if (!inode.needsDirSync || !inode.linked) return;
+    inode.needsDirSync = false;
+    try {
+      await this.syncDir();
+    } catch (err) {
+      inode.needsDirSync = true;
+      throw err;
+    }
+  }
+
+  async statfs(): Promise<FsStat> {
+    this.checkOpen();
+    const files = (await readFileNames(this.root)).length;
+    const base = { files, maxNameBytes: LIMITS.MAX_NAME_BYTES, readOnly: this.readOnly };
+    if (this.quotaBytes !== null) {
+      const freeBytes = Math.max(0, this.quotaBytes - this.usedBytes);
+      return { ...base, totalBytes: this.quotaBytes, usedBytes: this.usedBytes, freeBytes };
+    }
+    const host = await this.host(fsp.statfs(this.root), 'statfs of the root directory');
+    const totalBytes = host.blocks * host.bsize;
+    const freeBytes = host.bavail * host.bsize;
+    return { ...base, totalBytes, usedBytes: Math.max(0, totalBytes - freeBytes), freeBytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const open = this.handles.drain();
+    this.inodes.clear();
+    await Promise.all(open.map((h) => h.file.close().catch(() => undefined)));
+    await this.dir.close().catch(() => undefined);
+  }
+
+  // --- data path helpers ---
+
+  /** Reserves the growth synchronously (so parallel writers see it), then writes. */
+  private async writeAt(entry: DirHandle, offset: number, data: Uint8Array): Promise<void> {
+    const { inode, file } = entry;
+    const endBytes = offset + data.length;
+    const growthBytes = Math.max(0, endBytes - inode.sizeBytes);
+    this.reserve(growthBytes);
+    inode.sizeBytes += growthBytes;
+    try {
+      await writeFully(file, offset, data);
+    } catch (err) {
+      await this.resync(inode, file);
+      throw hostError(err, `writing '${inode.name}'`);
+    }
+  }
+
+  /** Sets the size; caller holds the inode's exclusive lock. */
+  private async resize(inode: DirInode, file: HostFile, sizeBytes: number): Promise<void> {
+    const deltaBytes = sizeBytes - inode.sizeBytes;
+    this.reserve(deltaBytes);
+    inode.sizeBytes = sizeBytes;
+    try {
+      await file.truncate(sizeBytes);
+    } catch (err) {
+      await this.resync(inode, file);
+      throw hostError(err, `truncating '${inode.name}'`);
+    }
+  }
+
+  /**
+   * create's work under the inode's exclusive lock: space is reserved before the host file is
+   * opened or created, so NO_SPACE changes nothing.
+   */
+  private async recreate(inode: DirInode, sizeBytes: number, exclusive: boolean): Promise<HostFile> {
+    const deltaBytes = sizeBytes - inode.sizeBytes;
+    this.reserve(deltaBytes);
+    inode.sizeBytes = sizeBytes;
+    let file: HostFile;
+    try {
+      file = await this.openHost(inode.name, C.O_RDWR | C.O_CREAT | (exclusive ? C.O_EXCL : 0));
+    } catch (err) {
+      this.usedBytes -= deltaBytes;
+      inode.sizeBytes -= deltaBytes;
+      throw err;
+    }
+    try {
+      await file.truncate(0);
+      await file.truncate(sizeBytes);
+      return file;
+    } catch (err) {
+      await this.resync(inode, file);
+      await file.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** After a failed host change: account the size the host really has. */
+  private async resync(inode: DirInode, file: HostFile): Promise<void> {
+    try {
+      const realBytes = (await file.stat()).size;
+      this.usedBytes += realBytes - inode.sizeBytes;
+      inode.sizeBytes = realBytes;
+    } catch {
+      // The host cannot even stat the file: keep the (pessimistic) reservation.
+    }
+  }
+
+  /** Accounts `deltaBytes` more (or fewer); NO_SPACE, changing nothing, past the quota. */
+  private reserve(deltaBytes: number): void {
+    if (this.quotaBytes !== null && deltaBytes > 0 && this.usedBytes + deltaBytes > this.quotaBytes) {
+      throw new FerryError(
+        'NO_SPACE',
+        `${deltaBytes} more bytes would pass the quota of ${this.quotaBytes} (${this.usedBytes} used): delete files or raise quotaBytes`,
+        { deltaBytes, usedBytes: this.usedBytes, quotaBytes: this.quotaBytes },
+      );
+    }
+    this.usedBytes += deltaBytes;
+  }
+
+  // --- namespace helpers (callers hold the namespace lock) ---
+
+  /** The inode record for `name`, created if none, with one more holder. */
+  private pin(name: string, sizeBytes: number): DirInode {
+    let inode = this.inodes.get(name);
+    if (inode === undefined) {
+      inode = { name, linked: true, openCount: 0, sizeBytes, needsDirSync: false, lock: new RwLock() };
+      this.inodes.set(name, inode);
+    }
+    inode.openCount++;
+    return inode;
+  }
+
+  /** One holder fewer; the last one drops the record, and an unlinked file's bytes leave the quota. */
+  private unpin(inode: DirInode): void {
+    inode.openCount--;
+    if (inode.openCount > 0) return;
+    if (!inode.linked) {
+      this.usedBytes -= inode.sizeBytes;
+      return;
+    }
+    if (this.inodes.get(inode.name) === inode) this.inodes.delete(inode.name);
+  }
+
+  /** `name` no longer names its file: open handles keep it (and its bytes) until they close. */
+  private forgetName(name: string, hostSizeBytes: number): void {
+    const inode = this.inodes.get(name);
+    if (inode === undefined) {
+      this.usedBytes -= hostSizeBytes;
+      return;
+    }
+    inode.linked = false;
+    this.inodes.delete(name);
+  }
+
+  private moveInode(from: string, to: string): void {
+    const inode = this.inodes.get(from);
+    if (inode === undefined) return;
+    this.inodes.delete(from);
+    inode.name = to;
+    this.inodes.set(to, inode);
+  }
+
+  /** The host entry for `name`, which must be a regular file (NOT_FOUND otherwise). */
+  private async lookup(name: string): Promise<Stats> {
+    const stat = await lstatOrNull(this.pathOf(name));
+    if (stat?.isFile()) return stat;
+    throw new FerryError('NOT_FOUND', `no file named '${name}': check the name with list`, { name });
+  }
+
+  /** Opens a host file without following symlinks, and makes sure it is a regular file. */
+  private async openHost(name: string, flags: number): Promise<HostFile> {
+    let file: HostFile;
+    try {
+      file = await fsp.open(this.pathOf(name), flags | SAFE_OPEN, NEW_FILE_MODE);
+    } catch (err) {
+      if (errnoOf(err) === 'ELOOP') throw inTheWay(name);
+      throw hostError(err, `opening '${name}'`);
+    }
+    const stat = await file.stat().catch(async (err: unknown) => {
+      await file.close().catch(() => undefined);
+      throw hostError(err, `opening '${name}'`);
+    });
+    if (stat.isFile()) return file;
+    await file.close().catch(() => undefined);
+    throw inTheWay(name);
+  }
+
+  private async syncDir(): Promise<void> {
+    await this.host(this.dir.sync(), 'fsync of the root directory');
+  }
+
+  private pathOf(name: string): string {
+    return path.join(this.root, name);
+  }
+
+  /** Awaits a host call, turning its failure into a FerryError naming what failed. */
+  private async host<R>(promise: Promise<R>, what: string, inode?: DirInode): Promise<R> {
+    try {
+      return await promise;
+    } catch (err) {
+      if (this.closed) throw closedError();
+      throw hostError(err, inode === undefined ? what : `${what} of '${inode.name}'`);
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw closedError();
+  }
+
+  private checkWritable(): void {
+    if (this.readOnly) throw new FerryError('READ_ONLY', 'the filesystem is read-only: nothing was changed');
+  }
+}
+
+async function checkRoot(root: unknown): Promise<string> {
+  if (typeof root !== 'string' || root.length === 0) {
+    throw new FerryError('INVALID_ARGUMENT', 'root must be the path of an existing directory');
+  }
+  const resolved = path.resolve(root);
+  const stat = await fsp.stat(resolved).catch((err: unknown) => {
+    if (errnoOf(err) === 'ENOENT') {
+      throw new FerryError('NOT_FOUND', `root directory '${resolved}' does not exist: create it first`, {
+        root: resolved,
+      });
+    }
+    throw hostError(err, `opening the root directory '${resolved}'`);
+  });
+  if (!stat.isDirectory()) {
+    throw new FerryError('INVALID_ARGUMENT', `root '${resolved}' is not a directory: give a directory path`);
+  }
+  return resolved;
+}
+
+function checkReplaceable(name: string, existing: Stats, exclusive: boolean): void {
+  if (!existing.isFile()) throw inTheWay(name);
+  if (exclusive) {
+    throw new FerryError('EXISTS', `a file named '${name}' exists: pick another name or remove it`, { name });
+  }
+}
+
+/** A host entry that is not a regular file (directory, symlink, FIFO...) holds the name. */
+function inTheWay(name: string): FerryError {
+  return new FerryError(
+    'EXISTS',
+    `'${name}' is taken by a host entry that is not a regular file (a directory, symlink or device): remove it on the host or pick another name`,
+    { name },
+  );
+}
+
+function closedError(): FerryError {
+  return new FerryError('CLOSED', 'the directory filesystem was closed: open it again');
+}
+
+/** pread until `target` is full or the end of file (a short read happens only at the end). */
+async function readFully(file: HostFile, offset: number, target: Uint8Array): Promise<number> {
+  let done = 0;
+  while (done < target.length) {
+    const { bytesRead } = await file.read(target, done, target.length - done, offset + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** pwrite until all of `data` is written (the host may write less per call). */
+async function writeFully(file: HostFile, offset: number, data: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await file.write(data, done, data.length - done, offset + done);
+    done += bytesWritten;
+  }
+}
