@@ -1,6 +1,7 @@
 // Every `ferry` sub-command, one module each. Add a command by adding its module here.
 import type { CommandModule } from 'yargs';
 import { impairCommand } from './impair.js';
+import { nbdCommand } from './nbd.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
-export const commands: CommandModule<any, any>[] = [impairCommand];
+export const commands: CommandModule<any, any>[] = [impairCommand, nbdCommand];

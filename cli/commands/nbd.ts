@@ -1,0 +1,220 @@
+/**
+ * `ferry nbd`: exports a ferry block device as an NBD export on a Unix socket or a loopback TCP
+ * port, so qemu, nbdcopy, fio and the kernel's nbd client can use it unchanged.
+ *
+ * Why a command: it is the one way to put a ferry device (memory, file, or later a remote device)
+ * in front of existing block tools. This module only parses, opens the device, prints where it
+ * listens, and on SIGINT/SIGTERM closes the server (which flushes the device) and the device.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import {
+  FerryError,
+  FileBlockDevice,
+  isFerryError,
+  MemoryBlockDevice,
+  NbdServer,
+  parseBytes,
+  type BlockDevice,
+  type NbdListenAddress,
+} from '../../src/index.js';
+import { UsageError } from '../util.js';
+
+interface NbdArgs {
+  remote?: string;
+  memory?: string;
+  file?: string;
+  size?: string;
+  unix?: string;
+  listen?: string;
+  'read-only': boolean;
+  export: string;
+  insecure: boolean;
+  config?: string;
+}
+
+export const nbdCommand: CommandModule<object, NbdArgs> = {
+  command: 'nbd [remote]',
+  describe: 'export a block device over NBD (for qemu, nbdcopy, fio, nbd-client) until SIGINT/SIGTERM',
+  builder: (y: Argv<object>) =>
+    y
+      .positional('remote', { type: 'string', describe: 'a remote device: ferry://HOST:PORT/DEV' })
+      .option('memory', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'export a new memory device of SIZE (e.g. 1GiB)',
+      })
+      .option('file', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'export a file or block device at PATH',
+      })
+      .option('size', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'with --file: create the file (sparse) at SIZE if missing, grow it if smaller',
+      })
+      .option('unix', { type: 'string', requiresArg: true, describe: 'listen on the Unix socket PATH' })
+      .option('listen', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'listen on TCP HOST:PORT (loopback only unless --insecure; port 0: any free port)',
+      })
+      .option('read-only', { type: 'boolean', default: false, describe: 'refuse writes' })
+      .option('export', {
+        type: 'string',
+        default: '',
+        describe: 'export name (the empty default name also works)',
+      })
+      .option('insecure', {
+        type: 'boolean',
+        default: false,
+        describe: 'allow --listen on an address that is not loopback (NBD has no authentication)',
+      })
+      .option('config', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'server settings as key=value,... (maxPayloadBytes, maxInFlight, maxInFlightBytes, ...)',
+      })
+      .fail(failAsUsage)
+      .example(
+        '$0 nbd --memory 1GiB --unix /tmp/ferry.sock',
+        'then: nbdinfo "nbd+unix:///?socket=/tmp/ferry.sock"',
+      )
+      .example(
+        '$0 nbd --file disk.img --size 8G --listen 127.0.0.1:10809',
+        'then: qemu-img info nbd://127.0.0.1:10809',
+      ) as unknown as Argv<NbdArgs>,
+  handler: async (argv) => {
+    const where = listenAddress(argv);
+    const device = await openDevice(argv);
+    let server: NbdServer;
+    try {
+      server = await startServer(argv, device, where);
+    } catch (err) {
+      await device.close();
+      throw err;
+    }
+    process.stdout.write(
+      `ferry nbd: exporting ${describeDevice(argv, device)} as "${argv.export}" on ${server.address}\n` +
+        `uri: ${server.uri}\n`,
+    );
+    const signal = await untilSignal();
+    process.stdout.write(`ferry nbd: ${signal}: finishing requests in flight and flushing the device\n`);
+    await server.close();
+    await device.close();
+    process.stdout.write('ferry nbd: stopped\n');
+  },
+};
+
+function failAsUsage(msg: string | undefined, err: Error | undefined): never {
+  throw new UsageError((msg || err?.message || 'bad usage').replace(/\s*\n\s*/g, ' '));
+}
+
+function listenAddress(argv: NbdArgs): NbdListenAddress {
+  if ((argv.unix === undefined) === (argv.listen === undefined)) {
+    throw new UsageError('give exactly one of --unix PATH or --listen HOST:PORT');
+  }
+  if (argv.unix !== undefined) {
+    if (argv.unix === '') throw new UsageError('--unix needs a socket path');
+    return { unix: argv.unix };
+  }
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(argv.listen!);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535)
+    throw new UsageError(`--listen ${argv.listen}: write HOST:PORT, e.g. 127.0.0.1:10809`);
+  return { host: (m[1] ?? m[2])!, port, insecure: argv.insecure };
+}
+
+async function openDevice(argv: NbdArgs): Promise<BlockDevice> {
+  const sources = [argv.remote, argv.memory, argv.file].filter((s) => s !== undefined);
+  if (sources.length !== 1) {
+    throw new UsageError('give exactly one device: --memory SIZE, --file PATH, or ferry://HOST:PORT/DEV');
+  }
+  if (argv.size !== undefined && argv.file === undefined) throw new UsageError('--size goes with --file');
+  const readOnly = argv['read-only'];
+  if (argv.memory !== undefined) {
+    const sizeBytes = sizeOf('--memory', argv.memory);
+    return usage(() => new MemoryBlockDevice({ sizeBytes, memoryLimitBytes: sizeBytes, readOnly }));
+  }
+  if (argv.file !== undefined) {
+    const sizeBytes = argv.size === undefined ? undefined : sizeOf('--size', argv.size);
+    return FileBlockDevice.open(argv.file, { sizeBytes, readOnly, create: sizeBytes !== undefined });
+  }
+  return openRemote(argv.remote!);
+}
+
+/**
+ * The remote form needs the remote block device client (RemoteBlockDevice), which is not part of
+ * this build yet. Replace this function's body when it lands.
+ */
+async function openRemote(url: string): Promise<BlockDevice> {
+  if (!url.startsWith('ferry://')) {
+    throw new UsageError(`"${url}" is not a device: write ferry://HOST:PORT/DEV, or use --memory / --file`);
+  }
+  throw new FerryError(
+    'NOT_SUPPORTED',
+    `cannot export ${url}: remote block devices are not available in this build yet; ` +
+      'export a local device with --memory SIZE or --file PATH',
+  );
+}
+
+async function startServer(argv: NbdArgs, device: BlockDevice, where: NbdListenAddress): Promise<NbdServer> {
+  try {
+    return await NbdServer.listen(
+      { device, exportName: argv.export, readOnly: argv['read-only'], config: argv.config },
+      where,
+    );
+  } catch (err) {
+    // Wrong values and refused addresses are fixed by changing the command line: bad usage.
+    if (
+      isFerryError(err, 'INVALID_ARGUMENT') ||
+      isFerryError(err, 'INVALID_CONFIG') ||
+      isFerryError(err, 'INSECURE_BIND')
+    ) {
+      throw new UsageError(err.message);
+    }
+    throw err;
+  }
+}
+
+function sizeOf(flag: string, text: string): number {
+  const n = parseBytes(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new UsageError(`${flag} ${text}: write a size such as 512MiB or 8G`);
+  return n;
+}
+
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isFerryError(err, 'INVALID_ARGUMENT')) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function describeDevice(argv: NbdArgs, device: BlockDevice): string {
+  const what =
+    argv.memory !== undefined
+      ? 'memory device'
+      : argv.file !== undefined
+        ? `file ${argv.file}`
+        : argv.remote!;
+  return `${what} (${device.sizeBytes} bytes${device.readOnly || argv['read-only'] ? ', read-only' : ''})`;
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      const force = (): void => process.exit(1);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      resolve(signal);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
