@@ -14,6 +14,7 @@
  * - The root's attributes never touch the backend, so `stat MOUNTPOINT` answers even when the server
  *   is gone.
  */
+import { isFerryError } from '../core/index.js';
 import type { FileStat, FlatFs, FsStat } from '../flatfs/types.js';
 import { errnoOf } from './errno.js';
 import type { FuseMountConfig } from './config.js';
@@ -329,6 +330,7 @@ export class FlatFsFuseAdapter implements FuseHandlers {
     onValue: (v: T) => void,
     reply: Reply,
     onLate?: (v: T) => void,
+    errnoFor: (err: unknown) => number = errnoOf,
   ): void {
     let settled = false;
     const fail = (errno: number): void => {
@@ -355,14 +357,14 @@ export class FlatFsFuseAdapter implements FuseHandlers {
         try {
           onValue(v);
         } catch (err) {
-          fail(errnoOf(err));
+          fail(errnoFor(err));
         }
       },
       (err: unknown) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        fail(errnoOf(err));
+        fail(errnoFor(err));
       },
     );
   }
@@ -382,6 +384,7 @@ export class FlatFsFuseAdapter implements FuseHandlers {
       },
       reply,
       closeLate,
+      openErrno,
     );
   }
 
@@ -460,6 +463,11 @@ export class FlatFsFuseAdapter implements FuseHandlers {
       maxNameBytes: st.maxNameBytes,
     };
   }
+}
+
+/** Opening past the backend's handle limit is "too many open files", not an I/O error. */
+function openErrno(err: unknown): number {
+  return isFerryError(err, 'LIMIT_EXCEEDED') ? -ERRNO.ENFILE : errnoOf(err);
 }
 
 /** "/name" -> "name"; null for the root or anything below another folder. */

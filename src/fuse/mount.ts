@@ -42,11 +42,11 @@ export interface FuseMount {
 }
 
 /** Throws FUSE_UNAVAILABLE when this machine cannot mount FUSE filesystems. */
-export function checkFuseAvailable(): void {
-  if (!existsSync('/dev/fuse')) {
+export function checkFuseAvailable(devicePath = '/dev/fuse'): void {
+  if (!existsSync(devicePath)) {
     throw new FerryError(
       'FUSE_UNAVAILABLE',
-      'this machine has no /dev/fuse: load the module (modprobe fuse), install fuse (apt-get install -y ' +
+      `this machine has no ${devicePath}: load the module (modprobe fuse), install fuse (apt-get install -y ` +
         'libfuse2 fuse), or in a container run with --device /dev/fuse --cap-add SYS_ADMIN',
     );
   }

@@ -1,0 +1,250 @@
+/**
+ * `ferry mount`: serves a flat filesystem (memory, a host folder, later a remote server) as a FUSE
+ * mount, in the foreground, until Ctrl-C, SIGTERM or `ferry umount`.
+ *
+ * Why foreground: the process that serves a mount must stay alive and must never touch the mount
+ * itself; a foreground command makes both obvious, and a supervisor (systemd, a test) can stop it by
+ * pid. SIGUSR2 prints the operation counters (how many reads and writes, and how large) without
+ * stopping: the way to check that writes arrive as 128 KiB operations.
+ */
+import os from 'node:os';
+import type { Argv, CommandModule } from 'yargs';
+import {
+  describeSchema,
+  FerryError,
+  FUSE_MOUNT_SCHEMA,
+  isFerryError,
+  MemoryFlatFs,
+  mountFlatFs,
+  parseBytes,
+  parseKeyValues,
+  readFuseMountConfig,
+  type FlatFs,
+  type FuseMount,
+  type FuseMountConfig,
+} from '../../src/index.js';
+import { UsageError } from '../util.js';
+
+interface MountArgs {
+  paths: string[];
+  memory: boolean;
+  quota?: string;
+  root?: string;
+  'read-only': boolean;
+  'attr-timeout'?: string;
+  'entry-timeout'?: string;
+  'op-timeout'?: string;
+  config?: string;
+  json: boolean;
+}
+
+/** A backend opened for mounting, with a one-line description for people. */
+interface Backend {
+  fs: FlatFs;
+  description: string;
+}
+
+export const mountCommand: CommandModule<object, MountArgs> = {
+  command: 'mount <paths..>',
+  describe: 'mount a flat filesystem with FUSE (foreground; Ctrl-C or ferry umount to stop)',
+  builder: (y: Argv<object>) =>
+    y
+      .usage(
+        '$0 mount (--memory [--quota BYTES] | --root DIR) MOUNTPOINT\n$0 mount ferry://HOST:PORT MOUNTPOINT\n\n' +
+          'Serves the filesystem at MOUNTPOINT (an empty folder) until Ctrl-C, SIGTERM or `ferry umount`.\n' +
+          'SIGUSR2 prints the counts and largest sizes of read and write operations.',
+      )
+      .positional('paths', { type: 'string', array: true, describe: '[ferry://HOST:PORT] MOUNTPOINT' })
+      .option('memory', {
+        type: 'boolean',
+        default: false,
+        describe: 'serve a new empty filesystem held in memory',
+      })
+      .option('quota', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'with --memory: total bytes of all files, e.g. 8GiB (default: half the RAM)',
+      })
+      .option('root', { type: 'string', requiresArg: true, describe: 'serve the files of this host folder' })
+      .option('read-only', { type: 'boolean', default: false, describe: 'refuse every change (EROFS)' })
+      .option('attr-timeout', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'how long the kernel caches attributes, e.g. 1s, 250ms, 0 (default 1s)',
+      })
+      .option('entry-timeout', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'how long the kernel caches name lookups (default 1s)',
+      })
+      .option('op-timeout', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'a backend operation slower than this fails with EIO (default 10s)',
+      })
+      .option('config', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'more mount settings as key=value,...',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'print JSON lines instead of text' })
+      .fail(failAsUsage)
+      .example('$0 mount --memory --quota 4GiB /mnt/ferry', 'a 4 GiB scratch filesystem in memory')
+      .example('$0 mount --root /srv/data --read-only /mnt/data', 'a host folder, read-only')
+      .epilog(
+        'Settings for --config:\n  ' + describeSchema(FUSE_MOUNT_SCHEMA).join('\n  '),
+      ) as unknown as Argv<MountArgs>,
+  handler: async (argv) => {
+    const { source, mountpoint } = splitPaths(argv);
+    const config = mountConfig(argv);
+    const backend = await openBackend(argv, source);
+    let mount: FuseMount;
+    try {
+      mount = await mountFlatFs(backend.fs, mountpoint, config);
+    } catch (err) {
+      await backend.fs.close().catch(() => undefined);
+      throw err;
+    }
+    printStart(mount, backend, argv.json);
+    const onStatsSignal = (): void => printStats(mount, argv.json, 'stats');
+    process.on('SIGUSR2', onStatsSignal);
+    const why = await untilStopped(mount);
+    process.off('SIGUSR2', onStatsSignal);
+    await mount.unmount();
+    await backend.fs.close();
+    printStats(mount, argv.json, why);
+  },
+};
+
+/** One or two positionals: MOUNTPOINT with --memory/--root, or ferry://HOST:PORT MOUNTPOINT. */
+function splitPaths(argv: MountArgs): { source: string | null; mountpoint: string } {
+  const local = argv.memory || argv.root !== undefined;
+  if (argv.memory && argv.root !== undefined) throw new UsageError('give --memory or --root DIR, not both');
+  if (argv.quota !== undefined && !argv.memory) throw new UsageError('--quota goes with --memory');
+  const [first, second, ...rest] = argv.paths;
+  if (rest.length > 0 || first === undefined) throw new UsageError('too many or too few paths');
+  if (local) {
+    if (second !== undefined) throw new UsageError('with --memory or --root, give only the MOUNTPOINT');
+    return { source: null, mountpoint: first };
+  }
+  if (second === undefined) {
+    throw new UsageError(
+      'say what to mount: --memory, --root DIR, or ferry://HOST:PORT before the MOUNTPOINT',
+    );
+  }
+  if (!first.startsWith('ferry://'))
+    throw new UsageError(`"${first}" is not a server address: write ferry://HOST:PORT`);
+  return { source: first, mountpoint: second };
+}
+
+/** --config, then the individual flags over it; bad values are bad usage. */
+function mountConfig(argv: MountArgs): FuseMountConfig {
+  try {
+    const given: Record<string, unknown> = parseKeyValues(argv.config ?? '', '--config');
+    if (argv['read-only']) given.readOnly = true;
+    if (argv['attr-timeout'] !== undefined) given.attrTimeoutMs = argv['attr-timeout'];
+    if (argv['entry-timeout'] !== undefined) given.entryTimeoutMs = argv['entry-timeout'];
+    if (argv['op-timeout'] !== undefined) given.opTimeoutMs = argv['op-timeout'];
+    return readFuseMountConfig(given);
+  } catch (err) {
+    if (isFerryError(err)) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+async function openBackend(argv: MountArgs, source: string | null): Promise<Backend> {
+  if (argv.memory) return openMemory(argv.quota);
+  if (argv.root !== undefined) return openDirectory(argv.root, argv['read-only']);
+  return openRemote(source ?? '');
+}
+
+function openMemory(quotaText: string | undefined): Backend {
+  const quotaBytes = quotaText === undefined ? Math.floor(os.totalmem() / 2) : parseBytes(quotaText);
+  if (!Number.isSafeInteger(quotaBytes) || quotaBytes <= 0) {
+    throw new UsageError(`--quota ${quotaText}: use a size such as 512MiB or 8GiB`);
+  }
+  try {
+    return {
+      fs: new MemoryFlatFs({ quotaBytes }),
+      description: `memory filesystem (quota ${gib(quotaBytes)})`,
+    };
+  } catch (err) {
+    if (isFerryError(err)) throw new UsageError(`--quota ${quotaText}: ${err.message}`);
+    throw err;
+  }
+}
+
+function openDirectory(_root: string, _readOnly: boolean): Backend {
+  throw new FerryError('NOT_SUPPORTED', '--root is not available yet in this build: use --memory');
+}
+
+/**
+ * The remote case. RemoteFlatFs (the network client) is not built yet: until it is, this fails
+ * clearly. REPLACE THIS FUNCTION when RemoteFlatFs lands: connect to `url` and return it.
+ */
+function openRemote(url: string): Backend {
+  throw new FerryError(
+    'NOT_SUPPORTED',
+    `mounting a server (${url}) needs the network client, which this build does not have yet: ` +
+      'use --memory or --root DIR',
+  );
+}
+
+/** Resolves with what stopped the mount: a signal, or the mount removed from outside. */
+function untilStopped(mount: FuseMount): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (why: string): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(why);
+    };
+    const onSignal = (signal: NodeJS.Signals): void => done(signal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    void mount.detached.then(() => done('unmounted'));
+  });
+}
+
+function printStart(mount: FuseMount, backend: Backend, json: boolean): void {
+  if (json) {
+    const line = {
+      event: 'mounted',
+      mountpoint: mount.mountpoint,
+      backend: backend.description,
+      pid: process.pid,
+    };
+    process.stdout.write(JSON.stringify({ ...line, readOnly: mount.config.readOnly }) + '\n');
+    return;
+  }
+  process.stdout.write(
+    `ferry mount: ${backend.description} mounted at ${mount.mountpoint}${mount.config.readOnly ? ' (read-only)' : ''}\n` +
+      `  unmount with: ferry umount ${mount.mountpoint}   (or Ctrl-C here)\n`,
+  );
+}
+
+function printStats(mount: FuseMount, json: boolean, why: string): void {
+  const s = mount.stats;
+  if (json) {
+    const event = why === 'stats' ? 'stats' : 'unmounted';
+    process.stdout.write(
+      JSON.stringify({ event, reason: why, mountpoint: mount.mountpoint, ops: s.toJSON() }) + '\n',
+    );
+    return;
+  }
+  const head =
+    why === 'stats'
+      ? 'ferry mount: operations so far'
+      : `ferry mount: unmounted ${mount.mountpoint} (${why})`;
+  process.stdout.write(
+    `${head}: ${s.readOps} reads (largest ${s.readMaxBytes} bytes), ${s.writeOps} writes (largest ` +
+      `${s.writeMaxBytes} bytes), ${s.errors} errors, ${s.timeouts} timeouts\n`,
+  );
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(bytes % 2 ** 30 === 0 ? 0 : 2)} GiB`;
+}
+
+function failAsUsage(msg: string | undefined, err: Error | undefined): never {
+  throw new UsageError(msg || err?.message || 'bad usage');
+}
