@@ -177,11 +177,13 @@ export const MESSAGES = {
     ],
     reply: [],
   },
+  /** verify 0: the client did not compute fileHash (--no-verify); the server skips the check. */
   UPLOAD_COMMIT: {
     type: 0x22,
     request: [
       ['transferId', 'u32'],
       ['fileHash', 'h64'],
+      ['verify', 'u8'],
     ],
     reply: [['sizeBytes', 'u64']],
   },
@@ -227,6 +229,7 @@ export const MESSAGES = {
       ['transferId', 'u32'],
       ['sizeBytes', 'u64'],
       ['fileHash', 'h64'],
+      ['verify', 'u8'],
     ],
     reply: [['sizeBytes', 'u64']],
   },
@@ -254,7 +257,15 @@ export const MESSAGES = {
       ['data', 'bytes'],
     ],
   },
-  DOWNLOAD_CLOSE: { type: 0x32, request: [['transferId', 'u32']], reply: [['fileHash', 'h64']] },
+  /** verify 0: the client does not want the whole-file hash (reply fileHash 0). */
+  DOWNLOAD_CLOSE: {
+    type: 0x32,
+    request: [
+      ['transferId', 'u32'],
+      ['verify', 'u8'],
+    ],
+    reply: [['fileHash', 'h64']],
+  },
 
   // --- block devices ---
   /** Reply `devices`: see list-codec.ts. */

@@ -1,0 +1,201 @@
+/**
+ * The sending side of an offset upload: a window of blocks in flight, each read from the source
+ * straight into a pooled message buffer behind its header, hashed, sent unordered; a refused block
+ * (hash mismatch) is read and sent again; the commit carries the whole-file hash.
+ *
+ * The source is read in block order by one reader at a time (a short critical section: a local
+ * read), which keeps the whole-file hash a single in-order pass even with many blocks in flight and
+ * even for blocks a resume skips.
+ */
+import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
+import { FerryError, isFerryError } from '../core/errors.js';
+import { BufferPool } from '../core/pool.js';
+import { systemClock } from '../core/clock.js';
+import { MESSAGES, BLOCK_HEADER_BYTES, writeBlockHeader } from '../wire/transfer/index.js';
+import { Bitmap } from './bitmap.js';
+import { checkAborted, chooseBlockBytes, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
+import { TRANSFER_LIMITS } from './limits.js';
+import type { RpcClient } from './rpc-client.js';
+import type { UploadSource } from './sources.js';
+
+/** Re-sends of one refused block before the copy fails. */
+const MAX_BLOCK_RESENDS = 8;
+
+interface UploadRun {
+  rpc: RpcClient;
+  source: UploadSource;
+  transferId: number;
+  blockBytes: number;
+  blockCount: number;
+  verified: Bitmap;
+  hasher: Hasher64 | null;
+  nextIndex: number;
+  readLock: Promise<void>;
+  pacer: Pacer;
+  opts: CopyOptions;
+  bytesDone: number;
+  bytesMoved: number;
+  blocksSent: number;
+  blocksResent: number;
+  failed: unknown;
+}
+
+export async function uploadOffset(
+  rpc: RpcClient,
+  source: UploadSource,
+  name: string,
+  opts: CopyOptions,
+): Promise<Omit<CopyStats, 'retransmits' | 'rttMs' | 'seconds' | 'rateBytesPerSec'>> {
+  const blockBytes = chooseBlockBytes(
+    source.sizeBytes,
+    opts.blockBytes ?? TRANSFER_LIMITS.DEFAULT_BLOCK_BYTES,
+    TRANSFER_LIMITS.MAX_BLOCKS,
+    TRANSFER_LIMITS.MAX_BLOCK_BYTES,
+  );
+  const begin = await rpc.call('UPLOAD_BEGIN', {
+    sizeBytes: source.sizeBytes,
+    blockBytes,
+    fileMode: source.fileMode,
+    sourceTag: source.tag,
+    resume: opts.resume ? 1 : 0,
+    name,
+  });
+  const verified = new Bitmap(begin.blockCount, begin.resumed === 1 ? begin.verified : undefined);
+  const run: UploadRun = {
+    rpc,
+    source,
+    transferId: begin.transferId,
+    blockBytes,
+    blockCount: begin.blockCount,
+    verified,
+    hasher: opts.verify === false ? null : createXxh64(),
+    nextIndex: 0,
+    readLock: Promise.resolve(),
+    pacer: new Pacer(opts.rateBytesPerSec, opts.clock ?? systemClock),
+    opts,
+    bytesDone: verifiedBytes(verified, blockBytes, source.sizeBytes),
+    bytesMoved: 0,
+    blocksSent: 0,
+    blocksResent: 0,
+    failed: null,
+  };
+  const skipped = verified.count;
+  try {
+    const window = Math.max(
+      1,
+      Math.min(opts.windowBlocks ?? TRANSFER_LIMITS.DEFAULT_WINDOW_BLOCKS, TRANSFER_LIMITS.MAX_WINDOW_BLOCKS),
+    );
+    const pool = new BufferPool(BLOCK_HEADER_BYTES + blockBytes, window);
+    await Promise.all(
+      Array.from({ length: Math.min(window, Math.max(1, begin.blockCount)) }, () => worker(run, pool)),
+    );
+    if (run.failed) throw run.failed;
+    const fileHash = run.hasher ? run.hasher.digest() : 0n;
+    await rpc.call('UPLOAD_COMMIT', { transferId: run.transferId, fileHash, verify: run.hasher ? 1 : 0 });
+    return {
+      direction: 'upload',
+      mode: 'offset',
+      name,
+      bytes: source.sizeBytes,
+      bytesMoved: run.bytesMoved,
+      blockBytes,
+      blocksSent: run.blocksSent,
+      blocksResent: run.blocksResent,
+      blocksSkipped: skipped,
+      resumed: begin.resumed === 1,
+      fileHash: run.hasher ? fileHash.toString(16).padStart(16, '0') : null,
+    };
+  } catch (err) {
+    // leave what arrived resumable unless the server already dropped the transfer
+    if (!isFerryError(err, 'HASH_MISMATCH') || run.failed !== null) {
+      await rpc.call('TRANSFER_ABORT', { transferId: run.transferId, keepJournal: 1 }).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
+function verifiedBytes(v: Bitmap, blockBytes: number, sizeBytes: number): number {
+  if (v.count === 0) return 0;
+  const last = v.size - 1;
+  return v.count * blockBytes - (v.has(last) ? v.size * blockBytes - sizeBytes : 0);
+}
+
+/** Takes the next block under the read lock: reads it (hashing in order); skips verified ones. */
+async function nextBlock(run: UploadRun, buf: Buffer): Promise<{ index: number; length: number } | null> {
+  const prev = run.readLock;
+  let release!: () => void;
+  run.readLock = new Promise<void>((r) => (release = r));
+  await prev;
+  try {
+    while (run.nextIndex < run.blockCount && run.failed === null) {
+      const index = run.nextIndex++;
+      const offset = index * run.blockBytes;
+      const length = Math.min(run.blockBytes, run.source.sizeBytes - offset);
+      const data = buf.subarray(BLOCK_HEADER_BYTES, BLOCK_HEADER_BYTES + length);
+      const skip = run.verified.has(index);
+      if (skip && !run.hasher) continue;
+      const n = await run.source.readInto(offset, data);
+      if (n !== length)
+        throw new FerryError(
+          'IO_ERROR',
+          `the source shrank while being copied (short read at ${offset}): copy again`,
+        );
+      run.hasher?.update(data);
+      if (!skip) return { index, length };
+    }
+    return null;
+  } finally {
+    release();
+  }
+}
+
+async function worker(run: UploadRun, pool: BufferPool): Promise<void> {
+  const buf = pool.acquire();
+  if (!buf) throw new FerryError('INTERNAL', 'upload buffer pool smaller than its window');
+  try {
+    for (;;) {
+      checkAborted(run.opts.signal);
+      const next = await nextBlock(run, buf);
+      if (!next) return;
+      await sendBlock(run, buf, next.index, next.length);
+      run.bytesDone += next.length;
+      run.opts.onProgress?.({ bytesDone: run.bytesDone, bytesTotal: run.source.sizeBytes });
+    }
+  } catch (err) {
+    run.failed ??= err;
+  } finally {
+    pool.release(buf);
+  }
+}
+
+async function sendBlock(run: UploadRun, buf: Buffer, index: number, length: number): Promise<void> {
+  const offset = index * run.blockBytes;
+  const data = buf.subarray(BLOCK_HEADER_BYTES, BLOCK_HEADER_BYTES + length);
+  const message = buf.subarray(0, BLOCK_HEADER_BYTES + length);
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 0) {
+      // read again: the bytes in the buffer are the suspects
+      const n = await run.source.readInto(offset, data);
+      if (n !== length) throw new FerryError('IO_ERROR', `the source shrank while being copied: copy again`);
+    }
+    await run.pacer.take(length);
+    const hash = xxh64(data);
+    try {
+      await run.rpc.request(
+        'UPLOAD_BLOCK',
+        (requestId) => {
+          writeBlockHeader(buf, MESSAGES.UPLOAD_BLOCK.type, requestId, run.transferId, offset, hash);
+          return [message];
+        },
+        'unordered',
+        () => undefined,
+      );
+      run.bytesMoved += length;
+      if (attempt === 0) run.blocksSent++;
+      else run.blocksResent++;
+      return;
+    } catch (err) {
+      if (!isFerryError(err, 'HASH_MISMATCH') || attempt >= MAX_BLOCK_RESENDS) throw err;
+    }
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * A client session with one ferry server: connect (with a bounded handshake), then copy files up
+ * and down, list, stat and remove, with progress callbacks and a stats summary per copy.
+ *
+ * @example
+ * const client = await FerryClient.connect({ endpoint, address: { host: '127.0.0.1', port: 7070 } });
+ * const stats = await client.upload(await fileSource('big.iso'), 'big.iso', {
+ *   onProgress: (p) => console.log(p.bytesDone, p.bytesTotal),
+ * });
+ * console.log(stats.rateBytesPerSec);
+ * await client.close();
+ */
+import type { Readable } from 'node:stream';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { FerryError, isFerryError } from '../core/errors.js';
+import type { FileStat, FsStat, ListOptions, ListPage } from '../flatfs/types.js';
+import type { MessageEndpoint, Peer, PeerAddress } from '../transport/types.js';
+import { decodeDevices, decodeEntries, type WireDevice } from '../wire/transfer/index.js';
+import { uploadAppend } from './client-append.js';
+import { downloadFile } from './client-download.js';
+import { uploadOffset } from './client-upload.js';
+import type { CopyOptions, CopyStats } from './copy-types.js';
+import { attachRpc } from './router.js';
+import { RpcClient, type RpcClientOptions } from './rpc-client.js';
+import type { DownloadSink, UploadSource } from './sources.js';
+
+/** How long `connect` waits for the handshake before UNREACHABLE (default). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+export interface ConnectOptions extends RpcClientOptions {
+  endpoint: MessageEndpoint;
+  address: PeerAddress;
+  /** Handshake deadline (default DEFAULT_CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
+  clock?: Clock;
+}
+
+export interface ServerInfo {
+  serverName: string;
+  readOnly: boolean;
+  maxBlockBytes: number;
+}
+
+export class FerryClient {
+  private constructor(
+    readonly endpoint: MessageEndpoint,
+    readonly peer: Peer,
+    readonly rpc: RpcClient,
+    readonly server: ServerInfo,
+    private readonly clock: Clock,
+    private readonly detach: () => void,
+  ) {}
+
+  /** Opens a session (authenticated by the endpoint's secret) and checks the server answers. */
+  static async connect(opts: ConnectOptions): Promise<FerryClient> {
+    const clock = opts.clock ?? systemClock;
+    const where = `${opts.address.host}:${opts.address.port}`;
+    const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const peer = await withTimeout(opts.endpoint.connect(opts.address), timeoutMs, clock, where).catch(
+      (err: unknown) => {
+        if (isFerryError(err, 'AUTH_FAILED')) {
+          throw new FerryError(
+            'AUTH_FAILED',
+            `${where} refused the handshake: wrong secret (check --secret-file or FERRY_SECRET)`,
+          );
+        }
+        if (
+          isFerryError(err, 'HANDSHAKE_TIMEOUT') ||
+          isFerryError(err, 'TIMEOUT') ||
+          isFerryError(err, 'PEER_DEAD')
+        ) {
+          throw new FerryError(
+            'UNREACHABLE',
+            `no ferry server answered at ${where} within ${timeoutMs / 1000} s: check the address, the port and that ferry serve runs`,
+          );
+        }
+        throw err;
+      },
+    );
+    const rpc = new RpcClient(opts.endpoint, peer, { ...opts, clock });
+    const detach = attachRpc(rpc);
+    try {
+      const ping = await withTimeout(rpc.call('PING', {}), timeoutMs, clock, where);
+      return new FerryClient(
+        opts.endpoint,
+        peer,
+        rpc,
+        { serverName: ping.serverName, readOnly: ping.readOnly === 1, maxBlockBytes: ping.maxBlockBytes },
+        clock,
+        detach,
+      );
+    } catch (err) {
+      detach();
+      throw isFerryError(err, 'TIMEOUT')
+        ? new FerryError(
+            'UNREACHABLE',
+            `${where} accepted a session but did not answer: is it a ferry server?`,
+          )
+        : err;
+    }
+  }
+
+  async statfs(): Promise<FsStat> {
+    const r = await this.rpc.call('STATFS', {});
+    return { ...r, readOnly: r.readOnly === 1 };
+  }
+
+  async stat(name: string): Promise<FileStat> {
+    return this.rpc.call('STAT', { name });
+  }
+
+  async list(opts: ListOptions = {}): Promise<ListPage> {
+    if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) {
+      throw new FerryError('INVALID_ARGUMENT', `list limit ${opts.limit}: use a positive whole number`);
+    }
+    const r = await this.rpc.call('LIST', { limit: opts.limit ?? 0, cursor: opts.cursor ?? '' });
+    return { entries: decodeEntries(r.entries), nextCursor: r.hasMore === 1 ? r.nextCursor : null };
+  }
+
+  /** Every entry, page after page. */
+  async listAll(): Promise<FileStat[]> {
+    const out: FileStat[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.list(cursor === undefined ? {} : { cursor });
+      out.push(...page.entries);
+      if (page.nextCursor === null) return out;
+      cursor = page.nextCursor;
+    }
+  }
+
+  async unlink(name: string): Promise<void> {
+    await this.rpc.call('UNLINK', { name });
+  }
+
+  async devices(): Promise<WireDevice[]> {
+    return decodeDevices((await this.rpc.call('BD_LIST', {})).devices);
+  }
+
+  /** Uploads a seekable source by offset (blocks in any order, resumable). */
+  upload(source: UploadSource, name: string, opts: CopyOptions = {}): Promise<CopyStats> {
+    return this.timed(() => uploadOffset(this.rpc, source, name, opts));
+  }
+
+  /** Uploads as an append sequence, from a seekable source (resumable) or a stream of unknown size. */
+  uploadAppend(
+    input: { source: UploadSource } | { stream: Readable },
+    name: string,
+    opts: CopyOptions = {},
+  ): Promise<CopyStats> {
+    return this.timed(() => uploadAppend(this.rpc, input, name, opts));
+  }
+
+  /** Downloads into the sink `makeSink(sizeBytes)` returns. */
+  download(
+    name: string,
+    makeSink: (sizeBytes: number) => Promise<DownloadSink>,
+    opts: CopyOptions = {},
+  ): Promise<CopyStats> {
+    return this.timed(() => downloadFile(this.rpc, name, makeSink, opts));
+  }
+
+  private async timed(
+    run: () => Promise<Omit<CopyStats, 'retransmits' | 'rttMs' | 'seconds' | 'rateBytesPerSec'>>,
+  ): Promise<CopyStats> {
+    const before = this.peerStats();
+    const startMs = this.clock.nowMs();
+    const r = await run();
+    const seconds = Math.max(1e-6, (this.clock.nowMs() - startMs) / 1000);
+    const after = this.peerStats();
+    return {
+      ...r,
+      seconds,
+      rateBytesPerSec: r.bytesMoved / seconds,
+      retransmits: after.retransmits - before.retransmits,
+      rttMs: after.rttMs,
+    };
+  }
+
+  private peerStats(): { retransmits: number; rttMs: number } {
+    const info = this.endpoint.peers().find((p) => p.id === this.peer.id);
+    return { retransmits: info?.stats.retransmits ?? 0, rttMs: info?.stats.rttMs ?? 0 };
+  }
+
+  /** Ends the session (the endpoint stays open: the caller owns it). */
+  async close(): Promise<void> {
+    this.rpc.fail(new FerryError('CLOSED', 'the client was closed'));
+    this.detach();
+    await this.endpoint.disconnect(this.peer).catch(() => undefined);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, clock: Clock, where: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(ms, () =>
+      reject(new FerryError('TIMEOUT', `no answer from ${where} within ${ms} ms`)),
+    );
+    p.then(
+      (v) => {
+        clock.clearTimer(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clock.clearTimer(timer);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * The options, progress reports and summaries of a copy, shared by uploads, append sequences and
+ * downloads (and by `ferry cp --json`, `ferry demo`, and library users).
+ */
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { FerryError } from '../core/errors.js';
+
+export interface CopyProgress {
+  /** Bytes of the file confirmed so far (acknowledged by the server, or received and written). */
+  bytesDone: number;
+  /** File size, or null while unknown (an append from a pipe). */
+  bytesTotal: number | null;
+}
+
+export interface CopyOptions {
+  /** Block size, a power of two (default TRANSFER_LIMITS.DEFAULT_BLOCK_BYTES, grown for huge files). */
+  blockBytes?: number;
+  /** Blocks in flight (default TRANSFER_LIMITS.DEFAULT_WINDOW_BLOCKS). */
+  windowBlocks?: number;
+  /** Continue a partial upload (send only what the server's journal lacks). */
+  resume?: boolean;
+  /** Check the whole-file xxhash64 (default true). Per-block hashes are always checked. */
+  verify?: boolean;
+  /** Cap on payload bytes per second (default none). */
+  rateBytesPerSec?: number;
+  /** Called after each confirmed block. */
+  onProgress?: (p: CopyProgress) => void;
+  /** Stops the copy (an upload is left resumable). */
+  signal?: AbortSignal;
+  clock?: Clock;
+}
+
+export interface CopyStats {
+  direction: 'upload' | 'download';
+  mode: 'offset' | 'append';
+  name: string;
+  /** Size of the file copied. */
+  bytes: number;
+  /** Payload bytes moved by this run (less than `bytes` after a resume). */
+  bytesMoved: number;
+  seconds: number;
+  rateBytesPerSec: number;
+  blockBytes: number;
+  blocksSent: number;
+  /** Blocks sent again after the receiver refused them (hash mismatch). */
+  blocksResent: number;
+  /** Blocks a resume did not need to send. */
+  blocksSkipped: number;
+  resumed: boolean;
+  /** Transport retransmissions to this server during the copy. */
+  retransmits: number;
+  rttMs: number;
+  /** Whole-file xxhash64 (hex), or null with verify off. */
+  fileHash: string | null;
+}
+
+/** Paces payload bytes to a rate (block granularity). */
+export class Pacer {
+  private readonly startMs: number;
+  private sentBytes = 0;
+
+  constructor(
+    private readonly rateBytesPerSec: number | undefined,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.startMs = clock.nowMs();
+  }
+
+  async take(bytes: number): Promise<void> {
+    if (!this.rateBytesPerSec) return;
+    this.sentBytes += bytes;
+    const dueMs = this.startMs + (this.sentBytes / this.rateBytesPerSec) * 1000;
+    const waitMs = dueMs - this.clock.nowMs();
+    if (waitMs > 1) await new Promise<void>((r) => this.clock.setTimer(waitMs, r));
+  }
+}
+
+/** Throws ABORTED if the signal fired. */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new FerryError('ABORTED', 'the copy was stopped');
+}
+
+/** Picks the block size: the asked one, grown until the file fits in the block limit. */
+export function chooseBlockBytes(
+  sizeBytes: number,
+  asked: number,
+  maxBlocks: number,
+  maxBlockBytes: number,
+): number {
+  let b = asked;
+  while (Math.ceil(sizeBytes / b) > maxBlocks && b < maxBlockBytes) b *= 2;
+  return b;
+}

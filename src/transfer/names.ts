@@ -1,0 +1,34 @@
+/**
+ * Names as the server sees them: user names are checked (valid flat-fs names, never HIDDEN_PREFIX),
+ * and each in-progress upload gets a hidden part file and journal derived from its final name.
+ *
+ * Why: a user must not be able to read, overwrite or publish another transfer's temporary file, and
+ * a partial upload must never be visible under its final name.
+ */
+import { xxh64 } from '../core/checksum.js';
+import { FerryError } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { isHiddenName, validateName } from '../flatfs/names.js';
+import { HIDDEN_PREFIX } from '../flatfs/types.js';
+
+/** Throws BAD_NAME / NAME_TOO_LONG for a name a user may not use. */
+export function checkUserName(name: string): void {
+  validateName(name);
+  if (isHiddenName(name)) {
+    throw new FerryError(
+      'BAD_NAME',
+      `names starting with "${HIDDEN_PREFIX}" are reserved for transfers in progress: choose another name`,
+      { name },
+    );
+  }
+}
+
+/** The hidden names of an upload's data and journal (readable when short enough, else hashed). */
+export function uploadNames(name: string): { part: string; journal: string; journalTmp: string } {
+  const readable = `${HIDDEN_PREFIX}${name}`;
+  const base =
+    Buffer.byteLength(readable, 'utf8') + 12 <= LIMITS.MAX_NAME_BYTES
+      ? readable
+      : `${HIDDEN_PREFIX}${xxh64(Buffer.from(name, 'utf8')).toString(16).padStart(16, '0')}`;
+  return { part: `${base}.part`, journal: `${base}.journal`, journalTmp: `${base}.jtmp` };
+}
