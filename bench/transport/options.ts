@@ -1,0 +1,113 @@
+/**
+ * The options of `ferry bench transport`, checked once: the command line hands over strings, this
+ * module returns a typed, complete set or throws FerryError INVALID_ARGUMENT with a message that
+ * says what to type instead (the CLI turns it into a usage error, exit 2).
+ */
+import { ferryError, MiB, parseBytes, parseDurationMs } from '../../src/index.js';
+import { IMPL_NAMES, type ImplName } from './links/link.js';
+import { HEADER_BYTES } from './message.js';
+import type { WorkloadName } from './scenario.js';
+
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['oneway', 'rr', 'bidi', 'n1', 'nn', 'curve', 'jumbo'];
+
+/** Largest payload of one UDP datagram over IPv4 (loopback carries it whole). */
+export const MAX_UDP_PAYLOAD_BYTES = 65_507;
+/** The packet size of the issue's bulk target (a 1500-byte MTU less IP, UDP and ferry headers). */
+export const DEFAULT_PACKET_BYTES = 1452;
+/** Message sizes this benchmark accepts: a header at least, at most what a run can hold in memory. */
+export const MAX_MESSAGE_BYTES = 64 * MiB;
+const MAX_DURATION_MS = 3_600_000;
+
+export interface TransportBenchOptions {
+  impls: ImplName[];
+  workloads: WorkloadName[];
+  /** Message sizes for every workload, or null for each workload's defaults. */
+  sizes: number[] | null;
+  durationMs: number;
+  packetSizeBytes: number;
+  lossMatrix: boolean;
+  smoke: boolean;
+  /** Requests outstanding in the pipelined request-response variant. */
+  rrDepth: number;
+  /** Senders of the n-to-1 workload, nodes of the n-to-n workload. */
+  n1Senders: number;
+  nnNodes: number;
+}
+
+/** What the command line passes (all optional, all as typed by the user). */
+export interface RawTransportOptions {
+  impl?: string;
+  workload?: string;
+  size?: string;
+  duration?: string;
+  packetSize?: string;
+  lossMatrix?: boolean;
+  smoke?: boolean;
+}
+
+export function parseTransportOptions(raw: RawTransportOptions): TransportBenchOptions {
+  const smoke = raw.smoke === true;
+  return {
+    impls: parseList(raw.impl, IMPL_NAMES, '--impl'),
+    workloads: parseList(raw.workload, WORKLOAD_NAMES, '--workload'),
+    sizes: raw.size === undefined ? null : parseSizes(raw.size),
+    durationMs: raw.duration === undefined ? (smoke ? 300 : 5000) : parseDuration(raw.duration),
+    packetSizeBytes: raw.packetSize === undefined ? DEFAULT_PACKET_BYTES : parsePacketSize(raw.packetSize),
+    lossMatrix: raw.lossMatrix === true,
+    smoke,
+    rrDepth: smoke ? 4 : 16,
+    n1Senders: 8,
+    nnNodes: 4,
+  };
+}
+
+function parseList<T extends string>(text: string | undefined, allowed: readonly T[], flag: string): T[] {
+  if (text === undefined || text.trim() === '') return [...allowed];
+  const out: T[] = [];
+  for (const part of text.split(',').map((p) => p.trim())) {
+    if (!(allowed as readonly string[]).includes(part)) {
+      throw ferryError(
+        'INVALID_ARGUMENT',
+        `${flag}: unknown value "${part}"; use a comma-separated list of ${allowed.join(', ')}`,
+      );
+    }
+    if (!out.includes(part as T)) out.push(part as T);
+  }
+  return out;
+}
+
+function parseSizes(text: string): number[] {
+  return text.split(',').map((part) => {
+    const n = parseBytes(part);
+    if (!Number.isInteger(n) || n < HEADER_BYTES || n > MAX_MESSAGE_BYTES) {
+      throw ferryError(
+        'INVALID_ARGUMENT',
+        `--size: "${part}" is not a message size from ${HEADER_BYTES} B to ${MAX_MESSAGE_BYTES / MiB} MiB (e.g. 64, 16KiB, 1MiB)`,
+      );
+    }
+    return n;
+  });
+}
+
+function parseDuration(text: string): number {
+  // A bare number is seconds, as the flag's name says; `250ms` and `2s` work too.
+  const ms = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) * 1000 : parseDurationMs(text);
+  if (!Number.isFinite(ms) || ms < 50 || ms > MAX_DURATION_MS) {
+    throw ferryError(
+      'INVALID_ARGUMENT',
+      `--duration: "${text}" is not a duration from 0.05 to 3600 seconds (e.g. 5, 0.5, 250ms)`,
+    );
+  }
+  return ms;
+}
+
+function parsePacketSize(text: string): number {
+  const n = parseBytes(text);
+  if (!Number.isInteger(n) || n < 2 * HEADER_BYTES || n > MAX_UDP_PAYLOAD_BYTES) {
+    throw ferryError(
+      'INVALID_ARGUMENT',
+      `--packet-size: "${text}" is not a packet size from ${2 * HEADER_BYTES} to ${MAX_UDP_PAYLOAD_BYTES} bytes (e.g. 1452, 8800)`,
+    );
+  }
+  return n;
+}

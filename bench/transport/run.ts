@@ -1,0 +1,117 @@
+/**
+ * Runs one scenario: forks one process per node, walks them through the phases of protocol.ts, and
+ * collects every node's report. Bounded everywhere: each phase has a deadline, the receivers'
+ * drain ends when their counts stop moving or after DRAIN_MAX_MS, and every process this run
+ * started is ended by its pid before the function returns, whatever happened (an error, a timeout,
+ * an abort from Ctrl-C). On abort the run stops sending at once and still reports what it measured.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { PeerEndpoint } from './links/link.js';
+import type { NodeReport } from './protocol.js';
+import type { Scenario } from './scenario.js';
+import { WorkerProcess, type ForkSpec } from './workers.js';
+
+/** Starting a process (tsx compiles on the fly), binding, connecting: generous on a busy machine. */
+const SETUP_TIMEOUT_MS = 30_000;
+/** Beyond the duration: the last batch and its back-pressure wait. */
+const SEND_GRACE_MS = 15_000;
+const DRAIN_POLL_MS = 100;
+/** Polls in a row with no new message that end the drain. */
+const DRAIN_QUIET_POLLS = 2;
+const DRAIN_MAX_MS = 5_000;
+const REPORT_TIMEOUT_MS = 10_000;
+const EXIT_TIMEOUT_MS = 3_000;
+const HOST = '127.0.0.1';
+
+export interface RunEnv {
+  /** How to start the process of one node of a scenario. */
+  fork: (s: Scenario, node: number) => ForkSpec;
+  signal: AbortSignal;
+}
+
+export interface RunOutcome {
+  reports: NodeReport[];
+  /** Why the run failed, or null. A failed run may still have reports from some nodes. */
+  error: string | null;
+  aborted: boolean;
+}
+
+export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome> {
+  const workers = s.nodes.map(
+    (n) => new WorkerProcess(`${s.impl} node ${n.node} (${n.role})`, env.fork(s, n.node)),
+  );
+  const outcome: RunOutcome = { reports: [], error: null, aborted: false };
+  try {
+    await drive(s, workers, env.signal);
+  } catch (err) {
+    outcome.error = err instanceof Error ? err.message : String(err);
+  }
+  outcome.aborted = env.signal.aborted;
+  try {
+    outcome.reports = await collect(workers);
+  } catch (err) {
+    outcome.error ??= err instanceof Error ? err.message : String(err);
+  }
+  await Promise.race([Promise.all(workers.map((w) => w.exited)), sleep(EXIT_TIMEOUT_MS)]);
+  for (const w of workers) w.kill();
+  return outcome;
+}
+
+async function drive(s: Scenario, workers: WorkerProcess[], signal: AbortSignal): Promise<void> {
+  const deadlineMs = 2 * SETUP_TIMEOUT_MS + s.durationMs + SEND_GRACE_MS + DRAIN_MAX_MS + REPORT_TIMEOUT_MS;
+  const maxMessageBytes = Math.max(...s.nodes.map((n) => n.sizeBytes));
+  workers.forEach((w, i) =>
+    w.send({
+      t: 'init',
+      impl: s.impl,
+      plan: s.nodes[i]!,
+      link: { host: HOST, packetSizeBytes: s.packetSizeBytes, maxMessageBytes, impair: s.impair[i] ?? '' },
+      deadlineMs,
+    }),
+  );
+  const ports = await Promise.all(workers.map((w) => w.next('listening', SETUP_TIMEOUT_MS)));
+  const endpoints: PeerEndpoint[] = ports.map((p, node) => ({ node, host: HOST, port: p.port }));
+  workers.forEach((w, i) => w.send({ t: 'connect', peers: endpoints.filter((e) => e.node !== i) }));
+  await Promise.all(workers.map((w) => w.next('connected', SETUP_TIMEOUT_MS)));
+  if (signal.aborted) return;
+  const startNs = process.hrtime.bigint().toString();
+  workers.forEach((w) => w.send({ t: 'start', startNs }));
+  await untilAborted(Promise.all(workers.map((w) => w.next('sent', s.durationMs + SEND_GRACE_MS))), signal);
+  if (!signal.aborted) await drain(workers, signal);
+}
+
+/** Waits while the receivers still take in messages sent before the senders stopped. */
+async function drain(workers: WorkerProcess[], signal: AbortSignal): Promise<void> {
+  const started = Date.now();
+  let last = -1;
+  let quiet = 0;
+  while (quiet < DRAIN_QUIET_POLLS && Date.now() - started < DRAIN_MAX_MS && !signal.aborted) {
+    workers.forEach((w) => w.send({ t: 'poll' }));
+    const progress = await Promise.all(workers.map((w) => w.next('progress', REPORT_TIMEOUT_MS)));
+    const total = progress.reduce((sum, p) => sum + p.payloadBytes, 0);
+    quiet = total === last ? quiet + 1 : 0;
+    last = total;
+    if (quiet < DRAIN_QUIET_POLLS) await sleep(DRAIN_POLL_MS);
+  }
+}
+
+async function collect(workers: WorkerProcess[]): Promise<NodeReport[]> {
+  workers.forEach((w) => w.send({ t: 'finish' }));
+  const answers = await Promise.allSettled(workers.map((w) => w.next('report', REPORT_TIMEOUT_MS)));
+  const reports: NodeReport[] = [];
+  let firstError: unknown = null;
+  for (const a of answers) {
+    if (a.status === 'fulfilled') reports.push(a.value.report);
+    else firstError ??= a.reason;
+  }
+  if (firstError !== null) throw firstError;
+  return reports;
+}
+
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | void> {
+  if (signal.aborted) return Promise.resolve();
+  return Promise.race([
+    p,
+    new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+  ]);
+}

@@ -1,0 +1,140 @@
+/**
+ * `ferry bench <kind>`: the benchmarks. Each kind is one module under bench/ that plans, runs and
+ * reports; this file only wires its flags into yargs, turns bad values into usage errors (exit 2),
+ * prints the text table or the JSON report, and turns Ctrl-C into a clean stop that still prints
+ * what was measured.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import { isFerryError } from '../../src/index.js';
+import {
+  parseTransportOptions,
+  renderTransportReport,
+  runTransportBench,
+  type RawTransportOptions,
+  type TransportBenchReport,
+} from '../../bench/transport/index.js';
+import { printJson, UsageError } from '../util.js';
+
+type TransportArgs = RawTransportOptions & { json: boolean; 'cpu-prof-dir'?: string };
+
+const transportCommand: CommandModule<object, TransportArgs> = {
+  command: 'transport',
+  describe:
+    'messaging throughput and latency: raw dgram, TCP, udx-native and ferry, side by side on loopback',
+  builder: (y: Argv<object>) =>
+    y
+      .option('impl', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'implementations, comma-separated: dgram,tcp,udx,ferry (default: all)',
+      })
+      .option('workload', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'workloads, comma-separated: oneway,rr,bidi,n1,nn,curve,jumbo (default: all)',
+      })
+      .option('size', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'message sizes for every workload, e.g. 64,1MiB (default: per workload)',
+      })
+      .option('duration', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'seconds per run (default 5; smoke 0.3)',
+      })
+      .option('packet-size', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'datagram size for dgram and ferry (default 1452)',
+      })
+      .option('loss-matrix', {
+        type: 'boolean',
+        default: false,
+        describe: 'also run ferry bulk under 0, 1, 5, 20 % loss with 10 ms delay',
+      })
+      .option('smoke', {
+        type: 'boolean',
+        default: false,
+        describe: 'every implementation and workload once, small and short (seconds)',
+      })
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: 'print the report as JSON (schema in docs/benchmarks.md)',
+      })
+      .option('cpu-prof-dir', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'write a node --cpu-prof profile of every process here',
+      })
+      .fail(failAsUsage)
+      .example('$0 bench transport', 'the full comparison (several minutes)')
+      .example(
+        '$0 bench transport --impl ferry,udx --workload oneway --size 1MiB --duration 10',
+        'one bulk comparison',
+      )
+      .example(
+        '$0 bench transport --smoke --json',
+        'a few seconds: does everything run?',
+      ) as unknown as Argv<TransportArgs>,
+  handler: async (argv) => {
+    const options = usage(() =>
+      parseTransportOptions({
+        impl: argv.impl,
+        workload: argv.workload,
+        size: argv.size,
+        duration: argv.duration,
+        packetSize: argv.packetSize ?? (argv as { 'packet-size'?: string })['packet-size'],
+        lossMatrix: argv.lossMatrix ?? (argv as { 'loss-matrix'?: boolean })['loss-matrix'],
+        smoke: argv.smoke,
+      }),
+    );
+    const abort = new AbortController();
+    const onSignal = (): void => {
+      process.stderr.write('ferry bench: stopping: ending the current run and printing what was measured\n');
+      abort.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let report: TransportBenchReport;
+    try {
+      report = await runTransportBench(options, {
+        say: (line) => process.stderr.write(line + '\n'),
+        signal: abort.signal,
+        ...(argv['cpu-prof-dir'] !== undefined ? { cpuProfDir: argv['cpu-prof-dir'] } : {}),
+      });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (argv.json) printJson(report);
+    else process.stdout.write(renderTransportReport(report));
+    // A run that failed (not one skipped for a missing peer) or an interruption is a failure.
+    if (report.interrupted || report.runs.some((r) => r.status === 'failed')) process.exitCode = 1;
+  },
+};
+
+export const benchCommand: CommandModule<object, object> = {
+  command: 'bench',
+  describe: 'throughput and latency benchmarks (transport)',
+  builder: (y: Argv<object>) =>
+    y.command(transportCommand).demandCommand(1, 'name a benchmark: ferry bench transport').fail(failAsUsage),
+  handler: () => {},
+};
+
+/** yargs validation failures become bad usage (exit 2) before a handler runs. */
+function failAsUsage(msg: string | undefined, err: Error | undefined): never {
+  if (err && !(err instanceof UsageError) && msg === undefined) throw err;
+  throw new UsageError((msg || err?.message || 'bad usage').replace(/\s*\n\s*/g, ' '));
+}
+
+/** Runs `fn`, turning a FerryError about the arguments into bad usage. */
+function usage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isFerryError(err)) throw new UsageError(err.message);
+    throw err;
+  }
+}
