@@ -69,11 +69,15 @@ export class FlatFsFuseAdapter implements FuseHandlers {
     return this.files.size;
   }
 
-  /** Closes every backend handle still open (after unmount). */
+  /** Closes every backend handle still open (after unmount), waiting at most opTimeoutMs. */
   async closeAll(): Promise<void> {
     const handles = this.files.backendHandles();
     this.files.clear();
-    await Promise.allSettled(handles.map((h) => this.fs.closeFile(h)));
+    const all = Promise.allSettled(handles.map((h) => this.fs.closeFile(h)));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.settings.opTimeoutMs)));
+    await Promise.race([all, deadline]);
+    clearTimeout(timer);
   }
 
   // --- attributes and listing ---------------------------------------------------------------------
