@@ -270,7 +270,7 @@ export class MemoryFlatFs implements FlatFs {
 
   private writeAt(inode: MemInode, offset: number, data: Uint8Array): void {
     if (data.length === 0) return;
-    this.reserve(offset + data.length - inode.data.sizeBytes);
+    this.reserve(Math.max(0, offset + data.length - inode.data.sizeBytes));
     inode.data.write(offset, data);
     this.touchData(inode);
   }

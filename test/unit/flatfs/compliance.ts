@@ -10,6 +10,9 @@ import test, { type ExecutionContext } from 'ava';
 import { FerryError, type ErrorCode } from '../../../src/core/errors.js';
 import { GiB, KiB, LIMITS, MiB } from '../../../src/core/limits.js';
 import { HIDDEN_PREFIX, type FlatFs } from '../../../src/flatfs/types.js';
+import { pattern } from './pattern.js';
+
+export { pattern };
 
 export interface FlatFsFactoryOptions {
   /** Total-bytes quota; undefined means the backend's roomiest setting (at least 16 GiB logical). */
@@ -41,13 +44,6 @@ export async function rejectsWith(t: T, promise: Promise<unknown>, code: ErrorCo
   t.true(err instanceof FerryError, `expected a FerryError ${code}, got ${String(err)}`);
   t.is((err as FerryError).code, code, (err as Error)?.message);
   return err as FerryError;
-}
-
-/** Deterministic bytes that differ by position and seed, so misplaced data is caught. */
-export function pattern(lengthBytes: number, seed: number): Buffer {
-  const b = Buffer.alloc(lengthBytes);
-  for (let i = 0; i < lengthBytes; i++) b[i] = (i * 31 + seed * 17 + (i >> 8)) & 0xff;
-  return b;
 }
 
 /**
@@ -475,6 +471,13 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
     t.is(st.usedBytes - empty.usedBytes, 150 * KiB);
     t.is(st.freeBytes, empty.freeBytes - 150 * KiB);
     t.is(st.usedBytes + st.freeBytes, st.totalBytes);
+    const h = await fs.open('a', { write: true });
+    await fs.write(h, 0, pattern(10, 3));
+    await fs.write(h, 100 * KiB - 5, pattern(5, 4));
+    t.is((await fs.statfs()).usedBytes, st.usedBytes, 'overwriting inside a file takes no space');
+    await fs.write(h, 100 * KiB - 5, pattern(10, 5));
+    t.is((await fs.statfs()).usedBytes, st.usedBytes + 5, 'growing takes exactly the growth');
+    await fs.closeFile(h);
   });
 
   it('handles: unknown and closed handles are BAD_HANDLE; the open-handle limit holds', async (t) => {
