@@ -1,0 +1,89 @@
+/**
+ * Congestion window and pacing.
+ *
+ * Why: a sender without rate control overruns the receiver and the kernel buffers (uftp's tens of
+ * thousands of NAKs in BASELINES.md). The window grows in slow start, then by one packet per window;
+ * a loss epoch (at most one reduction per round trip, NewReno's recovery rule) shrinks it by BETA.
+ * BETA is gentle and the floor is high because random loss on a lossy link is not congestion, and a
+ * loss-based window must not collapse under it. Pacing spreads a window over the RTT instead of
+ * bursting it. The speed issue tunes all of this; here it is simple and correct.
+ */
+
+export const BETA = 0.7;
+/** Pacing runs this much faster than cwnd/RTT (more in slow start) so it never becomes the limit. */
+const PACING_GAIN = 1.25;
+const SLOW_START_PACING_GAIN = 2;
+
+export class CongestionController {
+  cwndPackets: number;
+  ssthreshPackets = Infinity;
+  /** Losses of packets numbered below this belong to the current epoch and do not shrink again. */
+  private recoveryEndPn = 0;
+
+  constructor(
+    initialPackets: number,
+    private readonly minPackets: number,
+    private readonly maxPackets: number,
+  ) {
+    this.cwndPackets = Math.max(minPackets, Math.min(initialPackets, maxPackets));
+  }
+
+  get inSlowStart(): boolean {
+    return this.cwndPackets < this.ssthreshPackets;
+  }
+
+  /** `count` packets were acked. */
+  onAcked(count: number): void {
+    const grow = this.inSlowStart ? count : count / this.cwndPackets;
+    this.cwndPackets = Math.min(this.maxPackets, this.cwndPackets + grow);
+  }
+
+  /** Packet `pn` was lost; `nextPn` is the next number to be sent (end of the new epoch). */
+  onLoss(pn: number, nextPn: number): void {
+    if (pn < this.recoveryEndPn) return;
+    this.recoveryEndPn = nextPn;
+    this.cwndPackets = Math.max(this.minPackets, this.cwndPackets * BETA);
+    this.ssthreshPackets = this.cwndPackets;
+  }
+
+  /** The retransmission timer fired: the path is worse than evidence showed. */
+  onTimeout(nextPn: number): void {
+    this.recoveryEndPn = nextPn;
+    this.cwndPackets = Math.max(this.minPackets, this.cwndPackets * BETA * BETA);
+    this.ssthreshPackets = this.cwndPackets;
+  }
+}
+
+/**
+ * A token bucket refilled at the pacing rate. The bucket holds at least `minBurstPackets` so a
+ * coarse timer does not starve the sender between ticks.
+ */
+export class Pacer {
+  private tokensBytes = 0;
+  private lastMs = 0;
+
+  constructor(
+    private readonly packetBytes: number,
+    private readonly minBurstPackets: number,
+  ) {
+    this.tokensBytes = packetBytes * minBurstPackets;
+  }
+
+  /** Tops the bucket up for the time since the last call. */
+  refill(nowMs: number, cwndPackets: number, srttMs: number, slowStart: boolean): void {
+    const elapsedMs = Math.max(0, nowMs - this.lastMs);
+    this.lastMs = nowMs;
+    const gain = slowStart ? SLOW_START_PACING_GAIN : PACING_GAIN;
+    const rateBytesPerMs = (gain * cwndPackets * this.packetBytes) / Math.max(srttMs, 0.05);
+    const burstBytes = Math.max(this.minBurstPackets * this.packetBytes, rateBytesPerMs * 2);
+    this.tokensBytes = Math.min(burstBytes, this.tokensBytes + elapsedMs * rateBytesPerMs);
+  }
+
+  canSend(bytes: number): boolean {
+    return this.tokensBytes >= bytes;
+  }
+
+  onSent(bytes: number): void {
+    this.tokensBytes -= bytes;
+  }
+}

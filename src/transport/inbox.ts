@@ -1,0 +1,242 @@
+/**
+ * The receiving half of a session: reassembles fragments into messages, suppresses duplicates, hands
+ * complete messages to the application (FIFO ones one at a time, in order) and records which were
+ * delivered, for the acks to report.
+ *
+ * Why a window of message sequences: exactly-once delivery needs to know, for any arriving fragment,
+ * whether its message was already handed over. The sender keeps its messages within
+ * MAX_MESSAGE_WINDOW of its oldest undelivered one, so a fixed ring of states says it for every
+ * sequence still in play, and anything below the ring's base is done. Memory is bounded by
+ * `maxReassemblyBytes` (advertised to the sender as the receive window): a fragment that would exceed
+ * it is refused unacked, and comes again later.
+ */
+import { LIMITS } from '../core/limits.js';
+import type { PacketView } from '../wire/packet-codec.js';
+import { Flags } from '../wire/packet-layout.js';
+import type { DeliveryMode } from './types.js';
+
+const NONE = 0;
+const PARTIAL = 1;
+const COMPLETE = 2;
+const DELIVERED = 3;
+
+export type FragmentResult = 'accepted' | 'duplicate' | 'refused';
+
+/** A message being reassembled. */
+interface Partial {
+  buffer: Buffer;
+  received: Uint8Array;
+  receivedCount: number;
+  fragmentCount: number;
+  fifoSeq: number;
+}
+
+/** A complete message waiting for (or in) the application's handler. */
+export interface CompleteMessage {
+  seq: number;
+  fifoSeq: number;
+  mode: DeliveryMode;
+  payload: Buffer;
+  /** Bytes charged to the reassembly budget. */
+  chargedBytes: number;
+}
+
+/**
+ * Where the inbox hands messages. Returns true when the handler already finished (a synchronous
+ * handler); otherwise the owner calls `onHandled(msg)` when it settles.
+ */
+export type Dispatch = (msg: CompleteMessage) => boolean;
+
+export class Inbox {
+  /** Lowest message sequence not yet delivered. */
+  private base = 1;
+  private highestSeq = 0;
+  private readonly states = new Uint8Array(LIMITS.MAX_MESSAGE_WINDOW);
+  private readonly mask = LIMITS.MAX_MESSAGE_WINDOW - 1;
+  private readonly partials = new Map<number, Partial>();
+  private readonly fifoReady = new Map<number, CompleteMessage>();
+  private readonly unorderedReady: CompleteMessage[] = [];
+  private nextFifo = 1;
+  private fifoBusy = false;
+  /** Set when the application may take messages. */
+  private dispatch: Dispatch | null = null;
+  usedBytes = 0;
+  /** Messages handed over so far. */
+  delivered = 0;
+  received = 0;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxMessageBytes: number,
+    /** Told after every delivery (the owner schedules an ack reporting it). */
+    private readonly onDelivered: () => void,
+  ) {}
+
+  get partialCount(): number {
+    return this.partials.size;
+  }
+
+  /** Messages complete and not yet delivered. */
+  get waitingCount(): number {
+    return this.fifoReady.size + this.unorderedReady.length;
+  }
+
+  /** Takes one DATA fragment (already checked by the decoder). */
+  onFragment(view: PacketView): FragmentResult {
+    const seq = view.messageSeq;
+    if (seq < this.base) return 'duplicate';
+    if (seq - this.base >= LIMITS.MAX_MESSAGE_WINDOW) return 'refused';
+    if (view.messageLength > this.maxMessageBytes) return 'refused';
+    const state = this.states[seq & this.mask]!;
+    if (state === COMPLETE || state === DELIVERED) return 'duplicate';
+    const fifo = (view.flags & Flags.FIFO) !== 0;
+    if (view.fragmentCount === 1) return this.completeSingle(view, seq, fifo);
+    return this.addFragment(view, seq, fifo, state);
+  }
+
+  private completeSingle(view: PacketView, seq: number, fifo: boolean): FragmentResult {
+    const charged = view.buf.length;
+    if (!this.fits(charged, fifo, view.fifoSeq)) return 'refused';
+    this.usedBytes += charged;
+    this.markComplete(seq, view.fifoSeq, fifo, view.payload(), charged);
+    return 'accepted';
+  }
+
+  private addFragment(view: PacketView, seq: number, fifo: boolean, state: number): FragmentResult {
+    let p = state === PARTIAL ? this.partials.get(seq) : undefined;
+    if (!p) {
+      if (!this.fits(view.messageLength, fifo, view.fifoSeq)) return 'refused';
+      p = {
+        buffer: Buffer.allocUnsafe(view.messageLength),
+        received: new Uint8Array(view.fragmentCount),
+        receivedCount: 0,
+        fragmentCount: view.fragmentCount,
+        fifoSeq: view.fifoSeq,
+      };
+      this.usedBytes += view.messageLength;
+      this.partials.set(seq, p);
+      this.states[seq & this.mask] = PARTIAL;
+      if (seq > this.highestSeq) this.highestSeq = seq;
+    }
+    if (
+      p.fragmentCount !== view.fragmentCount ||
+      p.buffer.length !== view.messageLength ||
+      p.fifoSeq !== view.fifoSeq
+    ) {
+      return 'refused'; // inconsistent with the first fragment: never trust it
+    }
+    if (p.received[view.fragmentIndex] === 1) return 'duplicate';
+    view.buf.copy(p.buffer, view.fragmentOffset, view.payloadOffset, view.payloadOffset + view.payloadLength);
+    p.received[view.fragmentIndex] = 1;
+    p.receivedCount++;
+    if (p.receivedCount === p.fragmentCount) {
+      this.partials.delete(seq);
+      this.markComplete(seq, p.fifoSeq, fifo, p.buffer, p.buffer.length);
+    }
+    return 'accepted';
+  }
+
+  /** The next FIFO message may always start, so a full budget can never block the FIFO head. */
+  private fits(bytes: number, fifo: boolean, fifoSeq: number): boolean {
+    if (this.usedBytes + bytes <= this.maxBytes) return true;
+    return fifo && fifoSeq === this.nextFifo;
+  }
+
+  private markComplete(seq: number, fifoSeq: number, fifo: boolean, payload: Buffer, charged: number): void {
+    this.states[seq & this.mask] = COMPLETE;
+    if (seq > this.highestSeq) this.highestSeq = seq;
+    this.received++;
+    const msg: CompleteMessage = {
+      seq,
+      fifoSeq,
+      mode: fifo ? 'fifo' : 'unordered',
+      payload,
+      chargedBytes: charged,
+    };
+    if (fifo) this.fifoReady.set(fifoSeq, msg);
+    else this.unorderedReady.push(msg);
+    this.pump();
+  }
+
+  /** Sets (or clears) where messages go, and hands over what is waiting. */
+  setDispatch(dispatch: Dispatch | null): void {
+    this.dispatch = dispatch;
+    this.pump();
+  }
+
+  /** Hands over every message that may go now (a loop, not recursion: FIFO chains can be long). */
+  pump(): void {
+    const dispatch = this.dispatch;
+    if (!dispatch) return;
+    while (this.unorderedReady.length > 0) {
+      const msg = this.unorderedReady.shift()!;
+      if (dispatch(msg)) this.finish(msg);
+    }
+    while (!this.fifoBusy && this.dispatch) {
+      const next = this.fifoReady.get(this.nextFifo);
+      if (!next) return;
+      this.fifoReady.delete(this.nextFifo);
+      this.fifoBusy = true;
+      if (dispatch(next)) this.finish(next);
+    }
+  }
+
+  /** The handler of `msg` settled (asynchronously). */
+  onHandled(msg: CompleteMessage): void {
+    this.finish(msg);
+    this.pump();
+  }
+
+  private finish(msg: CompleteMessage): void {
+    this.usedBytes -= msg.chargedBytes;
+    this.delivered++;
+    this.states[msg.seq & this.mask] = DELIVERED;
+    while (this.states[this.base & this.mask] === DELIVERED) {
+      this.states[this.base & this.mask] = NONE;
+      this.base++;
+    }
+    if (msg.mode === 'fifo') {
+      this.fifoBusy = false;
+      this.nextFifo = msg.fifoSeq + 1;
+    }
+    this.onDelivered();
+  }
+
+  /** Every message sequence below this was delivered. */
+  get deliveredBelow(): number {
+    return this.base;
+  }
+
+  /** Delivered ranges above `deliveredBelow`, lowest first; returns the count. */
+  deliveredRanges(starts: Float64Array, lengths: Uint32Array, max: number): number {
+    let n = 0;
+    let seq = this.base;
+    while (seq <= this.highestSeq && n < max) {
+      if (this.states[seq & this.mask] !== DELIVERED) {
+        seq++;
+        continue;
+      }
+      const start = seq;
+      while (seq <= this.highestSeq && this.states[seq & this.mask] === DELIVERED) seq++;
+      starts[n] = start;
+      lengths[n] = seq - start;
+      n++;
+    }
+    return n;
+  }
+
+  /** Packets of `chunkBytes` the budget still takes (the advertised receive window). */
+  windowPackets(chunkBytes: number, maxPackets: number): number {
+    const free = Math.max(0, this.maxBytes - this.usedBytes);
+    return Math.min(maxPackets, Math.floor(free / chunkBytes));
+  }
+
+  /** Drops everything (session ended); in-handler messages stay valid until their handlers settle. */
+  clear(): void {
+    this.partials.clear();
+    this.fifoReady.clear();
+    this.unorderedReady.length = 0;
+    this.dispatch = null;
+    this.usedBytes = 0;
+  }
+}

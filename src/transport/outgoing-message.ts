@@ -1,0 +1,152 @@
+/**
+ * A message on its way out: its pieces, how it is cut into fragments, which fragments the peer has,
+ * and the two promises (received, delivered) its sender waits on.
+ *
+ * Why no copy: the payload pieces are kept as given and each fragment is copied straight from them
+ * into a packet buffer when (re)sent, so a large message costs no extra memory. The caller must
+ * therefore leave the bytes unchanged until `received` resolves.
+ */
+import { FerryError, type ErrorCode } from '../core/errors.js';
+import type { DeliveryMode, MessageInfo, MessageState, SendHandle } from './types.js';
+
+/** Fragment states. */
+export const FRAG_UNSENT = 0;
+export const FRAG_IN_FLIGHT = 1;
+export const FRAG_ACKED = 2;
+export const FRAG_LOST = 3;
+
+const ignore = (): void => {};
+
+export class OutgoingMessage implements SendHandle {
+  readonly received: Promise<void>;
+  readonly delivered: Promise<void>;
+  state: MessageState = 'queued';
+  errorCode: ErrorCode | undefined;
+  readonly fragmentCount: number;
+  readonly fragState: Uint8Array;
+  readonly sendCount: Uint16Array;
+  ackedCount = 0;
+  /** Next fragment never sent yet. */
+  nextUnsent = 0;
+  /**
+   * No more work for the session: the peer reported it delivered, or the session ended. A message
+   * that only timed out is failed for its caller but not retired: it is still transmitted, so both
+   * sides keep the same view of the session's message sequence.
+   */
+  retired = false;
+  private pieces: readonly Uint8Array[];
+  private resolveReceived!: () => void;
+  private rejectReceived!: (e: Error) => void;
+  private resolveDelivered!: () => void;
+  private rejectDelivered!: (e: Error) => void;
+
+  constructor(
+    readonly messageId: number,
+    readonly peerId: string,
+    readonly seq: number,
+    readonly fifoSeq: number,
+    readonly mode: DeliveryMode,
+    pieces: readonly Uint8Array[],
+    readonly sizeBytes: number,
+    readonly chunkBytes: number,
+    readonly createdAtMs: number,
+  ) {
+    this.pieces = pieces;
+    this.fragmentCount = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / chunkBytes);
+    this.fragState = new Uint8Array(this.fragmentCount);
+    this.sendCount = new Uint16Array(this.fragmentCount);
+    this.received = new Promise<void>((resolve, reject) => {
+      this.resolveReceived = resolve;
+      this.rejectReceived = reject;
+    });
+    this.delivered = new Promise<void>((resolve, reject) => {
+      this.resolveDelivered = resolve;
+      this.rejectDelivered = reject;
+    });
+    // Rejections are reported through the promises; a caller that ignores one must not crash the process.
+    this.received.catch(ignore);
+    this.delivered.catch(ignore);
+  }
+
+  get finished(): boolean {
+    return this.state === 'delivered' || this.state === 'failed';
+  }
+
+  fragmentOffset(index: number): number {
+    return index * this.chunkBytes;
+  }
+
+  fragmentLength(index: number): number {
+    return Math.min(this.chunkBytes, this.sizeBytes - index * this.chunkBytes);
+  }
+
+  /** Copies fragment `index` into `dst` at `at`; returns the bytes copied. */
+  copyFragment(index: number, dst: Buffer, at: number): number {
+    let from = index * this.chunkBytes;
+    let left = this.fragmentLength(index);
+    const total = left;
+    let pieceStart = 0;
+    for (const piece of this.pieces) {
+      const pieceEnd = pieceStart + piece.length;
+      if (left > 0 && from < pieceEnd) {
+        const n = Math.min(left, pieceEnd - from);
+        dst.set(piece.subarray(from - pieceStart, from - pieceStart + n), at);
+        at += n;
+        from += n;
+        left -= n;
+      }
+      if (left === 0) break;
+      pieceStart = pieceEnd;
+    }
+    return total;
+  }
+
+  /** A fragment was acked; returns true when that completed the message. */
+  onFragmentAcked(index: number): boolean {
+    if (this.fragState[index] === FRAG_ACKED) return false;
+    this.fragState[index] = FRAG_ACKED;
+    this.ackedCount++;
+    if (this.ackedCount < this.fragmentCount) return false;
+    this.markReceived();
+    return true;
+  }
+
+  markReceived(): void {
+    if (this.state === 'queued' || this.state === 'sending') this.state = 'received';
+    this.pieces = []; // the peer has every byte: let the caller's buffers go
+    this.resolveReceived();
+  }
+
+  markDelivered(): void {
+    this.retired = true;
+    if (this.state === 'failed' || this.state === 'delivered') return;
+    if (this.ackedCount < this.fragmentCount) this.markReceived();
+    this.state = 'delivered';
+    this.resolveDelivered();
+  }
+
+  /** Fails the promises; `retire` when the session will not transmit it any more. */
+  fail(code: ErrorCode, message: string | undefined, retire: boolean): void {
+    if (retire) this.retired = true;
+    if (this.finished) return;
+    const err = new FerryError(code, message, { messageId: this.messageId, peer: this.peerId });
+    const wasReceived = this.state === 'received';
+    this.state = 'failed';
+    this.errorCode = code;
+    this.pieces = [];
+    if (!wasReceived) this.rejectReceived(err);
+    this.rejectDelivered(err);
+  }
+
+  info(): MessageInfo {
+    const out: MessageInfo = {
+      messageId: this.messageId,
+      peerId: this.peerId,
+      mode: this.mode,
+      sizeBytes: this.sizeBytes,
+      state: this.state,
+    };
+    if (this.errorCode) out.errorCode = this.errorCode;
+    return out;
+  }
+}

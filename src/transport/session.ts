@@ -1,0 +1,804 @@
+/**
+ * One session with one peer: the handshake state it was born from, the reliability machinery
+ * (packet log, acks, RTO, congestion, pacing), the send queue of messages, the inbox, liveness, and
+ * the session's end.
+ *
+ * Why one object per peer: every packet of a session touches several of these parts, and keeping
+ * them together makes the session's end (dead, reset, closed) one place that fails every waiting
+ * promise with the same typed error. The parts themselves (RttEstimator, AckScheduler, SentPackets,
+ * ReceivedPackets, CongestionController, FailureDetector, Inbox) are small classes tested alone under
+ * a ManualClock; this class wires them to the endpoint (`SessionHost`), which owns the socket.
+ */
+import { FerryError, type ErrorCode } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { AckBodyView, ackBodyBytes, writeAckBody } from '../wire/control-bodies.js';
+import {
+  bodyOffset,
+  writeDataHeader,
+  writeHeader,
+  writeSackRange,
+  type PacketView,
+} from '../wire/packet-codec.js';
+import {
+  DATA_OVERHEAD_BYTES,
+  Flags,
+  HEADER_BYTES,
+  PacketType,
+  SACK_RANGE_BYTES,
+} from '../wire/packet-layout.js';
+import { AckScheduler } from './ack-scheduler.js';
+import type { TransportConfig } from './config.js';
+import { CongestionController, Pacer } from './congestion.js';
+import { FailureDetector } from './failure-detector.js';
+import { Inbox, type CompleteMessage } from './inbox.js';
+import { FRAG_ACKED, FRAG_IN_FLIGHT, FRAG_LOST, OutgoingMessage } from './outgoing-message.js';
+import { ReceivedPackets } from './received-packets.js';
+import { RttEstimator } from './rtt-estimator.js';
+import { SentPackets, type SentPacketSink } from './sent-packets.js';
+import { zeroPeerStats } from './stats.js';
+import type { Peer, PeerAddress, PeerInfo, PeerState, PeerStats } from './types.js';
+
+/** What a session needs from its endpoint. */
+export interface SessionHost {
+  readonly config: TransportConfig;
+  /** A pool buffer of at least `packetBytes`, or null when the send pool is empty. */
+  acquireBuffer(): Buffer | null;
+  /** Seals (checksum) and sends `buf[0, length)` to the session's peer; the buffer goes back to the pool. */
+  sendPacket(session: Session, buf: Buffer, length: number): void;
+  /** Returns a pool buffer that was not sent. */
+  releaseBuffer(buf: Buffer): void;
+  /** Sends an already sealed control packet (not a pool buffer) to the session's peer. */
+  sendControl(session: Session, packet: Buffer): void;
+  /** Hands a complete message to the application; true when the handler already finished. */
+  dispatch(session: Session, msg: CompleteMessage): boolean;
+  /** The session wants its `pump` called soon (it has something to send). */
+  markActive(session: Session): void;
+  onStateChange(session: Session, previous: PeerState, reason: ErrorCode | undefined): void;
+  /** A message finished (delivered or failed): keep its final state for queries. */
+  onMessageFinished(msg: OutgoingMessage): void;
+}
+
+/** The application's handle on a session (types.ts `Peer`). */
+export class PeerHandle implements Peer {
+  constructor(private readonly session: Session) {}
+  get id(): string {
+    return this.session.id;
+  }
+  get address(): PeerAddress {
+    return this.session.address;
+  }
+  get state(): PeerState {
+    return this.session.state;
+  }
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
+
+export class Session implements SentPacketSink<OutgoingMessage> {
+  readonly peer: PeerHandle;
+  state: PeerState;
+  endReason: ErrorCode | undefined;
+  pinned = false;
+  remoteConnectionId = 0n;
+  remoteHigh = 0;
+  remoteLow = 0;
+  remoteIncarnation = 0;
+  packetBytes: number;
+  chunkBytes: number;
+  readonly stats: PeerStats = zeroPeerStats();
+
+  // --- handshake (client side; the endpoint keeps the server's half-open state) ---
+  handshakeStartedMs = 0;
+  handshakeNextSendMs = 0;
+  handshakeIntervalMs = 0;
+  /** The last handshake packet this side sent (HELLO or CONFIRM as client, ACCEPT as server), for resends. */
+  handshakePacket: Buffer | null = null;
+  /** Proof a duplicate CONFIRM must carry (server side), to re-send ACCEPT. */
+  expectedClientProof: Buffer | null = null;
+  readonly connectWaiters: Waiter[] = [];
+  closeWaiters: Waiter[] = [];
+  private closeNextSendMs = 0;
+  private closeStartedMs = 0;
+
+  // --- reliability ---
+  private readonly sent: SentPackets<OutgoingMessage>;
+  private readonly received = new ReceivedPackets();
+  private readonly acks: AckScheduler;
+  readonly rtt: RttEstimator;
+  readonly cc: CongestionController;
+  private readonly pacer: Pacer;
+  private readonly fd: FailureDetector;
+  private peerWindowPackets: number;
+  private inTimeout = false;
+  private newlyAcked = 0;
+
+  // --- messages out ---
+  private readonly outgoing: OutgoingMessage[] = [];
+  private outHead = 0;
+  private sendCursor = 0;
+  private readonly retransmitMsgs: OutgoingMessage[] = [];
+  private readonly retransmitFrags: number[] = [];
+  private retransmitHead = 0;
+  private nextSeq = 1;
+  private nextFifoSeq = 1;
+  private queuedBytes = 0;
+  private queuedPackets = 0;
+  private readonly writableWaiters: Waiter[] = [];
+  private undeliveredReceived = 0;
+  private deliveryProgressMs = 0;
+  private deliveryProbeMs = 0;
+  private lastMessageTimeoutScanMs = 0;
+  private lastDeliveredBelow = -1;
+  private lastDeliveredSignature = -1;
+
+  // --- messages in ---
+  readonly inbox: Inbox;
+  private deliveredDirty = false;
+
+  // --- scratch (no allocation per packet) ---
+  private readonly sackStarts = new Float64Array(LIMITS.MAX_SACK_RANGES);
+  private readonly sackLengths = new Uint32Array(LIMITS.MAX_SACK_RANGES);
+  private readonly ackBody = new AckBodyView();
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly id: string,
+    readonly address: PeerAddress,
+    readonly role: 'client' | 'server',
+    readonly localConnectionId: bigint,
+    nowMs: number,
+  ) {
+    const c = host.config;
+    this.state = 'connecting';
+    this.peer = new PeerHandle(this);
+    this.packetBytes = c.packetBytes;
+    this.chunkBytes = c.packetBytes - DATA_OVERHEAD_BYTES;
+    this.sent = new SentPackets<OutgoingMessage>(c.maxInFlightPackets * 2, this);
+    this.acks = new AckScheduler(c.ackDelayMs, c.ackEveryPackets);
+    this.rtt = new RttEstimator(c.initialRtoMs, c.minRtoMs, c.maxRtoMs, c.tickMs + c.ackDelayMs);
+    this.cc = new CongestionController(c.initialCwndPackets, c.minCwndPackets, c.maxInFlightPackets);
+    this.pacer = new Pacer(c.packetBytes, Math.min(c.initialCwndPackets, 64));
+    this.fd = new FailureDetector(c.heartbeatStartMs, c.heartbeatIntervalMs, c.heartbeatTimeoutMs, nowMs);
+    this.peerWindowPackets = c.initialCwndPackets;
+    this.inbox = new Inbox(c.maxReassemblyBytes, c.maxMessageBytes, () => this.onInboxDelivered());
+    this.handshakeStartedMs = nowMs;
+  }
+
+  get localHigh(): number {
+    return Number(this.localConnectionId >> 32n);
+  }
+
+  get localLow(): number {
+    return Number(this.localConnectionId & 0xffff_ffffn);
+  }
+
+  get ended(): boolean {
+    return ENDED.has(this.state);
+  }
+
+  /** The handshake finished: learn the peer and open the data path. */
+  establish(remoteId: bigint, remoteIncarnation: number, peerPacketBytes: number, nowMs: number): void {
+    this.remoteConnectionId = remoteId;
+    this.remoteHigh = Number(remoteId >> 32n);
+    this.remoteLow = Number(remoteId & 0xffff_ffffn);
+    this.remoteIncarnation = remoteIncarnation;
+    this.packetBytes = Math.min(this.host.config.packetBytes, peerPacketBytes);
+    this.chunkBytes = this.packetBytes - DATA_OVERHEAD_BYTES;
+    this.fd.onHeard(nowMs);
+    this.fd.onSent(nowMs);
+  }
+
+  setConnected(): void {
+    if (this.state !== 'connecting') return;
+    this.setState('connected', undefined);
+    for (const w of this.connectWaiters.splice(0)) w.resolve();
+    this.inbox.setDispatch((m) => this.host.dispatch(this, m));
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  /** Why a message of `sizeBytes` cannot be queued now, or null when it can. */
+  refusal(sizeBytes: number): 'BACK_PRESSURED' | 'NOT_CONNECTED' | 'MESSAGE_TOO_LARGE' | null {
+    const c = this.host.config;
+    if (this.state !== 'connected') return 'NOT_CONNECTED';
+    if (sizeBytes > c.maxMessageBytes) return 'MESSAGE_TOO_LARGE';
+    const oldest = this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
+    if (this.nextSeq - oldest >= c.maxQueuedMessages) return 'BACK_PRESSURED';
+    const fragments = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / this.chunkBytes);
+    if (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) return 'BACK_PRESSURED';
+    if (this.queuedPackets > 0 && this.queuedPackets + fragments > c.maxQueuedPackets)
+      return 'BACK_PRESSURED';
+    return null;
+  }
+
+  /** Queues a message (check `refusal` first). */
+  enqueue(
+    messageId: number,
+    mode: 'unordered' | 'fifo',
+    pieces: readonly Uint8Array[],
+    sizeBytes: number,
+    nowMs: number,
+  ): OutgoingMessage {
+    const fifoSeq = mode === 'fifo' ? this.nextFifoSeq++ : 0;
+    const msg = new OutgoingMessage(
+      messageId,
+      this.id,
+      this.nextSeq++,
+      fifoSeq,
+      mode,
+      pieces,
+      sizeBytes,
+      this.chunkBytes,
+      nowMs,
+    );
+    this.outgoing.push(msg);
+    this.queuedBytes += sizeBytes;
+    this.queuedPackets += msg.fragmentCount;
+    this.host.markActive(this);
+    return msg;
+  }
+
+  /** Outstanding (not finished) messages, oldest first. */
+  messages(): OutgoingMessage[] {
+    return this.outgoing.slice(this.outHead);
+  }
+
+  writable(): Promise<void> {
+    if (this.ended) return Promise.reject(this.endError());
+    if (this.refusal(0) !== 'BACK_PRESSURED') return Promise.resolve();
+    return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
+  }
+
+  /** Sends what the windows allow, up to `budget` packets; returns how many went. */
+  pump(nowMs: number, budget: number): number {
+    if (this.state === 'connecting' || this.ended) return 0;
+    let sentCount = 0;
+    if (this.state === 'connected') sentCount = this.pumpData(nowMs, budget);
+    if (this.acks.isDue(nowMs) || this.deliveredDirty) {
+      if (this.acks.isDue(nowMs) && this.sendAck()) sentCount++;
+    }
+    return sentCount;
+  }
+
+  private pumpData(nowMs: number, budget: number): number {
+    this.pacer.refill(nowMs, this.cc.cwndPackets, this.rtt.smoothedOrInitialMs, this.cc.inSlowStart);
+    let n = 0;
+    while (n < budget) {
+      const window = Math.min(
+        this.cc.cwndPackets,
+        Math.max(this.peerWindowPackets, this.sent.inFlight === 0 ? 1 : 0),
+      );
+      if (this.sent.inFlight >= window || !this.sent.hasRoom()) break;
+      if (!this.pacer.canSend(this.packetBytes)) break;
+      if (!this.pickFragment()) break;
+      const buf = this.host.acquireBuffer();
+      if (!buf) break;
+      if (!this.sendFragment(buf, this.pickedMsg!, this.pickedFrag, nowMs)) break;
+      n++;
+    }
+    return n;
+  }
+
+  /** True when there is data the windows would let go (the endpoint keeps its timer fast then). */
+  get busy(): boolean {
+    return (
+      this.sent.inFlight > 0 ||
+      this.acks.pending ||
+      this.retransmitHead < this.retransmitMsgs.length ||
+      this.sendCursor < this.outgoing.length ||
+      this.undeliveredReceived > 0 ||
+      this.state === 'connecting' ||
+      this.state === 'closing'
+    );
+  }
+
+  private pickedMsg: OutgoingMessage | null = null;
+  private pickedFrag = 0;
+
+  /** Chooses the next fragment: repairs first, then new data in message order. */
+  private pickFragment(): boolean {
+    while (this.retransmitHead < this.retransmitMsgs.length) {
+      const msg = this.retransmitMsgs[this.retransmitHead]!;
+      const frag = this.retransmitFrags[this.retransmitHead]!;
+      if (msg.retired || msg.fragState[frag] !== FRAG_LOST) {
+        this.popRetransmit();
+        continue;
+      }
+      this.pickedMsg = msg;
+      this.pickedFrag = frag;
+      this.popRetransmit();
+      return true;
+    }
+    if (this.sendCursor < this.outHead) this.sendCursor = this.outHead;
+    while (this.sendCursor < this.outgoing.length) {
+      const msg = this.outgoing[this.sendCursor]!;
+      if (msg.retired || msg.nextUnsent >= msg.fragmentCount) {
+        this.sendCursor++;
+        continue;
+      }
+      this.pickedMsg = msg;
+      this.pickedFrag = msg.nextUnsent++;
+      if (msg.state === 'queued') msg.state = 'sending';
+      return true;
+    }
+    return false;
+  }
+
+  private popRetransmit(): void {
+    this.retransmitHead++;
+    if (this.retransmitHead === this.retransmitMsgs.length) {
+      this.retransmitMsgs.length = 0;
+      this.retransmitFrags.length = 0;
+      this.retransmitHead = 0;
+    }
+  }
+
+  private sendFragment(buf: Buffer, msg: OutgoingMessage, frag: number, nowMs: number): boolean {
+    const c = this.host.config;
+    if (msg.sendCount[frag]! >= c.maxRetransmits) {
+      this.releaseUnsent(buf);
+      this.end('dead', 'PEER_DEAD');
+      return false;
+    }
+    const payloadBytes = msg.fragmentLength(frag);
+    const room = Math.floor((this.packetBytes - DATA_OVERHEAD_BYTES - payloadBytes) / SACK_RANGE_BYTES);
+    const sackCount = this.received.highestRanges(
+      this.sackStarts,
+      this.sackLengths,
+      Math.min(room, LIMITS.MAX_SACK_RANGES),
+    );
+    const cumAck = this.received.cumulativeAck;
+    const leastUnacked = this.sent.leastUnacked;
+    const pn = this.sent.takeTracked(msg, frag, payloadBytes, nowMs);
+    writeHeader(
+      buf,
+      PacketType.DATA,
+      msg.mode === 'fifo' ? Flags.FIFO : 0,
+      sackCount,
+      payloadBytes,
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      cumAck,
+      Math.min(leastUnacked, pn),
+      this.receiveWindow(),
+    );
+    for (let i = 0; i < sackCount; i++)
+      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
+    const at = writeDataHeader(
+      buf,
+      sackCount,
+      msg.seq,
+      msg.fifoSeq,
+      msg.sizeBytes,
+      msg.fragmentOffset(frag),
+      frag,
+      msg.fragmentCount,
+    );
+    msg.copyFragment(frag, buf, at);
+    if (msg.sendCount[frag]! > 0) this.stats.retransmits++;
+    msg.sendCount[frag]!++;
+    msg.fragState[frag] = FRAG_IN_FLIGHT;
+    this.stats.payloadBytesSent += payloadBytes;
+    this.pacer.onSent(at + payloadBytes);
+    this.fd.onSent(nowMs);
+    if (sackCount === this.received.rangeCount && this.acks.pending && !this.deliveredDirty)
+      this.acks.onAckSent();
+    this.host.sendPacket(this, buf, at + payloadBytes);
+    return true;
+  }
+
+  private releaseUnsent(buf: Buffer): void {
+    this.host.releaseBuffer(buf);
+  }
+
+  private receiveWindow(): number {
+    return this.inbox.windowPackets(this.chunkBytes, this.host.config.maxInFlightPackets);
+  }
+
+  /** Sends a standalone ACK (cumulative, SACK, window, delivered ranges). */
+  private sendAck(): boolean {
+    const buf = this.host.acquireBuffer();
+    if (!buf) return false;
+    const room = Math.floor(
+      (this.packetBytes - HEADER_BYTES - ackBodyBytes(LIMITS.MAX_SACK_RANGES)) / SACK_RANGE_BYTES,
+    );
+    const sackCount = this.received.highestRanges(
+      this.sackStarts,
+      this.sackLengths,
+      Math.min(room, LIMITS.MAX_SACK_RANGES),
+    );
+    const cumAck = this.received.cumulativeAck;
+    const leastUnacked = this.sent.leastUnacked;
+    const pn = this.sent.takeUntracked();
+    const below = this.inbox.deliveredBelow;
+    const dCount = this.inbox.deliveredRanges(
+      this.deliveredStarts,
+      this.deliveredLengths,
+      LIMITS.MAX_SACK_RANGES,
+    );
+    writeHeader(
+      buf,
+      PacketType.ACK,
+      0,
+      sackCount,
+      ackBodyBytes(dCount),
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      cumAck,
+      Math.min(leastUnacked, pn),
+      this.receiveWindow(),
+    );
+    for (let i = 0; i < sackCount; i++)
+      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
+    const end = writeAckBody(
+      buf,
+      bodyOffset(sackCount),
+      below,
+      this.deliveredStarts,
+      this.deliveredLengths,
+      dCount,
+    );
+    this.acks.onAckSent();
+    this.deliveredDirty = false;
+    this.host.sendPacket(this, buf, end);
+    return true;
+  }
+
+  private readonly deliveredStarts = new Float64Array(LIMITS.MAX_SACK_RANGES);
+  private readonly deliveredLengths = new Uint32Array(LIMITS.MAX_SACK_RANGES);
+
+  /** Sends a HEARTBEAT, or a CLOSE (with `flags`), with piggybacked ack fields. */
+  private sendBare(type: number, flags: number, nowMs: number): boolean {
+    const buf = this.host.acquireBuffer();
+    if (!buf) return false;
+    const cumAck = this.received.cumulativeAck;
+    const leastUnacked = this.sent.leastUnacked;
+    const pn = this.sent.takeUntracked();
+    writeHeader(
+      buf,
+      type,
+      flags,
+      0,
+      0,
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      cumAck,
+      Math.min(leastUnacked, pn),
+      this.receiveWindow(),
+    );
+    if (type === PacketType.HEARTBEAT) this.fd.onHeartbeatSent(nowMs);
+    else this.fd.onSent(nowMs);
+    this.host.sendPacket(this, buf, HEADER_BYTES);
+    return true;
+  }
+
+  // ------------------------------------------------------------------ receiving
+
+  /** A packet of this session (DATA, ACK, HEARTBEAT, CLOSE) arrived. */
+  onPacket(view: PacketView, nowMs: number): void {
+    this.fd.onHeard(nowMs);
+    if (this.state === 'connecting') {
+      if (this.role !== 'client' || this.remoteConnectionId === 0n) return;
+      this.setConnected(); // our CONFIRM arrived even though its ACCEPT did not
+    }
+    this.stats.packetsReceived++;
+    this.stats.bytesReceived += view.buf.length;
+    this.processAckFields(view, nowMs);
+    this.received.advanceTo(view.leastUnacked);
+    switch (view.type) {
+      case PacketType.DATA:
+        this.onData(view, nowMs);
+        break;
+      case PacketType.ACK:
+        this.received.record(view.packetNumber);
+        if (this.ackBody.decode(view.payload())) this.onDeliveredReport(nowMs);
+        break;
+      case PacketType.HEARTBEAT:
+        this.received.record(view.packetNumber);
+        this.acks.onAckEliciting(nowMs, true);
+        break;
+      case PacketType.CLOSE:
+        this.onClose(view, nowMs);
+        return;
+    }
+    if (!this.ended) this.host.markActive(this);
+  }
+
+  private onData(view: PacketView, nowMs: number): void {
+    if (this.state !== 'connected' && this.state !== 'closing') return;
+    const gap = view.packetNumber > this.received.largestReceived + 1 && this.received.largestReceived > 0;
+    const result = this.inbox.onFragment(view);
+    if (result === 'refused') return; // not acked: the sender tries again later
+    this.received.record(view.packetNumber);
+    if (result === 'duplicate') this.stats.duplicates++;
+    else this.stats.payloadBytesReceived += view.payloadLength;
+    this.stats.messagesReceived = this.inbox.received;
+    this.acks.onAckEliciting(nowMs, gap || result === 'duplicate');
+  }
+
+  private processAckFields(view: PacketView, nowMs: number): void {
+    this.peerWindowPackets = view.receiveWindow;
+    this.newlyAcked = 0;
+    const sample = this.sent.onAck(
+      view.cumulativeAck,
+      view.sackStart,
+      view.sackLength,
+      view.sackCount,
+      nowMs,
+    );
+    if (sample >= 0) this.rtt.sample(sample);
+    if (this.newlyAcked > 0) {
+      this.rtt.resetBackoff();
+      this.cc.onAcked(this.newlyAcked);
+      this.sent.detectLosses(nowMs, Math.max(this.rtt.latestRttMs, this.rtt.smoothedOrInitialMs));
+    }
+  }
+
+  /** SentPacketSink: a packet of `msg` (fragment `frag`) was acked. */
+  onPacketAcked(msg: OutgoingMessage, frag: number): void {
+    this.newlyAcked++;
+    if (msg.retired || msg.fragState[frag] === FRAG_ACKED) return;
+    if (!msg.onFragmentAcked(frag)) return;
+    this.onMessageReceived(msg);
+  }
+
+  private onMessageReceived(msg: OutgoingMessage): void {
+    this.queuedBytes -= msg.sizeBytes;
+    this.queuedPackets -= msg.fragmentCount;
+    this.undeliveredReceived++;
+    if (this.undeliveredReceived === 1) {
+      this.deliveryProgressMs = this.lastNowMs;
+      this.deliveryProbeMs = 0;
+    }
+    this.wakeWritable();
+  }
+
+  /** SentPacketSink: packet `pn` (fragment `frag` of `msg`, or a bare packet) was declared lost. */
+  onPacketLost(msg: OutgoingMessage | null, frag: number, pn: number): void {
+    if (this.inTimeout) this.stats.timeouts++;
+    else this.stats.fastRetransmits++;
+    if (!this.inTimeout) this.cc.onLoss(pn, this.sent.nextPacketNumber);
+    if (msg === null || msg.retired || msg.fragState[frag] === FRAG_ACKED) return;
+    msg.fragState[frag] = FRAG_LOST;
+    this.retransmitMsgs.push(msg);
+    this.retransmitFrags.push(frag);
+  }
+
+  private onDeliveredReport(nowMs: number): void {
+    const a = this.ackBody;
+    const signature =
+      a.rangeCount === 0
+        ? 0
+        : a.rangeStart[a.rangeCount - 1]! + a.rangeLength[a.rangeCount - 1]! + a.rangeCount;
+    if (a.deliveredBelow === this.lastDeliveredBelow && signature === this.lastDeliveredSignature) return;
+    this.lastDeliveredBelow = a.deliveredBelow;
+    this.lastDeliveredSignature = signature;
+    let progressed = false;
+    for (let i = this.outHead; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.retired || !this.isReportedDelivered(msg.seq)) continue;
+      if (msg.ackedCount < msg.fragmentCount) this.onMessageReceived(msg); // its last ack was lost
+      msg.markDelivered();
+      this.undeliveredReceived--;
+      this.host.onMessageFinished(msg);
+      progressed = true;
+    }
+    if (progressed) {
+      this.deliveryProgressMs = nowMs;
+      this.deliveryProbeMs = 0;
+    }
+    this.trimOutgoing();
+    this.wakeWritable();
+  }
+
+  private isReportedDelivered(seq: number): boolean {
+    const a = this.ackBody;
+    if (seq < a.deliveredBelow) return true;
+    for (let i = 0; i < a.rangeCount; i++) {
+      if (seq >= a.rangeStart[i]! && seq < a.rangeStart[i]! + a.rangeLength[i]!) return true;
+    }
+    return false;
+  }
+
+  private trimOutgoing(): void {
+    while (this.outHead < this.outgoing.length && this.outgoing[this.outHead]!.retired) this.outHead++;
+    if (this.outHead > 1024 && this.outHead * 2 > this.outgoing.length) {
+      this.outgoing.splice(0, this.outHead);
+      this.sendCursor = Math.max(0, this.sendCursor - this.outHead);
+      this.outHead = 0;
+    }
+  }
+
+  private onInboxDelivered(): void {
+    this.stats.messagesDelivered = this.inbox.delivered;
+    this.deliveredDirty = true;
+    this.acks.onReportable(this.lastNowMs);
+    if (!this.ended) this.host.markActive(this);
+  }
+
+  /** Set by the endpoint before each batch of work, for callbacks that carry no time. */
+  lastNowMs = 0;
+
+  private wakeWritable(): void {
+    if (this.writableWaiters.length === 0 || this.refusal(0) === 'BACK_PRESSURED') return;
+    for (const w of this.writableWaiters.splice(0)) w.resolve();
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** Periodic work: handshake and close resends, RTO, delivery probes, heartbeats, death. */
+  tick(nowMs: number): void {
+    this.lastNowMs = nowMs;
+    if (this.state === 'connecting') return this.tickHandshake(nowMs);
+    if (this.state === 'closing') return this.tickClosing(nowMs);
+    if (this.state !== 'connected') return;
+    if (this.fd.isDead(nowMs)) return this.end('dead', 'PEER_DEAD');
+    this.checkRetransmitTimeout(nowMs);
+    if (this.sent.inFlight > 0)
+      this.sent.detectLosses(nowMs, Math.max(this.rtt.latestRttMs, this.rtt.smoothedOrInitialMs));
+    this.checkMessageTimeouts(nowMs);
+    this.checkDeliveryProbe(nowMs);
+    if (this.fd.heartbeatDue(nowMs)) this.sendBare(PacketType.HEARTBEAT, 0, nowMs);
+    if (this.busy) this.host.markActive(this);
+  }
+
+  private checkRetransmitTimeout(nowMs: number): void {
+    if (this.sent.inFlight === 0) return;
+    const rto = this.rtt.rtoMs;
+    if (nowMs - this.sent.oldestSentAtMs() < rto) return;
+    this.inTimeout = true;
+    this.sent.onTimeout(nowMs - rto);
+    this.inTimeout = false;
+    this.rtt.backOff();
+    this.cc.onTimeout(this.sent.nextPacketNumber);
+  }
+
+  /** Received-but-undelivered messages whose report is late: ask for a fresh ACK, backing off. */
+  private checkDeliveryProbe(nowMs: number): void {
+    if (this.undeliveredReceived === 0) return;
+    const base = Math.max(2 * this.rtt.rtoMs, 4 * this.host.config.ackDelayMs);
+    const waitMs = Math.min(this.host.config.heartbeatIntervalMs, base * 2 ** this.deliveryProbeMs);
+    if (nowMs - this.deliveryProgressMs < waitMs) return;
+    if (this.sendBare(PacketType.HEARTBEAT, Flags.ACK_NOW, nowMs)) {
+      this.deliveryProgressMs = nowMs;
+      this.deliveryProbeMs = Math.min(this.deliveryProbeMs + 1, 16);
+    }
+  }
+
+  private checkMessageTimeouts(nowMs: number): void {
+    const limitMs = this.host.config.messageTimeoutMs;
+    if (limitMs === 0 || nowMs - this.lastMessageTimeoutScanMs < 50) return;
+    this.lastMessageTimeoutScanMs = nowMs;
+    for (let i = this.outHead; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.finished || nowMs - msg.createdAtMs < limitMs) continue;
+      // the wait ends; the transmission goes on, so the peer's view of the session stays consistent
+      msg.fail('MESSAGE_TIMEOUT', `message ${msg.messageId} not delivered within ${limitMs} ms`, false);
+      this.stats.messagesFailed++;
+      this.host.onMessageFinished(msg);
+    }
+  }
+
+  private tickHandshake(nowMs: number): void {
+    const c = this.host.config;
+    if (nowMs - this.handshakeStartedMs >= c.handshakeTimeoutMs) return this.end('dead', 'HANDSHAKE_TIMEOUT');
+    if (nowMs < this.handshakeNextSendMs || !this.handshakePacket) return;
+    this.handshakeIntervalMs = Math.min(this.handshakeIntervalMs * 2, 1000);
+    this.handshakeNextSendMs = nowMs + this.handshakeIntervalMs;
+    this.host.sendControl(this, this.handshakePacket);
+  }
+
+  /** Starts a graceful close: CLOSE is re-sent until answered or the handshake timeout passes. */
+  beginClose(nowMs: number): void {
+    if (this.state !== 'connected') return;
+    this.failOutgoing('NOT_CONNECTED', 'the session was closed');
+    this.setState('closing', undefined);
+    this.closeStartedMs = nowMs;
+    this.closeNextSendMs = 0;
+    this.tickClosing(nowMs);
+  }
+
+  private tickClosing(nowMs: number): void {
+    if (nowMs - this.closeStartedMs >= this.host.config.handshakeTimeoutMs)
+      return this.end('closed', 'NOT_CONNECTED');
+    if (nowMs < this.closeNextSendMs) return;
+    if (this.sendBare(PacketType.CLOSE, 0, nowMs))
+      this.closeNextSendMs = nowMs + Math.min(this.rtt.rtoMs, 500);
+  }
+
+  private onClose(view: PacketView, nowMs: number): void {
+    if ((view.flags & Flags.REPLY) !== 0) {
+      if (this.state === 'closing') this.end('closed', 'NOT_CONNECTED');
+      return;
+    }
+    this.sendBare(PacketType.CLOSE, Flags.REPLY, nowMs);
+    this.end('closed', 'NOT_CONNECTED');
+  }
+
+  // ------------------------------------------------------------------ end
+
+  private setState(state: PeerState, reason: ErrorCode | undefined): void {
+    const previous = this.state;
+    if (previous === state) return;
+    this.state = state;
+    this.host.onStateChange(this, previous, reason);
+  }
+
+  endError(): Error {
+    const code = this.endReason ?? 'NOT_CONNECTED';
+    return new FerryError(code, undefined, { peer: this.id });
+  }
+
+  /** Ends the session: every waiting promise fails with `reason`. Idempotent. */
+  end(state: 'closed' | 'dead' | 'reset' | 'blacklisted', reason: ErrorCode): void {
+    if (this.ended) return;
+    this.endReason = reason;
+    const err = this.endError();
+    this.failOutgoing(reason === 'HANDSHAKE_TIMEOUT' ? 'NOT_CONNECTED' : reason, err.message);
+    this.sent.clear();
+    this.inbox.clear();
+    for (const w of this.connectWaiters.splice(0)) w.reject(err);
+    for (const w of this.writableWaiters.splice(0)) w.reject(err);
+    this.setState(state, reason);
+    for (const w of this.closeWaiters.splice(0)) w.resolve();
+  }
+
+  private failOutgoing(code: ErrorCode, message: string): void {
+    for (let i = this.outHead; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.retired) continue;
+      if (!msg.finished) this.stats.messagesFailed++;
+      msg.fail(code, message, true);
+      this.host.onMessageFinished(msg);
+    }
+    this.outgoing.length = 0;
+    this.outHead = 0;
+    this.sendCursor = 0;
+    this.retransmitMsgs.length = 0;
+    this.retransmitFrags.length = 0;
+    this.retransmitHead = 0;
+    this.queuedBytes = 0;
+    this.queuedPackets = 0;
+    this.undeliveredReceived = 0;
+  }
+
+  /** Stats with the live gauges filled in. */
+  snapshot(): PeerStats {
+    const s = this.stats;
+    s.rttMs = this.rtt.srttMs;
+    s.rttVarMs = this.rtt.rttVarMs;
+    s.rtoMs = this.rtt.rtoMs;
+    s.cwndPackets = Math.floor(this.cc.cwndPackets);
+    s.inFlightPackets = this.sent.inFlight;
+    s.messagesQueued = 0;
+    s.messagesInFlight = 0;
+    for (let i = this.outHead; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.retired) continue;
+      if (msg.state === 'queued') s.messagesQueued++;
+      else s.messagesInFlight++;
+    }
+    return { ...s };
+  }
+
+  info(): PeerInfo {
+    return {
+      id: this.id,
+      address: { ...this.address },
+      state: this.state,
+      pinned: this.pinned,
+      localConnectionId: this.localConnectionId.toString(16).padStart(16, '0'),
+      remoteConnectionId: this.remoteConnectionId.toString(16).padStart(16, '0'),
+      remoteIncarnation: this.remoteIncarnation,
+      stats: this.snapshot(),
+    };
+  }
+}
