@@ -8,9 +8,11 @@
  * stopping: the way to check that writes arrive as 128 KiB operations.
  */
 import os from 'node:os';
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
   describeSchema,
+  DirectoryFlatFs,
   FerryError,
   FUSE_MOUNT_SCHEMA,
   isFerryError,
@@ -63,7 +65,8 @@ export const mountCommand: CommandModule<object, MountArgs> = {
       .option('quota', {
         type: 'string',
         requiresArg: true,
-        describe: 'with --memory: total bytes of all files, e.g. 8GiB (default: half the RAM)',
+        describe:
+          'total bytes of all files, e.g. 8GiB (default: half the RAM with --memory, none with --root)',
       })
       .option('root', { type: 'string', requiresArg: true, describe: 'serve the files of this host folder' })
       .option('read-only', { type: 'boolean', default: false, describe: 'refuse every change (EROFS)' })
@@ -120,7 +123,7 @@ export const mountCommand: CommandModule<object, MountArgs> = {
 function splitPaths(argv: MountArgs): { source: string | null; mountpoint: string } {
   const local = argv.memory || argv.root !== undefined;
   if (argv.memory && argv.root !== undefined) throw new UsageError('give --memory or --root DIR, not both');
-  if (argv.quota !== undefined && !argv.memory) throw new UsageError('--quota goes with --memory');
+  if (argv.quota !== undefined && !local) throw new UsageError('--quota goes with --memory or --root');
   const [first, second, ...rest] = argv.paths;
   if (rest.length > 0 || first === undefined) throw new UsageError('too many or too few paths');
   if (local) {
@@ -154,15 +157,12 @@ function mountConfig(argv: MountArgs): FuseMountConfig {
 
 async function openBackend(argv: MountArgs, source: string | null): Promise<Backend> {
   if (argv.memory) return openMemory(argv.quota);
-  if (argv.root !== undefined) return openDirectory(argv.root, argv['read-only']);
+  if (argv.root !== undefined) return openDirectory(argv.root, argv['read-only'], argv.quota);
   return openRemote(source ?? '');
 }
 
 function openMemory(quotaText: string | undefined): Backend {
-  const quotaBytes = quotaText === undefined ? Math.floor(os.totalmem() / 2) : parseBytes(quotaText);
-  if (!Number.isSafeInteger(quotaBytes) || quotaBytes <= 0) {
-    throw new UsageError(`--quota ${quotaText}: use a size such as 512MiB or 8GiB`);
-  }
+  const quotaBytes = quotaText === undefined ? Math.floor(os.totalmem() / 2) : quotaOf(quotaText);
   try {
     return {
       fs: new MemoryFlatFs({ quotaBytes }),
@@ -174,8 +174,26 @@ function openMemory(quotaText: string | undefined): Backend {
   }
 }
 
-function openDirectory(_root: string, _readOnly: boolean): Backend {
-  throw new FerryError('NOT_SUPPORTED', '--root is not available yet in this build: use --memory');
+function quotaOf(text: string): number {
+  const bytes = parseBytes(text);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0)
+    throw new UsageError(`--quota ${text}: use a size such as 512MiB or 8GiB`);
+  return bytes;
+}
+
+async function openDirectory(
+  root: string,
+  readOnly: boolean,
+  quotaText: string | undefined,
+): Promise<Backend> {
+  const quotaBytes = quotaText === undefined ? undefined : quotaOf(quotaText);
+  const fs = await DirectoryFlatFs.open({
+    root,
+    readOnly,
+    ...(quotaBytes === undefined ? {} : { quotaBytes }),
+  });
+  const quota = quotaBytes === undefined ? '' : `, quota ${gib(quotaBytes)}`;
+  return { fs, description: `folder ${path.resolve(root)}${quota}` };
 }
 
 /**
