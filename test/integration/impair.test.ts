@@ -84,15 +84,18 @@ async function sendNumbered(socket: dgram.Socket, port: number, tag: string, cou
   }
 }
 
-/** Waits until `count()` stops changing for quietMs (bounded by 15 s in total). */
-async function settle(count: () => number, quietMs = 400): Promise<void> {
+/**
+ * Waits (at most 15 s) until `count()` reaches `target`, or, with no target, until it is above zero
+ * and has not changed for quietMs (losses make the final count unknown in advance).
+ */
+async function settle(count: () => number, target?: number, quietMs = 1000): Promise<void> {
   const deadline = Date.now() + 15_000;
   let last = -1;
   while (Date.now() < deadline) {
     const now = count();
-    if (now === last) return;
+    if (target !== undefined ? now >= target : now > 0 && now === last) return;
     last = now;
-    await sleep(quietMs);
+    await sleep(target !== undefined ? 20 : quietMs);
   }
 }
 
@@ -111,7 +114,7 @@ test('forwards both ways and routes each reply back to the client that sent it',
   const gotB = collect(b);
   const n = 300;
   await Promise.all([sendNumbered(a, proxy.port, 'a', n), sendNumbered(b, proxy.port, 'b', n)]);
-  await settle(() => gotA.length + gotB.length);
+  await settle(() => gotA.length + gotB.length, 2 * n);
 
   const expected = (tag: string) => Array.from({ length: n }, (_, i) => `echo:${tag}:${i}`).sort();
   t.deepEqual([...gotA].sort(), expected('a'));
@@ -184,16 +187,20 @@ test('text mode prints a start line and stats on SIGINT, and exits 0', async (t)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   let stdout = '';
+  let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const deadline = Date.now() + 20_000;
-  while (!/listening on 127\.0\.0\.1:\d+/.test(stdout) && Date.now() < deadline) await sleep(20);
+  while (!/listening on 127\.0\.0\.1:\d+/.test(stdout) && child.exitCode === null && Date.now() < deadline) {
+    await sleep(20);
+  }
   const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
-  t.true(port > 0, stdout);
+  t.true(port > 0, `stdout: ${stdout}\nstderr: ${stderr}\nexit: ${child.exitCode}`);
   const client = await udpSocket(t);
   const got = collect(client);
   await sendNumbered(client, port, 't', 10);
-  await settle(() => got.length, 200);
+  await settle(() => got.length, 10);
   t.is(got.length, 10);
   child.kill('SIGINT');
   t.is(await exited, 0);
