@@ -114,7 +114,11 @@ export class FerryClient {
     if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) {
       throw new FerryError('INVALID_ARGUMENT', `list limit ${opts.limit}: use a positive whole number`);
     }
-    const r = await this.rpc.call('LIST', { limit: opts.limit ?? 0, cursor: opts.cursor ?? '' });
+    const r = await this.rpc.call('LIST', {
+      limit: opts.limit ?? 0,
+      includeHidden: 0,
+      cursor: opts.cursor ?? '',
+    });
     return { entries: decodeEntries(r.entries), nextCursor: r.hasMore === 1 ? r.nextCursor : null };
   }
 

@@ -43,6 +43,8 @@ export const TRANSFER_LIMITS = {
   JOURNAL_FLUSH_MS: 250,
   /** Longest a stopping server waits for requests in progress before closing storage. */
   SHUTDOWN_GRACE_MS: 10_000,
+  /** RemoteFlatFs / RemoteBlockDevice split reads and writes into messages of at most this size. */
+  REMOTE_IO_CHUNK_BYTES: 1 * MiB,
   /** Largest append-sequence chunk (one APPEND_DATA message). */
   MAX_APPEND_BYTES: 4 * MiB,
 } as const;

@@ -56,6 +56,7 @@ import { Download } from './server-download.js';
 import { OffsetUpload } from './server-upload.js';
 import { TRANSFER_LIMITS } from './limits.js';
 import { checkUserName } from './names.js';
+import { validateName } from '../flatfs/names.js';
 
 export interface TransferServerOptions {
   endpoint: MessageEndpoint;
@@ -65,6 +66,12 @@ export interface TransferServerOptions {
   devices?: ReadonlyMap<string, BlockDevice>;
   /** Refuse every change, whatever the storage allows. */
   readOnly?: boolean;
+  /**
+   * Treat HIDDEN_PREFIX names as ordinary names in client requests (default false: refused with
+   * BAD_NAME, so clients cannot touch transfers in progress). For a server used as a plain remote
+   * filesystem by one trusted client, where the FlatFs contract's hidden names must work end to end.
+   */
+  exposeHidden?: boolean;
   /** Name announced in PING and discovery answers. */
   serverName?: string;
   /** One line per finished transfer (who, what, bytes, time, result). */
@@ -103,15 +110,13 @@ export interface ServerStats {
   downloadsServed: number;
 }
 
+/** Requests refused on a read-only server (handle writes need a writable handle, which OPEN refuses). */
 const MUTATING = new Set<MessageName>([
   'UNLINK',
   'RENAME',
   'TRUNCATE',
   'SET_TIMES',
   'CREATE',
-  'WRITE',
-  'APPEND',
-  'FTRUNCATE',
   'UPLOAD_BEGIN',
   'UPLOAD_BLOCK',
   'UPLOAD_COMMIT',
@@ -137,6 +142,7 @@ export class TransferServer {
   private readonly fs: FlatFs | undefined;
   private readonly devices: ReadonlyMap<string, BlockDevice>;
   private readonly serverName: string;
+  private readonly exposeHidden: boolean;
   private readonly log: (line: string) => void;
   private readonly clock: Clock;
   private readonly peers = new Map<string, PeerContext>();
@@ -157,6 +163,7 @@ export class TransferServer {
     this.devices = opts.devices ?? new Map();
     this.readOnly = opts.readOnly === true || opts.fs?.readOnly === true;
     this.serverName = opts.serverName ?? 'ferry';
+    this.exposeHidden = opts.exposeHidden === true;
     this.log = opts.log ?? (() => undefined);
     this.clock = opts.clock ?? systemClock;
     this.readPool = new BufferPool(
@@ -262,6 +269,11 @@ export class TransferServer {
 
   // ---------------------------------------------------------------- control requests
 
+  private checkName(name: string): void {
+    if (this.exposeHidden) validateName(name);
+    else checkUserName(name);
+  }
+
   private needFs(): FlatFs {
     if (!this.fs)
       throw new FerryError('NOT_SUPPORTED', 'this server serves no filesystem, only block devices');
@@ -298,15 +310,16 @@ export class TransferServer {
       }
       case 'STAT': {
         const { name: file } = decodeRequest('STAT', payload);
-        checkUserName(file);
+        this.checkName(file);
         return [encodeReply('STAT', id, await this.needFs().stat(file))];
       }
       case 'LIST': {
         const r = decodeRequest('LIST', payload);
-        if (r.cursor !== '') checkUserName(r.cursor);
+        if (r.cursor !== '') this.checkName(r.cursor);
         const page = await this.needFs().list({
           cursor: r.cursor === '' ? undefined : r.cursor,
-          limit: r.limit === 0 ? undefined : r.limit,
+          limit: r.limit === 0 ? undefined : Math.min(r.limit, LIMITS.MAX_LIST_PAGE),
+          includeHidden: this.exposeHidden && r.includeHidden === 1,
         });
         return [
           encodeReply('LIST', id, {
@@ -318,26 +331,26 @@ export class TransferServer {
       }
       case 'UNLINK': {
         const { name: file } = decodeRequest('UNLINK', payload);
-        checkUserName(file);
+        this.checkName(file);
         await this.needFs().unlink(file);
         return [encodeReply('UNLINK', id, {})];
       }
       case 'RENAME': {
         const r = decodeRequest('RENAME', payload);
-        checkUserName(r.from);
-        checkUserName(r.to);
+        this.checkName(r.from);
+        this.checkName(r.to);
         await this.needFs().rename(r.from, r.to);
         return [encodeReply('RENAME', id, {})];
       }
       case 'TRUNCATE': {
         const r = decodeRequest('TRUNCATE', payload);
-        checkUserName(r.name);
+        this.checkName(r.name);
         await this.needFs().truncate(r.name, r.sizeBytes);
         return [encodeReply('TRUNCATE', id, {})];
       }
       case 'SET_TIMES': {
         const r = decodeRequest('SET_TIMES', payload);
-        checkUserName(r.name);
+        this.checkName(r.name);
         await this.needFs().setTimes(r.name, r.atimeMs, r.mtimeMs);
         return [encodeReply('SET_TIMES', id, {})];
       }
@@ -355,7 +368,7 @@ export class TransferServer {
     switch (name) {
       case 'CREATE': {
         const r = decodeRequest('CREATE', payload);
-        checkUserName(r.name);
+        this.checkName(r.name);
         this.checkHandleRoom(ctx);
         const h = await this.needFs().create(r.name, {
           exclusive: r.exclusive === 1,
@@ -365,7 +378,7 @@ export class TransferServer {
       }
       case 'OPEN': {
         const r = decodeRequest('OPEN', payload);
-        checkUserName(r.name);
+        this.checkName(r.name);
         if (r.write === 1 && this.readOnly) throw new FerryError('READ_ONLY', 'this server is read-only');
         this.checkHandleRoom(ctx);
         const h = await this.needFs().open(r.name, { write: r.write === 1 });
@@ -496,7 +509,7 @@ export class TransferServer {
     switch (name) {
       case 'UPLOAD_BEGIN': {
         const r = decodeRequest('UPLOAD_BEGIN', payload);
-        checkUserName(r.name);
+        this.checkName(r.name);
         this.checkTransferRoom(ctx);
         await this.takeOver(r.name);
         const up = await OffsetUpload.begin(this.needFs(), { ...r, resume: r.resume === 1 }, this.clock);
@@ -542,7 +555,7 @@ export class TransferServer {
       }
       case 'APPEND_BEGIN': {
         const r = decodeRequest('APPEND_BEGIN', payload);
-        checkUserName(r.name);
+        this.checkName(r.name);
         this.checkTransferRoom(ctx);
         await this.takeOver(r.name);
         const up = await AppendUpload.begin(this.needFs(), { ...r, resume: r.resume === 1 }, this.clock);
@@ -578,7 +591,7 @@ export class TransferServer {
       }
       case 'DOWNLOAD_OPEN': {
         const r = decodeRequest('DOWNLOAD_OPEN', payload);
-        checkUserName(r.name);
+        this.checkName(r.name);
         this.checkTransferRoom(ctx);
         const dl = await Download.open(this.needFs(), r.name);
         const entry = this.addTransfer(ctx, { kind: 'download', dl });

@@ -52,10 +52,12 @@ export const MESSAGES = {
   },
   STAT: { type: 0x03, request: [['name', 'str']], reply: FILE_STAT },
   /** Reply `entries`: see list-codec.ts. `hasMore` 0 means nextCursor is null. */
+  /** limit 0 = the server's default page; includeHidden is honoured only by servers that expose hidden names. */
   LIST: {
     type: 0x04,
     request: [
       ['limit', 'u32'],
+      ['includeHidden', 'u8'],
       ['cursor', 'str'],
     ],
     reply: [
