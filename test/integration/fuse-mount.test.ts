@@ -112,3 +112,24 @@ test('a lost backend (calls reject UNREACHABLE) gives EIO; a hung one gives EIO 
   // The root answers without the backend: the mount itself stays usable for `cd`, `ls -d`.
   t.true((await stat(m.mountpoint)).isDirectory());
 });
+
+test('a hung server (SIGSTOP) leaves a caller stuck; ferry umount aborts the connection and the caller gets ENOTCONN', async (t) => {
+  const m = await mountFerry(t, [
+    '--memory',
+    '--quota',
+    '64MiB',
+    '--attr-timeout',
+    '0',
+    '--entry-timeout',
+    '0',
+  ]);
+  await writeFile(path.join(m.mountpoint, 'f'), 'data');
+  m.child.kill('SIGSTOP');
+  t.teardown(() => void m.child.kill('SIGCONT'));
+  const stuck = stat(path.join(m.mountpoint, 'f'));
+  const r = await runFerry(['umount', '--json', '--grace', '300', m.mountpoint]);
+  t.is(r.code, 0, r.stderr);
+  t.is(JSON.parse(r.stdout).aborted, true);
+  await t.throwsAsync(stuck, { code: 'ENOTCONN' });
+  t.false(await isMounted(m.mountpoint));
+});
