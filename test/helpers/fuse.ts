@@ -46,9 +46,18 @@ async function makeDirs(prefix: string): Promise<{ root: string; mountpoint: str
   return { root, mountpoint, scratch };
 }
 
-/** Starts `ferry mount ARGS --json MOUNTPOINT` and waits until it reports the mount. */
-export function mountFerry(t: ExecutionContext, args: string[], prefix = 'fuse'): Promise<ServedMount> {
-  return serve(t, prefix, (mnt) => spawnFerry(['mount', ...args, '--json', mnt]));
+/**
+ * Starts `ferry mount ARGS --json MOUNTPOINT` and waits until it reports the mount. `args` may be a
+ * function of the scratch folder (e.g. to serve it with --root).
+ */
+export function mountFerry(
+  t: ExecutionContext,
+  args: string[] | ((scratch: string) => string[]),
+  prefix = 'fuse',
+): Promise<ServedMount> {
+  return serve(t, prefix, (mnt, scratch) =>
+    spawnFerry(['mount', ...(typeof args === 'function' ? args(scratch) : args), '--json', mnt]),
+  );
 }
 
 /** Starts test/helpers/fuse-serve.ts (a FaultyFlatFs over memory) with these settings. */
@@ -68,10 +77,10 @@ export function mountFaulty(
 async function serve(
   t: ExecutionContext,
   prefix: string,
-  start: (mountpoint: string) => ChildProcess,
+  start: (mountpoint: string, scratch: string) => ChildProcess,
 ): Promise<ServedMount> {
   const dirs = await makeDirs(prefix);
-  const child = start(dirs.mountpoint);
+  const child = start(dirs.mountpoint, dirs.scratch);
   const served = track(child, dirs);
   t.teardown(() => cleanup(served, dirs.root));
   await served.nextEvent('mounted', READY_TIMEOUT_MS).catch((err: unknown) => {
