@@ -131,7 +131,8 @@ export class Impairment {
     }
     if (this.lost()) return;
     this.forward(datagram, meta, deliver);
-    if (this.config.dup > 0 && this.prng.chance(this.config.dup)) {
+    // The first copy's deliver may have closed the impairment: then there is no second copy.
+    if (this.config.dup > 0 && !this.closed && this.prng.chance(this.config.dup)) {
       c.duplicated++;
       this.forward(datagram, meta, deliver);
     }
