@@ -33,6 +33,8 @@ export interface ConnectOptions extends RpcClientOptions {
   address: PeerAddress;
   /** Handshake deadline (default DEFAULT_CONNECT_TIMEOUT_MS). */
   connectTimeoutMs?: number;
+  /** Close the endpoint with the client (default false: the caller owns it). */
+  ownsEndpoint?: boolean;
   clock?: Clock;
 }
 
@@ -50,6 +52,7 @@ export class FerryClient {
     readonly server: ServerInfo,
     private readonly clock: Clock,
     private readonly detach: () => void,
+    private readonly ownsEndpoint: boolean,
   ) {}
 
   /** Opens a session (authenticated by the endpoint's secret) and checks the server answers. */
@@ -89,6 +92,7 @@ export class FerryClient {
         { serverName: ping.serverName, readOnly: ping.readOnly === 1, maxBlockBytes: ping.maxBlockBytes },
         clock,
         detach,
+        opts.ownsEndpoint === true,
       );
     } catch (err) {
       detach();
@@ -192,6 +196,7 @@ export class FerryClient {
     this.rpc.fail(new FerryError('CLOSED', 'the client was closed'));
     this.detach();
     await this.endpoint.disconnect(this.peer).catch(() => undefined);
+    if (this.ownsEndpoint) await this.endpoint.close();
   }
 }
 

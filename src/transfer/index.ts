@@ -1,0 +1,33 @@
+// The transfer layer's public surface: server, client, remote storage clients, copy sources/sinks,
+// discovery, and the limits they run under.
+export { TransferServer, type TransferServerOptions, type ServerStats } from './server.js';
+export {
+  FerryServer,
+  DEFAULT_MEMORY_QUOTA_BYTES,
+  DEFAULT_SERVER_PORT,
+  type FerryServerOptions,
+} from './ferry-server.js';
+export { FerryClient, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectOptions, type ServerInfo } from './client.js';
+export { openClient, type OpenClientOptions } from './open-client.js';
+export { RemoteFlatFs, type RemoteFlatFsOptions } from './remote-flatfs.js';
+export { RemoteBlockDevice } from './remote-blockdev.js';
+export {
+  fileSource,
+  bufferSource,
+  fileSink,
+  bufferSink,
+  streamSink,
+  type UploadSource,
+  type DownloadSink,
+} from './sources.js';
+export type { CopyOptions, CopyProgress, CopyStats } from './copy-types.js';
+export {
+  discover,
+  DiscoveryResponder,
+  DEFAULT_DISCOVERY_PORT,
+  DEFAULT_DISCOVERY_WAIT_MS,
+  type DiscoveredServer,
+  type DiscoverOptions,
+} from './discovery.js';
+export { parseRemote, formatRemote, looksRemote, type RemoteRef } from './remote-url.js';
+export { TRANSFER_LIMITS } from './limits.js';
