@@ -7,7 +7,6 @@ import { describeFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from '
 import { commands } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
-  let usageMessage: string | null = null;
   const parser: Argv = yargs(argv)
     .scriptName('ferry')
     .usage('$0 <command> [options]\n\nLarge-file and block transfer over a reliable UDP protocol.')
@@ -20,8 +19,9 @@ export async function main(argv: string[]): Promise<number> {
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
+      // Throwing here stops yargs before any command handler runs.
       if (err) throw err;
-      usageMessage = msg;
+      throw new UsageError(msg);
     });
   for (const c of commands) parser.command(c);
   const first = argv[0];
@@ -40,10 +40,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(describeFailure(err) + '\n');
     return EXIT_FAILURE;
-  }
-  if (usageMessage !== null) {
-    process.stderr.write(`ferry: ${String(usageMessage)} (see ferry --help)\n`);
-    return EXIT_USAGE;
   }
   return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
 }
