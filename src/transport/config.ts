@@ -76,7 +76,7 @@ export const TRANSPORT_SCHEMA = {
   },
   minRtoMs: {
     kind: 'ms',
-    default: 30,
+    default: 100,
     min: 1,
     max: 60_000,
     doc: 'lower bound of the retransmission timeout',

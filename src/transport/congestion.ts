@@ -10,6 +10,9 @@
  */
 
 export const BETA = 0.7;
+/** An RTT above FACTOR x min RTT + SLACK counts as a growing queue. */
+const QUEUE_RTT_FACTOR = 2;
+const QUEUE_RTT_SLACK_MS = 10;
 /** Pacing runs this much faster than cwnd/RTT (more in slow start) so it never becomes the limit. */
 const PACING_GAIN = 1.25;
 const SLOW_START_PACING_GAIN = 2;
@@ -32,8 +35,17 @@ export class CongestionController {
     return this.cwndPackets < this.ssthreshPackets;
   }
 
-  /** `count` packets were acked. */
-  onAcked(count: number): void {
+  /**
+   * `count` packets were acked; `rttMs` is the latest sample, `minRttMs` the smallest seen. A round
+   * trip well above the minimum means a queue is building (on loopback: the receiver's socket
+   * buffer): leave slow start and stop growing, instead of filling the queue until it drops.
+   */
+  onAcked(count: number, rttMs: number, minRttMs: number): void {
+    const queueing = rttMs > QUEUE_RTT_FACTOR * minRttMs + QUEUE_RTT_SLACK_MS;
+    if (queueing) {
+      if (this.inSlowStart) this.ssthreshPackets = this.cwndPackets;
+      return;
+    }
     const grow = this.inSlowStart ? count : count / this.cwndPackets;
     this.cwndPackets = Math.min(this.maxPackets, this.cwndPackets + grow);
   }
@@ -42,13 +54,26 @@ export class CongestionController {
   onLoss(pn: number, nextPn: number): void {
     if (pn < this.recoveryEndPn) return;
     this.recoveryEndPn = nextPn;
+    this.cwndBeforeLossPackets = this.cwndPackets;
+    this.ssthreshBeforeLossPackets = this.ssthreshPackets;
     this.cwndPackets = Math.max(this.minPackets, this.cwndPackets * BETA);
     this.ssthreshPackets = this.cwndPackets;
   }
 
+  /** The last reduction was for a loss that was only reordering (Eifel-style undo). */
+  onSpuriousLoss(): void {
+    if (this.cwndBeforeLossPackets <= this.cwndPackets) return;
+    this.cwndPackets = this.cwndBeforeLossPackets;
+    this.ssthreshPackets = this.ssthreshBeforeLossPackets;
+  }
+
+  private cwndBeforeLossPackets = 0;
+  private ssthreshBeforeLossPackets = Infinity;
+
   /** The retransmission timer fired: the path is worse than evidence showed. */
   onTimeout(nextPn: number): void {
     this.recoveryEndPn = nextPn;
+    this.cwndBeforeLossPackets = 0;
     this.cwndPackets = Math.max(this.minPackets, this.cwndPackets * BETA * BETA);
     this.ssthreshPackets = this.cwndPackets;
   }

@@ -9,6 +9,7 @@ export class RttEstimator {
   srttMs = 0;
   rttVarMs = 0;
   latestRttMs = 0;
+  minRttMs = Infinity;
   private hasSample = false;
   private backoff = 1;
 
@@ -24,6 +25,7 @@ export class RttEstimator {
   sample(rttMs: number): void {
     const r = Math.max(0, rttMs);
     this.latestRttMs = r;
+    if (r < this.minRttMs) this.minRttMs = r;
     if (!this.hasSample) {
       this.srttMs = r;
       this.rttVarMs = r / 2;

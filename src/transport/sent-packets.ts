@@ -9,18 +9,25 @@
  */
 import { FerryError } from '../core/errors.js';
 
-/** Packets this many numbers below the largest acked one are lost (reordering tolerance). */
+/** Packets this many numbers below the largest acked one are lost (initial reordering tolerance). */
 export const PACKET_THRESHOLD = 3;
-/** A packet sent this many RTTs before a later acked one is lost. */
+/** A packet sent this many RTTs before a later acked one is lost (initial value). */
 export const TIME_THRESHOLD = 9 / 8;
+/** Ceilings of the thresholds once reordering was seen (RACK-style adaptation). */
+const MAX_PACKET_THRESHOLD = 1024;
+const MAX_TIME_THRESHOLD = 2.5;
 
 const EMPTY = 0;
 const IN_FLIGHT = 1;
+/** Declared lost, kept so a late ack reveals the loss as spurious (reordering). */
+const LOST = 2;
 
 /** What the log tells its owner (one object per session, so callbacks are not closures per packet). */
 export interface SentPacketSink<T> {
   onPacketAcked(ref: T, fragment: number, bytes: number): void;
   onPacketLost(ref: T | null, fragment: number, packetNumber: number): void;
+  /** A packet declared lost was acked after all: the path reorders; undo what the loss did. */
+  onSpuriousLoss(): void;
 }
 
 export class SentPackets<T> {
@@ -30,11 +37,24 @@ export class SentPackets<T> {
   private next = 1;
   largestAcked = 0;
   inFlight = 0;
+  /** Current loss thresholds; they grow when a declared loss turns out to be reordering. */
+  packetThreshold = PACKET_THRESHOLD;
+  timeThreshold = TIME_THRESHOLD;
+  spuriousLosses = 0;
+  /** FIFO of recently lost packet numbers (and when), for `leastUnacked`. */
+  private readonly lostPn: Float64Array;
+  private readonly lostAtMs: Float64Array;
+  private lostHead = 0;
+  private lostTail = 0;
   private readonly mask: number;
   private readonly state: Uint8Array;
   private readonly sentAtMs: Float64Array;
   private readonly bytes: Int32Array;
   private readonly fragment: Int32Array;
+  /** Packet number owning each slot (a LOST slot is valid until a newer number reuses it). */
+  private readonly slotPn: Float64Array;
+  /** Largest acked number when each packet was declared lost (the reordering distance). */
+  private readonly lostAtLargest: Float64Array;
   private readonly refs: (T | null)[];
 
   constructor(
@@ -48,6 +68,10 @@ export class SentPackets<T> {
     this.sentAtMs = new Float64Array(size);
     this.bytes = new Int32Array(size);
     this.fragment = new Int32Array(size);
+    this.slotPn = new Float64Array(size);
+    this.lostAtLargest = new Float64Array(size);
+    this.lostPn = new Float64Array(size);
+    this.lostAtMs = new Float64Array(size);
     this.refs = new Array<T | null>(size).fill(null);
   }
 
@@ -56,9 +80,26 @@ export class SentPackets<T> {
     return this.next;
   }
 
-  /** Lowest number the peer still has to wait for ("least unacked" on the wire). */
+  /**
+   * Lowest number the peer still has to wait for ("least unacked" on the wire): packets in flight,
+   * and packets declared lost recently — the peer keeps reporting those if they arrive late, which
+   * is how a reordering path reveals itself.
+   */
   get leastUnacked(): number {
+    if (this.lostHead < this.lostTail) return Math.min(this.base, this.lostPn[this.lostHead & this.mask]!);
     return this.base;
+  }
+
+  /** Stops waiting for packets declared lost more than `keepMs` ago. */
+  pruneLost(nowMs: number, keepMs: number): void {
+    while (this.lostHead < this.lostTail) {
+      const i = this.lostHead & this.mask;
+      const pn = this.lostPn[i]!;
+      const slot = pn & this.mask;
+      const stillOurs = this.state[slot] === LOST && this.slotPn[slot] === pn;
+      if (stillOurs && nowMs - this.lostAtMs[i]! < keepMs && this.next - pn <= this.mask) return;
+      this.lostHead++;
+    }
   }
 
   /** False when the ring cannot take another tracked packet (the oldest one is still unresolved). */
@@ -83,6 +124,7 @@ export class SentPackets<T> {
     this.bytes[slot] = bytes;
     this.fragment[slot] = fragment;
     this.refs[slot] = ref;
+    this.slotPn[slot] = pn;
     this.inFlight++;
     return pn;
   }
@@ -110,8 +152,9 @@ export class SentPackets<T> {
     let largestNew = -1;
     const top = Math.min(cumulativeAck, this.next - 1);
     for (let pn = this.base; pn <= top; pn++) if (this.ackOne(pn)) largestNew = pn;
+    const oldest = Math.max(1, this.next - this.mask - 1); // lowest number whose slot may still be ours
     for (let i = 0; i < count; i++) {
-      const from = Math.max(starts[i]!, this.base);
+      const from = Math.max(starts[i]!, oldest);
       const to = Math.min(starts[i]! + lengths[i]!, this.next);
       for (let pn = from; pn < to; pn++) if (this.ackOne(pn)) largestNew = Math.max(largestNew, pn);
     }
@@ -126,6 +169,10 @@ export class SentPackets<T> {
 
   private ackOne(pn: number): boolean {
     const slot = pn & this.mask;
+    if (this.state[slot] === LOST && this.slotPn[slot] === pn) {
+      this.onLateAck(slot, pn);
+      return false;
+    }
     if (this.state[slot] !== IN_FLIGHT) return false;
     this.state[slot] = EMPTY;
     this.inFlight--;
@@ -135,15 +182,25 @@ export class SentPackets<T> {
     return true;
   }
 
+  /** A packet declared lost was acked: widen the thresholds so the same reordering is tolerated. */
+  private onLateAck(slot: number, pn: number): void {
+    this.state[slot] = EMPTY;
+    this.spuriousLosses++;
+    const distance = this.lostAtLargest[slot]! - pn;
+    this.packetThreshold = Math.min(MAX_PACKET_THRESHOLD, Math.max(this.packetThreshold, distance + 1));
+    this.timeThreshold = Math.min(MAX_TIME_THRESHOLD, this.timeThreshold + 0.125);
+    this.sink.onSpuriousLoss();
+  }
+
   /** Declares lost what the acks prove lost; returns how many. */
   detectLosses(nowMs: number, rttMs: number): number {
-    const tooOldMs = nowMs - TIME_THRESHOLD * rttMs;
+    const tooOldMs = nowMs - this.timeThreshold * rttMs;
     let lost = 0;
     for (let pn = this.base; pn < this.largestAcked; pn++) {
       const slot = pn & this.mask;
       if (this.state[slot] !== IN_FLIGHT) continue;
-      if (this.largestAcked - pn >= PACKET_THRESHOLD || this.sentAtMs[slot]! <= tooOldMs) {
-        this.loseOne(pn);
+      if (this.largestAcked - pn >= this.packetThreshold || this.sentAtMs[slot]! <= tooOldMs) {
+        this.loseOne(pn, nowMs);
         lost++;
       }
     }
@@ -151,14 +208,17 @@ export class SentPackets<T> {
     return lost;
   }
 
-  /** The RTO fired: every packet sent at or before `sentBeforeMs` is lost. Returns how many. */
-  onTimeout(sentBeforeMs: number): number {
+  /**
+   * The RTO fired: the oldest packets sent at or before `sentBeforeMs` (at most `maxCount`) are lost;
+   * their retransmissions probe the path, and the acks they bring settle the rest by evidence.
+   */
+  onTimeout(sentBeforeMs: number, maxCount: number): number {
     let lost = 0;
-    for (let pn = this.base; pn < this.next; pn++) {
+    for (let pn = this.base; pn < this.next && lost < maxCount; pn++) {
       const slot = pn & this.mask;
       if (this.state[slot] !== IN_FLIGHT) continue;
       if (this.sentAtMs[slot]! > sentBeforeMs) break; // numbers follow send order
-      this.loseOne(pn);
+      this.loseOne(pn, sentBeforeMs);
       lost++;
     }
     this.advanceBase();
@@ -167,18 +227,21 @@ export class SentPackets<T> {
 
   /** Forgets everything (session ended). */
   clear(): void {
-    for (let pn = this.base; pn < this.next; pn++) {
-      const slot = pn & this.mask;
-      this.state[slot] = EMPTY;
-      this.refs[slot] = null;
-    }
+    this.state.fill(EMPTY);
+    this.refs.fill(null);
+    this.lostHead = this.lostTail;
     this.inFlight = 0;
     this.base = this.next;
   }
 
-  private loseOne(pn: number): void {
+  private loseOne(pn: number, nowMs: number): void {
     const slot = pn & this.mask;
-    this.state[slot] = EMPTY;
+    this.state[slot] = LOST;
+    this.lostAtLargest[slot] = this.largestAcked;
+    if (this.lostTail - this.lostHead > this.mask) this.lostHead++;
+    this.lostPn[this.lostTail & this.mask] = pn;
+    this.lostAtMs[this.lostTail & this.mask] = nowMs;
+    this.lostTail++;
     this.inFlight--;
     const ref = this.refs[slot]!;
     this.refs[slot] = null;

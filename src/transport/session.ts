@@ -77,6 +77,9 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+/** Packets an expired RTO declares lost (the oldest ones): probes, not a whole window of resends. */
+const PROBE_PACKETS = 2;
+
 const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
 
 export class Session implements SentPacketSink<OutgoingMessage> {
@@ -537,9 +540,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     if (sample >= 0) this.rtt.sample(sample);
     if (this.newlyAcked > 0) {
       this.rtt.resetBackoff();
-      this.cc.onAcked(this.newlyAcked);
-      this.sent.detectLosses(nowMs, Math.max(this.rtt.latestRttMs, this.rtt.smoothedOrInitialMs));
+      this.cc.onAcked(this.newlyAcked, this.rtt.latestRttMs, this.rtt.minRttMs);
+      this.sent.detectLosses(nowMs, this.lossRttMs());
     }
+  }
+
+  /** The RTT loss detection measures against (the larger of the latest and the smoothed one). */
+  private lossRttMs(): number {
+    return Math.max(this.rtt.latestRttMs, this.rtt.smoothedOrInitialMs);
   }
 
   /** SentPacketSink: a packet of `msg` (fragment `frag`) was acked. */
@@ -570,6 +578,11 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     msg.fragState[frag] = FRAG_LOST;
     this.retransmitMsgs.push(msg);
     this.retransmitFrags.push(frag);
+  }
+
+  /** SentPacketSink: a declared loss was reordering after all. */
+  onSpuriousLoss(): void {
+    this.cc.onSpuriousLoss();
   }
 
   private onDeliveredReport(nowMs: number): void {
@@ -642,8 +655,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     if (this.state !== 'connected') return;
     if (this.fd.isDead(nowMs)) return this.end('dead', 'PEER_DEAD');
     this.checkRetransmitTimeout(nowMs);
-    if (this.sent.inFlight > 0)
-      this.sent.detectLosses(nowMs, Math.max(this.rtt.latestRttMs, this.rtt.smoothedOrInitialMs));
+    if (this.sent.inFlight > 0) this.sent.detectLosses(nowMs, this.lossRttMs());
+    this.sent.pruneLost(nowMs, 2 * this.lossRttMs() + this.host.config.ackDelayMs);
     this.checkMessageTimeouts(nowMs);
     this.checkDeliveryProbe(nowMs);
     if (this.fd.heartbeatDue(nowMs)) this.sendBare(PacketType.HEARTBEAT, 0, nowMs);
@@ -655,7 +668,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     const rto = this.rtt.rtoMs;
     if (nowMs - this.sent.oldestSentAtMs() < rto) return;
     this.inTimeout = true;
-    this.sent.onTimeout(nowMs - rto);
+    this.sent.onTimeout(nowMs - rto, PROBE_PACKETS);
     this.inTimeout = false;
     this.rtt.backOff();
     this.cc.onTimeout(this.sent.nextPacketNumber);

@@ -160,9 +160,17 @@ export interface MessageEndpoint {
    * trySend would return a status.
    */
   send(peer: Peer, payload: Uint8Array | readonly Uint8Array[], opts?: SendOptions): SendHandle;
-  sendMany(peers: readonly Peer[], payload: Uint8Array | readonly Uint8Array[], opts?: SendOptions): SendHandle[];
+  sendMany(
+    peers: readonly Peer[],
+    payload: Uint8Array | readonly Uint8Array[],
+    opts?: SendOptions,
+  ): SendHandle[];
   /** Queues a message if the configured limits allow it, else returns why not. Never throws for those. */
-  trySend(peer: Peer, payload: Uint8Array | readonly Uint8Array[], opts?: SendOptions): SendHandle | SendStatus;
+  trySend(
+    peer: Peer,
+    payload: Uint8Array | readonly Uint8Array[],
+    opts?: SendOptions,
+  ): SendHandle | SendStatus;
   /** Resolves when `trySend` to this peer can take a message again (or rejects if the session ends). */
   writable(peer: Peer): Promise<void>;
 
