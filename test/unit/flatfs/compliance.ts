@@ -623,6 +623,37 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
     t.is((await fs.statfs()).usedBytes, used - 700 * KiB);
   });
 
+  it('quota: parallel writers and appenders never overshoot it', async (t) => {
+    const fs = await setup(t, factory, { quotaBytes: 1 * MiB });
+    const blockBytes = 100 * KiB;
+    const h = await fs.create('w');
+    const writes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => fs.write(h, i * blockBytes, pattern(blockBytes, i))),
+    );
+    let endBytes = 0;
+    for (const [i, w] of writes.entries()) {
+      if (w.status === 'fulfilled') {
+        endBytes = Math.max(endBytes, (i + 1) * blockBytes);
+        sameBytes(t, await fs.read(h, i * blockBytes, blockBytes), pattern(blockBytes, i), `block ${i}`);
+      } else {
+        t.is((w.reason as FerryError).code, 'NO_SPACE');
+      }
+    }
+    t.is((await fs.fstat(h)).sizeBytes, endBytes);
+    t.true(endBytes <= 1 * MiB);
+    await fs.ftruncate(h, 0);
+    const appends = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => fs.append(h, pattern(blockBytes, i))),
+    );
+    const landed = appends.filter((a) => a.status === 'fulfilled');
+    t.is(landed.length, 10, 'exactly as many appends as fit');
+    t.is((await fs.fstat(h)).sizeBytes, 10 * blockBytes);
+    for (const a of appends) if (a.status === 'rejected') t.is((a.reason as FerryError).code, 'NO_SPACE');
+    const st = await fs.statfs();
+    t.true(st.usedBytes <= st.totalBytes);
+    await fs.closeFile(h);
+  });
+
   it('concurrent operations on different files', async (t) => {
     const fs = await setup(t, factory);
     const files = Array.from({ length: 8 }, (_, i) => `par-${i}`);
