@@ -18,7 +18,7 @@ import { runScenario } from './run.js';
 import type { Scenario } from './scenario.js';
 import { checkTargets, type TargetCheck } from './targets.js';
 import { ensureUdx, loadUdx } from './udx-native.js';
-import type { ForkSpec } from './workers.js';
+import { WorkerPool, type ForkSpec } from './workers.js';
 
 export { parseTransportOptions, type TransportBenchOptions, type RawTransportOptions } from './options.js';
 export { renderTransportReport } from './render.js';
@@ -26,6 +26,7 @@ export { renderTransportReport } from './render.js';
 export const REPORT_SCHEMA = 'ferry.bench.transport/1';
 /** A paced step that delivers less than this share of its offered rate is saturated. */
 const SATURATED_SHARE = 0.9;
+const POOL_CLOSE_TIMEOUT_MS = 3000;
 
 export interface TransportBenchReport {
   schema: typeof REPORT_SCHEMA;
@@ -58,13 +59,19 @@ export async function runTransportBench(
   const runs: RunResult[] = [];
   const saturated = new Set<string>();
   const plan = planRuns(o);
-  for (const [i, step] of plan.entries()) {
-    if (io.signal.aborted) break;
-    if (step.group !== null && saturated.has(step.group)) continue;
-    const result = await runOne(step, unavailable, io);
-    runs.push(result);
-    io.say(progressLine(i + 1, plan.length, result));
-    if (step.group !== null && isSaturated(result)) saturated.add(step.group);
+  // Smoke runs reuse processes (starting one costs more than the run); full runs never do.
+  const pool = o.smoke && io.cpuProfDir === undefined ? new WorkerPool(workerSpec()) : null;
+  try {
+    for (const [i, step] of plan.entries()) {
+      if (io.signal.aborted) break;
+      if (step.group !== null && saturated.has(step.group)) continue;
+      const result = await runOne(step, unavailable, io, pool);
+      runs.push(result);
+      io.say(progressLine(i + 1, plan.length, result));
+      if (step.group !== null && isSaturated(result)) saturated.add(step.group);
+    }
+  } finally {
+    await pool?.close(POOL_CLOSE_TIMEOUT_MS);
   }
   return {
     schema: REPORT_SCHEMA,
@@ -108,13 +115,15 @@ async function runOne(
   step: PlannedRun,
   unavailable: Partial<Record<ImplName, string>>,
   io: TransportBenchIo,
+  pool: WorkerPool | null,
 ): Promise<RunResult> {
   const s = step.scenario;
   const reason = unavailable[s.impl];
   if (reason !== undefined) return skippedRun(s, 'skipped', reason);
   const outcome = await runScenario(s, {
     signal: io.signal,
-    fork: (sc, node) => forkSpec(sc, node, io.cpuProfDir),
+    pool,
+    fork: (sc, node) => workerSpec(profileArgs(sc, node, io.cpuProfDir)),
   });
   return toResult(s, outcome);
 }
@@ -125,16 +134,23 @@ function isSaturated(r: RunResult): boolean {
 }
 
 /** The worker module beside this one: .ts from source (run with tsx), .js from dist/. */
-function forkSpec(s: Scenario, node: number, cpuProfDir: string | undefined): ForkSpec {
+function workerSpec(extraArgs: string[] = []): ForkSpec {
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
   const execArgv = fromSource ? ['--import', import.meta.resolve('tsx')] : [];
-  if (cpuProfDir !== undefined) {
-    const role = s.nodes[node]?.role ?? 'node';
-    const name = `${s.impl}-${s.workload}-${s.sizeBytes}B-${s.variant.replace(/[^a-z0-9]+/gi, '') || 'run'}-node${node}-${role}.cpuprofile`;
-    execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}`);
-  }
-  return { modulePath: path.join(path.dirname(here), fromSource ? 'worker.ts' : 'worker.js'), execArgv };
+  return {
+    modulePath: path.join(path.dirname(here), fromSource ? 'worker.ts' : 'worker.js'),
+    execArgv: [...execArgv, ...extraArgs],
+  };
+}
+
+/** `--cpu-prof` flags naming the profile after the run and the node (sender or receiver). */
+function profileArgs(s: Scenario, node: number, dir: string | undefined): string[] {
+  if (dir === undefined) return [];
+  const role = s.nodes[node]?.role ?? 'node';
+  const variant = s.variant.replace(/[^a-z0-9]+/gi, '') || 'run';
+  const name = `${s.impl}-${s.workload}-${s.sizeBytes}B-${variant}-node${node}-${role}.cpuprofile`;
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`];
 }
 
 function progressLine(i: number, total: number, r: RunResult): string {

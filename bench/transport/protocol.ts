@@ -7,7 +7,7 @@
  *   parent: connect(peers) ─► worker: connected
  *   parent: start(startNs) ─► worker: sent            (its sending ended: duration or count limit)
  *   parent: poll ─► worker: progress                  (repeated while receivers drain)
- *   parent: finish ─► worker: report, then it exits
+ *   parent: finish ─► worker: report, then it exits (or, when reused, waits for the next init)
  *
  * A worker that fails says `error` and exits. Every wait on either side has a deadline.
  */
@@ -74,7 +74,10 @@ export type ToWorker =
   | { t: 'connect'; peers: PeerEndpoint[] }
   | { t: 'start'; startNs: string }
   | { t: 'poll' }
-  | { t: 'finish' };
+  /** `stay`: report, then wait for the next init (a reused process) instead of exiting. */
+  | { t: 'finish'; stay: boolean }
+  /** Ends an idle reused process. */
+  | { t: 'exit' };
 
 export type FromWorker =
   | { t: 'listening'; port: number }

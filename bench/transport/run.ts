@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PeerEndpoint } from './links/link.js';
 import type { NodeReport } from './protocol.js';
 import type { Scenario } from './scenario.js';
-import { WorkerProcess, type ForkSpec } from './workers.js';
+import { WorkerProcess, type ForkSpec, type WorkerPool } from './workers.js';
 
 /** Starting a process (tsx compiles on the fly), binding, connecting: generous on a busy machine. */
 const SETUP_TIMEOUT_MS = 30_000;
@@ -22,11 +22,22 @@ const DRAIN_MAX_MS = 5_000;
 const REPORT_TIMEOUT_MS = 10_000;
 const EXIT_TIMEOUT_MS = 3_000;
 const HOST = '127.0.0.1';
+/** FERRY_BENCH_TRACE=1 prints when each phase of each run ends (stderr), to see where time goes. */
+const TRACE = process.env.FERRY_BENCH_TRACE === '1';
+
+function trace(s: Scenario, phase: string, since: number): void {
+  if (TRACE)
+    process.stderr.write(
+      `trace: ${s.workload} ${s.impl} ${s.sizeBytes} B ${s.variant}: ${phase} at ${Date.now() - since} ms\n`,
+    );
+}
 
 export interface RunEnv {
   /** How to start the process of one node of a scenario. */
   fork: (s: Scenario, node: number) => ForkSpec;
   signal: AbortSignal;
+  /** Reuse processes from here (and give them back after a clean run) instead of forking per run. */
+  pool: WorkerPool | null;
 }
 
 export interface RunOutcome {
@@ -37,9 +48,10 @@ export interface RunOutcome {
 }
 
 export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome> {
-  const workers = s.nodes.map(
-    (n) => new WorkerProcess(`${s.impl} node ${n.node} (${n.role})`, env.fork(s, n.node)),
-  );
+  const labels = s.nodes.map((n) => `${s.impl} node ${n.node} (${n.role})`);
+  const workers = env.pool
+    ? env.pool.take(labels)
+    : labels.map((label, node) => new WorkerProcess(label, env.fork(s, node)));
   const outcome: RunOutcome = { reports: [], error: null, aborted: false };
   try {
     await drive(s, workers, env.signal);
@@ -47,10 +59,15 @@ export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome>
     outcome.error = err instanceof Error ? err.message : String(err);
   }
   outcome.aborted = env.signal.aborted;
+  const stay = env.pool !== null && outcome.error === null;
   try {
-    outcome.reports = await collect(workers);
+    outcome.reports = await collect(workers, stay);
   } catch (err) {
     outcome.error ??= err instanceof Error ? err.message : String(err);
+  }
+  if (stay && outcome.error === null) {
+    env.pool!.giveBack(workers);
+    return outcome;
   }
   await Promise.race([Promise.all(workers.map((w) => w.exited)), sleep(EXIT_TIMEOUT_MS)]);
   for (const w of workers) w.kill();
@@ -69,15 +86,20 @@ async function drive(s: Scenario, workers: WorkerProcess[], signal: AbortSignal)
       deadlineMs,
     }),
   );
+  const t0 = Date.now();
   const ports = await Promise.all(workers.map((w) => w.next('listening', SETUP_TIMEOUT_MS)));
+  trace(s, 'listening', t0);
   const endpoints: PeerEndpoint[] = ports.map((p, node) => ({ node, host: HOST, port: p.port }));
   workers.forEach((w, i) => w.send({ t: 'connect', peers: endpoints.filter((e) => e.node !== i) }));
   await Promise.all(workers.map((w) => w.next('connected', SETUP_TIMEOUT_MS)));
+  trace(s, 'connected', t0);
   if (signal.aborted) return;
   const startNs = process.hrtime.bigint().toString();
   workers.forEach((w) => w.send({ t: 'start', startNs }));
   await untilAborted(Promise.all(workers.map((w) => w.next('sent', s.durationMs + SEND_GRACE_MS))), signal);
+  trace(s, 'sent', t0);
   if (!signal.aborted) await drain(workers, signal);
+  trace(s, 'drained', t0);
 }
 
 /** Waits while the receivers still take in messages sent before the senders stopped. */
@@ -95,8 +117,8 @@ async function drain(workers: WorkerProcess[], signal: AbortSignal): Promise<voi
   }
 }
 
-async function collect(workers: WorkerProcess[]): Promise<NodeReport[]> {
-  workers.forEach((w) => w.send({ t: 'finish' }));
+async function collect(workers: WorkerProcess[], stay: boolean): Promise<NodeReport[]> {
+  workers.forEach((w) => w.send({ t: 'finish', stay }));
   const answers = await Promise.allSettled(workers.map((w) => w.next('report', REPORT_TIMEOUT_MS)));
   const reports: NodeReport[] = [];
   let firstError: unknown = null;

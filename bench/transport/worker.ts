@@ -1,7 +1,8 @@
 /**
  * Entry point of one benchmark process (a sender, a receiver, or both). The parent forks it, and it
- * follows the phases of protocol.ts over IPC. It ends itself: after its report, when the parent goes
- * away, and at the hard deadline the parent gave it, so no run can leave a process behind.
+ * follows the phases of protocol.ts over IPC. It ends itself: after its report (unless the parent
+ * reuses it for the next run, as smoke runs do), when the parent goes away, and at the hard deadline
+ * the parent gave it, so no run can leave a process behind.
  * SIGINT is ignored: on Ctrl-C the parent (which gets it too) asks for the reports and then ends.
  */
 import { startResourceMeter } from '../lib/resources.js';
@@ -15,7 +16,8 @@ const CLOSE_TIMEOUT_MS = 2000;
 
 let link: Link | null = null;
 let traffic: Traffic | null = null;
-const meter = startResourceMeter();
+let meter = startResourceMeter();
+let deadline: NodeJS.Timeout | null = null;
 
 /** Sends to the parent; resolves once the message has left (so exiting after it loses nothing). */
 function say(msg: FromWorker): Promise<void> {
@@ -33,7 +35,9 @@ async function fail(err: unknown): Promise<void> {
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.t) {
     case 'init': {
-      setTimeout(() => process.exit(3), msg.deadlineMs).unref();
+      deadline = setTimeout(() => process.exit(3), msg.deadlineMs);
+      deadline.unref();
+      meter = startResourceMeter();
       link = await createLink(msg.impl, msg.link);
       traffic = new Traffic(link, msg.plan);
       await say({ t: 'listening', port: await link.listen() });
@@ -51,19 +55,24 @@ async function handle(msg: ToWorker): Promise<void> {
       await say({ t: 'progress', ...need(traffic).progress() });
       return;
     case 'finish':
-      await finish();
+      await finish(msg.stay);
       return;
+    case 'exit':
+      process.exit(0);
   }
 }
 
-async function finish(): Promise<void> {
+async function finish(stay: boolean): Promise<void> {
   const t = need(traffic);
   t.stop();
   const report = t.report(meter.read());
   const l = need(link);
   await Promise.race([l.close().catch(() => {}), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS))]);
+  link = null;
+  traffic = null;
+  if (deadline) clearTimeout(deadline);
   await say({ t: 'report', report });
-  process.exit(0);
+  if (!stay) process.exit(0);
 }
 
 function need<T>(v: T | null): T {

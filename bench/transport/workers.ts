@@ -23,7 +23,7 @@ export class WorkerProcess {
   readonly exited: Promise<void>;
 
   constructor(
-    readonly label: string,
+    public label: string,
     spec: ForkSpec,
   ) {
     this.child = fork(spec.modulePath, [], {
@@ -47,6 +47,15 @@ export class WorkerProcess {
         resolve();
       });
     });
+  }
+
+  get alive(): boolean {
+    return this.exitedWith === null;
+  }
+
+  /** Forgets unread messages (a reused process starts its next run with an empty inbox). */
+  clearInbox(): void {
+    this.inbox.length = 0;
   }
 
   get pid(): number | undefined {
@@ -102,5 +111,39 @@ export class WorkerProcess {
     if (this.exitedWith === null && this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGKILL');
     }
+  }
+}
+
+/**
+ * Processes kept between runs. Smoke runs use it: starting a process (with tsx, from source) costs
+ * more than a smoke run itself. Full runs start fresh processes for every run, so each run's CPU
+ * and peak RSS are its own.
+ */
+export class WorkerPool {
+  private readonly idle: WorkerProcess[] = [];
+
+  constructor(private readonly spec: ForkSpec) {}
+
+  take(labels: readonly string[]): WorkerProcess[] {
+    return labels.map((label) => {
+      let w = this.idle.shift();
+      while (w && !w.alive) w = this.idle.shift();
+      if (!w) return new WorkerProcess(label, this.spec);
+      w.label = label;
+      w.clearInbox();
+      return w;
+    });
+  }
+
+  giveBack(workers: readonly WorkerProcess[]): void {
+    for (const w of workers) if (w.alive) this.idle.push(w);
+  }
+
+  /** Asks every idle process to exit, then ends (by pid) any that did not within `timeoutMs`. */
+  async close(timeoutMs: number): Promise<void> {
+    const all = this.idle.splice(0);
+    for (const w of all) w.send({ t: 'exit' });
+    await Promise.race([Promise.all(all.map((w) => w.exited)), new Promise((r) => setTimeout(r, timeoutMs))]);
+    for (const w of all) w.kill();
   }
 }
