@@ -88,4 +88,6 @@ export const LIMITS = {
   MAX_OPEN_FILES: 1024,
   /** Chunk of a memory flat filesystem's sparse file: holes cost nothing, a write allocates whole chunks. */
   FLATFS_MEMORY_CHUNK_BYTES: 64 * KiB,
+  /** Directory flat filesystem: most lstat calls in flight while listing or scanning the root. */
+  FLATFS_DIR_STAT_CONCURRENCY: 32,
 } as const;

@@ -570,6 +570,8 @@ async function writeFully(file: HostFile, offset: number, data: Uint8Array): Pro
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await file.write(data, done, data.length - done, offset + done);
+    if (bytesWritten === 0)
+      throw new FerryError('IO_ERROR', 'the host wrote 0 bytes: the disk may be failing');
     done += bytesWritten;
   }
 }

@@ -8,12 +8,10 @@
  * there as far as callers can tell, and no call ever follows a symlink out of the root.
  */
 import { promises as fsp, type Stats } from 'node:fs';
+import { LIMITS } from '../core/limits.js';
 import { errnoOf, hostError } from './host-errors.js';
 import { isValidName } from './names.js';
 import type { FileStat } from './types.js';
-
-/** Most lstat calls in flight while listing or scanning one directory. */
-const STAT_CONCURRENCY = 32;
 
 /** Names of the regular files in `root` that are valid ferry names (unsorted). */
 export async function readFileNames(root: string): Promise<string[]> {
@@ -58,7 +56,9 @@ export async function statRegularFiles(
       if (stat?.isFile()) found[i] = { name, stat };
     }
   };
-  await Promise.all(Array.from({ length: Math.min(STAT_CONCURRENCY, names.length) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.min(LIMITS.FLATFS_DIR_STAT_CONCURRENCY, names.length) }, worker),
+  );
   return found.filter((f): f is { name: string; stat: Stats } => f !== null);
 }
 
