@@ -81,10 +81,10 @@ export class FileBlockDevice implements BlockDevice {
    */
   static async open(path: string, options: FileBlockDeviceOptions = {}): Promise<FileBlockDevice> {
     const punchMinBytes = options.punchMinBytes;
-    if (punchMinBytes !== undefined && !(punchMinBytes === Infinity || Number.isSafeInteger(punchMinBytes))) {
+    if (punchMinBytes !== undefined && !isPunchThreshold(punchMinBytes)) {
       throw new FerryError(
         'INVALID_ARGUMENT',
-        `punchMinBytes must be an integer or Infinity, got ${punchMinBytes}`,
+        `punchMinBytes must be a positive integer, or Infinity to never punch holes; got ${punchMinBytes}`,
       );
     }
     const target = await openTarget(path, options);
@@ -259,4 +259,8 @@ interface Geometry {
   sizeBytes: number;
   blockBytes: number;
   kind: 'file' | 'device';
+}
+
+function isPunchThreshold(bytes: number): boolean {
+  return bytes === Infinity || (Number.isSafeInteger(bytes) && bytes > 0);
 }

@@ -120,7 +120,7 @@ test('file: open refuses what it cannot serve, with codes that say why', async (
   await expectCode(t, FileBlockDevice.open(join(dir, 'empty.img')), 'INVALID_ARGUMENT');
   await expectCode(
     t,
-    FileBlockDevice.open(join(dir, 'c.img'), { create: true, sizeBytes: 4096, punchMinBytes: -0.5 }),
+    FileBlockDevice.open(join(dir, 'c.img'), { create: true, sizeBytes: 4096, punchMinBytes: 0 }),
     'INVALID_ARGUMENT',
   );
 });
