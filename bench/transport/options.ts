@@ -3,7 +3,7 @@
  * module returns a typed, complete set or throws FerryError INVALID_ARGUMENT with a message that
  * says what to type instead (the CLI turns it into a usage error, exit 2).
  */
-import { ferryError, MiB, parseBytes, parseDurationMs } from '../../src/index.js';
+import { ferryError, LIMITS, MiB, parseBytes, parseDurationMs } from '../../src/index.js';
 import { IMPL_NAMES, type ImplName } from './links/link.js';
 import { HEADER_BYTES } from './message.js';
 import type { WorkloadName } from './scenario.js';
@@ -103,10 +103,11 @@ function parseDuration(text: string): number {
 
 function parsePacketSize(text: string): number {
   const n = parseBytes(text);
-  if (!Number.isInteger(n) || n < 2 * HEADER_BYTES || n > MAX_UDP_PAYLOAD_BYTES) {
+  // ferry's own bounds (dgram takes the same, so both run at one size).
+  if (!Number.isInteger(n) || n < LIMITS.MIN_PACKET_BYTES || n > MAX_UDP_PAYLOAD_BYTES) {
     throw ferryError(
       'INVALID_ARGUMENT',
-      `--packet-size: "${text}" is not a packet size from ${2 * HEADER_BYTES} to ${MAX_UDP_PAYLOAD_BYTES} bytes (e.g. 1452, 8800)`,
+      `--packet-size: "${text}" is not a packet size from ${LIMITS.MIN_PACKET_BYTES} to ${MAX_UDP_PAYLOAD_BYTES} bytes (e.g. 1452, 8800)`,
     );
   }
   return n;

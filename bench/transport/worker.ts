@@ -38,7 +38,7 @@ async function handle(msg: ToWorker): Promise<void> {
       deadline = setTimeout(() => process.exit(3), msg.deadlineMs);
       deadline.unref();
       meter = startResourceMeter();
-      link = await createLink(msg.impl, msg.link);
+      link = createLink(msg.impl, msg.link);
       traffic = new Traffic(link, msg.plan);
       await say({ t: 'listening', port: await link.listen() });
       return;

@@ -1,10 +1,11 @@
 /** Builds the link of one transport implementation (in the worker process that will use it). */
 import { DgramLink } from './dgram-link.js';
+import { FerryLink } from './ferry-link.js';
 import type { ImplName, Link, LinkOptions } from './link.js';
 import { TcpLink } from './tcp-link.js';
 import { UdxLink } from './udx-link.js';
 
-export async function createLink(impl: ImplName, opts: LinkOptions): Promise<Link> {
+export function createLink(impl: ImplName, opts: LinkOptions): Link {
   switch (impl) {
     case 'dgram':
       return new DgramLink(opts);
@@ -13,6 +14,6 @@ export async function createLink(impl: ImplName, opts: LinkOptions): Promise<Lin
     case 'udx':
       return new UdxLink(opts);
     case 'ferry':
-      throw new Error('ferry: the transport Endpoint is not available yet');
+      return new FerryLink(opts);
   }
 }
