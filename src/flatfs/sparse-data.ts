@@ -47,7 +47,7 @@ export class SparseData {
       const index = Math.floor(pos / this.chunkBytes);
       const within = pos - index * this.chunkBytes;
       const n = Math.min(this.chunkBytes - within, end - pos);
-      this.chunkAt(index).set(data.subarray(pos - offset, pos - offset + n), within);
+      this.chunkAt(index, n === this.chunkBytes).set(data.subarray(pos - offset, pos - offset + n), within);
       pos += n;
     }
     if (end > this.size) this.size = end;
@@ -69,10 +69,11 @@ export class SparseData {
     else this.chunks.get(lastIndex)?.fill(0, within);
   }
 
-  private chunkAt(index: number): Buffer {
+  /** The chunk at `index`, allocated if missing; unzeroed only when the caller overwrites all of it. */
+  private chunkAt(index: number, whole: boolean): Buffer {
     let chunk = this.chunks.get(index);
     if (chunk === undefined) {
-      chunk = Buffer.alloc(this.chunkBytes);
+      chunk = whole ? Buffer.allocUnsafeSlow(this.chunkBytes) : Buffer.alloc(this.chunkBytes);
       this.chunks.set(index, chunk);
     }
     return chunk;
