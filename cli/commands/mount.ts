@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
+  checkFuseAvailable,
   describeSchema,
   DirectoryFlatFs,
   FerryError,
@@ -100,6 +101,7 @@ export const mountCommand: CommandModule<object, MountArgs> = {
   handler: async (argv) => {
     const { source, mountpoint } = splitPaths(argv);
     const config = mountConfig(argv);
+    checkFuseAvailable();
     const backend = await openBackend(argv, source);
     let mount: FuseMount;
     try {

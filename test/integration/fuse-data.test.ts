@@ -49,7 +49,7 @@ test('write and read back at 0 and past 4 GiB; the gap reads as zeros', async (t
   t.is((await fh.read(pastEnd, 0, 10, farOffset + tail.length)).bytesRead, 0);
 });
 
-test('append, truncate down and up (zeros), ftruncate', async (t) => {
+test('append, truncate down and up (zeros), ftruncate, O_TRUNC', async (t) => {
   const m = await mountFerry(t, ['--memory', '--quota', '64MiB']);
   const f = path.join(m.mountpoint, 'log');
   await writeFile(f, 'one\n');
@@ -65,6 +65,8 @@ test('append, truncate down and up (zeros), ftruncate', async (t) => {
   await fh.close();
   t.is(await readFile(f, 'utf8'), 'on');
   t.is((await stat(f)).size, 2);
+  await writeFile(f, 'x'); // O_TRUNC of an existing file
+  t.is(await readFile(f, 'utf8'), 'x');
 });
 
 test('rename over an existing file replaces it; the listing is exactly the files', async (t) => {
