@@ -101,7 +101,9 @@ export async function discover(opts: DiscoverOptions = {}): Promise<DiscoveredSe
   socket.on('message', (msg, rinfo) => {
     const a = decodeDiscovery(msg);
     if (!a || a.kind !== DISCOVERY_ANSWER || a.nonce !== nonce || found.size >= MAX_DISCOVERY_ANSWERS) return;
-    const key = `${rinfo.address}:${a.port}`;
+    // one server heard on several broadcast addresses answers once per address: keep the first
+    const key = `${a.name}\0${a.port}`;
+    if (found.has(key)) return;
     found.set(key, {
       host: rinfo.address,
       port: a.port,

@@ -9,7 +9,7 @@
 import { open, rename, unlink, type FileHandle as NodeFileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { xxh64 } from '../core/checksum.js';
+import { initChecksums, xxh64 } from '../core/checksum.js';
 import { FerryError } from '../core/errors.js';
 
 /** A seekable source of known size. */
@@ -40,6 +40,7 @@ function tagOf(parts: string): bigint {
 
 /** Opens a local file as an upload source (NOT_FOUND if missing). */
 export async function fileSource(path: string): Promise<UploadSource> {
+  await initChecksums();
   let fh: NodeFileHandle;
   try {
     fh = await open(path, 'r');

@@ -1,0 +1,201 @@
+/**
+ * `ferry serve`: runs a ferry server (a flat filesystem from a directory or memory, and any number
+ * of named block devices) until SIGINT/SIGTERM, logging one line per transfer.
+ *
+ * Why a thin module: everything that serves lives in FerryServer (the library API); this parses
+ * and checks the flags, reads the secret, prints where it listens and stops cleanly on a signal
+ * (requests in progress finish; open uploads are left resumable).
+ */
+import { readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_SERVER_PORT, FerryServer, parseBytes, type FerryServerOptions } from '../../src/index.js';
+import { UsageError } from '../util.js';
+
+interface ServeArgs {
+  listen: string;
+  root?: string;
+  memory: boolean;
+  blockdev: string[];
+  'secret-file'?: string;
+  'read-only': boolean;
+  quota?: string;
+  insecure: boolean;
+  discovery?: boolean;
+  'discovery-port'?: number;
+  'packet-size'?: string;
+  name?: string;
+}
+
+/** The secret from --secret-file, else FERRY_SECRET, else none. Throws UsageError for an unreadable or empty file. */
+export function readSecret(secretFile: string | undefined): string | undefined {
+  if (secretFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(secretFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --secret-file ${secretFile}: ${(err as Error).message}`);
+    }
+    const secret = text.replace(/\r?\n$/, '');
+    if (secret === '')
+      throw new UsageError(`--secret-file ${secretFile} is empty: put the shared secret in it`);
+    return secret;
+  }
+  const env = process.env.FERRY_SECRET;
+  return env === undefined || env === '' ? undefined : env;
+}
+
+/** Parses HOST:PORT or [V6]:PORT. */
+export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
+  if (!m)
+    throw new UsageError(
+      `${flag} "${text}": write HOST:PORT, e.g. 127.0.0.1:${DEFAULT_SERVER_PORT} or [::1]:${DEFAULT_SERVER_PORT}`,
+    );
+  const port = Number(m[2]);
+  if (port > 65535) throw new UsageError(`${flag} "${text}": port must be 0..65535`);
+  const raw = m[1]!;
+  const host = raw.startsWith('[') ? raw.slice(1, -1) : raw === 'localhost' ? '127.0.0.1' : raw;
+  return { host, port };
+}
+
+/** Parses --packet-size into a transport config string. */
+export function transportFromArgs(packetSize: string | undefined): string | undefined {
+  if (packetSize === undefined) return undefined;
+  const n = parseBytes(packetSize);
+  if (!Number.isSafeInteger(n) || n < 1200 || n > 65507) {
+    throw new UsageError(`--packet-size ${packetSize}: use 1200..65507 bytes (loopback takes up to 65507)`);
+  }
+  return `packetBytes=${n}`;
+}
+
+function parseDevices(specs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0)
+      throw new UsageError(`--blockdev "${spec}": write NAME=memory:SIZE or NAME=file:PATH[:SIZE]`);
+    const name = spec.slice(0, eq);
+    if (name in out) throw new UsageError(`--blockdev ${name} given twice: use one name per device`);
+    out[name] = spec.slice(eq + 1);
+  }
+  return out;
+}
+
+function optionsFrom(args: ServeArgs): FerryServerOptions {
+  if (args.root !== undefined && args.memory) throw new UsageError('give --root DIR or --memory, not both');
+  if (args.root === undefined && !args.memory && args.blockdev.length === 0) {
+    throw new UsageError('nothing to serve: give --root DIR or --memory (and/or --blockdev NAME=SPEC)');
+  }
+  const { host, port } = parseHostPort(args.listen, '--listen');
+  let quotaBytes: number | undefined;
+  if (args.quota !== undefined) {
+    quotaBytes = parseBytes(args.quota);
+    if (!Number.isSafeInteger(quotaBytes) || quotaBytes <= 0)
+      throw new UsageError(`--quota ${args.quota}: write a size such as 10GiB`);
+  }
+  const secret = readSecret(args['secret-file']);
+  const transport = transportFromArgs(args['packet-size']);
+  return {
+    host,
+    port,
+    ...(args.root !== undefined ? { root: args.root } : {}),
+    ...(args.memory ? { memory: true } : {}),
+    ...(quotaBytes !== undefined ? { quotaBytes } : {}),
+    devices: parseDevices(args.blockdev),
+    ...(secret !== undefined ? { secret } : {}),
+    insecure: args.insecure,
+    readOnly: args['read-only'],
+    ...(args.discovery !== undefined ? { discovery: args.discovery } : {}),
+    ...(args['discovery-port'] !== undefined ? { discoveryPort: args['discovery-port'] } : {}),
+    ...(args.name !== undefined ? { serverName: args.name } : {}),
+    ...(transport !== undefined ? { transport } : {}),
+    log: (line) => process.stdout.write(line + '\n'),
+  };
+}
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
+  command: 'serve',
+  describe: 'serve a flat filesystem (directory or memory) and block devices over ferry',
+  builder: (y: Argv<object>) =>
+    y
+      .option('listen', {
+        type: 'string',
+        default: `127.0.0.1:${DEFAULT_SERVER_PORT}`,
+        requiresArg: true,
+        describe: 'HOST:PORT to listen on (port 0: any free port)',
+      })
+      .option('root', { type: 'string', requiresArg: true, describe: 'serve this host directory' })
+      .option('memory', {
+        type: 'boolean',
+        default: false,
+        describe: 'serve a filesystem held in memory (bounded by --quota)',
+      })
+      .option('blockdev', {
+        type: 'string',
+        array: true,
+        default: [] as string[],
+        requiresArg: true,
+        describe: 'serve a block device: NAME=memory:SIZE or NAME=file:PATH[:SIZE] (repeatable)',
+      })
+      .option('secret-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'file holding the shared secret (else FERRY_SECRET)',
+      })
+      .option('read-only', { type: 'boolean', default: false, describe: 'refuse every change' })
+      .option('quota', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'bound on the total bytes of all files, e.g. 10GiB',
+      })
+      .option('insecure', {
+        type: 'boolean',
+        default: false,
+        describe: 'allow a non-loopback address without a secret',
+      })
+      .option('discovery', {
+        type: 'boolean',
+        describe: 'answer discovery probes (default: on for loopback addresses)',
+      })
+      .option('discovery-port', {
+        type: 'number',
+        requiresArg: true,
+        describe: 'UDP port of discovery probes',
+      })
+      .option('packet-size', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'largest datagram, 1200..65507 bytes',
+      })
+      .option('name', { type: 'string', requiresArg: true, describe: 'server name shown by ferry discover' })
+      .example('$0 serve --memory --quota 8GiB', 'serve 8 GiB of memory on 127.0.0.1:7733')
+      .example(
+        '$0 serve --listen 0.0.0.0:7733 --root /srv/ferry --secret-file /etc/ferry.secret',
+        'serve a directory to the network',
+      ),
+  handler: async (args) => {
+    const server = await FerryServer.start(optionsFrom(args));
+    const { host, port } = server.address;
+    const what = [
+      args.root !== undefined ? `directory ${args.root}` : args.memory ? 'memory filesystem' : null,
+      ...args.blockdev.map((d) => `device ${d}`),
+    ].filter(Boolean);
+    process.stderr.write(
+      `ferry serve: listening on ${host.includes(':') ? `[${host}]` : host}:${port} (${what.join(', ')}${args['read-only'] ? ', read-only' : ''})\n`,
+    );
+    await new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals): void => {
+        process.stderr.write(
+          `ferry serve: ${signal}: stopping (requests in progress finish, open uploads stay resumable)\n`,
+        );
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await server.close();
+    process.stderr.write('ferry serve: stopped\n');
+  },
+};
