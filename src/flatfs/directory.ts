@@ -81,6 +81,7 @@ export class DirectoryFlatFs implements FlatFs {
   /** Inodes with open handles, by current name. */
   private readonly inodes = new Map<string, DirInode>();
   private readonly namespace = new RwLock();
+  /** Bytes counted against the quota; meaningful only with a quota (statfs asks the host otherwise). */
   private usedBytes: number;
   private closed = false;
 
