@@ -59,6 +59,9 @@ export async function runTransportBench(
   const runs: RunResult[] = [];
   const saturated = new Set<string>();
   const plan = planRuns(o);
+  io.say(
+    `ferry bench transport: ${plan.length} runs planned (${o.impls.join(', ')}); Ctrl-C stops and prints what was measured`,
+  );
   // Smoke runs reuse processes (starting one costs more than the run); full runs never do.
   const pool = o.smoke && io.cpuProfDir === undefined ? new WorkerPool(workerSpec()) : null;
   try {
@@ -123,6 +126,7 @@ async function runOne(
   const outcome = await runScenario(s, {
     signal: io.signal,
     pool,
+    smoke: pool !== null,
     fork: (sc, node) => workerSpec(profileArgs(sc, node, io.cpuProfDir)),
   });
   return toResult(s, outcome);

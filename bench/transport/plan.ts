@@ -18,7 +18,7 @@ const MAX_MESSAGES_PER_RUN = 100_000_000;
 const CURVE_STEP_MAX_MS = 2000;
 /** Offered rates of the load curve, messages/s: a 1-2-5 ladder, cut where an implementation saturates. */
 export const CURVE_RATES = [1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000];
-const SMOKE_CURVE_RATES = [1000, 5000];
+const SMOKE_CURVE_RATES = [2000];
 /** The loss matrix: loss probabilities at the receiver, each with this one-way delay. */
 export const LOSS_PROBABILITIES = [0, 0.01, 0.05, 0.2];
 const SMOKE_LOSS_PROBABILITIES = [0, 0.05];

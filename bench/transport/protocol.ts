@@ -39,6 +39,7 @@ export type HistogramJson = ReturnType<LatencyHistogram['toJSON']>;
 
 export interface NodeReport {
   node: number;
+  pid: number;
   role: NodeRole;
   sent: {
     messages: number;

@@ -14,6 +14,7 @@ export type RunStatus = 'ok' | 'failed' | 'skipped' | 'aborted';
 
 export interface ProcessFigures {
   node: number;
+  pid: number;
   role: NodeRole;
   cpu_user_s: number;
   cpu_sys_s: number;
@@ -124,6 +125,7 @@ export function toResult(s: Scenario, out: RunOutcome, forced?: RunStatus): RunR
     processes: reports
       .map((r) => ({
         node: r.node,
+        pid: r.pid,
         role: r.role,
         cpu_user_s: r.resources.cpu_user_s,
         cpu_sys_s: r.resources.cpu_sys_s,
@@ -151,7 +153,8 @@ function sumOrNull(reports: readonly NodeReport[], f: (r: NodeReport) => number 
 
 function merged(hists: readonly NodeReport['delivery'][]): LatencyHistogram {
   const h = new LatencyHistogram();
-  for (const j of hists) h.merge(LatencyHistogram.fromJSON(j));
+  // Empty ones are skipped: their minimum (Infinity) does not survive JSON.
+  for (const j of hists) if (j.total > 0) h.merge(LatencyHistogram.fromJSON(j));
   return h;
 }
 

@@ -15,9 +15,11 @@ import { WorkerProcess, type ForkSpec, type WorkerPool } from './workers.js';
 const SETUP_TIMEOUT_MS = 30_000;
 /** Beyond the duration: the last batch and its back-pressure wait. */
 const SEND_GRACE_MS = 15_000;
+/** Receivers are polled this often while they drain (smoke runs: faster). */
 const DRAIN_POLL_MS = 100;
-/** Polls in a row with no new message that end the drain. */
-const DRAIN_QUIET_POLLS = 2;
+const SMOKE_DRAIN_POLL_MS = 50;
+/** Polls in a row with no new message that end the drain: longer than a minimum retransmission timeout. */
+const DRAIN_QUIET_POLLS = 3;
 const DRAIN_MAX_MS = 5_000;
 const REPORT_TIMEOUT_MS = 10_000;
 const EXIT_TIMEOUT_MS = 3_000;
@@ -38,6 +40,8 @@ export interface RunEnv {
   signal: AbortSignal;
   /** Reuse processes from here (and give them back after a clean run) instead of forking per run. */
   pool: WorkerPool | null;
+  /** Smoke runs: drain with shorter polls. */
+  smoke: boolean;
 }
 
 export interface RunOutcome {
@@ -54,7 +58,7 @@ export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome>
     : labels.map((label, node) => new WorkerProcess(label, env.fork(s, node)));
   const outcome: RunOutcome = { reports: [], error: null, aborted: false };
   try {
-    await drive(s, workers, env.signal);
+    await drive(s, workers, env);
   } catch (err) {
     outcome.error = err instanceof Error ? err.message : String(err);
   }
@@ -74,7 +78,8 @@ export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome>
   return outcome;
 }
 
-async function drive(s: Scenario, workers: WorkerProcess[], signal: AbortSignal): Promise<void> {
+async function drive(s: Scenario, workers: WorkerProcess[], env: RunEnv): Promise<void> {
+  const signal = env.signal;
   const deadlineMs = 2 * SETUP_TIMEOUT_MS + s.durationMs + SEND_GRACE_MS + DRAIN_MAX_MS + REPORT_TIMEOUT_MS;
   const maxMessageBytes = Math.max(...s.nodes.map((n) => n.sizeBytes));
   workers.forEach((w, i) =>
@@ -98,12 +103,12 @@ async function drive(s: Scenario, workers: WorkerProcess[], signal: AbortSignal)
   workers.forEach((w) => w.send({ t: 'start', startNs }));
   await untilAborted(Promise.all(workers.map((w) => w.next('sent', s.durationMs + SEND_GRACE_MS))), signal);
   trace(s, 'sent', t0);
-  if (!signal.aborted) await drain(workers, signal);
+  if (!signal.aborted) await drain(workers, signal, env.smoke ? SMOKE_DRAIN_POLL_MS : DRAIN_POLL_MS);
   trace(s, 'drained', t0);
 }
 
 /** Waits while the receivers still take in messages sent before the senders stopped. */
-async function drain(workers: WorkerProcess[], signal: AbortSignal): Promise<void> {
+async function drain(workers: WorkerProcess[], signal: AbortSignal, pollMs: number): Promise<void> {
   const started = Date.now();
   let last = -1;
   let quiet = 0;
@@ -113,7 +118,7 @@ async function drain(workers: WorkerProcess[], signal: AbortSignal): Promise<voi
     const total = progress.reduce((sum, p) => sum + p.payloadBytes, 0);
     quiet = total === last ? quiet + 1 : 0;
     last = total;
-    if (quiet < DRAIN_QUIET_POLLS) await sleep(DRAIN_POLL_MS);
+    if (quiet < DRAIN_QUIET_POLLS) await sleep(pollMs);
   }
 }
 

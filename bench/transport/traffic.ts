@@ -120,6 +120,7 @@ export class Traffic {
       this.sendEndNs > this.startNs && this.startNs > 0n ? Number(this.sendEndNs - this.startNs) / 1e9 : 0;
     return {
       node: this.self,
+      pid: process.pid,
       role: this.plan.role,
       sent: { ...this.sent, seconds: sendSeconds },
       received: { ...this.received, bySource: this.bySource.slice(0, highestNonZero(this.bySource) + 1) },
