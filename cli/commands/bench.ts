@@ -14,6 +14,12 @@ import {
   type TransportBenchReport,
 } from '../../bench/transport/index.js';
 import { printJson, UsageError } from '../util.js';
+import {
+  blockdevBenchCommand,
+  compareBenchCommand,
+  fsBenchCommand,
+  reportBenchCommand,
+} from './bench-storage.js';
 
 type TransportArgs = RawTransportOptions & { json: boolean; 'cpu-prof-dir'?: string };
 
@@ -117,9 +123,16 @@ const transportCommand: CommandModule<object, TransportArgs> = {
 
 export const benchCommand: CommandModule<object, object> = {
   command: 'bench',
-  describe: 'throughput and latency benchmarks (transport)',
+  describe: 'throughput and latency benchmarks (transport, blockdev, fs; compare and report)',
   builder: (y: Argv<object>) =>
-    y.command(transportCommand).demandCommand(1, 'name a benchmark: ferry bench transport').fail(failAsUsage),
+    y
+      .command(transportCommand)
+      .command(blockdevBenchCommand)
+      .command(fsBenchCommand)
+      .command(compareBenchCommand)
+      .command(reportBenchCommand)
+      .demandCommand(1, 'name a benchmark: ferry bench transport|blockdev|fs|compare|report')
+      .fail(failAsUsage),
   handler: () => {},
 };
 
