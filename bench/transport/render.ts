@@ -119,7 +119,7 @@ function rrTable(group: readonly RunResult[], all: readonly RunResult[]): string
       r.impl,
       ok(r) ? (r.round_trips_per_s ?? 0) : '-',
       ...latencyCells(p, r),
-      r.rr_timeouts,
+      count(r.rr_timeouts),
       retx(r),
       cpu(r),
       rss(r),
@@ -179,8 +179,8 @@ function lossTable(group: readonly RunResult[]): string {
       : '-',
     ...latencyCells(r.latency.delivery.percentile, r),
     retx(r),
-    r.retransmits?.fast ?? '-',
-    r.retransmits?.timeouts ?? '-',
+    count(r.retransmits?.fast),
+    count(r.retransmits?.timeouts),
     note(r),
   ]);
   return formatTable(headers, rows);
@@ -217,7 +217,12 @@ function latencyCells(p: Record<string, number> | undefined, r: RunResult): Cell
 }
 
 function retx(r: RunResult): Cell {
-  return r.retransmits ? r.retransmits.packets : '-';
+  return r.retransmits ? count(r.retransmits.packets) : '-';
+}
+
+/** Counts print as whole numbers (formatNumber gives rates three significant digits). */
+function count(n: number | null | undefined): string {
+  return n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US');
 }
 
 /** CPU seconds of the receiving-only side (sink, server) and of the sending side. */
