@@ -14,10 +14,13 @@ import {
   checkFuseAvailable,
   describeSchema,
   DirectoryFlatFs,
-  FerryError,
   FUSE_MOUNT_SCHEMA,
   isFerryError,
   MemoryFlatFs,
+  formatRemote,
+  openClient,
+  parseRemote,
+  RemoteFlatFs,
   mountFlatFs,
   parseBytes,
   parseKeyValues,
@@ -25,8 +28,10 @@ import {
   type FlatFs,
   type FuseMount,
   type FuseMountConfig,
+  type RemoteRef,
 } from '../../src/index.js';
 import { UsageError } from '../util.js';
+import { readSecret } from './serve.js';
 
 interface MountArgs {
   paths: string[];
@@ -37,6 +42,7 @@ interface MountArgs {
   'attr-timeout'?: string;
   'entry-timeout'?: string;
   'op-timeout'?: string;
+  'secret-file'?: string;
   config?: string;
   json: boolean;
 }
@@ -85,6 +91,11 @@ export const mountCommand: CommandModule<object, MountArgs> = {
         type: 'string',
         requiresArg: true,
         describe: 'a backend operation slower than this fails with EIO (default 10s)',
+      })
+      .option('secret-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'with ferry://: file holding the shared secret (else FERRY_SECRET)',
       })
       .option('config', {
         type: 'string',
@@ -137,8 +148,6 @@ function splitPaths(argv: MountArgs): { source: string | null; mountpoint: strin
       'say what to mount: --memory, --root DIR, or ferry://HOST:PORT before the MOUNTPOINT',
     );
   }
-  if (!first.startsWith('ferry://'))
-    throw new UsageError(`"${first}" is not a server address: write ferry://HOST:PORT`);
   return { source: first, mountpoint: second };
 }
 
@@ -160,7 +169,7 @@ function mountConfig(argv: MountArgs): FuseMountConfig {
 async function openBackend(argv: MountArgs, source: string | null): Promise<Backend> {
   if (argv.memory) return openMemory(argv.quota);
   if (argv.root !== undefined) return openDirectory(argv.root, argv['read-only'], argv.quota);
-  return openRemote(source ?? '');
+  return openRemote(source ?? '', argv['secret-file']);
 }
 
 function openMemory(quotaText: string | undefined): Backend {
@@ -198,16 +207,23 @@ async function openDirectory(
   return { fs, description: `folder ${path.resolve(root)}${quota}` };
 }
 
-/**
- * The remote case. RemoteFlatFs (the network client) is not built yet: until it is, this fails
- * clearly. REPLACE THIS FUNCTION when RemoteFlatFs lands: connect to `url` and return it.
- */
-function openRemote(url: string): Backend {
-  throw new FerryError(
-    'NOT_SUPPORTED',
-    `mounting a server (${url}) needs the network client, which this build does not have yet: ` +
-      'use --memory or --root DIR',
-  );
+/** A ferry server over the network (`ferry serve`), through RemoteFlatFs. */
+async function openRemote(url: string, secretFile: string | undefined): Promise<Backend> {
+  let ref: RemoteRef;
+  try {
+    ref = parseRemote(url);
+  } catch (err) {
+    if (isFerryError(err)) throw new UsageError(err.message);
+    throw err;
+  }
+  if (ref.name !== null) throw new UsageError(`mount a server, not a file: ferry://${ref.host}:${ref.port}`);
+  const secret = readSecret(secretFile);
+  const client = await openClient({
+    host: ref.host,
+    port: ref.port,
+    ...(secret !== undefined ? { secret } : {}),
+  });
+  return { fs: new RemoteFlatFs(client), description: `server ${formatRemote(ref)}` };
 }
 
 /** Resolves with what stopped the mount: a signal, or the mount removed from outside. */

@@ -187,3 +187,39 @@ export async function opStats(m: ServedMount): Promise<Record<string, number>> {
   m.child.kill('SIGUSR2');
   return (await next).ops as Record<string, number>;
 }
+
+export interface ServedServer {
+  child: ChildProcess;
+  /** ferry://127.0.0.1:PORT */
+  url: string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `ferry serve ARGS --listen 127.0.0.1:0` and waits for the port it listens on. */
+export async function startFerryServer(t: ExecutionContext, args: string[]): Promise<ServedServer> {
+  const child = spawnFerry(['serve', ...args, '--listen', '127.0.0.1:0']);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const stopped = await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+    if (!stopped) child.kill('SIGKILL');
+  });
+  // The "listening on" line goes to stderr (stdout is kept for data); accept it on either.
+  let text = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`ferry serve did not start: ${text}`)), READY_TIMEOUT_MS);
+    const onData = (d: string): void => {
+      text += d;
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stdout!.setEncoding('utf8').on('data', onData);
+    child.stderr!.setEncoding('utf8').on('data', onData);
+    child.on('exit', (code) => reject(new Error(`ferry serve exited (${code}): ${text}`)));
+  });
+  return { child, url: `ferry://127.0.0.1:${port}`, exited };
+}

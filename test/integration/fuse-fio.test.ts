@@ -3,7 +3,7 @@
  * block is checked after it is read back. The remote backend joins when RemoteFlatFs exists.
  */
 import test from 'ava';
-import { mountFerry, run, type ServedMount } from '../helpers/fuse.js';
+import { mountFerry, run, startFerryServer, type ServedMount } from '../helpers/fuse.js';
 
 /** Random 4 KiB reads and writes over 64 MiB, every block verified (fio exits 1 on a mismatch). */
 async function fioVerify(m: ServedMount): Promise<void> {
@@ -36,5 +36,11 @@ test('fio --verify=crc32c random read/write passes on the memory backend', async
 
 test('fio --verify=crc32c random read/write passes on the directory backend', async (t) => {
   const m = await mountFerry(t, (scratch) => ['--root', scratch], 'fio-dir');
+  await t.notThrowsAsync(fioVerify(m));
+});
+
+test('fio --verify=crc32c random read/write passes on the remote backend (ferry serve over loopback)', async (t) => {
+  const server = await startFerryServer(t, ['--memory', '--quota', '256MiB']);
+  const m = await mountFerry(t, [server.url], 'fio-remote');
   await t.notThrowsAsync(fioVerify(m));
 });

@@ -4,10 +4,19 @@
  * driven from this process (async calls only) or from tools it starts.
  */
 import test from 'ava';
-import { open, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { runFerry } from '../helpers/cli.js';
-import { isMounted, mountFaulty, mountFerry, mountLine, opStats, run } from '../helpers/fuse.js';
+import {
+  isMounted,
+  mountFaulty,
+  mountFerry,
+  mountLine,
+  opStats,
+  run,
+  startFerryServer,
+} from '../helpers/fuse.js';
 
 test('a mount appears in /proc/mounts as fuse.ferry and leaves it on SIGINT; the exit line carries op stats', async (t) => {
   const m = await mountFerry(t, ['--memory', '--quota', '64MiB']);
@@ -64,10 +73,16 @@ test('mounting on a folder that is not empty fails clearly, exit 1, and mounts n
   t.false(await isMounted(m.scratch));
 });
 
-test('the remote form fails clearly until the network client exists: exit 1', async (t) => {
-  const r = await runFerry(['mount', 'ferry://127.0.0.1:1', '/tmp']);
+test('mounting a server that does not answer fails with UNREACHABLE, exit 1, and mounts nothing', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-fuse-unreachable-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const r = await runFerry(['mount', 'ferry://127.0.0.1:1', dir]);
   t.is(r.code, 1);
-  t.regex(r.stderr, /network client/);
+  t.regex(r.stderr, /UNREACHABLE/);
+  t.false(await isMounted(dir));
+  const bad = await runFerry(['mount', 'ferry://nohost', dir]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /port/);
 });
 
 test('--read-only: the mount is ro and a change fails with EROFS', async (t) => {
@@ -132,4 +147,25 @@ test('a hung server (SIGSTOP) leaves a caller stuck; ferry umount aborts the con
   t.is(JSON.parse(r.stdout).aborted, true);
   await t.throwsAsync(stuck, { code: 'ENOTCONN' });
   t.false(await isMounted(m.mountpoint));
+});
+
+test('a remote mount whose server dies answers EIO within the op timeout', async (t) => {
+  const server = await startFerryServer(t, ['--memory', '--quota', '64MiB']);
+  const m = await mountFerry(t, [
+    server.url,
+    '--op-timeout',
+    '2s',
+    '--attr-timeout',
+    '0',
+    '--entry-timeout',
+    '0',
+  ]);
+  const f = path.join(m.mountpoint, 'f');
+  await writeFile(f, 'remote data');
+  t.is(await readFile(f, 'utf8'), 'remote data');
+  server.child.kill('SIGKILL');
+  await server.exited;
+  await t.throwsAsync(readFile(f), { code: 'EIO' });
+  await t.throwsAsync(writeFile(path.join(m.mountpoint, 'g'), 'x'), { code: 'EIO' });
+  t.true((await stat(m.mountpoint)).isDirectory());
 });
