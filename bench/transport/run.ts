@@ -135,10 +135,15 @@ async function collect(workers: WorkerProcess[], stay: boolean): Promise<NodeRep
   return reports;
 }
 
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | void> {
-  if (signal.aborted) return Promise.resolve();
-  return Promise.race([
-    p,
-    new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
-  ]);
+/** Resolves with `p`, or early (with nothing) on abort; the abort listener is removed either way. */
+async function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | void> {
+  if (signal.aborted) return;
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<void>((resolve) => (onAbort = resolve));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
