@@ -76,7 +76,7 @@ export const TRANSPORT_SCHEMA = {
   },
   minRtoMs: {
     kind: 'ms',
-    default: 100,
+    default: 25,
     min: 1,
     max: 60_000,
     doc: 'lower bound of the retransmission timeout',

@@ -13,6 +13,8 @@ export const BETA = 0.7;
 /** An RTT above FACTOR x min RTT + SLACK counts as a growing queue. */
 const QUEUE_RTT_FACTOR = 2;
 const QUEUE_RTT_SLACK_MS = 10;
+/** Retransmission timeouts in a row (no ack between) that count as persistent congestion. */
+export const PERSISTENT_TIMEOUTS = 3;
 /** Pacing runs this much faster than cwnd/RTT (more in slow start) so it never becomes the limit. */
 const PACING_GAIN = 1.25;
 const SLOW_START_PACING_GAIN = 2;
@@ -41,8 +43,7 @@ export class CongestionController {
    * buffer): leave slow start and stop growing, instead of filling the queue until it drops.
    */
   onAcked(count: number, rttMs: number, minRttMs: number): void {
-    const queueing = rttMs > QUEUE_RTT_FACTOR * minRttMs + QUEUE_RTT_SLACK_MS;
-    if (queueing) {
+    if (isQueueing(rttMs, minRttMs)) {
       if (this.inSlowStart) this.ssthreshPackets = this.cwndPackets;
       return;
     }
@@ -50,15 +51,26 @@ export class CongestionController {
     this.cwndPackets = Math.min(this.maxPackets, this.cwndPackets + grow);
   }
 
-  /** Packet `pn` was lost; `nextPn` is the next number to be sent (end of the new epoch). */
-  onLoss(pn: number, nextPn: number): void {
+  /**
+   * Packet `pn` was lost; `nextPn` is the next number to be sent (end of the new epoch). A loss while
+   * the RTT shows no queue is taken for random loss (a lossy link, corruption) and leaves the window
+   * alone; a loss with a queue building is congestion and shrinks it, once per epoch.
+   */
+  onLoss(pn: number, nextPn: number, rttMs: number, minRttMs: number): void {
     if (pn < this.recoveryEndPn) return;
+    if (!isQueueing(rttMs, minRttMs)) {
+      this.randomLosses++;
+      return;
+    }
     this.recoveryEndPn = nextPn;
     this.cwndBeforeLossPackets = this.cwndPackets;
     this.ssthreshBeforeLossPackets = this.ssthreshPackets;
     this.cwndPackets = Math.max(this.minPackets, this.cwndPackets * BETA);
     this.ssthreshPackets = this.cwndPackets;
   }
+
+  /** Losses taken for random (non-congestion) loss. */
+  randomLosses = 0;
 
   /** The last reduction was for a loss that was only reordering (Eifel-style undo). */
   onSpuriousLoss(): void {
@@ -70,15 +82,22 @@ export class CongestionController {
   private cwndBeforeLossPackets = 0;
   private ssthreshBeforeLossPackets = Infinity;
 
-  /** The retransmission timer fired: the path is worse than evidence showed. */
-  onTimeout(nextPn: number): void {
+  /**
+   * The retransmission timer fired `consecutive` times without an ack in between. One expiry is a
+   * probe (tail loss, a stalled event loop); repeated expiries mean the path is congested or gone.
+   */
+  onTimeout(nextPn: number, consecutive: number): void {
+    if (consecutive < PERSISTENT_TIMEOUTS) return;
     this.recoveryEndPn = nextPn;
     this.cwndBeforeLossPackets = 0;
-    this.cwndPackets = Math.max(this.minPackets, this.cwndPackets * BETA * BETA);
-    this.ssthreshPackets = this.cwndPackets;
+    this.cwndPackets = this.minPackets;
+    this.ssthreshPackets = Math.max(this.minPackets, this.ssthreshPackets * BETA);
   }
 }
 
+function isQueueing(rttMs: number, minRttMs: number): boolean {
+  return rttMs > QUEUE_RTT_FACTOR * minRttMs + QUEUE_RTT_SLACK_MS;
+}
 /**
  * A token bucket refilled at the pacing rate. The bucket holds at least `minBurstPackets` so a
  * coarse timer does not starve the sender between ticks.

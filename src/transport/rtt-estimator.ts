@@ -12,6 +12,8 @@ export class RttEstimator {
   minRttMs = Infinity;
   private hasSample = false;
   private backoff = 1;
+  /** RTO expiries since the last ack. */
+  consecutiveTimeouts = 0;
 
   constructor(
     private readonly initialRtoMs: number,
@@ -35,16 +37,19 @@ export class RttEstimator {
       this.srttMs = 0.875 * this.srttMs + 0.125 * r;
     }
     this.backoff = 1;
+    this.consecutiveTimeouts = 0;
   }
 
   /** The RTO expired: double it (RFC 6298 5.5), up to maxRtoMs. */
   backOff(): void {
+    this.consecutiveTimeouts++;
     if (this.baseRtoMs() * this.backoff < this.maxRtoMs) this.backoff *= 2;
   }
 
   /** An ack arrived after a back-off without a fresh sample: start over from the base RTO. */
   resetBackoff(): void {
     this.backoff = 1;
+    this.consecutiveTimeouts = 0;
   }
 
   get rtoMs(): number {

@@ -573,7 +573,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   onPacketLost(msg: OutgoingMessage | null, frag: number, pn: number): void {
     if (this.inTimeout) this.stats.timeouts++;
     else this.stats.fastRetransmits++;
-    if (!this.inTimeout) this.cc.onLoss(pn, this.sent.nextPacketNumber);
+    if (!this.inTimeout)
+      this.cc.onLoss(pn, this.sent.nextPacketNumber, this.rtt.latestRttMs, this.rtt.minRttMs);
     if (msg === null || msg.retired || msg.fragState[frag] === FRAG_ACKED) return;
     msg.fragState[frag] = FRAG_LOST;
     this.retransmitMsgs.push(msg);
@@ -671,13 +672,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.sent.onTimeout(nowMs - rto, PROBE_PACKETS);
     this.inTimeout = false;
     this.rtt.backOff();
-    this.cc.onTimeout(this.sent.nextPacketNumber);
+    this.cc.onTimeout(this.sent.nextPacketNumber, this.rtt.consecutiveTimeouts);
   }
 
   /** Received-but-undelivered messages whose report is late: ask for a fresh ACK, backing off. */
   private checkDeliveryProbe(nowMs: number): void {
     if (this.undeliveredReceived === 0) return;
-    const base = Math.max(2 * this.rtt.rtoMs, 4 * this.host.config.ackDelayMs);
+    const c = this.host.config;
+    const base = 2 * this.rtt.smoothedOrInitialMs + c.ackDelayMs + c.tickMs;
     const waitMs = Math.min(this.host.config.heartbeatIntervalMs, base * 2 ** this.deliveryProbeMs);
     if (nowMs - this.deliveryProgressMs < waitMs) return;
     if (this.sendBare(PacketType.HEARTBEAT, Flags.ACK_NOW, nowMs)) {
