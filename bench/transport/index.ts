@@ -26,6 +26,7 @@ export { renderTransportReport } from './render.js';
 export const REPORT_SCHEMA = 'ferry.bench.transport/1';
 /** A paced step that delivers less than this share of its offered rate is saturated. */
 const SATURATED_SHARE = 0.9;
+const SATURATED_STEPS = 2;
 const POOL_CLOSE_TIMEOUT_MS = 3000;
 
 export interface TransportBenchReport {
@@ -57,7 +58,8 @@ export async function runTransportBench(
   const started = new Date();
   const unavailable = await checkPeers(o, io);
   const runs: RunResult[] = [];
-  const saturated = new Set<string>();
+  /** Load-curve groups: saturated steps in a row (two end the curve: one can be noise). */
+  const saturated = new Map<string, number>();
   const plan = planRuns(o);
   io.say(
     `ferry bench transport: ${plan.length} runs planned (${o.impls.join(', ')}); Ctrl-C stops and prints what was measured`,
@@ -67,11 +69,12 @@ export async function runTransportBench(
   try {
     for (const [i, step] of plan.entries()) {
       if (io.signal.aborted) break;
-      if (step.group !== null && saturated.has(step.group)) continue;
+      if (step.group !== null && (saturated.get(step.group) ?? 0) >= SATURATED_STEPS) continue;
       const result = await runOne(step, unavailable, io, pool);
       runs.push(result);
       io.say(progressLine(i + 1, plan.length, result));
-      if (step.group !== null && isSaturated(result)) saturated.add(step.group);
+      if (step.group !== null)
+        saturated.set(step.group, isSaturated(result) ? (saturated.get(step.group) ?? 0) + 1 : 0);
     }
   } finally {
     await pool?.close(POOL_CLOSE_TIMEOUT_MS);
