@@ -30,6 +30,8 @@ const MAX_FH = 0x7fff_ffff;
 
 export class OpenFiles {
   private readonly byFh = new Map<number, OpenFile>();
+  /** Open files by current name (lookups run on every getattr, so no scan of all open files). */
+  private readonly byName = new Map<string, Set<OpenFile>>();
   private nextFh = 1;
 
   constructor(private readonly maxOpen: number) {}
@@ -44,7 +46,9 @@ export class OpenFiles {
     while (this.byFh.has(this.nextFh)) this.advance();
     const fh = this.nextFh;
     this.advance();
-    this.byFh.set(fh, { backend, name, unlinked: false });
+    const f: OpenFile = { backend, name, unlinked: false };
+    this.byFh.set(fh, f);
+    this.index(f);
     return fh;
   }
 
@@ -54,29 +58,28 @@ export class OpenFiles {
 
   remove(fh: number): OpenFile | undefined {
     const f = this.byFh.get(fh);
+    if (f === undefined) return undefined;
     this.byFh.delete(fh);
+    this.unindex(f);
     return f;
   }
 
   /** Some open file currently called `name` (unlinked ones answer to their hidden name). */
   findByName(name: string): OpenFile | undefined {
-    for (const f of this.byFh.values()) if (f.name === name) return f;
+    const set = this.byName.get(name);
+    if (set === undefined) return undefined;
+    for (const f of set) return f;
     return undefined;
   }
 
   /** After a rename in the backend: open files of `from` are now called `to`. */
   renamed(from: string, to: string): void {
-    for (const f of this.byFh.values()) if (f.name === from && !f.unlinked) f.name = to;
+    this.moveLinked(from, to, false);
   }
 
   /** After an unlink in the backend: open files of `name` answer to `hiddenName` only. */
   hide(name: string, hiddenName: string): void {
-    for (const f of this.byFh.values()) {
-      if (f.name === name && !f.unlinked) {
-        f.name = hiddenName;
-        f.unlinked = true;
-      }
-    }
+    this.moveLinked(name, hiddenName, true);
   }
 
   /** Every open backend handle (to close them all at unmount). */
@@ -86,6 +89,35 @@ export class OpenFiles {
 
   clear(): void {
     this.byFh.clear();
+    this.byName.clear();
+  }
+
+  private moveLinked(from: string, to: string, unlink: boolean): void {
+    const set = this.byName.get(from);
+    if (set === undefined) return;
+    for (const f of [...set]) {
+      if (f.unlinked) continue;
+      this.unindex(f);
+      f.name = to;
+      f.unlinked = unlink;
+      this.index(f);
+    }
+  }
+
+  private index(f: OpenFile): void {
+    let set = this.byName.get(f.name);
+    if (set === undefined) {
+      set = new Set();
+      this.byName.set(f.name, set);
+    }
+    set.add(f);
+  }
+
+  private unindex(f: OpenFile): void {
+    const set = this.byName.get(f.name);
+    if (set === undefined) return;
+    set.delete(f);
+    if (set.size === 0) this.byName.delete(f.name);
   }
 
   private advance(): void {
