@@ -1,0 +1,229 @@
+/**
+ * Large-file copy: `ferry cp` against an rsync daemon, the same file, in the same run.
+ *
+ * Why the same run: machines here are shared and noisy, so an absolute time means little; the ratio
+ * of two tools measured minutes apart on the same file does. Both servers run as separate
+ * processes on loopback, started and stopped here by pid; the file is random (no compression or
+ * delta can help either side) and both copies are checked byte for byte after timing.
+ *
+ * Run: node --import tsx bench/cp-vs-rsync.ts [--size 1GiB] [--packet-size N] [--json]
+ * Needs rsync (apt-get install -y rsync). Not part of the test suite.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parseBytes } from '../src/index.js';
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const DEV_CLI = join(REPO, 'cli/dev.ts');
+
+interface Args {
+  sizeBytes: number;
+  packetSize: string | null;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { sizeBytes: 1024 ** 3, packetSize: null, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') out.json = true;
+    else if (a === '--size') out.sizeBytes = parseBytes(argv[++i] ?? '');
+    else if (a === '--packet-size') out.packetSize = argv[++i] ?? null;
+    else throw new Error(`unknown argument ${a}: use --size BYTES, --packet-size N, --json`);
+  }
+  if (!Number.isSafeInteger(out.sizeBytes) || out.sizeBytes <= 0)
+    throw new Error('--size: write a size such as 1GiB');
+  return out;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function randomFile(path: string, sizeBytes: number): Promise<void> {
+  const fh = await open(path, 'w');
+  const chunk = Buffer.allocUnsafe(16 * 1024 * 1024);
+  try {
+    for (let off = 0; off < sizeBytes; off += chunk.length) {
+      const n = Math.min(chunk.length, sizeBytes - off);
+      randomFillSync(chunk, 0, n);
+      await fh.write(chunk, 0, n, off);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Starts a child and resolves once `ready` matches its stderr (or after `settleMs` if no pattern). */
+function startChild(
+  cmd: string,
+  args: string[],
+  ready: RegExp | null,
+  settleMs = 500,
+): Promise<ChildProcess> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => (ready ? reject(new Error(`${cmd} did not start: ${err}`)) : resolve(child)),
+      ready ? 30_000 : settleMs,
+    );
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      if (ready?.test(err)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    });
+    child.stdout!.resume();
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited with ${code}: ${err}`));
+    });
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function timed(cmd: string, args: string[]): Promise<{ seconds: number; stdout: string }> {
+  const start = performance.now();
+  const r = await run(cmd, args, { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
+  return { seconds: (performance.now() - start) / 1000, stdout: r.stdout };
+}
+
+async function same(a: string, b: string): Promise<boolean> {
+  return run('cmp', ['-s', a, b]).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  await run('rsync', ['--version']).catch(() => {
+    throw new Error('rsync is not installed: apt-get install -y rsync');
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-cp-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const src = join(dir, 'src.bin');
+    const ferryRoot = join(dir, 'ferry-root');
+    const rsyncRoot = join(dir, 'rsync-root');
+    await mkdir(ferryRoot);
+    await mkdir(rsyncRoot);
+    await randomFile(src, args.sizeBytes);
+    const packet = args.packetSize ? ['--packet-size', args.packetSize] : [];
+
+    // ferry: a server process, then the client process timed from spawn to exit
+    const ferryPort = await freePort();
+    const node = process.execPath;
+    const tsx = ['--import', 'tsx', DEV_CLI];
+    const server = await startChild(
+      node,
+      [
+        ...tsx,
+        'serve',
+        '--listen',
+        `127.0.0.1:${ferryPort}`,
+        '--root',
+        ferryRoot,
+        '--no-discovery',
+        ...packet,
+      ],
+      /listening on/,
+    );
+    children.push(server);
+    const ferry = await timed(node, [
+      ...tsx,
+      'cp',
+      src,
+      `127.0.0.1:${ferryPort}:src.bin`,
+      '--json',
+      ...packet,
+    ]);
+    const ferryStats = JSON.parse(ferry.stdout) as {
+      seconds: number;
+      rateBytesPerSec: number;
+      retransmits: number;
+    };
+    const ferryOk = await same(src, join(ferryRoot, 'src.bin'));
+    await stop(server);
+
+    // rsync daemon (uid/gid root: see NOTES.md), whole-file so no delta algorithm runs
+    const rsyncPort = await freePort();
+    const conf = join(dir, 'rsyncd.conf');
+    await writeFile(
+      conf,
+      `uid = root\ngid = root\nuse chroot = no\n[mod]\npath = ${rsyncRoot}\nread only = no\n`,
+    );
+    const daemon = await startChild(
+      'rsync',
+      ['--daemon', '--no-detach', `--config=${conf}`, `--port=${rsyncPort}`, '--address=127.0.0.1'],
+      null,
+      1000,
+    );
+    children.push(daemon);
+    const rsync = await timed('rsync', ['--whole-file', src, `rsync://127.0.0.1:${rsyncPort}/mod/`]);
+    const rsyncOk = await same(src, join(rsyncRoot, 'src.bin'));
+    await stop(daemon);
+
+    const result = {
+      schema: 'ferry.bench.cp-vs-rsync/1',
+      sizeBytes: args.sizeBytes,
+      ferry: {
+        wallSeconds: Number(ferry.seconds.toFixed(3)),
+        copySeconds: ferryStats.seconds,
+        rateBytesPerSec: Math.round(args.sizeBytes / ferry.seconds),
+        retransmits: ferryStats.retransmits,
+        identical: ferryOk,
+      },
+      rsync: {
+        wallSeconds: Number(rsync.seconds.toFixed(3)),
+        rateBytesPerSec: Math.round(args.sizeBytes / rsync.seconds),
+        identical: rsyncOk,
+      },
+      /** ferry wall time / rsync wall time: below 1 means ferry was faster. */
+      ratio: Number((ferry.seconds / rsync.seconds).toFixed(3)),
+    };
+    if (args.json) {
+      process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    } else {
+      const mb = (n: number): string => (n / 1e6).toFixed(1);
+      process.stdout.write(
+        `file            ${args.sizeBytes} bytes (random)\n` +
+          `ferry cp        ${result.ferry.wallSeconds} s wall (${mb(result.ferry.rateBytesPerSec)} MB/s), copy ${ferryStats.seconds} s, ${ferryStats.retransmits} retransmits${ferryOk ? '' : '  MISMATCH'}\n` +
+          `rsync daemon    ${result.rsync.wallSeconds} s wall (${mb(result.rsync.rateBytesPerSec)} MB/s)${rsyncOk ? '' : '  MISMATCH'}\n` +
+          `ratio           ${result.ratio} (ferry / rsync wall time)\n` +
+          JSON.stringify(result) +
+          '\n',
+      );
+    }
+    if (!ferryOk || !rsyncOk) process.exitCode = 1;
+  } finally {
+    for (const c of children) await stop(c);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
