@@ -6,6 +6,10 @@
  * - Every backend call is bounded by a deadline (opTimeoutMs, syncTimeoutMs for fsync and close):
  *   a lost server answers EIO to the caller within the timeout instead of leaving it in state D.
  *   A call that completes after its deadline is dropped (an open handle that arrives late is closed).
+ *   Limit: a read answered at its deadline releases libfuse's buffer (fuse-native detaches it, so
+ *   later JavaScript writes into it are harmless), but a host read syscall still running in a libuv
+ *   thread at that instant could write into freed memory: only a local disk stalled for longer than
+ *   opTimeoutMs can do that.
  * - Reads go straight into the buffer libfuse gives (readInto: no copy in JavaScript); writes hand
  *   libfuse's buffer to the backend, which copies or sends it before resolving.
  * - Errors map to errno by code (errno.ts); nothing is ever answered with a generic failure.
