@@ -22,6 +22,7 @@ import { WorkerPool, type ForkSpec } from './workers.js';
 
 export { parseTransportOptions, type TransportBenchOptions, type RawTransportOptions } from './options.js';
 export { renderTransportReport } from './render.js';
+export { summarizeProfileDir } from './cpu-profile.js';
 
 export const REPORT_SCHEMA = 'ferry.bench.transport/1';
 /** A paced step that delivers less than this share of its offered rate is saturated. */

@@ -10,6 +10,7 @@ import {
   parseTransportOptions,
   renderTransportReport,
   runTransportBench,
+  summarizeProfileDir,
   type RawTransportOptions,
   type TransportBenchReport,
 } from '../../bench/transport/index.js';
@@ -20,6 +21,9 @@ import {
   fsBenchCommand,
   reportBenchCommand,
 } from './bench-storage.js';
+
+/** Functions listed per profile in the --cpu-prof-dir summary. */
+const PROFILE_TOP = 20;
 
 type TransportArgs = RawTransportOptions & { json: boolean; 'cpu-prof-dir'?: string };
 
@@ -116,6 +120,9 @@ const transportCommand: CommandModule<object, TransportArgs> = {
     }
     if (argv.json) printJson(report);
     else process.stdout.write(renderTransportReport(report));
+    // Profiles are written as each worker exits: all are there now. The summary goes to stderr.
+    if (argv['cpu-prof-dir'] !== undefined)
+      process.stderr.write(await summarizeProfileDir(argv['cpu-prof-dir'], PROFILE_TOP));
     // A run that failed (not one skipped for a missing peer) or an interruption is a failure.
     if (report.interrupted || report.runs.some((r) => r.status === 'failed')) process.exitCode = 1;
   },
