@@ -35,6 +35,8 @@ export interface FakeNetworkOptions {
   maxMessageBytes?: number;
   /** Secret each endpoint must share to connect (default none). */
   secret?: string;
+  /** Called with each message's bytes before delivery; may change them (end-to-end corruption tests). */
+  tamper?: (bytes: Buffer) => void;
 }
 
 class FakePeer implements Peer {
@@ -233,6 +235,7 @@ export class FakeEndpoint implements MessageEndpoint {
     const pieces = payload instanceof Uint8Array ? [payload] : payload;
     const bytes = Buffer.concat(pieces.map((x) => Buffer.from(x.buffer, x.byteOffset, x.length)));
     if (bytes.length > this.net.maxMessageBytes) return 'MESSAGE_TOO_LARGE';
+    this.net.opts.tamper?.(bytes);
     if (p.inFlight >= this.net.maxQueuedMessages) return 'BACK_PRESSURED';
     const mode = opts?.mode ?? 'unordered';
     const messageId = this.nextMessageId++;
