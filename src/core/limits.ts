@@ -62,6 +62,10 @@ export const LIMITS = {
   NBD_SLOT_BUFFER_BYTES: 64 * KiB,
   /** NBD reads at least this long (structured replies) ask the device for holes and send them as holes. */
   NBD_HOLE_READ_MIN_BYTES: 64 * KiB,
+  /** Size of the server-wide pooled buffers for NBD payloads and reads above NBD_SLOT_BUFFER_BYTES. */
+  NBD_LARGE_BUFFER_BYTES: 1 * MiB,
+  /** Pooled large buffers per NBD server (shared by its connections; beyond them, requests allocate). */
+  NBD_LARGE_BUFFER_COUNT: 64,
 
   // --- storage ---
   /** Longest file name, in UTF-8 bytes. */

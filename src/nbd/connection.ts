@@ -11,6 +11,7 @@ import type { NbdConfig } from './config.js';
 import type { NbdExport } from './export.js';
 import { HandshakeReader } from './handshake-reader.js';
 import { negotiate } from './negotiation.js';
+import type { LargeBuffers } from './request-slot.js';
 import { TransmissionSession } from './transmission.js';
 
 export class NbdConnection {
@@ -25,6 +26,7 @@ export class NbdConnection {
     private readonly socket: Socket,
     private readonly exp: NbdExport,
     private readonly config: NbdConfig,
+    private readonly large: LargeBuffers,
   ) {
     socket.on('error', () => {
       // A reset or broken pipe: 'close' follows and ends the connection.
@@ -48,7 +50,7 @@ export class NbdConnection {
         return;
       }
       const leftover = this.reader.detach();
-      this.session = new TransmissionSession(this.socket, this.exp, outcome, this.config);
+      this.session = new TransmissionSession(this.socket, this.exp, outcome, this.config, this.large);
       if (this.shuttingDown) this.session.shutdown();
       this.session.start(leftover);
     } catch {

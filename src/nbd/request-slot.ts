@@ -8,11 +8,33 @@
  * has been handed to the kernel (the socket's write callback), because the reply may live in its
  * buffer until then.
  */
-import { LIMITS } from '../core/index.js';
+import { BufferPool, LIMITS } from '../core/index.js';
 import { CHUNK, OFFSET_DATA, type NbdRequest } from './transmission-codec.js';
 
 /** Bytes in front of read data in a reply buffer: room for a chunk header and its offset field. */
 export const REPLY_HEADER_ROOM = CHUNK.BYTES + OFFSET_DATA.BYTES;
+
+/**
+ * Buffers for requests larger than a slot's own buffer (up to NBD_LARGE_BUFFER_BYTES), shared by
+ * every connection of a server: a 1 MiB write or read then costs no allocation (and no garbage
+ * collection). Created on first use; when all are taken, requests fall back to allocating.
+ */
+export class LargeBuffers {
+  private pool: BufferPool | null = null;
+
+  acquire(bytes: number): Buffer | null {
+    if (bytes > LIMITS.NBD_LARGE_BUFFER_BYTES + REPLY_HEADER_ROOM) return null;
+    this.pool ??= new BufferPool(
+      LIMITS.NBD_LARGE_BUFFER_BYTES + REPLY_HEADER_ROOM,
+      LIMITS.NBD_LARGE_BUFFER_COUNT,
+    );
+    return this.pool.acquire();
+  }
+
+  release(buf: Buffer): void {
+    this.pool?.release(buf);
+  }
+}
 
 /** What a slot calls back into: the connection that owns it. */
 export interface SlotOwner {
@@ -41,6 +63,8 @@ export class RequestSlot {
   readonly own: Buffer;
   /** Room for a simple reply or a chunk header. */
   readonly header: Buffer;
+  /** A buffer borrowed from LargeBuffers for this request, returned by `recycle`. */
+  private borrowed: Buffer | null = null;
 
   readonly onOk: () => void;
   readonly onFail: (err: unknown) => void;
@@ -48,7 +72,10 @@ export class RequestSlot {
   readonly onWrittenFua: () => void;
   readonly onSent: () => void;
 
-  constructor(owner: SlotOwner) {
+  constructor(
+    owner: SlotOwner,
+    private readonly large: LargeBuffers,
+  ) {
     this.own = Buffer.allocUnsafeSlow(REPLY_HEADER_ROOM + LIMITS.NBD_SLOT_BUFFER_BYTES);
     this.header = Buffer.allocUnsafeSlow(REPLY_HEADER_ROOM);
     this.data = this.own;
@@ -73,15 +100,29 @@ export class RequestSlot {
     this.data = this.own;
   }
 
-  /** A buffer with REPLY_HEADER_ROOM + `dataBytes` bytes: the slot's own when it fits. */
+  /** A buffer with REPLY_HEADER_ROOM + `dataBytes` bytes: the slot's own when it fits, else pooled. */
   replyBuffer(dataBytes: number): Buffer {
     if (dataBytes <= LIMITS.NBD_SLOT_BUFFER_BYTES) return this.own;
-    return Buffer.allocUnsafe(REPLY_HEADER_ROOM + dataBytes);
+    return this.borrow(REPLY_HEADER_ROOM + dataBytes);
   }
 
-  /** A buffer of exactly `bytes` bytes for a write payload: the slot's own when it fits. */
+  /** A buffer of exactly `bytes` bytes for a write payload: the slot's own when it fits, else pooled. */
   payloadBuffer(bytes: number): Buffer {
     if (bytes <= LIMITS.NBD_SLOT_BUFFER_BYTES) return this.own.subarray(0, bytes);
-    return Buffer.allocUnsafe(bytes);
+    return this.borrow(bytes).subarray(0, bytes);
+  }
+
+  /** Returns a borrowed buffer; called when the request's reply has been sent. */
+  recycle(): void {
+    if (this.borrowed) this.large.release(this.borrowed);
+    this.borrowed = null;
+    this.data = this.own;
+  }
+
+  private borrow(bytes: number): Buffer {
+    const b = this.large.acquire(bytes);
+    if (!b) return Buffer.allocUnsafe(bytes);
+    this.borrowed = b;
+    return b;
   }
 }

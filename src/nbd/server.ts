@@ -23,6 +23,7 @@ import type { BlockDevice } from '../blockdev/types.js';
 import { readNbdConfig, type NbdConfig, type NBD_CONFIG_SCHEMA } from './config.js';
 import { NbdConnection } from './connection.js';
 import type { NbdExport } from './export.js';
+import { LargeBuffers } from './request-slot.js';
 
 export interface NbdServerOptions {
   device: BlockDevice;
@@ -46,6 +47,7 @@ export type NbdListenAddress = { unix: string } | { host: string; port: number; 
 
 export class NbdServer {
   private readonly connections = new Set<NbdConnection>();
+  private readonly large = new LargeBuffers();
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -124,7 +126,7 @@ export class NbdServer {
       socket.destroy();
       return;
     }
-    const conn = new NbdConnection(socket, this.exp, this.config);
+    const conn = new NbdConnection(socket, this.exp, this.config, this.large);
     this.connections.add(conn);
     void conn.closed.then(() => this.connections.delete(conn));
     void conn.run();

@@ -44,7 +44,7 @@ import {
 import { nbdErrnoOf, nbdMessageOf } from './errno.js';
 import type { NbdExport } from './export.js';
 import type { Negotiated } from './negotiation.js';
-import { REPLY_HEADER_ROOM, RequestSlot, type SlotOwner } from './request-slot.js';
+import { REPLY_HEADER_ROOM, RequestSlot, type LargeBuffers, type SlotOwner } from './request-slot.js';
 import {
   CHUNK,
   decodeRequestInto,
@@ -110,6 +110,7 @@ export class TransmissionSession implements SlotOwner {
     private readonly exp: NbdExport,
     private readonly negotiated: Negotiated,
     private readonly limits: TransmissionLimits,
+    private readonly large: LargeBuffers,
   ) {
     this.structured = negotiated.structuredReplies;
     this.fuaAllowed = (negotiated.transmissionFlags & NBD_FLAG_SEND_FUA) !== 0;
@@ -181,7 +182,7 @@ export class TransmissionSession implements SlotOwner {
   private takeSlot(): RequestSlot {
     let slot = this.free.pop();
     if (!slot) {
-      slot = new RequestSlot(this);
+      slot = new RequestSlot(this, this.large);
       this.slotCount++;
     }
     slot.load(this.req);
@@ -496,7 +497,7 @@ export class TransmissionSession implements SlotOwner {
     this.inFlight--;
     this.inFlightBytes -= slot.chargedBytes;
     slot.chargedBytes = 0;
-    slot.data = slot.own;
+    slot.recycle();
     this.free.push(slot);
     if (this.stalledChunk !== null && this.canAdmit() && !this.closing) this.unstall();
     if (this.closing && this.inFlight === 0) this.finish();
