@@ -8,7 +8,7 @@ test.serial('10 000 messages arrive exactly once under 5 % duplication', async (
 });
 
 test.serial('10 000 messages arrive exactly once and in FIFO order under 5 % reordering', async (t) => {
-  const { receiver } = await runExchange(t, { seed: testSeed(), impair: 'reorder=0.05,reorderMs=5' });
+  const { receiver } = await runExchange(t, { seed: testSeed(), impair: 'reorder=0.05' });
   t.true(receiver.impairmentStats()!.reordered > 0);
 });
 
