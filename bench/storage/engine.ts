@@ -10,6 +10,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { LatencyHistogram } from '../lib/latency.js';
 import type { DataJob } from './jobs.js';
 import type { IoTarget } from './targets.js';
@@ -17,6 +18,11 @@ import type { IoTarget } from './targets.js';
 /** Layout writes are this large, with this many in flight. */
 const LAYOUT_CHUNK_BYTES = 1024 * 1024;
 const LAYOUT_DEPTH = 4;
+/**
+ * A memory backend completes requests as microtasks: a lane that never waits for real I/O would hold
+ * the event loop for the whole job (no progress line, no Ctrl-C). Lanes give way at least this often.
+ */
+const YIELD_EVERY_MS = 10;
 
 /** Live counters a progress line reads while the job runs. */
 export interface LiveCounters {
@@ -74,6 +80,7 @@ export async function layOut(target: IoTarget, signal: AbortSignal): Promise<voi
         next += chunk.length;
         const len = Math.min(chunk.length, target.regionBytes - offset);
         await target.write(r, offset, len === chunk.length ? chunk : chunk.subarray(0, len));
+        await yieldToLoop();
       }
     };
     await Promise.all(Array.from({ length: LAYOUT_DEPTH }, lane));
@@ -116,9 +123,16 @@ async function lane(
   randomFillSync(buf);
   const rng = new Uint32Array([seed]);
   const sequential = job.pattern === 'read' || job.pattern === 'write';
+  let yieldAtMs = performance.now() + YIELD_EVERY_MS;
   while (!s.signal.aborted) {
-    const t0 = performance.now();
+    let t0 = performance.now();
     if (t0 >= endMs) return;
+    if (t0 >= yieldAtMs) {
+      await yieldToLoop();
+      t0 = performance.now();
+      yieldAtMs = t0 + YIELD_EVERY_MS;
+      if (s.signal.aborted) return;
+    }
     let block: number;
     if (sequential) {
       block = cursor.block;
