@@ -165,3 +165,55 @@ test('quota overrun and read-only refusal', async (t) => {
   t.true(isFerryError(r, 'READ_ONLY'), String(r));
   t.deepEqual(await ro.listAll(), []);
 });
+
+test('an append sequence from a file resumes from the last applied chunk', async (t) => {
+  const { client, fs } = await setup(t);
+  const data = randomBytes(1_500_000);
+  const ac = new AbortController();
+  let acks = 0;
+  await t.throwsAsync(
+    client.uploadAppend({ source: bufferSource(data, 77n) }, 'app.bin', {
+      blockBytes: 64 * 1024,
+      windowBlocks: 2,
+      signal: ac.signal,
+      onProgress: () => {
+        if (++acks === 5) ac.abort();
+      },
+    }),
+  );
+  t.false(
+    (await fs.list()).entries.some((e) => e.name === 'app.bin'),
+    'nothing published yet',
+  );
+  const st = await client.uploadAppend({ source: bufferSource(data, 77n) }, 'app.bin', {
+    blockBytes: 64 * 1024,
+    resume: true,
+  });
+  t.true(st.resumed);
+  t.true(st.blocksSkipped >= 5, `skipped ${st.blocksSkipped}`);
+  t.is(st.blocksSkipped + st.blocksSent, Math.ceil(data.length / 65536));
+  const h = await fs.open('app.bin');
+  t.true((await fs.read(h, 0, data.length + 1)).equals(data));
+  await fs.closeFile(h);
+});
+
+test('a resume of a different source version starts over', async (t) => {
+  const { client } = await setup(t);
+  const a = randomBytes(300_000);
+  const ac = new AbortController();
+  await t.throwsAsync(
+    client.upload(bufferSource(a, 1n), 'v.bin', {
+      blockBytes: 16384,
+      windowBlocks: 2,
+      signal: ac.signal,
+      onProgress: () => ac.abort(),
+    }),
+  );
+  const b = randomBytes(300_000);
+  const st = await client.upload(bufferSource(b, 2n), 'v.bin', { blockBytes: 16384, resume: true });
+  t.false(st.resumed, 'the journal of another version is not used');
+  t.is(st.blocksSkipped, 0);
+  const out = Buffer.alloc(b.length);
+  await client.download('v.bin', async () => bufferSink(out));
+  t.true(out.equals(b));
+});
