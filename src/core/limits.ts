@@ -60,7 +60,7 @@ export const LIMITS = {
   NBD_MAX_EXTENTS_PER_REPLY: 65_536,
   /** Per-request buffer each NBD request slot owns: payloads up to this size never allocate. */
   NBD_SLOT_BUFFER_BYTES: 64 * KiB,
-  /** NBD reads at least this long (structured replies) ask the device for holes and send them as holes. */
+  /** Structured NBD READ replies send zero runs at least this long as holes (shorter reads are not scanned). */
   NBD_HOLE_READ_MIN_BYTES: 64 * KiB,
   /** Size of the server-wide pooled buffers for NBD payloads and reads above NBD_SLOT_BUFFER_BYTES. */
   NBD_LARGE_BUFFER_BYTES: 1 * MiB,

@@ -44,6 +44,7 @@ import {
 import { nbdErrnoOf, nbdMessageOf } from './errno.js';
 import type { NbdExport } from './export.js';
 import type { Negotiated } from './negotiation.js';
+import { splitZeroRuns } from './zero-runs.js';
 import { REPLY_HEADER_ROOM, RequestSlot, type LargeBuffers, type SlotOwner } from './request-slot.js';
 import {
   CHUNK,
@@ -55,6 +56,7 @@ import {
   encodeOffsetHole,
   encodeSimpleReply,
   newRequest,
+  OFFSET_HOLE,
   REQUEST,
   SIMPLE_REPLY,
   type StatusDescriptor,
@@ -73,6 +75,9 @@ class NbdStatus {
     readonly message: string,
   ) {}
 }
+
+/** Granularity of holes in structured READ replies (the spec asks for multiples of 512). */
+const HOLE_GRAIN_BYTES = 4096;
 
 /** Shared zero buffer for WRITE_ZEROES with NO_HOLE (never written to). */
 let zeroBuffer: Buffer | null = null;
@@ -318,58 +323,43 @@ export class TransmissionSession implements SlotOwner {
     this.charge(slot, slot.length);
     slot.data = slot.replyBuffer(slot.length);
     if (slot.length === 0) return this.sendRead(slot);
-    const sparse =
-      this.structured &&
-      (slot.flags & NBD_CMD_FLAG_DF) === 0 &&
-      slot.length >= LIMITS.NBD_HOLE_READ_MIN_BYTES;
-    if (sparse) {
-      this.runSparseRead(slot).then(undefined, slot.onFail);
-      return;
-    }
     const target = slot.data.subarray(REPLY_HEADER_ROOM, REPLY_HEADER_ROOM + slot.length);
     this.exp.device.readInto(slot.offset, target).then(slot.onReadDone, slot.onFail);
   }
 
   /**
-   * A large read with structured replies: holes go out as OFFSET_HOLE chunks (12 bytes each, not
-   * the zeros), data as OFFSET_DATA chunks. Every device read finishes before the first chunk is
-   * written, so no error can follow a chunk marked DONE.
+   * A large read with structured replies whose data has long zero runs: the zeros go out as
+   * OFFSET_HOLE chunks, the rest as OFFSET_DATA chunks, the last one marked DONE. The whole read is
+   * done before the first chunk is written, so no error can follow. Returns false when there is no
+   * hole worth sending (the caller sends one data chunk).
    */
-  private async runSparseRead(slot: RequestSlot): Promise<void> {
-    const extents = mergeExtents(await this.exp.device.extents(slot.offset, slot.length));
-    if (!extents.some((e) => e.hole)) {
-      const target = slot.data.subarray(REPLY_HEADER_ROOM, REPLY_HEADER_ROOM + slot.length);
-      await this.exp.device.readInto(slot.offset, target);
-      return this.sendRead(slot);
-    }
-    const reads: Promise<number>[] = [];
-    for (const e of extents) {
-      if (e.hole) continue;
-      const rel = e.offset - slot.offset;
-      reads.push(
-        this.exp.device.readInto(
-          e.offset,
-          slot.data.subarray(REPLY_HEADER_ROOM + rel, REPLY_HEADER_ROOM + rel + e.length),
-        ),
-      );
-    }
-    await Promise.all(reads);
-    if (this.socket.destroyed) return this.release(slot);
-    extents.forEach((e, i) => {
-      const flags = i === extents.length - 1 ? NBD_REPLY_FLAG_DONE : 0;
-      const last = i === extents.length - 1 ? slot.onSent : undefined;
-      if (e.hole) {
-        const h = Buffer.allocUnsafe(CHUNK.BYTES + 12);
-        encodeOffsetHole(h, 0, flags, slot.cookieHi, slot.cookieLo, e.offset, e.length);
-        this.write(h, last);
+  private sendSparseRead(slot: RequestSlot): boolean {
+    const data = slot.data.subarray(REPLY_HEADER_ROOM, REPLY_HEADER_ROOM + slot.length);
+    const pieces = splitZeroRuns(
+      data,
+      slot.length,
+      slot.offset,
+      HOLE_GRAIN_BYTES,
+      LIMITS.NBD_HOLE_READ_MIN_BYTES,
+    );
+    if (pieces.length === 1 && !pieces[0]!.hole) return false;
+    pieces.forEach((piece, i) => {
+      const isLast = i === pieces.length - 1;
+      const flags = isLast ? NBD_REPLY_FLAG_DONE : 0;
+      const onSent = isLast ? slot.onSent : undefined;
+      const offset = slot.offset + piece.start;
+      if (piece.hole) {
+        const h = Buffer.allocUnsafe(CHUNK.BYTES + OFFSET_HOLE.BYTES);
+        encodeOffsetHole(h, 0, flags, slot.cookieHi, slot.cookieLo, offset, piece.length);
+        this.write(h, onSent);
         return;
       }
       const h = Buffer.allocUnsafe(REPLY_HEADER_ROOM);
-      encodeOffsetDataHeader(h, 0, flags, slot.cookieHi, slot.cookieLo, e.offset, e.length);
-      const rel = e.offset - slot.offset;
+      encodeOffsetDataHeader(h, 0, flags, slot.cookieHi, slot.cookieLo, offset, piece.length);
       this.write(h);
-      this.write(slot.data.subarray(REPLY_HEADER_ROOM + rel, REPLY_HEADER_ROOM + rel + e.length), last);
+      this.write(data.subarray(piece.start, piece.start + piece.length), onSent);
     });
+    return true;
   }
 
   private runFlush(slot: RequestSlot): void {
@@ -481,6 +471,8 @@ export class TransmissionSession implements SlotOwner {
       this.write(slot.header.subarray(0, CHUNK.BYTES), slot.onSent);
       return;
     }
+    const sparse = (slot.flags & NBD_CMD_FLAG_DF) === 0 && slot.length >= LIMITS.NBD_HOLE_READ_MIN_BYTES;
+    if (sparse && this.sendSparseRead(slot)) return;
     encodeOffsetDataHeader(
       slot.data,
       0,
