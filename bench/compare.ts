@@ -9,7 +9,12 @@
  */
 import { FerryError } from '../src/index.js';
 import { formatTable, type Cell } from './lib/table.js';
-import { validateStorageReport, type JobResult, type StorageBenchReport } from './storage/index.js';
+import {
+  STORAGE_REPORT_SCHEMA,
+  validateStorageReport,
+  type JobResult,
+  type StorageBenchReport,
+} from './storage/index.js';
 
 export const DEFAULT_THRESHOLD = 0.1;
 
@@ -45,6 +50,12 @@ export function readReport(text: string, label: string): StorageBenchReport {
       `${label} is not JSON (${(err as Error).message}): give a report written by ferry bench blockdev|fs --json`,
     );
   }
+  const schema = (value as { schema?: unknown } | null)?.schema;
+  if (schema !== STORAGE_REPORT_SCHEMA)
+    throw new FerryError(
+      'INVALID_ARGUMENT',
+      `${label} is not a ${STORAGE_REPORT_SCHEMA} report ($.schema is ${JSON.stringify(schema)}): give a report written by ferry bench blockdev|fs --json`,
+    );
   const problems = validateStorageReport(value);
   if (problems.length > 0)
     throw new FerryError(
