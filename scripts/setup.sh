@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ferry needs on a fresh Debian machine, and nothing when it is already there:
 # the FUSE system packages (libfuse2, fuse) and the npm packages from package-lock.json; with --test
-# also the real clients the test suite drives (fio, nbdinfo/nbdcopy, qemu-img/qemu-nbd).
+# also the real clients the test suite drives (fio, nbdinfo/nbdcopy, qemu-img/qemu-nbd) and headless
+# Chromium (the bench report test screenshots the HTML report).
 # Safe to run again and again: each step checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 say() { printf 'ferry setup: %s\n' "$*" >&2; }
 
 debs=(libfuse2 fuse)
-[ "${1:-}" = "--test" ] && debs+=(fio libnbd-bin qemu-utils)
+[ "${1:-}" = "--test" ] && debs+=(fio libnbd-bin qemu-utils chromium)
 need_debs=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_debs+=("$pkg")
