@@ -315,7 +315,10 @@ export class Endpoint implements MessageEndpoint, SessionHost {
     const key = addressKey(addr.host, addr.port);
     this.blacklisted.add(key);
     const session = this.sessionsByAddress.get(key);
-    if (session) session.end('blacklisted', 'PEER_BLACKLISTED');
+    if (session) {
+      session.sendCloseNotice(this.clock.nowMs());
+      session.end('blacklisted', 'PEER_BLACKLISTED');
+    }
     for (const [low, p] of this.pendingByLocalLow) {
       if (addressKey(p.address.host, p.address.port) === key) this.pendingByLocalLow.delete(low);
     }

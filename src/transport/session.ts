@@ -721,6 +721,11 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.tickClosing(nowMs);
   }
 
+  /** Tells the peer once, best effort, that the session is over (blacklisting, shutdown). */
+  sendCloseNotice(nowMs: number): void {
+    if (this.state === 'connected' || this.state === 'closing') this.sendBare(PacketType.CLOSE, 0, nowMs);
+  }
+
   private tickClosing(nowMs: number): void {
     if (nowMs - this.closeStartedMs >= this.host.config.handshakeTimeoutMs)
       return this.end('closed', 'NOT_CONNECTED');
