@@ -1,6 +1,7 @@
 /**
- * `ferry mount`: serves a flat filesystem (memory, a host folder, later a remote server) as a FUSE
- * mount, in the foreground, until Ctrl-C, SIGTERM or `ferry umount`.
+ * `ferry mount`: serves a flat filesystem (memory, a host folder, a remote ferry server) as a FUSE
+ * mount, in the foreground, until Ctrl-C, SIGTERM or `ferry umount`; a remote mount whose server
+ * session is gone for good (the server died or restarted) unmounts itself and exits 1.
  *
  * Why foreground: the process that serves a mount must stay alive and must never touch the mount
  * itself; a foreground command makes both obvious, and a supervisor (systemd, a test) can stop it by
@@ -14,6 +15,7 @@ import {
   checkFuseAvailable,
   describeSchema,
   DirectoryFlatFs,
+  FerryError,
   FUSE_MOUNT_SCHEMA,
   isFerryError,
   MemoryFlatFs,
@@ -25,6 +27,7 @@ import {
   parseBytes,
   parseKeyValues,
   readFuseMountConfig,
+  type ErrorCode,
   type FlatFs,
   type FuseMount,
   type FuseMountConfig,
@@ -124,11 +127,19 @@ export const mountCommand: CommandModule<object, MountArgs> = {
     printStart(mount, backend, argv.json);
     const onStatsSignal = (): void => printStats(mount, argv.json, 'stats');
     process.on('SIGUSR2', onStatsSignal);
-    const why = await untilStopped(mount);
+    const stop = await untilStopped(mount);
     process.off('SIGUSR2', onStatsSignal);
     await mount.unmount();
-    await backend.fs.close();
-    printStats(mount, argv.json, why);
+    await backend.fs.close().catch((err: unknown) => {
+      if (stop.lostCode === null) throw err;
+    });
+    printStats(mount, argv.json, stop.why);
+    if (stop.lostCode !== null) {
+      throw new FerryError(
+        stop.lostCode,
+        `lost ${backend.description} (${stop.lostCode}): ${mount.mountpoint} was unmounted; mount again once it is back`,
+      );
+    }
   },
 };
 
@@ -226,18 +237,25 @@ async function openRemote(url: string, secretFile: string | undefined): Promise<
   return { fs: new RemoteFlatFs(client), description: `server ${formatRemote(ref)}` };
 }
 
-/** Resolves with what stopped the mount: a signal, or the mount removed from outside. */
-function untilStopped(mount: FuseMount): Promise<string> {
+interface Stop {
+  /** A signal name, "unmounted" (from outside) or "lost PEER_DEAD" (backend gone). */
+  why: string;
+  lostCode: ErrorCode | null;
+}
+
+/** Resolves with what stopped the mount: a signal, the mount removed from outside, or a lost backend. */
+function untilStopped(mount: FuseMount): Promise<Stop> {
   return new Promise((resolve) => {
-    const done = (why: string): void => {
+    const done = (why: string, lostCode: ErrorCode | null = null): void => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      resolve(why);
+      resolve({ why, lostCode });
     };
     const onSignal = (signal: NodeJS.Signals): void => done(signal);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     void mount.detached.then(() => done('unmounted'));
+    void mount.lost.then((code) => done(`lost ${code}`, code));
   });
 }
 

@@ -18,7 +18,7 @@
  * - The root's attributes never touch the backend, so `stat MOUNTPOINT` answers even when the server
  *   is gone.
  */
-import { isFerryError } from '../core/index.js';
+import { isFerryError, type ErrorCode } from '../core/index.js';
 import type { FileStat, FlatFs, FsStat } from '../flatfs/types.js';
 import { errnoOf } from './errno.js';
 import type { FuseMountConfig } from './config.js';
@@ -39,6 +39,13 @@ const S_IFREG = 0o100000;
 const O_ACCMODE = 3;
 const O_RDONLY = 0;
 const UINT32_MAX = 0xffff_ffff;
+/** Backend errors that mean its session is over (a dead or restarted server), not one failed call. */
+const LOST_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'PEER_DEAD',
+  'PEER_RESET',
+  'NOT_CONNECTED',
+  'CLOSED',
+]);
 /** fuse-native turns UTIME_NOW / UTIME_OMIT (tv_sec 0) into about 1073 ms: read as "now". */
 const UTIME_SPECIAL_BELOW_MS = 2000;
 
@@ -49,6 +56,12 @@ export type AdapterSettings = Pick<
 
 export class FlatFsFuseAdapter implements FuseHandlers {
   readonly stats = new OpStats();
+  /**
+   * Resolves with the error code the first time the backend reports its session gone for good
+   * (LOST_CODES): every later call would fail too, so the owner of the mount should unmount it.
+   */
+  readonly lost: Promise<ErrorCode>;
+  private markLost!: (code: ErrorCode) => void;
   private readonly files: OpenFiles;
   /** `.fuse_hidden...` names of unlinked open files, until libfuse removes them. */
   private readonly hiddenNames = new Set<string>();
@@ -61,6 +74,7 @@ export class FlatFsFuseAdapter implements FuseHandlers {
     private readonly settings: AdapterSettings,
   ) {
     this.files = new OpenFiles(settings.maxOpenFiles);
+    this.lost = new Promise((resolve) => (this.markLost = resolve));
   }
 
   /** True when changes are refused: asked for, or the backend itself is read-only. */
@@ -369,6 +383,7 @@ export class FlatFsFuseAdapter implements FuseHandlers {
         }
       },
       (err: unknown) => {
+        if (isFerryError(err) && LOST_CODES.has(err.code)) this.markLost(err.code);
         if (settled) return;
         settled = true;
         clearTimeout(timer);

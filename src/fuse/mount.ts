@@ -18,7 +18,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError } from '../core/index.js';
+import { FerryError, type ErrorCode } from '../core/index.js';
 import type { FlatFs } from '../flatfs/types.js';
 import { FlatFsFuseAdapter } from './adapter.js';
 import { readFuseMountConfig, type FuseMountConfig, FUSE_MOUNT_SCHEMA } from './config.js';
@@ -37,6 +37,11 @@ export interface FuseMount {
   readonly stats: OpStats;
   /** Resolves when the mount disappears without unmount() (ferry umount, fusermount -u). */
   readonly detached: Promise<void>;
+  /**
+   * Resolves with the error code when the backend's session is gone for good (a remote server died
+   * or restarted): every operation fails with EIO from then on, so the owner should unmount.
+   */
+  readonly lost: Promise<ErrorCode>;
   /** Unmounts (lazily: open files do not block it) and closes the handles still open. Idempotent. */
   unmount(): Promise<void>;
 }
@@ -116,6 +121,10 @@ class LiveMount implements FuseMount {
     this.detached = new Promise((resolve) => (this.resolveDetached = resolve));
     this.poll = setInterval(() => void this.checkStillMounted(), DETACH_POLL_MS);
     this.poll.unref();
+  }
+
+  get lost(): Promise<ErrorCode> {
+    return this.adapter.lost;
   }
 
   get stats(): OpStats {

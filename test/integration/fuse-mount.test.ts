@@ -149,7 +149,7 @@ test('a hung server (SIGSTOP) leaves a caller stuck; ferry umount aborts the con
   t.false(await isMounted(m.mountpoint));
 });
 
-test('a remote mount whose server dies answers EIO within the op timeout', async (t) => {
+test('a remote mount whose server dies answers EIO within the op timeout, then unmounts itself (exit 1)', async (t) => {
   const server = await startFerryServer(t, ['--memory', '--quota', '64MiB']);
   const m = await mountFerry(t, [
     server.url,
@@ -163,9 +163,20 @@ test('a remote mount whose server dies answers EIO within the op timeout', async
   const f = path.join(m.mountpoint, 'f');
   await writeFile(f, 'remote data');
   t.is(await readFile(f, 'utf8'), 'remote data');
+  const fh = await open(f, 'r');
+  t.teardown(() => fh.close().catch(() => undefined));
   server.child.kill('SIGKILL');
   await server.exited;
-  await t.throwsAsync(readFile(f), { code: 'EIO' });
-  await t.throwsAsync(writeFile(path.join(m.mountpoint, 'g'), 'x'), { code: 'EIO' });
-  t.true((await stat(m.mountpoint)).isDirectory());
+  await t.throwsAsync(fh.read(Buffer.alloc(4), 0, 4, 0), { code: 'EIO' });
+  const done = await m.nextEvent('unmounted');
+  t.regex(String(done.reason), /^lost (PEER_DEAD|PEER_RESET|NOT_CONNECTED)$/);
+  t.is(await m.exited, 1);
+  t.regex(m.stderr(), /was unmounted/);
+  t.false(await isMounted(m.mountpoint));
+  // The descriptor opened before stays dead: it never reaches the empty folder underneath.
+  const late = await fh.read(Buffer.alloc(4), 0, 4, 0).then(
+    () => 'read',
+    (err: NodeJS.ErrnoException) => err.code,
+  );
+  t.true(late === 'ENOTCONN' || late === 'EIO', String(late));
 });

@@ -324,3 +324,16 @@ test('closeAll closes every backend handle', async (t) => {
 // Keeps the type import used when FlatFs changes shape: the adapter needs nothing beyond it.
 const _typecheck: (fs: FlatFs) => FlatFsFuseAdapter = (fs) => new FlatFsFuseAdapter(fs, SETTINGS);
 void _typecheck;
+
+test('a session that is gone for good (PEER_DEAD) marks the backend lost; a failed call (UNREACHABLE) does not', async (t) => {
+  const { a, faulty } = setup();
+  let lost: string | null = null;
+  void a.lost.then((code) => (lost = code));
+  faulty.fault = { kind: 'reject', code: 'UNREACHABLE' };
+  t.deepEqual(await getattr(a, '/f'), [-ERRNO.EIO]);
+  await new Promise((r) => setImmediate(r));
+  t.is(lost, null);
+  faulty.fault = { kind: 'reject', code: 'PEER_DEAD' };
+  t.deepEqual(await getattr(a, '/f'), [-ERRNO.EIO]);
+  t.is(await a.lost, 'PEER_DEAD');
+});
