@@ -28,10 +28,13 @@ export function startProgress(sink: ProgressSink, label: string, live: LiveCount
   const timer = setInterval(() => {
     const now = performance.now();
     const dt = (now - lastMs) / 1000;
+    // fio reports only at its end: show just the elapsed time while it runs.
     const rate =
-      live.bytes > 0
-        ? formatRate((live.bytes - lastBytes) / dt)
-        : `${Math.round((live.ops - lastOps) / dt).toLocaleString('en-US')} ops/s`;
+      live.bytes === 0 && live.ops === 0
+        ? ''
+        : live.bytes > 0
+          ? formatRate((live.bytes - lastBytes) / dt)
+          : `${Math.round((live.ops - lastOps) / dt).toLocaleString('en-US')} ops/s`;
     lastMs = now;
     lastBytes = live.bytes;
     lastOps = live.ops;
