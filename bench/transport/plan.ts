@@ -38,7 +38,7 @@ const FULL_SIZES: Record<WorkloadName, number[]> = {
   loss: [1 * MiB],
 };
 const SMOKE_SIZES: Record<WorkloadName, number[]> = {
-  oneway: [64, 16 * KiB],
+  oneway: [16 * KiB],
   rr: [64],
   bidi: [4 * KiB],
   n1: [4 * KiB],
@@ -91,7 +91,7 @@ function planWorkload(w: WorkloadName, size: number, o: TransportBenchOptions): 
         );
         break;
       case 'rr':
-        for (const depth of o.rrDepth > 1 ? [1, o.rrDepth] : [1]) {
+        for (const depth of rrDepths(o)) {
           add(
             impl,
             [node(0, 'rr-server', [], size, d), node(1, 'rr-client', [0], size, d, { rrDepth: depth })],
@@ -146,6 +146,12 @@ function planWorkload(w: WorkloadName, size: number, o: TransportBenchOptions): 
     }
   }
   return out;
+}
+
+/** One outstanding request and the pipelined depth; a smoke run checks only the pipelined one. */
+function rrDepths(o: TransportBenchOptions): number[] {
+  if (o.rrDepth <= 1) return [1];
+  return o.smoke ? [o.rrDepth] : [1, o.rrDepth];
 }
 
 /** The jumbo workload is about packet size: only the transports whose packet size can be set. */
