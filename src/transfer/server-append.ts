@@ -28,6 +28,8 @@ export class AppendUpload {
   private unjournaled = 0;
   private flushTimer: TimerHandle | null = null;
   private flushing: Promise<void> | null = null;
+  /** Set once the sequence commits, aborts or suspends: no journal may be written after that. */
+  private flushStopped = false;
   private chain: Promise<unknown> = Promise.resolve();
   private failure: FerryError | null = null;
   private state: 'open' | 'closed' = 'open';
@@ -136,8 +138,8 @@ export class AppendUpload {
   }
 
   async flushJournal(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.unjournaled === 0) return;
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    if (this.unjournaled === 0 || this.flushStopped) return;
     const sizeBytes = this.sizeBytes;
     const position = this.nextSeq;
     this.unjournaled = 0;
@@ -182,6 +184,7 @@ export class AppendUpload {
     }
     this.clearTimer();
     this.state = 'closed';
+    this.flushStopped = true;
     while (this.flushing) await this.flushing.catch(() => undefined);
     await this.fs.fsync(this.handle);
     await this.fs.closeFile(this.handle);
@@ -198,6 +201,8 @@ export class AppendUpload {
       await this.flushJournal();
     } finally {
       this.state = 'closed';
+      this.flushStopped = true;
+      while (this.flushing) await this.flushing.catch(() => undefined);
       await this.fs.closeFile(this.handle).catch(() => undefined);
     }
   }
@@ -205,6 +210,7 @@ export class AppendUpload {
   async abort(): Promise<void> {
     const wasOpen = this.state === 'open';
     this.state = 'closed';
+    this.flushStopped = true;
     this.clearTimer();
     while (this.flushing) await this.flushing.catch(() => undefined);
     if (wasOpen) await this.fs.closeFile(this.handle).catch(() => undefined);

@@ -64,6 +64,8 @@ export class OffsetUpload {
   private readonly durable: Bitmap;
   private pending: number[] = [];
   private flushing: Promise<void> | null = null;
+  /** Set once the upload commits, aborts or suspends: no journal may be written after that. */
+  private flushStopped = false;
   private flushTimer: TimerHandle | null = null;
   private writesInFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -204,8 +206,8 @@ export class OffsetUpload {
 
   /** fsync the data, then record the blocks verified before it in the journal. */
   async flushJournal(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.pending.length === 0 || this.state === 'closed') return;
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    if (this.pending.length === 0 || this.flushStopped) return;
     const batch = this.pending;
     this.pending = [];
     this.flushing = (async () => {
@@ -248,7 +250,10 @@ export class OffsetUpload {
       );
     }
     this.state = 'committing';
+    this.flushStopped = true;
+    this.clearTimer();
     try {
+      while (this.flushing) await this.flushing.catch(() => undefined);
       while (this.catchingUp) await this.catchingUp;
       if (fileHash !== null) await this.catchUp();
       const computed = fileHash === null ? null : this.hasher.digest();
@@ -259,7 +264,6 @@ export class OffsetUpload {
           `whole-file xxhash64 mismatch for ${this.params.name} (client ${fileHash?.toString(16)}, server ${computed?.toString(16)}): nothing was kept; copy again`,
         );
       }
-      this.clearTimer();
       await this.fs.fsync(this.handle);
       await this.fs.closeFile(this.handle);
       this.state = 'closed';
@@ -267,7 +271,10 @@ export class OffsetUpload {
       await removeQuietly(this.fs, this.names.journal);
       return this.params.sizeBytes;
     } catch (err) {
-      if (this.state === 'committing') this.state = 'open';
+      if (this.state === 'committing') {
+        this.state = 'open';
+        this.flushStopped = false;
+      }
       throw err;
     }
   }
@@ -278,12 +285,11 @@ export class OffsetUpload {
     this.state = 'closed';
     this.clearTimer();
     await this.idle();
-    while (this.flushing) await this.flushing;
-    this.state = 'open';
     try {
       await this.flushJournal();
     } finally {
-      this.state = 'closed';
+      this.flushStopped = true;
+      while (this.flushing) await this.flushing.catch(() => undefined);
       await this.fs.closeFile(this.handle).catch(() => undefined);
     }
   }
@@ -292,6 +298,7 @@ export class OffsetUpload {
   async abort(): Promise<void> {
     const wasOpen = this.state !== 'closed';
     this.state = 'closed';
+    this.flushStopped = true;
     this.clearTimer();
     await this.idle();
     while (this.flushing) await this.flushing.catch(() => undefined);

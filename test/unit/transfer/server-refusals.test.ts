@@ -199,3 +199,44 @@ test('too many transfers per peer is LIMIT_EXCEEDED', async (t) => {
   t.true(isFerryError(e, 'LIMIT_EXCEEDED'), String(e));
   t.is(opened.length, 64);
 });
+
+test('a journal flush still running when the commit arrives leaves no journal behind', async (t) => {
+  const net = new FakeNetwork();
+  const mem = new MemoryFlatFs({ quotaBytes: 64 * 1024 * 1024 });
+  // a slow fsync keeps the flush that the last block triggers running while the commit comes in
+  const slow = new Proxy(mem, {
+    get(target, prop, receiver) {
+      if (prop === 'fsync') {
+        return async (h: number) => {
+          await new Promise((r) => setTimeout(r, 30));
+          return target.fsync(h);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const sep = net.create();
+  const server = new TransferServer({ endpoint: sep, fs: slow });
+  const cep = net.create();
+  const client = await FerryClient.connect({ endpoint: cep, address: sep.address });
+  t.teardown(async () => {
+    await client.close();
+    await server.close();
+    await cep.close();
+    await sep.close();
+    await mem.close();
+  });
+  for (let round = 0; round < 3; round++) {
+    const data = randomBytes(256 * 4096);
+    await client.upload(bufferSource(data, BigInt(round + 1)), `j${round}`, {
+      blockBytes: 4096,
+      windowBlocks: 64,
+    });
+    t.deepEqual(
+      (await mem.list({ includeHidden: true })).entries.map((e) => e.name).filter((n) => n.startsWith('.')),
+      [],
+      `round ${round}`,
+    );
+  }
+});
