@@ -168,9 +168,9 @@ export class Inbox {
   pump(): void {
     const dispatch = this.dispatch;
     if (!dispatch) return;
-    while (this.unorderedReady.length > 0) {
-      const msg = this.unorderedReady.shift()!;
-      if (dispatch(msg)) this.finish(msg);
+    if (this.unorderedReady.length > 0) {
+      const ready = this.unorderedReady.splice(0); // take them all at once: no O(n) shift per message
+      for (const msg of ready) if (dispatch(msg)) this.finish(msg);
     }
     while (!this.fifoBusy && this.dispatch) {
       const next = this.fifoReady.get(this.nextFifo);

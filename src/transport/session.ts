@@ -727,8 +727,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   }
 
   private tickClosing(nowMs: number): void {
-    if (nowMs - this.closeStartedMs >= this.host.config.handshakeTimeoutMs)
-      return this.end('closed', 'NOT_CONNECTED');
+    // an unanswered CLOSE is not worth the whole handshake timeout: a few RTOs, at least a second
+    const giveUpMs = Math.min(this.host.config.handshakeTimeoutMs, Math.max(1000, 4 * this.rtt.rtoMs));
+    if (nowMs - this.closeStartedMs >= giveUpMs) return this.end('closed', 'NOT_CONNECTED');
     if (nowMs < this.closeNextSendMs) return;
     if (this.sendBare(PacketType.CLOSE, 0, nowMs))
       this.closeNextSendMs = nowMs + Math.min(this.rtt.rtoMs, 500);

@@ -104,7 +104,7 @@ test('disconnect closes both sides and fails what was in flight with NOT_CONNECT
 
 test('a blacklisted address loses its session and cannot connect again until unblacklisted', async (t) => {
   const server = await endpoint(t);
-  const client = await endpoint(t, { config: 'handshakeTimeoutMs=300' });
+  const client = await endpoint(t, { config: 'handshakeTimeoutMs=1500' });
   const changes: PeerStateChange[] = [];
   server.onPeerState((c) => changes.push(c));
   const peer = await client.connect(server.address);
@@ -145,4 +145,30 @@ test('stats come as JSON and as text, per peer and in total', async (t) => {
   t.true(a.peers()[0]!.stats.packetsSent >= 4);
   t.is(JSON.parse(JSON.stringify(s)).totals.packetsSent, s.totals.packetsSent);
   t.regex(a.formatStats(), /peer 127\.0\.0\.1:\d+ \(connected\): packetsSent \d+/);
+});
+
+test('a message not delivered within messageTimeoutMs fails its promises with MESSAGE_TIMEOUT', async (t) => {
+  const a = await endpoint(t, { config: 'messageTimeoutMs=1000' });
+  const b = await endpoint(t);
+  b.onMessage(() => new Promise<void>(() => {})); // never finishes
+  const peer = await a.connect(b.address);
+  const h = a.send(peer, Buffer.from('slow'));
+  await t.throwsAsync(h.delivered, { code: 'MESSAGE_TIMEOUT' } as never);
+  t.is(a.messageState(h.messageId)?.state, 'failed');
+  t.is(a.messageState(h.messageId)?.errorCode, 'MESSAGE_TIMEOUT');
+});
+
+test('loopback users may raise the packet size up to the largest UDP payload', async (t) => {
+  const a = await endpoint(t, { config: 'packetBytes=65507' });
+  const b = await endpoint(t, { config: 'packetBytes=9000' });
+  const got: Buffer[] = [];
+  b.onMessage((m) => void got.push(Buffer.from(m.payload)));
+  const peer = await a.connect(b.address);
+  const big = Buffer.alloc(3 << 20);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
+  await a.send(peer, big).delivered;
+  t.true(got[0]!.equals(big));
+  const sent = a.peers()[0]!.stats;
+  t.true(sent.bytesSent / sent.packetsSent > 8000, 'the session uses the smaller of both packet sizes');
+  t.true(sent.bytesSent / sent.packetsSent <= 9000);
 });

@@ -1,7 +1,8 @@
 /**
  * Child process of transport-restart.test.ts: binds 127.0.0.1:PORT, connects to the survivor and
  * sends FIFO messages `TAG:i` (i = 0, 1, ...) until it is killed. Prints `connected` once the session
- * is up. Uses only the public Endpoint API (it is also the "plain script" check).
+ * is up. With TAG `listen` it only binds and waits (a restarted peer that forgot the session). Uses
+ * only the public Endpoint API (it is also the "plain script" check).
  */
 import { Endpoint } from '../../src/index.js';
 
@@ -12,6 +13,11 @@ const endpoint = await Endpoint.create({
   impair: null,
   config,
 });
+if (tag === 'listen') {
+  // a restarted peer that does not reconnect: it only answers what reaches it
+  process.stdout.write('connected\n');
+  await new Promise(() => {});
+}
 const peer = await endpoint.connect({ host: '127.0.0.1', port: Number(survivorPort) });
 process.stdout.write('connected\n');
 for (let i = 0; ; i++) {

@@ -148,3 +148,20 @@ test.serial(
     assertExactlyOnceInOrder(t, h.received.get('two'), 'two');
   },
 );
+
+test.serial(
+  'a peer that forgot the session answers its heartbeat with a reset, never a silent new session',
+  async (t) => {
+    const h = await harness(t, 'heartbeatStartMs=100,heartbeatIntervalMs=100,heartbeatTimeoutMs=60s');
+    const port = await freePort();
+    const first = await startChild(h.survivor.address.port, port, 'one', h.children);
+    await waitFor('first messages', () => ((h.received.get('one')?.length ?? 0) > 50 ? true : undefined));
+    await kill(first);
+    await startChild(h.survivor.address.port, port, 'listen', h.children);
+    const reset = await waitFor('reset', () => h.changes.find((c) => c.state !== 'connected'));
+    t.is(reset.state, 'reset');
+    t.is(reset.reason, 'PEER_RESET');
+    t.deepEqual(h.survivor.peers(), [], "no session was re-created behind anyone's back");
+    assertExactlyOnceInOrder(t, h.received.get('one'), 'one');
+  },
+);
