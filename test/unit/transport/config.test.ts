@@ -1,4 +1,5 @@
 import test from 'ava';
+import { readFileSync } from 'node:fs';
 import { readTransportConfig, TRANSPORT_SCHEMA } from '../../../src/transport/config.js';
 
 test('defaults match DESIGN: 1452-byte packets, 64 MiB messages, dead within 3 heartbeat intervals', (t) => {
@@ -26,4 +27,11 @@ test('key=value strings with units are read; unknown keys and bad values name th
 
 test('every setting is documented', (t) => {
   for (const [key, s] of Object.entries(TRANSPORT_SCHEMA)) t.true(s.doc.length > 10, key);
+});
+
+test('docs/protocol.md lists every setting with its default', (t) => {
+  const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
+  for (const [key, s] of Object.entries(TRANSPORT_SCHEMA)) {
+    t.regex(doc, new RegExp(`^\\| \`${key}\` \\| ${s.kind} \\| ${String(s.default)} \\|`, 'm'), key);
+  }
 });
