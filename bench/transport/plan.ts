@@ -59,7 +59,7 @@ export function planRuns(o: TransportBenchOptions): PlannedRun[] {
   for (const w of o.workloads) {
     for (const size of sizesFor(w, o)) runs.push(...planWorkload(w, size, o));
   }
-  if (o.lossMatrix && o.impls.includes('ferry')) {
+  if (o.lossMatrix) {
     for (const size of sizesFor('loss', o)) runs.push(...planLoss(size, o));
   }
   return runs;
@@ -164,24 +164,28 @@ function jumboPacket(): number {
   return Math.min(JUMBO_PACKET_BYTES, MAX_UDP_PAYLOAD_BYTES);
 }
 
+/**
+ * ferry through its own receive-path impairment; udx-native through an impairment proxy in front of
+ * its receiver (same settings, data direction only; one more user-space hop than ferry's rows).
+ */
 function planLoss(size: number, o: TransportBenchOptions): PlannedRun[] {
-  return (o.smoke ? SMOKE_LOSS_PROBABILITIES : LOSS_PROBABILITIES).map((p) => {
-    const d = o.durationMs;
+  const out: PlannedRun[] = [];
+  const impls = o.impls.filter((i) => i === 'ferry' || i === 'udx');
+  for (const p of o.smoke ? SMOKE_LOSS_PROBABILITIES : LOSS_PROBABILITIES) {
     const impair = `loss=${p},delayMs=${LOSS_DELAY_MS},seed=${LOSS_SEED}`;
-    const s = scenario(
-      'loss',
-      'ferry',
-      size,
-      [node(0, 'sink', [], size, d), node(1, 'stream', [0], size, d)],
-      o,
-      {
+    for (const impl of impls) {
+      const d = o.durationMs;
+      const nodes = [node(0, 'sink', [], size, d), node(1, 'stream', [0], size, d)];
+      const s = scenario('loss', impl, size, nodes, o, {
         variant: `loss=${p * 100}%`,
-        impair: [impair, ''],
+        impair: impl === 'ferry' ? [impair, ''] : ['', ''],
+        proxyImpair: impl === 'udx' ? impair : '',
         loss: { probability: p, delayMs: LOSS_DELAY_MS },
-      },
-    );
-    return { scenario: s, group: null };
-  });
+      });
+      out.push({ scenario: s, group: null });
+    }
+  }
+  return out;
 }
 
 function scenario(
@@ -201,6 +205,7 @@ function scenario(
     durationMs: o.durationMs,
     nodes,
     impair: nodes.map(() => ''),
+    proxyImpair: '',
     rateMsgsPerSec: null,
     loss: null,
     ...extra,

@@ -46,7 +46,7 @@ const TITLES: Record<RunResult['workload'], string> = {
   nn: 'n nodes each sending to all others',
   curve: 'load curve: delivery time against offered rate',
   jumbo: 'one-way bulk at the largest loopback packet size',
-  loss: 'loss matrix (ferry; loss and delay at the receiver)',
+  loss: 'loss matrix (loss and delay on the way to the receiver: ferry by its impairment layer, udx through an impairment proxy)',
 };
 
 function title(r: RunResult): string {
@@ -156,8 +156,10 @@ function curveTable(group: readonly RunResult[]): string {
 }
 
 function lossTable(group: readonly RunResult[]): string {
-  const lossless = group.find((r) => r.loss?.probability === 0 && ok(r));
+  const lossless = (impl: ImplName): RunResult | undefined =>
+    group.find((r) => r.impl === impl && r.loss?.probability === 0 && ok(r));
   const headers = [
+    'impl',
     'loss',
     'delay ms',
     'MB/s',
@@ -170,19 +172,25 @@ function lossTable(group: readonly RunResult[]): string {
     'timeouts',
     'note',
   ];
-  const rows = group.map((r): Cell[] => [
-    `${(r.loss?.probability ?? 0) * 100} %`,
-    r.loss?.delay_ms ?? 0,
-    ok(r) ? r.payload_bytes_per_s / 1e6 : '-',
-    ok(r) && lossless && lossless.payload_bytes_per_s > 0
-      ? r.payload_bytes_per_s / lossless.payload_bytes_per_s
-      : '-',
-    ...latencyCells(r.latency.delivery.percentile, r),
-    retx(r),
-    count(r.retransmits?.fast),
-    count(r.retransmits?.timeouts),
-    note(r),
-  ]);
+  const rows = [...group]
+    .sort((a, b) => a.impl.localeCompare(b.impl) || (a.loss?.probability ?? 0) - (b.loss?.probability ?? 0))
+    .map((r): Cell[] => {
+      const base = lossless(r.impl);
+      return [
+        r.impl,
+        `${(r.loss?.probability ?? 0) * 100} %`,
+        r.loss?.delay_ms ?? 0,
+        ok(r) ? r.payload_bytes_per_s / 1e6 : '-',
+        ok(r) && base && base.payload_bytes_per_s > 0
+          ? r.payload_bytes_per_s / base.payload_bytes_per_s
+          : '-',
+        ...latencyCells(r.latency.delivery.percentile, r),
+        retx(r),
+        count(r.retransmits?.fast),
+        count(r.retransmits?.timeouts),
+        note(r),
+      ];
+    });
   return formatTable(headers, rows);
 }
 

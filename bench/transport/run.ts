@@ -6,6 +6,7 @@
  * an abort from Ctrl-C). On abort the run stops sending at once and still reports what it measured.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ImpairProxy } from '../../src/index.js';
 import type { PeerEndpoint } from './links/link.js';
 import type { NodeReport } from './protocol.js';
 import type { Scenario } from './scenario.js';
@@ -59,8 +60,9 @@ export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome>
     ? env.pool.take(labels)
     : labels.map((label, node) => new WorkerProcess(label, env.fork(s, node)));
   const outcome: RunOutcome = { reports: [], error: null, aborted: false };
+  const proxies: ImpairProxy[] = [];
   try {
-    await drive(s, workers, env);
+    await drive(s, workers, env, proxies);
   } catch (err) {
     outcome.error = err instanceof Error ? err.message : String(err);
   }
@@ -71,6 +73,7 @@ export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome>
   } catch (err) {
     outcome.error ??= err instanceof Error ? err.message : String(err);
   }
+  for (const p of proxies) await p.close();
   if (stay && outcome.error === null) {
     env.pool!.giveBack(workers);
     return outcome;
@@ -80,7 +83,12 @@ export async function runScenario(s: Scenario, env: RunEnv): Promise<RunOutcome>
   return outcome;
 }
 
-async function drive(s: Scenario, workers: WorkerProcess[], env: RunEnv): Promise<void> {
+async function drive(
+  s: Scenario,
+  workers: WorkerProcess[],
+  env: RunEnv,
+  proxies: ImpairProxy[],
+): Promise<void> {
   const signal = env.signal;
   const deadlineMs = 2 * SETUP_TIMEOUT_MS + s.durationMs + SEND_GRACE_MS + DRAIN_MAX_MS + REPORT_TIMEOUT_MS;
   const maxMessageBytes = Math.max(...s.nodes.map((n) => n.sizeBytes));
@@ -97,7 +105,8 @@ async function drive(s: Scenario, workers: WorkerProcess[], env: RunEnv): Promis
   const ports = await Promise.all(workers.map((w) => w.next('listening', SETUP_TIMEOUT_MS)));
   trace(s, 'listening', t0);
   const endpoints: PeerEndpoint[] = ports.map((p, node) => ({ node, host: HOST, port: p.port }));
-  workers.forEach((w, i) => w.send({ t: 'connect', peers: endpoints.filter((e) => e.node !== i) }));
+  const viaProxy = s.proxyImpair === '' ? null : await impairProxy(s.proxyImpair, endpoints[0]!, proxies);
+  workers.forEach((w, i) => w.send({ t: 'connect', peers: peersOf(i, endpoints, viaProxy) }));
   await Promise.all(workers.map((w) => w.next('connected', SETUP_TIMEOUT_MS)));
   trace(s, 'connected', t0);
   if (signal.aborted) return;
@@ -114,6 +123,33 @@ async function drive(s: Scenario, workers: WorkerProcess[], env: RunEnv): Promis
     );
   }
   trace(s, 'drained', t0);
+}
+
+/**
+ * A UDP impairment proxy in front of node 0 (the parent runs it; it idles otherwise), impairing what
+ * the other nodes send to node 0, not node 0's answers. Resolves with the port to send to instead.
+ */
+async function impairProxy(
+  impairment: string,
+  target: PeerEndpoint,
+  proxies: ImpairProxy[],
+): Promise<number> {
+  const proxy = await ImpairProxy.create({
+    listen: `${HOST}:0`,
+    to: `${target.host}:${target.port}`,
+    impairment,
+    direction: 'up',
+  });
+  proxies.push(proxy);
+  return proxy.listenAddress.port;
+}
+
+/** What node `i` is told about the others: through the proxy, node 0 is the proxy's port. */
+function peersOf(i: number, endpoints: readonly PeerEndpoint[], proxyPort: number | null): PeerEndpoint[] {
+  const others = endpoints.filter((e) => e.node !== i);
+  if (proxyPort === null) return others;
+  if (i === 0) return others.map((e) => ({ ...e, proxied: true }));
+  return others.map((e) => (e.node === 0 ? { ...e, port: proxyPort } : e));
 }
 
 /** Waits while the receivers still take in messages sent before the senders stopped. */

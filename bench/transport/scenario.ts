@@ -16,8 +16,13 @@ export interface Scenario {
   packetSizeBytes: number;
   durationMs: number;
   nodes: NodePlan[];
-  /** Impairment settings per node ('' for none): the loss matrix impairs the receiver. */
+  /** Impairment settings per node ('' for none): the loss matrix impairs ferry's receiver. */
   impair: string[];
+  /**
+   * Impairment settings of a UDP proxy in front of node 0 ('' for none), impairing what the other
+   * nodes send it: the loss matrix for udx, which has no impairment layer of its own.
+   */
+  proxyImpair: string;
   /** Paced runs: the offered rate. */
   rateMsgsPerSec: number | null;
   /** Loss matrix: the loss probability and one-way delay applied at the receiver. */

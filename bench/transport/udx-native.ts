@@ -36,9 +36,12 @@ export interface UdxStream {
   readonly mtu: number;
 }
 
+/** Called for a packet to a stream that is not connected yet; false lets it in. */
+export type UdxFirewall = (socket: UdxSocket, port: number, host: string) => boolean;
+
 export interface Udx {
   createSocket(): UdxSocket;
-  createStream(id: number): UdxStream;
+  createStream(id: number, opts?: { firewall?: UdxFirewall }): UdxStream;
 }
 
 export type UdxConstructor = new () => Udx;

@@ -61,7 +61,7 @@ const transportCommand: CommandModule<object, TransportArgs> = {
       .option('loss-matrix', {
         type: 'boolean',
         default: false,
-        describe: 'also run ferry bulk under 0, 1, 5, 20 % loss with 10 ms delay',
+        describe: 'also run ferry and udx bulk under 0, 1, 5, 20 % loss with 10 ms delay',
       })
       .option('smoke', {
         type: 'boolean',

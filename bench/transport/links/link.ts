@@ -17,6 +17,11 @@ export interface PeerEndpoint {
   node: number;
   host: string;
   port: number;
+  /**
+   * This node's traffic reaches us through an impairment proxy, from a port not known in advance
+   * (udx under loss): accept the first packet's source as the node's address.
+   */
+  proxied?: boolean;
 }
 
 export interface LinkOptions {

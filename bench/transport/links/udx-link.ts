@@ -34,13 +34,22 @@ export class UdxLink implements Link {
     const socket = this.socket;
     if (!socket) return Promise.reject(new Error('udx: connect before listen'));
     for (const p of peers) {
-      const stream = this.udx.createStream(p.node + 1);
+      // Through a proxy the node's packets come from the proxy's port: connect to where the first
+      // one came from (the stream is not connected before, so udx asks this firewall).
+      const stream: UdxStream = p.proxied
+        ? this.udx.createStream(p.node + 1, {
+            firewall: (sock, port, host) => {
+              stream.connect(sock, self + 1, port, host);
+              return false;
+            },
+          })
+        : this.udx.createStream(p.node + 1);
       const reader = new FrameReader((h, size) => this.handler(h, size), this.opts.maxMessageBytes);
       stream.on('data', (chunk) => reader.push(chunk));
       stream.on('drain', () => (this.needDrain[p.node] = false));
       // The peer closing first ends the stream with an error: expected at the end of a run.
       stream.on('error', () => this.errors++);
-      stream.connect(socket, self + 1, p.port, p.host);
+      if (!p.proxied) stream.connect(socket, self + 1, p.port, p.host);
       this.streams[p.node] = stream;
       this.needDrain[p.node] = false;
     }

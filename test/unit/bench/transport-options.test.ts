@@ -50,7 +50,7 @@ test('bad values are INVALID_ARGUMENT naming the flag', (t) => {
   }
 });
 
-test('a smoke plan runs every workload for every implementation, and the loss matrix for ferry only', (t) => {
+test('a smoke plan runs every workload for every implementation, and the loss matrix for ferry and udx', (t) => {
   const runs = planRuns(parseTransportOptions({ smoke: true, lossMatrix: true })).map((r) => r.scenario);
   for (const impl of ['dgram', 'tcp', 'udx', 'ferry']) {
     for (const w of ['oneway', 'rr', 'bidi', 'n1', 'nn', 'curve']) {
@@ -62,10 +62,13 @@ test('a smoke plan runs every workload for every implementation, and the loss ma
   }
   const loss = runs.filter((s) => s.workload === 'loss');
   t.true(loss.length > 0);
+  t.deepEqual([...new Set(loss.map((s) => s.impl))].sort(), ['ferry', 'udx']);
   for (const s of loss) {
-    t.is(s.impl, 'ferry');
-    t.regex(s.impair[0]!, /^loss=[\d.]+,delayMs=10,seed=1$/);
+    // ferry impairs its receiver's endpoint; udx goes through an impairment proxy in front of it.
+    const spec = s.impl === 'ferry' ? s.impair[0]! : s.proxyImpair;
+    t.regex(spec, /^loss=[\d.]+,delayMs=10,seed=1$/);
     t.is(s.impair[1], '');
+    if (s.impl === 'udx') t.deepEqual(s.impair, ['', '']);
   }
   const n1 = runs.find((s) => s.workload === 'n1')!;
   t.is(n1.nodes.length, 9);
