@@ -3,12 +3,30 @@
  * server's filesystem totals), as text or JSON.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { isFerryError, type FerryClient } from '../../src/index.js';
 import { printJson } from '../util.js';
 import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from './cp.js';
 
 interface StatArgs extends RemoteArgs {
   remote: string;
   json: boolean;
+}
+
+/** The server's name, filesystem totals (when it serves one) and block devices. */
+async function serverTotals(client: FerryClient): Promise<Record<string, unknown>> {
+  const fs = await client.statfs().catch((err: unknown) => {
+    if (isFerryError(err, 'NOT_SUPPORTED')) return null;
+    throw err;
+  });
+  const devices = await client.devices();
+  return {
+    server: client.server.serverName,
+    ...(fs ?? { filesystem: 'none' }),
+    devices: devices.map(
+      (d) =>
+        `${d.name} (${d.sizeBytes} bytes, ${d.blockBytes}-byte blocks${d.readOnly ? ', read-only' : ''})`,
+    ),
+  };
 }
 
 export const statCommand: CommandModule<object, StatArgs> = {
@@ -29,9 +47,7 @@ export const statCommand: CommandModule<object, StatArgs> = {
     const client = await connectTo(ref, args);
     try {
       const info: Record<string, unknown> =
-        ref.name === null
-          ? { server: client.server.serverName, ...(await client.statfs()) }
-          : { ...(await client.stat(ref.name)) };
+        ref.name === null ? await serverTotals(client) : { ...(await client.stat(ref.name)) };
       if (args.json) {
         printJson(info);
         return;
