@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { LatencySummary } from '../lib/latency.js';
-import type { DataJob } from './jobs.js';
+import type { DataJob, MetaOp } from './jobs.js';
 import type { FioEngine } from './options.js';
 import type { DirectionStats, JobResult } from './report-types.js';
 
@@ -37,7 +37,8 @@ export function fioVersion(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function baseDir(memory: boolean): string {
+/** RAM-backed /dev/shm for memory backends (where it exists), else the temp folder. */
+export function fioBaseDir(memory: boolean): string {
   return memory && existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
 }
 
@@ -106,7 +107,7 @@ function directionOf(d: FioDirection): DirectionStats {
 /** Reads fio's JSON (it may print notices before it) into a JobResult. */
 export function parseFioJson(
   text: string,
-  run: Omit<FioRun, 'signal' | 'memory' | 'engine' | 'regionBytes' | 'runtimeMs'>,
+  run: { job: { name: string; bs: number }; iodepth: number; numjobs: number },
 ): JobResult {
   const start = text.indexOf('{');
   if (start < 0) throw new Error('fio printed no JSON');
@@ -144,7 +145,7 @@ export function parseFioJson(
 
 /** Runs fio once for the job; rejects with fio's own words when it fails. */
 export async function runFio(run: FioRun): Promise<JobResult> {
-  const dir = await mkdtemp(path.join(baseDir(run.memory), 'ferry-bench-fio-'));
+  const dir = await mkdtemp(path.join(fioBaseDir(run.memory), 'ferry-bench-fio-'));
   try {
     const text = await spawnFio(fioArgs(run, dir), dir, run.runtimeMs + FIO_GRACE_MS, run.signal);
     return parseFioJson(text, run);
@@ -178,4 +179,52 @@ function spawnFio(args: string[], cwd: string, timeoutMs: number, signal: AbortS
         reject(new Error(`fio exited with ${code}: ${(err || out).trim().split('\n').slice(-2).join(' ')}`));
     });
   });
+}
+
+/** fio's file engines: create (with one 4 KiB write), stat and delete of many small files. */
+const META_ENGINES: Record<MetaOp, { engine: string; rw: string }> = {
+  create: { engine: 'filecreate', rw: 'write' },
+  stat: { engine: 'filestat', rw: 'read' },
+  delete: { engine: 'filedelete', rw: 'read' },
+};
+
+const FIO_META_NAME = 'ferry-meta';
+
+export interface FioMetaRun {
+  name: string;
+  op: MetaOp;
+  files: number;
+  iodepth: number;
+  /** The folder the three phases share (made by the caller, removed after delete). */
+  dir: string;
+  signal: AbortSignal;
+}
+
+export function fioMetaArgs(run: FioMetaRun): string[] {
+  const m = META_ENGINES[run.op];
+  return [
+    // One fio job name for the three phases: fio names the files after it (NAME.0.N).
+    `--name=${FIO_META_NAME}`,
+    `--directory=${run.dir}`,
+    `--ioengine=${m.engine}`,
+    `--rw=${m.rw}`,
+    `--nrfiles=${run.files}`,
+    '--filesize=4k',
+    '--bs=4k',
+    '--openfiles=1',
+    ...(run.op === 'create' ? ['--create_on_open=1'] : []),
+    '--output-format=json',
+  ];
+}
+
+/** A metadata phase with fio's file engines; counted in files, like ferry's metadata jobs. */
+export async function runFioMeta(run: FioMetaRun): Promise<JobResult> {
+  const text = await spawnFio(fioMetaArgs(run), run.dir, FIO_GRACE_MS, run.signal);
+  const r = parseFioJson(text, { job: { name: run.name, bs: 0 }, iodepth: run.iodepth, numjobs: 1 });
+  // Files, not bytes: the same shape as ferry's own metadata results.
+  for (const d of [r.read, r.write]) {
+    d.io_bytes = 0;
+    d.bw_bytes = 0;
+  }
+  return { ...r, io_bytes: 0, bw_bytes: 0, files_per_s: r.iops };
 }

@@ -15,7 +15,7 @@ import { startResourceMeter } from '../lib/resources.js';
 import { formatNumber, formatRate } from '../lib/table.js';
 import { copyLocal, copyRemote, makeSourceFile } from './copies.js';
 import { layOut, runDataJob, type JobMeasure, type LiveCounters } from './engine.js';
-import { fioVersion, runFio } from './fio.js';
+import { fioBaseDir, fioVersion, runFio, runFioMeta } from './fio.js';
 import { CURVE_DEPTHS, CURVE_JOB, type Job, type MetaJob } from './jobs.js';
 import { cleanUpMeta, newMetaState, runMetaJob, type MetaState } from './meta.js';
 import type { StorageBenchOptions } from './options.js';
@@ -54,7 +54,11 @@ interface LiveTarget {
   name: Exclude<TargetName, 'fio'>;
   store: Store;
   io: IoTarget | null;
+  /** The data was laid out once (it stays on the server across sessions). */
+  laidOut: boolean;
   meta: MetaState;
+  /** Opens a fresh session (remote only), after a run failed because its session ended. */
+  reopen?: () => Promise<Store>;
 }
 
 /** What the run opened, released in reverse order whatever happens. */
@@ -63,6 +67,8 @@ class Resources {
   targets: LiveTarget[] = [];
   dir: string | null = null;
   ownsDir = false;
+  /** fio's metadata folder, shared by its create, stat and delete phases. */
+  fioMetaDir: string | null = null;
 
   async close(): Promise<void> {
     for (const t of this.targets) {
@@ -71,6 +77,7 @@ class Resources {
       await t.store.close().catch(() => undefined);
     }
     await this.server?.close().catch(() => undefined);
+    if (this.fioMetaDir) await rm(this.fioMetaDir, { recursive: true, force: true });
     if (this.dir && this.ownsDir) await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -92,6 +99,7 @@ export async function runStorageBench(
       name: 'local',
       store: await openLocalStore(o, res.dir),
       io: null,
+      laidOut: false,
       meta: newMetaState(),
     });
     await openRemote(o, res, unavailable);
@@ -105,7 +113,7 @@ export async function runStorageBench(
       if (unavailable.remote !== undefined)
         results.push(notRunResult(shapeOf(o, job, 'remote'), 'skipped', unavailable.remote));
       if (io.signal.aborted) break;
-      results.push(await runOnFio(o, job, unavailable, io));
+      results.push(await runOnFio(o, job, res, unavailable, io));
     }
     if (o.curve && !io.signal.aborted) await runCurves(o, res.targets, io, curves);
     if (o.copies && !io.signal.aborted) await runCopies(o, res, unavailable, io, copies);
@@ -171,8 +179,15 @@ async function openRemote(
       host = res.server.address.host;
       port = res.server.address.port;
     }
-    const store = await openRemoteStore(o.kind, host, port, o.remote?.name ?? null);
-    res.targets.push({ name: 'remote', store, io: null, meta: newMetaState() });
+    const reopen = (): Promise<Store> => openRemoteStore(o.kind, host, port, o.remote?.name ?? null);
+    res.targets.push({
+      name: 'remote',
+      store: await reopen(),
+      io: null,
+      laidOut: false,
+      meta: newMetaState(),
+      reopen,
+    });
   } catch (err) {
     unavailable.remote = `cannot reach the ferry server: ${reasonOf(err)}`;
   }
@@ -198,7 +213,8 @@ async function ioTargetOf(o: StorageBenchOptions, t: LiveTarget, signal: AbortSi
   if (t.io) return t.io;
   const regionBytes = Math.floor(o.sizeBytes / o.numjobs);
   t.io = await openIoTarget(t.store, o.numjobs, regionBytes);
-  await layOut(t.io, signal);
+  if (!t.laidOut) await layOut(t.io, signal);
+  t.laidOut = true;
   return t.io;
 }
 
@@ -237,9 +253,27 @@ async function runOnTarget(
     } else result = await runMeta(o, job, t, io, shape);
   } catch (err) {
     result = notRunResult(shape, 'failed', reasonOf(err));
+    await renewSession(t, io);
   }
   io.say(summaryLine(result));
   return result;
+}
+
+/**
+ * After a remote run failed, the session may be gone (the failure is reported as it is): open a
+ * fresh one so the later jobs still measure the server instead of failing one after the other.
+ */
+async function renewSession(t: LiveTarget, io: StorageBenchIo): Promise<void> {
+  if (!t.reopen) return;
+  await t.io?.close().catch(() => undefined);
+  await t.store.close().catch(() => undefined);
+  t.io = null;
+  try {
+    t.store = await t.reopen();
+    io.say(`${t.name}: opened a new session after the failure`);
+  } catch (err) {
+    io.say(`${t.name}: cannot open a new session: ${reasonOf(err)}`);
+  }
 }
 
 async function runMeta(
@@ -266,12 +300,13 @@ async function runMeta(
 async function runOnFio(
   o: StorageBenchOptions,
   job: Job,
+  res: Resources,
   unavailable: StorageBenchReport['unavailable'],
   io: StorageBenchIo,
 ): Promise<JobResult> {
   const shape = shapeOf(o, job, 'fio');
   if (unavailable.fio !== undefined) return notRunResult(shape, 'skipped', unavailable.fio);
-  if (job.kind !== 'data') return notRunResult(shape, 'skipped', 'no fio baseline for metadata jobs');
+  if (job.kind !== 'data') return runMetaOnFio(o, job, res, io);
   const line = startProgress(io.progress, label(job, 'fio'), { bytes: 0, ops: 0 });
   let result: JobResult;
   try {
@@ -326,6 +361,7 @@ async function runCurves(
       );
     } catch (err) {
       io.say(`load curve ${t.name}: failed: ${reasonOf(err)}`);
+      await renewSession(t, io);
     }
   }
 }
@@ -417,4 +453,41 @@ async function oneRemoteCopy(
   } finally {
     await server?.close();
   }
+}
+
+/** fio's file engines in a folder of the same kind as the backend, kept from create to delete. */
+async function runMetaOnFio(
+  o: StorageBenchOptions,
+  job: MetaJob,
+  res: Resources,
+  io: StorageBenchIo,
+): Promise<JobResult> {
+  const shape = shapeOf(o, job, 'fio');
+  const line = startProgress(io.progress, label(job, 'fio'), { bytes: 0, ops: 0 });
+  let result: JobResult;
+  try {
+    if (job.op === 'create' || res.fioMetaDir === null) {
+      if (res.fioMetaDir) await rm(res.fioMetaDir, { recursive: true, force: true });
+      res.fioMetaDir = await mkdtemp(path.join(fioBaseDir(o.backend === 'memory'), 'ferry-bench-fio-meta-'));
+    }
+    result = await runFioMeta({
+      name: job.name,
+      op: job.op,
+      files: o.metaFiles,
+      iodepth: o.iodepth,
+      dir: res.fioMetaDir,
+      signal: io.signal,
+    });
+    result = { ...result, iodepth: shape.iodepth, numjobs: shape.numjobs };
+  } catch (err) {
+    result = notRunResult(shape, 'failed', reasonOf(err));
+  } finally {
+    line.stop();
+  }
+  if (job.op === 'delete' && res.fioMetaDir) {
+    await rm(res.fioMetaDir, { recursive: true, force: true });
+    res.fioMetaDir = null;
+  }
+  io.say(summaryLine(result));
+  return result;
 }

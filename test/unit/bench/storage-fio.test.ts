@@ -1,6 +1,6 @@
 /** The fio baseline: the arguments mirror the job, and fio's JSON is read into fio's own field names. */
 import test from 'ava';
-import { fioArgs, parseFioJson } from '../../../bench/storage/fio.js';
+import { fioArgs, fioMetaArgs, parseFioJson } from '../../../bench/storage/fio.js';
 import { DATA_JOBS } from '../../../bench/storage/jobs.js';
 
 const mix = DATA_JOBS.find((j) => j.name === 'randrw-16k')!;
@@ -68,4 +68,21 @@ test('fio JSON (with a notice before it) becomes a JobResult with both direction
   t.is(r.cpu_user_s, 0.1 * 2 * 2);
   t.is(r.peak_rss_bytes, null);
   t.throws(() => parseFioJson('fio: error', { job: mix, iodepth: 1, numjobs: 1 }), { message: /no JSON/ });
+});
+
+test('fio metadata phases use its file engines under one job name, so stat and delete find the created files', (t) => {
+  const base = { name: 'x', files: 500, iodepth: 16, dir: '/tmp/m', signal };
+  const create = fioMetaArgs({ ...base, op: 'create' });
+  const stat = fioMetaArgs({ ...base, op: 'stat' });
+  const del = fioMetaArgs({ ...base, op: 'delete' });
+  t.true(create.includes('--ioengine=filecreate') && create.includes('--create_on_open=1'));
+  t.true(stat.includes('--ioengine=filestat'));
+  t.true(del.includes('--ioengine=filedelete'));
+  for (const a of [create, stat, del]) {
+    t.true(a.includes('--nrfiles=500') && a.includes('--directory=/tmp/m'));
+    t.is(
+      a.find((x) => x.startsWith('--name=')),
+      '--name=ferry-meta',
+    );
+  }
 });
