@@ -118,7 +118,7 @@ function isLoopback(host: string): boolean {
   return host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
 }
 
-export class Endpoint implements MessageEndpoint, SessionHost {
+export class Endpoint implements MessageEndpoint {
   readonly config: TransportConfig;
   readonly address: PeerAddress;
   /** This endpoint's incarnation: grows with every restart, so peers recognise a new life. */
@@ -133,6 +133,8 @@ export class Endpoint implements MessageEndpoint, SessionHost {
   private sendingHead = 0;
   private poolStarved = false;
   private readonly view = new PacketView();
+  /** What sessions may call back into (kept off the public surface of Endpoint). */
+  private readonly host: SessionHost;
 
   private readonly sessionsByAddress = new Map<string, Session>();
   private readonly sessionsByLocalLow = new Map<number, Session>();
@@ -183,6 +185,18 @@ export class Endpoint implements MessageEndpoint, SessionHost {
     const bound = socket.address();
     this.address = { host: bound.address, port: bound.port };
     this.incarnation = nextIncarnation();
+    this.host = {
+      config,
+      acquireBuffer: () => this.acquireBuffer(),
+      releaseBuffer: (buf) => this.releaseBuffer(buf),
+      sendPacket: (session, buf, length) => this.sendPacket(session, buf, length),
+      sendControl: (session, packet) => this.sendControl(session, packet),
+      dispatch: (session, msg) => this.dispatch(session, msg),
+      hasHandler: () => this.handler !== null,
+      markActive: (session) => this.markActive(session),
+      onStateChange: (session, previous, reason) => this.onStateChange(session, previous, reason),
+      onMessageFinished: (msg) => this.onMessageFinished(msg),
+    };
     this.pool = new BufferPool(
       config.packetBytes,
       Math.max(16, Math.floor(config.sendPoolBytes / config.packetBytes)),
@@ -277,7 +291,7 @@ export class Endpoint implements MessageEndpoint, SessionHost {
       );
     }
     const now = this.clock.nowMs();
-    const session = new Session(this, key, addr, 'client', this.freshLocalId(), now);
+    const session = new Session(this.host, key, addr, 'client', this.freshLocalId(), now);
     const nonce = randomNonce();
     session.handshakePacket = encodePacket({
       type: PacketType.HELLO,
@@ -337,7 +351,7 @@ export class Endpoint implements MessageEndpoint, SessionHost {
 
   onMessage(handler: MessageHandler): void {
     this.handler = handler;
-    for (const s of this.sessionsByAddress.values()) if (s.state === 'connected') s.inbox.pump();
+    for (const s of this.sessionsByAddress.values()) if (s.state === 'connected') s.enableDelivery();
   }
 
   onPeerState(listener: (change: PeerStateChange) => void): () => void {
@@ -528,17 +542,17 @@ export class Endpoint implements MessageEndpoint, SessionHost {
 
   // ================================================================== SessionHost
 
-  acquireBuffer(): Buffer | null {
+  private acquireBuffer(): Buffer | null {
     const buf = this.pool.acquire();
     if (!buf) this.poolStarved = true;
     return buf;
   }
 
-  releaseBuffer(buf: Buffer): void {
+  private releaseBuffer(buf: Buffer): void {
     this.pool.release(buf);
   }
 
-  sendPacket(session: Session, buf: Buffer, length: number): void {
+  private sendPacket(session: Session, buf: Buffer, length: number): void {
     sealPacket(buf, length);
     session.stats.packetsSent++;
     session.stats.bytesSent += length;
@@ -548,7 +562,7 @@ export class Endpoint implements MessageEndpoint, SessionHost {
     this.socket.send(buf, 0, length, session.address.port, session.address.host, this.onSendDone);
   }
 
-  sendControl(session: Session, packet: Buffer): void {
+  private sendControl(session: Session, packet: Buffer): void {
     session.stats.packetsSent++;
     session.stats.bytesSent += packet.length;
     this.sendRaw(packet, session.address);
@@ -577,9 +591,9 @@ export class Endpoint implements MessageEndpoint, SessionHost {
     }
   };
 
-  dispatch(session: Session, msg: CompleteMessage): boolean {
+  private dispatch(session: Session, msg: CompleteMessage): boolean {
     const handler = this.handler;
-    if (!handler) return true; // cannot happen: the inbox waits for a handler
+    if (!handler) return true; // cannot happen: delivery is enabled only once a handler is set
     const incoming: IncomingMessage = {
       peer: session.peer,
       messageId: msg.seq,
@@ -600,7 +614,7 @@ export class Endpoint implements MessageEndpoint, SessionHost {
     return false;
   }
 
-  markActive(session: Session): void {
+  private markActive(session: Session): void {
     this.active.add(session);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -609,7 +623,7 @@ export class Endpoint implements MessageEndpoint, SessionHost {
     if (this.timerDueMs > this.clock.nowMs() + this.config.tickMs) this.ensureTimer(this.config.tickMs);
   }
 
-  onStateChange(session: Session, previous: PeerState, reason: ErrorCode | undefined): void {
+  private onStateChange(session: Session, previous: PeerState, reason: ErrorCode | undefined): void {
     if (session.ended) this.removeSession(session);
     const change: PeerStateChange = { peer: session.peer, previous, state: session.state };
     if (reason) change.reason = reason;
@@ -622,7 +636,7 @@ export class Endpoint implements MessageEndpoint, SessionHost {
     }
   }
 
-  onMessageFinished(msg: OutgoingMessage): void {
+  private onMessageFinished(msg: OutgoingMessage): void {
     if (!msg.retired) {
       this.history.set(msg.messageId, msg.info());
       return;
@@ -932,7 +946,7 @@ export class Endpoint implements MessageEndpoint, SessionHost {
         old.end('reset', 'PEER_RESET'); // the peer restarted (or reconnected): its old state goes
       }
     }
-    const session = new Session(this, key, pending.address, 'server', pending.localId, now);
+    const session = new Session(this.host, key, pending.address, 'server', pending.localId, now);
     session.pinned = pinned;
     session.establish(
       pending.hello.sourceConnectionId,

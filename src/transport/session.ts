@@ -49,6 +49,8 @@ export interface SessionHost {
   releaseBuffer(buf: Buffer): void;
   /** Sends an already sealed control packet (not a pool buffer) to the session's peer. */
   sendControl(session: Session, packet: Buffer): void;
+  /** True once the application set a message handler (until then complete messages wait). */
+  hasHandler(): boolean;
   /** Hands a complete message to the application; true when the handler already finished. */
   dispatch(session: Session, msg: CompleteMessage): boolean;
   /** The session wants its `pump` called soon (it has something to send). */
@@ -200,6 +202,11 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     if (this.state !== 'connecting') return;
     this.setState('connected', undefined);
     for (const w of this.connectWaiters.splice(0)) w.resolve();
+    if (this.host.hasHandler()) this.enableDelivery();
+  }
+
+  /** Starts handing complete messages to the application (once it has a handler). */
+  enableDelivery(): void {
     this.inbox.setDispatch((m) => this.host.dispatch(this, m));
   }
 
@@ -502,7 +509,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
         break;
       case PacketType.ACK:
         this.received.record(view.packetNumber);
-        if (this.ackBody.decode(view.payload())) this.onDeliveredReport(nowMs);
+        if (this.ackBody.decode(view.buf, view.payloadOffset, view.payloadLength))
+          this.onDeliveredReport(nowMs);
         break;
       case PacketType.HEARTBEAT:
         this.received.record(view.packetNumber);

@@ -131,17 +131,20 @@ export class AckBodyView {
   readonly rangeStart = new Float64Array(LIMITS.MAX_SACK_RANGES);
   readonly rangeLength = new Uint32Array(LIMITS.MAX_SACK_RANGES);
 
-  /** Reads `body`; false when malformed (counts, overlaps, sizes). */
-  decode(body: Buffer): boolean {
-    if (body.length < ACK_RANGES_OFFSET) return false;
-    const below = body.readUInt32BE(ACK_DELIVERED_BELOW_OFFSET);
-    const count = body.readUInt16BE(ACK_RANGE_COUNT_OFFSET);
-    if (count > LIMITS.MAX_SACK_RANGES || body.length !== ackBodyBytes(count)) return false;
+  /**
+   * Reads the body at `buf[offset, offset + length)` (default: all of `buf`), without copying;
+   * false when malformed (counts, overlaps, sizes).
+   */
+  decode(buf: Buffer, offset = 0, length = buf.length - offset): boolean {
+    if (length < ACK_RANGES_OFFSET) return false;
+    const below = buf.readUInt32BE(offset + ACK_DELIVERED_BELOW_OFFSET);
+    const count = buf.readUInt16BE(offset + ACK_RANGE_COUNT_OFFSET);
+    if (count > LIMITS.MAX_SACK_RANGES || length !== ackBodyBytes(count)) return false;
     let floor = below;
     for (let i = 0; i < count; i++) {
-      const r = ACK_RANGES_OFFSET + i * ACK_RANGE_BYTES;
-      const start = below + body.readUInt32BE(r);
-      const len = body.readUInt32BE(r + 4);
+      const r = offset + ACK_RANGES_OFFSET + i * ACK_RANGE_BYTES;
+      const start = below + buf.readUInt32BE(r);
+      const len = buf.readUInt32BE(r + 4);
       if (start <= floor || len === 0 || start + len > 0xffff_ffff) return false;
       this.rangeStart[i] = start;
       this.rangeLength[i] = len;

@@ -172,3 +172,17 @@ test('loopback users may raise the packet size up to the largest UDP payload', a
   t.true(sent.bytesSent / sent.packetsSent > 8000, 'the session uses the smaller of both packet sizes');
   t.true(sent.bytesSent / sent.packetsSent <= 9000);
 });
+
+test('messages that arrive before the application set a handler wait for it', async (t) => {
+  const a = await endpoint(t);
+  const b = await endpoint(t);
+  const peer = await a.connect(b.address);
+  const h = a.send(peer, Buffer.from('early'), { mode: 'fifo' });
+  await h.received;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(a.messageState(h.messageId)?.state, 'received', 'not delivered: nobody handled it yet');
+  const got: string[] = [];
+  b.onMessage((m) => void got.push(m.payload.toString()));
+  await h.delivered;
+  t.deepEqual(got, ['early']);
+});
