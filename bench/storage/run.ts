@@ -340,30 +340,45 @@ async function runCurves(
   for (const t of targets) {
     const curve: LoadCurve = { target: t.name, job: CURVE_JOB.name, points: [] };
     curves.push(curve);
-    try {
-      const target = await ioTargetOf(o, t, io.signal);
-      for (const depth of CURVE_DEPTHS) {
-        if (io.signal.aborted) return;
-        const { m } = await measure(CURVE_JOB, t.name, io, (live) =>
-          runDataJob(target, CURVE_JOB, { iodepth: depth, runtimeMs: stepMs, signal: io.signal, live }),
-        );
-        const seconds = m.elapsedMs / 1000;
-        curve.points.push({
-          iodepth: depth,
-          iops: m.read.ops / seconds,
-          bw_bytes: m.read.bytes / seconds,
-          p50_ns: m.read.hist.percentileNs(50),
-          p99_ns: m.read.hist.percentileNs(99),
-        });
+    // A step that fails on a remote target gets one retry on a fresh session (reported on stderr).
+    let retried = false;
+    for (let i = 0; i < CURVE_DEPTHS.length && !io.signal.aborted; i++) {
+      const depth = CURVE_DEPTHS[i]!;
+      try {
+        curve.points.push(await curveStep(o, t, depth, stepMs, io));
+      } catch (err) {
+        io.say(`load curve ${t.name} at iodepth ${depth}: failed: ${reasonOf(err)}`);
+        if (!t.reopen || retried) break;
+        retried = true;
+        await renewSession(t, io);
+        i--;
       }
-      io.say(
-        `load curve ${t.name}: ${curve.points.map((p) => `qd${p.iodepth} ${formatNumber(p.iops)}`).join(', ')} IOPS`,
-      );
-    } catch (err) {
-      io.say(`load curve ${t.name}: failed: ${reasonOf(err)}`);
-      await renewSession(t, io);
     }
+    io.say(
+      `load curve ${t.name}: ${curve.points.map((p) => `qd${p.iodepth} ${formatNumber(p.iops)}`).join(', ')} IOPS`,
+    );
   }
+}
+
+async function curveStep(
+  o: StorageBenchOptions,
+  t: LiveTarget,
+  depth: number,
+  stepMs: number,
+  io: StorageBenchIo,
+): Promise<LoadCurve['points'][number]> {
+  const target = await ioTargetOf(o, t, io.signal);
+  const { m } = await measure(CURVE_JOB, t.name, io, (live) =>
+    runDataJob(target, CURVE_JOB, { iodepth: depth, runtimeMs: stepMs, signal: io.signal, live }),
+  );
+  const seconds = m.elapsedMs / 1000;
+  return {
+    iodepth: depth,
+    iops: m.read.ops / seconds,
+    bw_bytes: m.read.bytes / seconds,
+    p50_ns: m.read.hist.percentileNs(50),
+    p99_ns: m.read.hist.percentileNs(99),
+  };
 }
 
 /** Offset and append copies, clean and impaired, beside a plain local copy. */
