@@ -13,6 +13,8 @@ import type { CopyResult } from './report-types.js';
 
 const COPY_CHUNK_BYTES = 1024 * 1024;
 export const COPY_NAME = 'ferry-bench-copy';
+/** The local file every copy reads, in the run's folder. */
+export const COPY_SOURCE_NAME = 'ferry-bench-copy-source';
 
 /** Writes `sizeBytes` of random data to `file` (the source of every copy). */
 export async function makeSourceFile(file: string, sizeBytes: number): Promise<void> {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { FerryServer, openClient } from '../../src/index.js';
 import { startResourceMeter } from '../lib/resources.js';
 import { formatNumber, formatRate } from '../lib/table.js';
-import { copyLocal, copyRemote, makeSourceFile } from './copies.js';
+import { COPY_SOURCE_NAME, copyLocal, copyRemote, makeSourceFile } from './copies.js';
 import { layOut, runDataJob, type JobMeasure, type LiveCounters } from './engine.js';
 import { fioBaseDir, fioVersion, runFio, runFioMeta } from './fio.js';
 import { CURVE_DEPTHS, CURVE_JOB, type Job, type MetaJob } from './jobs.js';
@@ -41,6 +41,8 @@ import {
 /** Each load-curve step runs this share of --runtime (at least CURVE_MIN_STEP_MS). */
 const CURVE_STEP_SHARE = 1 / 3;
 const CURVE_MIN_STEP_MS = 100;
+/** What a run creates in its folder (targets.ts, copies), removed from a --path folder afterwards. */
+const DATA_PATHS = ['local.img', 'remote.img', 'local-fs', 'remote-fs', 'impaired', COPY_SOURCE_NAME];
 
 export interface StorageBenchIo {
   /** One line per finished run, and notices (stderr). */
@@ -79,6 +81,10 @@ class Resources {
     await this.server?.close().catch(() => undefined);
     if (this.fioMetaDir) await rm(this.fioMetaDir, { recursive: true, force: true });
     if (this.dir && this.ownsDir) await rm(this.dir, { recursive: true, force: true });
+    else if (this.dir) {
+      // The user's folder (--path): remove only what this run made in it.
+      for (const p of DATA_PATHS) await rm(path.join(this.dir, p), { recursive: true, force: true });
+    }
   }
 }
 
@@ -391,7 +397,7 @@ async function runCopies(
 ): Promise<void> {
   const local = res.targets.find((t) => t.name === 'local');
   if (!local || local.store.kind !== 'fs') return;
-  const src = path.join(res.dir!, 'ferry-bench-copy-source');
+  const src = path.join(res.dir!, COPY_SOURCE_NAME);
   await makeSourceFile(src, o.copyBytes);
   try {
     copies.push(await copyLocal(local.store.fs, src, o.copyBytes, io.signal));
