@@ -279,8 +279,7 @@ export class Endpoint implements MessageEndpoint {
     session.pinned = true;
     if (session.state === 'connected') return session.peer;
     const s = session;
-    await new Promise<void>((resolve, reject) => s.connectWaiters.push({ resolve, reject }));
-    return s.peer;
+    return new Promise<Peer>((resolve, reject) => s.connectWaiters.push({ resolve, reject }));
   }
 
   private startClientSession(addr: PeerAddress, key: string): Session {

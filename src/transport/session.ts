@@ -105,7 +105,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   handshakePacket: Buffer | null = null;
   /** Proof a duplicate CONFIRM must carry (server side), to re-send ACCEPT. */
   expectedClientProof: Buffer | null = null;
-  readonly connectWaiters: Waiter[] = [];
+  /** Pending `connect` calls; they get this session's Peer (a simultaneous connect may hand them over). */
+  readonly connectWaiters: { resolve: (peer: Peer) => void; reject: (e: Error) => void }[] = [];
   closeWaiters: Waiter[] = [];
   private closeNextSendMs = 0;
   private closeStartedMs = 0;
@@ -201,7 +202,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   setConnected(): void {
     if (this.state !== 'connecting') return;
     this.setState('connected', undefined);
-    for (const w of this.connectWaiters.splice(0)) w.resolve();
+    for (const w of this.connectWaiters.splice(0)) w.resolve(this.peer);
     if (this.host.hasHandler()) this.enableDelivery();
   }
 

@@ -186,3 +186,19 @@ test('messages that arrive before the application set a handler wait for it', as
   await h.delivered;
   t.deepEqual(got, ['early']);
 });
+
+test('two endpoints connecting to each other at once end up with one session each way', async (t) => {
+  const a = await endpoint(t);
+  const b = await endpoint(t);
+  const gotA: string[] = [];
+  const gotB: string[] = [];
+  a.onMessage((m) => void gotA.push(m.payload.toString()));
+  b.onMessage((m) => void gotB.push(m.payload.toString()));
+  const [pb, pa] = await Promise.all([a.connect(b.address), b.connect(a.address)]);
+  t.is(pb.state, 'connected');
+  t.is(pa.state, 'connected');
+  t.is(a.peers().length, 1);
+  t.is(b.peers().length, 1);
+  await Promise.all([a.send(pb, Buffer.from('to b')).delivered, b.send(pa, Buffer.from('to a')).delivered]);
+  t.deepEqual([gotA, gotB], [['to a'], ['to b']]);
+});
