@@ -245,6 +245,8 @@ async function plan(args: CpArgs): Promise<Plan> {
   if (srcs.length > 1) throw new UsageError('download one file at a time: ferry cp HOST:PORT:NAME LOCAL');
   const remote = remoteArg(srcs[0]!);
   if (remote.name === null) throw new UsageError(`${srcs[0]} names no file: write ferry://HOST:PORT/NAME`);
+  if (args.resume) throw new UsageError('--resume continues uploads; a download is simply run again');
+  if (args.mode === 'append') throw new UsageError('--mode append is for uploads; downloads read by offset');
   const local = dst !== '-' && (await isDirectory(dst)) ? join(dst, remote.name) : dst;
   return { direction: 'download', remote, items: [{ local, name: remote.name }] };
 }
