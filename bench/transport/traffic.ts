@@ -70,6 +70,7 @@ export class Traffic {
   // request-response server
   private readonly pendingResponses: { to: number; header: Buffer; body: Buffer }[] = [];
   private draining = false;
+  private finished = false;
 
   constructor(
     private readonly link: Link,
@@ -101,6 +102,12 @@ export class Traffic {
       clearTimeout(timer);
       this.stop();
     }
+  }
+
+  /** The run is over (the parent said finish): nothing more is sent, not even pending responses. */
+  finish(): void {
+    this.finished = true;
+    this.stop();
   }
 
   /** Ends sending now (duration over, count reached, or the parent said finish). */
@@ -150,9 +157,15 @@ export class Traffic {
     return true;
   }
 
+  /**
+   * Waits for the link, then always yields to the event loop: a link that says "writable" at once
+   * but still refuses (a connection the peer closed) must not spin in microtasks and starve the
+   * timers that end the run.
+   */
   private async waitWritable(node: number): Promise<void> {
     this.sent.backPressureWaits++;
     await Promise.race([this.link.writable(node), this.stopped]);
+    await yieldToEventLoop();
   }
 
   private async stream(): Promise<void> {
@@ -303,12 +316,11 @@ export class Traffic {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.pendingResponses.length > 0) {
+      while (this.pendingResponses.length > 0 && !this.finished) {
         const next = this.pendingResponses[0]!;
         if (!this.link.trySend(next.to, next.header, next.body)) {
           this.link.flush();
-          this.sent.backPressureWaits++;
-          await this.link.writable(next.to);
+          await this.waitWritable(next.to);
           continue;
         }
         this.pendingResponses.shift();

@@ -64,7 +64,7 @@ async function handle(msg: ToWorker): Promise<void> {
 
 async function finish(stay: boolean): Promise<void> {
   const t = need(traffic);
-  t.stop();
+  t.finish();
   const report = t.report(meter.read());
   const l = need(link);
   await Promise.race([l.close().catch(() => {}), new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS))]);
