@@ -3,7 +3,8 @@
  * (seeded; the seed is printed on failure). After `ferry cp --resume` the file on the server must be
  * byte-identical, no temporary file may remain, and the resume must send at most the blocks the
  * server could not vouch for: with the client killed, those not acknowledged before the kill; with
- * the server killed, also the verified blocks not yet journaled (at most two journal batches).
+ * the server killed, also the verified blocks not yet journaled (at most two journal batches). A
+ * server stopped by SIGTERM journals everything first: the resume sends exactly what was not acked.
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
@@ -61,6 +62,7 @@ async function uploadUntil(
   f: Fixture,
   killAt: number,
   victim: 'client' | ServeProcess,
+  graceful = false,
 ): Promise<number> {
   const child = spawnUploadChild(port, f.file, 'big.bin', BLOCK_BYTES);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -93,6 +95,7 @@ async function uploadUntil(
     });
   });
   if (victim === 'client') child.kill('SIGKILL');
+  else if (graceful) t.is(await victim.stop(), 0, 'the server stops cleanly');
   else await victim.kill();
   if (victim !== 'client') child.kill('SIGKILL');
   await exited;
@@ -151,3 +154,12 @@ for (const seed of SEEDS) {
     await resumeAndCheck(t, second.port, f, acked, 2 * TRANSFER_LIMITS.JOURNAL_FLUSH_BLOCKS);
   });
 }
+
+test.serial('SIGTERM of the server mid-upload leaves it resumable with nothing lost', async (t) => {
+  const f = await fixture(t);
+  const first = await serve(t, f.root);
+  const acked = await uploadUntil(t, first.port, f, Math.floor(TOTAL_BLOCKS / 2), first, true);
+  t.regex(first.log(), /upload "big\.bin".*resumable/);
+  const second = await serve(t, f.root);
+  await resumeAndCheck(t, second.port, f, acked, 0);
+});
