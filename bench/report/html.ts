@@ -170,7 +170,7 @@ for (const rep of REPORTS) {
   chart('line', { labels: PERCENTILES.map(([n]) => n), datasets: latSets },
     Object.assign(logY('microseconds'), { plugins: { title: { display: true, text: TITLES[next] }, legend: { display: latSets.length <= 12 } } }));
   chart('line', { datasets: rep.curves.map((c) => ({ label: c.target + ' ' + c.job, borderColor: COLORS[c.target], backgroundColor: COLORS[c.target],
-    showLine: true, pointRadius: 4, data: c.points.map((p) => ({ x: p.iops, y: Math.max(0.001, p.p99_ns / 1000), qd: p.iodepth })) })) },
+    showLine: true, borderWidth: 3, pointRadius: 5, data: c.points.map((p) => ({ x: p.iops, y: Math.max(0.001, p.p99_ns / 1000), qd: p.iodepth })) })) },
     { scales: { x: { type: 'logarithmic', title: { display: true, text: 'IOPS (queue depth 1..32)' } }, y: { type: 'logarithmic', title: { display: true, text: 'p99 latency (us)' } } } });
   if (rep.copies.length > 0) {
     const labels = rep.copies.map((c) => c.mode + (c.impair ? ' impaired' : ''));
