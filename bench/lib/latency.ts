@@ -70,7 +70,15 @@ export class LatencyHistogram {
   toJSON(): { counts: number[]; total: number; sumNs: number; minNs: number; maxNs: number } {
     const counts: number[] = [];
     for (let i = 0; i < this.counts.length; i++) if (this.counts[i]) counts.push(i, this.counts[i]!);
-    return { counts, total: this.total, sumNs: this.sumNs, minNs: this.minNs, maxNs: this.maxNs };
+    // An empty histogram's minimum is Infinity, which JSON cannot carry: send null-free 0 and let
+    // fromJSON restore Infinity from the zero count, so merging an empty histogram changes nothing.
+    return {
+      counts,
+      total: this.total,
+      sumNs: this.sumNs,
+      minNs: this.total ? this.minNs : 0,
+      maxNs: this.maxNs,
+    };
   }
 
   static fromJSON(j: ReturnType<LatencyHistogram['toJSON']>): LatencyHistogram {
@@ -78,7 +86,7 @@ export class LatencyHistogram {
     for (let k = 0; k + 1 < j.counts.length; k += 2) h.counts[j.counts[k]!] = j.counts[k + 1]!;
     h.total = j.total;
     h.sumNs = j.sumNs;
-    h.minNs = j.minNs;
+    h.minNs = j.total ? j.minNs : Infinity;
     h.maxNs = j.maxNs;
     return h;
   }

@@ -41,3 +41,11 @@ test('table aligns columns and formats numbers', (t) => {
   t.deepEqual(out, ['peer    MB/s', '-----  -----', 'dgram    256', 'ferry  1,235']);
   t.is(formatNumber(0.01234), '0.012');
 });
+
+test('an empty histogram survives JSON and merges as nothing', (t) => {
+  const a = new LatencyHistogram();
+  a.recordNs(500);
+  a.merge(LatencyHistogram.fromJSON(JSON.parse(JSON.stringify(new LatencyHistogram().toJSON()))));
+  t.is(a.count, 1);
+  t.is(a.summary().min_ns, 500);
+});
