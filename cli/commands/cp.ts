@@ -8,7 +8,6 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import {
   FerryError,
@@ -25,6 +24,7 @@ import {
   type RemoteRef,
 } from '../../src/index.js';
 import { printJson, UsageError } from '../util.js';
+import { formatBytes, progressBar } from '../progress.js';
 import { readSecret, transportFromArgs } from './serve.js';
 
 export interface RemoteArgs {
@@ -86,58 +86,6 @@ export function remoteOptions<T>(y: Argv<T>): Argv<T & RemoteArgs> {
       requiresArg: true,
       describe: 'seconds to wait for the server (default 5)',
     }) as Argv<T & RemoteArgs>;
-}
-
-function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-/** A progress bar on stderr when it is a TTY; null otherwise. */
-function progressBar(
-  label: string,
-  enabled: boolean,
-): { update: CopyOptions['onProgress']; stop: () => void } | null {
-  if (!enabled) return null;
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {percentage}% | {done} / {all} | {rate}/s | ETA {eta_formatted}`,
-      hideCursor: true,
-      etaBuffer: 50,
-      fps: 10,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  const startMs = performance.now();
-  let started = false;
-  return {
-    update: (p) => {
-      const total = p.bytesTotal ?? p.bytesDone;
-      const secs = Math.max(0.001, (performance.now() - startMs) / 1000);
-      const payload = {
-        done: formatBytes(p.bytesDone),
-        all: p.bytesTotal === null ? '?' : formatBytes(total),
-        rate: formatBytes(p.bytesDone / secs),
-      };
-      if (!started) {
-        bar.start(Math.max(1, total), p.bytesDone, payload);
-        started = true;
-      } else {
-        bar.setTotal(Math.max(1, total));
-        bar.update(p.bytesDone, payload);
-      }
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
-  };
 }
 
 function copyOptions(args: CpArgs): CopyOptions {
