@@ -204,7 +204,7 @@ test.serial(
 );
 
 test.serial(
-  'bench blockdev --remote: measures a server the user runs; a server that does not answer is reported, not fatal',
+  'bench blockdev --remote: measures a server the user runs; a device it does not serve is reported, not fatal',
   async (t) => {
     const dev = new MemoryBlockDevice({ sizeBytes: 16 * 1024 * 1024 });
     const server = await FerryServer.start({
