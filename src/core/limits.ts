@@ -135,6 +135,8 @@ export const TRANSFER_LIMITS = {
   JOURNAL_FLUSH_BLOCKS: 256,
   /** ...or this long after the first unjournaled block, whichever comes first. */
   JOURNAL_FLUSH_MS: 250,
+  /** Acknowledged blocks that may be not yet durable at once; past it, acks wait for the journal. */
+  JOURNAL_MAX_UNJOURNALED_BLOCKS: 512,
   /** Longest a stopping server waits for requests in progress before closing storage. */
   SHUTDOWN_GRACE_MS: 10_000,
   /** RemoteFlatFs / RemoteBlockDevice split reads and writes into messages of at most this size. */

@@ -64,6 +64,8 @@ export class OffsetUpload {
   private readonly durable: Bitmap;
   private pending: number[] = [];
   private flushing: Promise<void> | null = null;
+  /** Blocks in the journal flush under way (verified, not yet durable). */
+  private flushingCount = 0;
   /** Set once the upload commits, aborts or suspends: no journal may be written after that. */
   private flushStopped = false;
   private flushTimer: TimerHandle | null = null;
@@ -143,6 +145,20 @@ export class OffsetUpload {
     this.pending.push(index);
     this.hashInOrder(index, data);
     this.scheduleFlush();
+    await this.boundUnjournaled();
+  }
+
+  /**
+   * Holds the acknowledgement while more than JOURNAL_MAX_UNJOURNALED_BLOCKS verified blocks are not
+   * yet durable, so a crash can cost a resume at most that many acknowledged blocks.
+   */
+  private async boundUnjournaled(): Promise<void> {
+    while (
+      this.pending.length + this.flushingCount > TRANSFER_LIMITS.JOURNAL_MAX_UNJOURNALED_BLOCKS &&
+      !this.flushStopped
+    ) {
+      await (this.flushing ?? this.flushJournal());
+    }
   }
 
   private blockIndex(offset: number, length: number): number {
@@ -210,6 +226,7 @@ export class OffsetUpload {
     if (this.pending.length === 0 || this.flushStopped) return;
     const batch = this.pending;
     this.pending = [];
+    this.flushingCount = batch.length;
     this.flushing = (async () => {
       await this.fs.fsync(this.handle);
       for (const i of batch) this.durable.set(i);
@@ -227,6 +244,7 @@ export class OffsetUpload {
       await this.flushing;
     } finally {
       this.flushing = null;
+      this.flushingCount = 0;
     }
   }
 

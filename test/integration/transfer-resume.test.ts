@@ -3,7 +3,7 @@
  * (seeded; the seed is printed on failure). After `ferry cp --resume` the file on the server must be
  * byte-identical, no temporary file may remain, and the resume must send at most the blocks the
  * server could not vouch for: with the client killed, those not acknowledged before the kill; with
- * the server killed, also the verified blocks not yet journaled (at most two journal batches). A
+ * the server killed, also the acknowledged blocks not yet journaled (JOURNAL_MAX_UNJOURNALED_BLOCKS). A
  * server stopped by SIGTERM journals everything first: the resume sends exactly what was not acked.
  */
 import test, { type ExecutionContext } from 'ava';
@@ -151,7 +151,7 @@ for (const seed of SEEDS) {
     const acked = await uploadUntil(t, first.port, f, killAt, first);
     t.false((await readdir(f.root)).includes('big.bin'), 'no partial file under the final name');
     const second = await serve(t, f.root);
-    await resumeAndCheck(t, second.port, f, acked, 2 * TRANSFER_LIMITS.JOURNAL_FLUSH_BLOCKS);
+    await resumeAndCheck(t, second.port, f, acked, TRANSFER_LIMITS.JOURNAL_MAX_UNJOURNALED_BLOCKS);
   });
 }
 
