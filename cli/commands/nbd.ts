@@ -2,22 +2,26 @@
  * `ferry nbd`: exports a ferry block device as an NBD export on a Unix socket or a loopback TCP
  * port, so qemu, nbdcopy, fio and the kernel's nbd client can use it unchanged.
  *
- * Why a command: it is the one way to put a ferry device (memory, file, or later a remote device)
+ * Why a command: it is the one way to put a ferry device (memory, file, or a remote device)
  * in front of existing block tools. This module only parses, opens the device, prints where it
  * listens, and on SIGINT/SIGTERM closes the server (which flushes the device) and the device.
  */
 import type { Argv, CommandModule } from 'yargs';
 import {
-  FerryError,
   FileBlockDevice,
   isFerryError,
   MemoryBlockDevice,
   NbdServer,
+  openClient,
   parseBytes,
+  parseRemote,
+  RemoteBlockDevice,
   type BlockDevice,
   type NbdListenAddress,
+  type RemoteRef,
 } from '../../src/index.js';
 import { UsageError } from '../util.js';
+import { readSecret } from './serve.js';
 
 interface NbdArgs {
   remote?: string;
@@ -30,6 +34,7 @@ interface NbdArgs {
   export: string;
   insecure: boolean;
   config?: string;
+  'secret-file'?: string;
 }
 
 export const nbdCommand: CommandModule<object, NbdArgs> = {
@@ -69,6 +74,11 @@ export const nbdCommand: CommandModule<object, NbdArgs> = {
         type: 'boolean',
         default: false,
         describe: 'allow --listen on an address that is not loopback (NBD has no authentication)',
+      })
+      .option('secret-file', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'with ferry://: file holding the shared secret of the server (else FERRY_SECRET)',
       })
       .option('config', {
         type: 'string',
@@ -140,22 +150,34 @@ async function openDevice(argv: NbdArgs): Promise<BlockDevice> {
     const sizeBytes = argv.size === undefined ? undefined : sizeOf('--size', argv.size);
     return FileBlockDevice.open(argv.file, { sizeBytes, readOnly, create: sizeBytes !== undefined });
   }
-  return openRemote(argv.remote!);
+  return openRemote(argv.remote!, argv['secret-file']);
 }
 
-/**
- * The remote form needs the remote block device client (RemoteBlockDevice), which is not part of
- * this build yet. Replace this function's body when it lands.
- */
-async function openRemote(url: string): Promise<BlockDevice> {
+/** A device of a `ferry serve` over the network (RemoteBlockDevice), authenticated like `ferry cp`. */
+async function openRemote(url: string, secretFile: string | undefined): Promise<BlockDevice> {
   if (!url.startsWith('ferry://')) {
     throw new UsageError(`"${url}" is not a device: write ferry://HOST:PORT/DEV, or use --memory / --file`);
   }
-  throw new FerryError(
-    'NOT_SUPPORTED',
-    `cannot export ${url}: remote block devices are not available in this build yet; ` +
-      'export a local device with --memory SIZE or --file PATH',
-  );
+  let ref: RemoteRef;
+  try {
+    ref = parseRemote(url);
+  } catch (err) {
+    if (isFerryError(err)) throw new UsageError(err.message);
+    throw err;
+  }
+  if (ref.name === null) throw new UsageError(`name the device to export: ${url}/DEV`);
+  const secret = readSecret(secretFile);
+  const client = await openClient({
+    host: ref.host,
+    port: ref.port,
+    ...(secret !== undefined ? { secret } : {}),
+  });
+  try {
+    return await RemoteBlockDevice.open(client, ref.name, { ownsClient: true });
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
 }
 
 async function startServer(argv: NbdArgs, device: BlockDevice, where: NbdListenAddress): Promise<NbdServer> {

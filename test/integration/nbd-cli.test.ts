@@ -1,4 +1,4 @@
-// `ferry nbd` as a user runs it: usage errors, the not-yet-available remote form, TCP on loopback,
+// `ferry nbd` as a user runs it: usage errors, TCP on loopback,
 // clean stop on SIGTERM/SIGINT, and data that survives a SIGKILL after a flushed write. Each case
 // is a process start (seconds of CPU on a busy machine), so usage errors are a representative few.
 import { existsSync } from 'node:fs';
@@ -19,6 +19,7 @@ const usageCases: [string, string[], RegExp][] = [
   ['not loopback', ['--memory', '1M', '--listen', '0.0.0.0:0'], /no authentication.*--insecure/],
   ['bad config', ['--memory', '1M', '--unix', '/tmp/x.sock', '--config', 'maxInFlight=0'], /maxInFlight/],
   ['not a ferry URL', ['http://x/y', '--unix', '/tmp/x.sock'], /ferry:\/\/HOST:PORT\/DEV/],
+  ['remote without a device', ['ferry://127.0.0.1:9000', '--unix', '/tmp/x.sock'], /name the device/],
 ];
 
 for (const [name, args, message] of usageCases) {
@@ -29,14 +30,6 @@ for (const [name, args, message] of usageCases) {
     t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
   });
 }
-
-test('the remote form says clearly that remote devices are not available yet: exit 1', async (t) => {
-  const dir = await tempDir(t);
-  const r = await runFerry(['nbd', 'ferry://127.0.0.1:9000/disk', '--unix', path.join(dir, 's.sock')]);
-  t.is(r.code, 1, r.stderr);
-  t.regex(r.stderr, /remote block devices are not available.*--memory SIZE or --file PATH \[NOT_SUPPORTED\]/);
-  t.false(existsSync(path.join(dir, 's.sock')), 'nothing listens');
-});
 
 test('TCP on loopback: prints the address, serves nbdinfo, stops on SIGTERM with exit 0', async (t) => {
   const nbd = await startFerryNbd(t, ['--memory', '4MiB', '--listen', '127.0.0.1:0', '--export', 'tcpdisk']);
