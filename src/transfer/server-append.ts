@@ -26,6 +26,8 @@ const REHASH_CHUNK_BYTES = 1 << 20;
 export class AppendUpload {
   private hasher: Hasher64 = createXxh64();
   private unjournaled = 0;
+  /** Chunks in the journal flush under way (applied, not yet durable). */
+  private flushingCount = 0;
   private flushTimer: TimerHandle | null = null;
   private flushing: Promise<void> | null = null;
   /** Set once the sequence commits, aborts or suspends: no journal may be written after that. */
@@ -123,6 +125,13 @@ export class AppendUpload {
     this.nextSeq++;
     this.unjournaled++;
     this.scheduleFlush();
+    // acknowledged chunks not yet durable stay bounded (see JOURNAL_MAX_UNJOURNALED_BLOCKS)
+    while (
+      this.unjournaled + this.flushingCount > TRANSFER_LIMITS.JOURNAL_MAX_UNJOURNALED_BLOCKS &&
+      !this.flushStopped
+    ) {
+      await (this.flushing ?? this.flushJournal());
+    }
   }
 
   private scheduleFlush(): void {
@@ -142,6 +151,7 @@ export class AppendUpload {
     if (this.unjournaled === 0 || this.flushStopped) return;
     const sizeBytes = this.sizeBytes;
     const position = this.nextSeq;
+    this.flushingCount = this.unjournaled;
     this.unjournaled = 0;
     this.flushing = (async () => {
       await this.fs.fsync(this.handle);
@@ -159,6 +169,7 @@ export class AppendUpload {
       await this.flushing;
     } finally {
       this.flushing = null;
+      this.flushingCount = 0;
     }
   }
 
