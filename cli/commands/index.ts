@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { benchCommand } from './bench.js';
 import { cpCommand } from './cp.js';
+import { demoCommand } from './demo.js';
 import { discoverCommand } from './discover.js';
 import { impairCommand } from './impair.js';
 import { lsCommand } from './ls.js';
@@ -16,6 +17,7 @@ import { umountCommand } from './umount.js';
 export const commands: CommandModule<any, any>[] = [
   benchCommand,
   cpCommand,
+  demoCommand,
   discoverCommand,
   impairCommand,
   lsCommand,
