@@ -1,0 +1,153 @@
+/**
+ * The receiving half of one TCP session: messages that arrived and wait for (or are in) the
+ * application's handler, the order FIFO messages are handed over in, the bytes held, and the
+ * delivered-message report that goes back to the sender.
+ *
+ * Why so little: TCP already delivers every byte once and in order, so there is no reassembly, no
+ * duplicate detection and no gap. What is left is the contract's delivery rule (FIFO messages one at
+ * a time, in order; unordered ones at once; everything waits while there is no handler), a bound on
+ * what the application may leave unhandled (the session stops reading the socket past it, and TCP's
+ * own flow control then holds the sender back), and the DELIVERED ranges.
+ */
+import { LIMITS } from '../../core/limits.js';
+import type { DeliveryMode } from '../types.js';
+import { MAX_DELIVERED_RANGES } from './frame-layout.js';
+
+/** A message that arrived, kept while it waits for the handler or runs in it. */
+export interface HeldMessage {
+  readonly seq: number;
+  readonly mode: DeliveryMode;
+  readonly payload: Buffer;
+}
+
+/** Hands a message to the application; true when the handler already finished with it. */
+export type Dispatch = (msg: HeldMessage) => boolean;
+
+export class TcpInbox {
+  /** Highest message sequence received (messages arrive in sequence order). */
+  lastSeq = 0;
+  received = 0;
+  delivered = 0;
+  /** Payload bytes and messages received and not yet handled. */
+  heldBytes = 0;
+  heldCount = 0;
+  /** Delivered ranges not yet reported to the sender. */
+  readonly reportStarts = new Float64Array(MAX_DELIVERED_RANGES);
+  readonly reportCounts = new Uint32Array(MAX_DELIVERED_RANGES);
+  reportCount = 0;
+  private dispatch: Dispatch | null = null;
+  private readonly waiting: HeldMessage[] = []; // unordered messages that arrived before a handler
+  private waitingHead = 0;
+  private readonly fifo: HeldMessage[] = [];
+  private fifoHead = 0;
+  private fifoBusy = false;
+  private cleared = false;
+
+  constructor(
+    private readonly maxHeldBytes: number,
+    /** Called when reports are pending (after a handler finished). */
+    private readonly onReportable: () => void,
+    /** Called when the report is full: the session must send it (and `takeReports`) at once. */
+    private readonly flushReports: () => void,
+  ) {}
+
+  /** True while the application holds more than it may: the session stops reading. */
+  get overLimit(): boolean {
+    return this.heldBytes > this.maxHeldBytes || this.heldCount >= LIMITS.MAX_MESSAGE_WINDOW;
+  }
+
+  /** Starts handing messages to the application (and hands over what waited). */
+  setDispatch(dispatch: Dispatch): void {
+    this.dispatch = dispatch;
+    while (this.waitingHead < this.waiting.length && !this.cleared) {
+      const msg = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as unknown as HeldMessage;
+      this.hand(msg);
+    }
+    this.waiting.length = 0;
+    this.waitingHead = 0;
+    this.pumpFifo();
+  }
+
+  /** A DATA frame arrived with the next sequence number (the session checked it). */
+  onMessage(seq: number, mode: DeliveryMode, payload: Buffer): void {
+    this.lastSeq = seq;
+    this.received++;
+    this.heldBytes += payload.length;
+    this.heldCount++;
+    const msg: HeldMessage = { seq, mode, payload };
+    if (mode === 'fifo') {
+      this.fifo.push(msg);
+      this.pumpFifo();
+    } else if (this.dispatch) this.hand(msg);
+    else this.waiting.push(msg);
+  }
+
+  /** The handler finished with `msg` (asynchronously). */
+  onHandled(msg: HeldMessage): void {
+    if (this.cleared) return;
+    this.finish(msg);
+    if (msg.mode === 'fifo') {
+      this.fifoBusy = false;
+      this.pumpFifo();
+    }
+    this.onReportable();
+  }
+
+  /** Forgets the reported ranges (after the session sent them). */
+  takeReports(): void {
+    this.reportCount = 0;
+  }
+
+  /** The session ended: nothing more is handed over or reported. */
+  clear(): void {
+    this.cleared = true;
+    this.dispatch = null;
+    this.waiting.length = 0;
+    this.fifo.length = 0;
+    this.waitingHead = 0;
+    this.fifoHead = 0;
+    this.heldBytes = 0;
+    this.heldCount = 0;
+    this.reportCount = 0;
+  }
+
+  private pumpFifo(): void {
+    while (!this.fifoBusy && this.dispatch && this.fifoHead < this.fifo.length && !this.cleared) {
+      const msg = this.fifo[this.fifoHead]!;
+      this.fifo[this.fifoHead++] = undefined as unknown as HeldMessage;
+      if (this.fifoHead > 1024 && this.fifoHead * 2 > this.fifo.length) {
+        this.fifo.splice(0, this.fifoHead);
+        this.fifoHead = 0;
+      }
+      this.fifoBusy = true;
+      if (this.hand(msg)) this.fifoBusy = false;
+    }
+    if (this.fifoHead === this.fifo.length) {
+      this.fifo.length = 0;
+      this.fifoHead = 0;
+    }
+  }
+
+  /** Hands one message over; true when it finished at once. */
+  private hand(msg: HeldMessage): boolean {
+    if (!this.dispatch!(msg)) return false;
+    this.finish(msg);
+    return true;
+  }
+
+  private finish(msg: HeldMessage): void {
+    this.delivered++;
+    this.heldBytes -= msg.payload.length;
+    this.heldCount--;
+    if (this.reportCount === MAX_DELIVERED_RANGES) this.flushReports();
+    const n = this.reportCount;
+    if (n > 0 && this.reportStarts[n - 1]! + this.reportCounts[n - 1]! === msg.seq) {
+      this.reportCounts[n - 1]!++;
+      return;
+    }
+    this.reportStarts[n] = msg.seq;
+    this.reportCounts[n] = 1;
+    this.reportCount = n + 1;
+  }
+}

@@ -1,0 +1,714 @@
+/**
+ * One session with one peer over one TCP connection: the client half of the handshake, the frames
+ * after it (DATA, ACK, DELIVERED, HEARTBEAT, CLOSE), the messages this side sent and their two
+ * promises, the inbox of what the peer sent, liveness, and the session's end.
+ *
+ * Why one object per peer (as in the UDP Session): a session's end (closed, dead, reset) must fail
+ * every waiting promise with the same typed error, in one place. TCP does the reliability, so what is
+ * left here is bookkeeping: messages are written to the socket as soon as they are queued (header
+ * and payload pieces as separate writes inside one cork: scatter-gather, never concatenated),
+ * `received` resolves on the peer's cumulative ACK, `delivered` on its DELIVERED ranges.
+ */
+import type net from 'node:net';
+import { FerryError, type ErrorCode } from '../../core/errors.js';
+import { FailureDetector } from '../failure-detector.js';
+import { HandshakeAuth, type HandshakeTranscript } from '../handshake-auth.js';
+import { OutgoingMessage } from '../outgoing-message.js';
+import { zeroPeerStats } from '../stats.js';
+import type { DeliveryMode, Peer, PeerAddress, PeerInfo, PeerState, PeerStats } from '../types.js';
+import {
+  decodeChallengeBody,
+  decodeCloseBody,
+  deliveredBodyBytes,
+  encodeCloseBody,
+  encodeFrame,
+  readDeliveredRanges,
+  writeDeliveredRanges,
+  writeFrameHeader,
+} from './frame-codec.js';
+import {
+  CloseReason,
+  FRAME_HEADER_BYTES,
+  FrameFlags,
+  FrameType,
+  MAX_DELIVERED_RANGES,
+} from './frame-layout.js';
+import type { FrameFields, FrameReader, FrameReadStatus, FrameSink } from './frame-reader.js';
+import type { HeaderSlab } from './header-slab.js';
+import type { TcpConfig } from './tcp-config.js';
+import { TcpInbox, type HeldMessage } from './tcp-inbox.js';
+
+/** What a session needs from its endpoint. */
+export interface TcpSessionHost {
+  readonly config: TcpConfig;
+  readonly auth: HandshakeAuth;
+  readonly slab: HeaderSlab;
+  hasHandler(): boolean;
+  /** Hands a message to the application; true when the handler already finished. */
+  dispatch(session: TcpSession, msg: HeldMessage): boolean;
+  onStateChange(session: TcpSession, previous: PeerState, reason: ErrorCode | undefined): void;
+  /** A message finished (delivered or failed): keep its final state for queries. */
+  onMessageFinished(msg: OutgoingMessage): void;
+  /** The session corked its socket: uncork it before the event loop goes on. */
+  scheduleUncork(session: TcpSession): void;
+  /** The session has reports due in `delayMs`. */
+  wakeIn(delayMs: number): void;
+  countSent(frames: number, bytes: number): void;
+  countReceived(bytes: number): void;
+  /** A frame stream error (bad magic, malformed, oversize) or an unexpected frame. */
+  countDrop(reason: 'badVersion' | 'malformed' | 'overLimit' | 'unauthenticated'): void;
+  nowMs(): number;
+}
+
+/** The application's handle on a session (types.ts `Peer`). */
+export class TcpPeer implements Peer {
+  constructor(private readonly session: TcpSession) {}
+  get id(): string {
+    return this.session.id;
+  }
+  get address(): PeerAddress {
+    return this.session.address;
+  }
+  get state(): PeerState {
+    return this.session.state;
+  }
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
+
+const CLOSE_REASON_CODES: Record<number, ErrorCode> = {
+  [CloseReason.NORMAL]: 'NOT_CONNECTED',
+  [CloseReason.AUTH_FAILED]: 'AUTH_FAILED',
+  [CloseReason.BLACKLISTED]: 'PEER_BLACKLISTED',
+  [CloseReason.STALE_INCARNATION]: 'PEER_RESET',
+  [CloseReason.OVER_LIMIT]: 'TOO_MANY_PEERS',
+  [CloseReason.PROTOCOL_ERROR]: 'MALFORMED',
+};
+
+export class TcpSession implements FrameSink {
+  readonly peer: TcpPeer;
+  state: PeerState = 'connecting';
+  endReason: ErrorCode | undefined;
+  private endMessage: string | undefined;
+  pinned = false;
+  remoteConnectionId = 0n;
+  remoteIncarnation = 0;
+  readonly stats: PeerStats = zeroPeerStats();
+  readonly startedMs: number;
+  socket: net.Socket | null = null;
+  reader: FrameReader | null = null;
+
+  // --- handshake (client side) ---
+  /** HELLO's nonce, kept to check the server's proof. */
+  clientNonce: Buffer | null = null;
+  readonly connectWaiters: { resolve: (peer: Peer) => void; reject: (e: Error) => void }[] = [];
+  readonly closeWaiters: Waiter[] = [];
+  private closeStartedMs = 0;
+
+  // --- messages out ---
+  private readonly outgoing: OutgoingMessage[] = [];
+  private outHead = 0;
+  /** Index in `outgoing` of the first message the peer has not acknowledged. */
+  private receivedCursor = 0;
+  private nextSeq = 1;
+  private nextFifoSeq = 1;
+  private queuedBytes = 0;
+  private readonly writableWaiters: Waiter[] = [];
+  private corked = false;
+  private lastMessageTimeoutScanMs = 0;
+
+  // --- messages in ---
+  readonly inbox: TcpInbox;
+  private ackedSeq = 0;
+  private reportDueMs = Infinity;
+  private paused = false;
+  private readonly fd: FailureDetector;
+  private readonly rangeStarts = new Float64Array(MAX_DELIVERED_RANGES);
+  private readonly rangeCounts = new Uint32Array(MAX_DELIVERED_RANGES);
+
+  constructor(
+    private readonly host: TcpSessionHost,
+    readonly id: string,
+    readonly address: PeerAddress,
+    readonly role: 'client' | 'server',
+    readonly localConnectionId: bigint,
+    nowMs: number,
+  ) {
+    const c = host.config;
+    this.peer = new TcpPeer(this);
+    this.startedMs = nowMs;
+    this.fd = new FailureDetector(c.heartbeatStartMs, c.heartbeatIntervalMs, c.heartbeatTimeoutMs, nowMs);
+    this.inbox = new TcpInbox(
+      c.maxReassemblyBytes,
+      () => this.onReportable(),
+      () => this.sendDelivered(),
+    );
+  }
+
+  get ended(): boolean {
+    return ENDED.has(this.state);
+  }
+
+  // ------------------------------------------------------------------ socket
+
+  /** Takes a socket (and its reader) over: from here on its frames and events belong to this session. */
+  attach(socket: net.Socket, reader: FrameReader): void {
+    this.socket = socket;
+    this.reader = reader;
+    reader.sink = this;
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket === socket) this.onChunk(chunk);
+    });
+    socket.on('drain', () => {
+      if (this.socket === socket) this.wakeWritable();
+    });
+    socket.on('error', (err: Error) => {
+      if (this.socket === socket) this.onSocketGone(err);
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.onSocketGone(null);
+    });
+  }
+
+  /** Lets the socket go without ending the session (a simultaneous connect lost the tie-break). */
+  detach(): void {
+    const socket = this.socket;
+    this.socket = null;
+    this.reader = null;
+    socket?.destroy();
+  }
+
+  private onSocketGone(err: Error | null): void {
+    if (this.ended) return;
+    if (this.state === 'closing') return this.end('closed', 'NOT_CONNECTED');
+    const what = err ? err.message : 'the connection closed';
+    if (this.state === 'connecting') {
+      return this.end('dead', 'HANDSHAKE_TIMEOUT', `could not connect to ${this.id}: ${what}`);
+    }
+    this.end('dead', 'PEER_DEAD', `${this.id}: ${what} without a CLOSE (the peer went away)`);
+  }
+
+  private onChunk(chunk: Buffer): void {
+    const now = this.host.nowMs();
+    this.fd.onHeard(now);
+    this.stats.bytesReceived += chunk.length;
+    this.host.countReceived(chunk.length);
+    const status = this.reader!.push(chunk);
+    if (status !== 'ok' && status !== 'stopped') return this.onStreamError(status);
+    if (this.ended) return;
+    this.flushReports(false);
+    this.updatePause();
+  }
+
+  private onStreamError(status: Exclude<FrameReadStatus, 'ok' | 'stopped'>): void {
+    this.host.countDrop(
+      status === 'badMagic' ? 'badVersion' : status === 'tooLarge' ? 'overLimit' : 'malformed',
+    );
+    this.protocolError(`${this.id} sent a bad frame (${status})`);
+  }
+
+  private protocolError(message: string): void {
+    this.sendClose(CloseReason.PROTOCOL_ERROR);
+    this.end('closed', 'MALFORMED', message);
+  }
+
+  /** Stops reading while the application holds too much; the peer's TCP window then fills. */
+  private updatePause(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    const over = this.inbox.overLimit;
+    if (over && !this.paused) {
+      this.paused = true;
+      socket.pause();
+    } else if (!over && this.paused) {
+      this.paused = false;
+      this.fd.onHeard(this.host.nowMs()); // silence while we did not read is ours, not the peer's
+      socket.resume();
+    }
+  }
+
+  // ------------------------------------------------------------------ frames in
+
+  onFrame(frame: FrameFields, body: Buffer): boolean {
+    this.stats.packetsReceived++;
+    if (this.state === 'connecting') return this.onHandshakeFrame(frame, body);
+    switch (frame.type) {
+      case FrameType.DATA:
+        return this.onData(frame, body);
+      case FrameType.ACK:
+        return body.length === 0 ? this.onAck(frame.seq) : this.malformed('ACK');
+      case FrameType.DELIVERED:
+        return this.onDelivered(frame.seq, body);
+      case FrameType.HEARTBEAT:
+        return body.length === 0 ? true : this.malformed('HEARTBEAT');
+      case FrameType.CLOSE:
+        return this.onClose(body);
+      default:
+        return this.malformed(`frame type ${frame.type} after the handshake`);
+    }
+  }
+
+  private malformed(what: string): boolean {
+    this.host.countDrop('malformed');
+    this.protocolError(`${this.id} sent a malformed ${what}`);
+    return false;
+  }
+
+  private onData(frame: FrameFields, body: Buffer): boolean {
+    if (this.state !== 'connected' && this.state !== 'closing') return true;
+    if (frame.seq !== this.inbox.lastSeq + 1) return this.malformed(`DATA (sequence ${frame.seq})`);
+    this.stats.payloadBytesReceived += body.length;
+    const mode: DeliveryMode = (frame.flags & FrameFlags.FIFO) !== 0 ? 'fifo' : 'unordered';
+    this.inbox.onMessage(frame.seq, mode, body);
+    this.stats.messagesReceived = this.inbox.received;
+    this.stats.messagesDelivered = this.inbox.delivered;
+    return !this.ended;
+  }
+
+  /** Every message up to `seq` reached the peer. */
+  private onAck(seq: number): boolean {
+    if (seq >= this.nextSeq) return this.malformed(`acknowledgement (sequence ${seq})`);
+    let i = this.receivedCursor;
+    for (; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.seq > seq) break;
+      this.queuedBytes -= msg.sizeBytes;
+      if (!msg.retired) msg.onFragmentAcked(0);
+    }
+    if (i !== this.receivedCursor) {
+      this.receivedCursor = i;
+      this.wakeWritable();
+    }
+    return true;
+  }
+
+  private onDelivered(seq: number, body: Buffer): boolean {
+    if (!this.onAck(seq)) return false;
+    const n = readDeliveredRanges(body, this.rangeStarts, this.rangeCounts);
+    if (n < 0) return this.malformed('DELIVERED');
+    if (this.outHead >= this.outgoing.length) return true;
+    const firstSeq = this.outgoing[this.outHead]!.seq;
+    for (let r = 0; r < n; r++) {
+      const start = this.rangeStarts[r]!;
+      const end = start + this.rangeCounts[r]!;
+      if (end > this.nextSeq) return this.malformed(`DELIVERED (sequence ${end - 1})`);
+      for (let s = Math.max(start, firstSeq); s < end; s++) {
+        const msg = this.outgoing[this.outHead + (s - firstSeq)]!;
+        if (msg.retired) continue;
+        msg.markDelivered();
+        this.host.onMessageFinished(msg);
+      }
+    }
+    this.trimOutgoing();
+    this.wakeWritable();
+    return true;
+  }
+
+  private onClose(body: Buffer): boolean {
+    const reason = decodeCloseBody(body);
+    if (reason < 0) return this.malformed('CLOSE');
+    if (this.state === 'closing') {
+      this.end('closed', 'NOT_CONNECTED');
+      return false;
+    }
+    const code = CLOSE_REASON_CODES[reason] ?? 'NOT_CONNECTED';
+    this.end(
+      'closed',
+      code,
+      reason === CloseReason.NORMAL ? undefined : `${this.id} closed the session: ${code}`,
+    );
+    return false;
+  }
+
+  // ------------------------------------------------------------------ handshake, client side
+
+  /** Sends HELLO on a socket that just connected. */
+  sendHello(hello: Buffer): void {
+    this.writeControl(hello);
+  }
+
+  private onHandshakeFrame(frame: FrameFields, body: Buffer): boolean {
+    if (this.role !== 'client') return this.malformed('handshake');
+    if (frame.type === FrameType.CLOSE) return this.onHandshakeClose(body);
+    if (frame.type === FrameType.CHALLENGE && this.remoteConnectionId === 0n) return this.onChallenge(body);
+    if (frame.type === FrameType.ACCEPT && this.remoteConnectionId !== 0n && body.length === 0) {
+      this.setConnected();
+      return true;
+    }
+    return this.malformed(`handshake frame (type ${frame.type})`);
+  }
+
+  private onHandshakeClose(body: Buffer): boolean {
+    const reason = decodeCloseBody(body);
+    if (reason === CloseReason.DUPLICATE) {
+      // The peer dialed us at the same time and its connection wins: this session waits for it.
+      this.detach();
+      return false;
+    }
+    const code = reason < 0 ? 'MALFORMED' : (CLOSE_REASON_CODES[reason] ?? 'NOT_CONNECTED');
+    this.end('closed', code, `${this.id} refused the session: ${code}`);
+    return false;
+  }
+
+  private onChallenge(body: Buffer): boolean {
+    const c = decodeChallengeBody(body);
+    if (!c || !this.clientNonce) return this.malformed('CHALLENGE');
+    const transcript: HandshakeTranscript = {
+      clientConnectionId: this.localConnectionId,
+      serverConnectionId: c.connectionId,
+      clientIncarnation: this.localIncarnation,
+      serverIncarnation: c.incarnation,
+      clientNonce: this.clientNonce,
+      serverNonce: c.nonce,
+    };
+    if (!HandshakeAuth.equal(c.proof, this.host.auth.serverProof(transcript))) {
+      this.host.countDrop('unauthenticated');
+      this.sendClose(CloseReason.AUTH_FAILED);
+      this.end('closed', 'AUTH_FAILED', `${this.id} does not share this endpoint's secret`);
+      return false;
+    }
+    this.establish(c.connectionId, c.incarnation);
+    this.writeControl(encodeFrame(FrameType.CONFIRM, 0, 0, this.host.auth.clientProof(transcript)));
+    return true;
+  }
+
+  /** This endpoint's incarnation (set by the endpoint before the handshake). */
+  localIncarnation = 0;
+
+  establish(remoteConnectionId: bigint, remoteIncarnation: number): void {
+    this.remoteConnectionId = remoteConnectionId;
+    this.remoteIncarnation = remoteIncarnation;
+    const now = this.host.nowMs();
+    this.fd.onHeard(now);
+    this.fd.onSent(now);
+  }
+
+  setConnected(): void {
+    if (this.state !== 'connecting') return;
+    this.setState('connected', undefined);
+    for (const w of this.connectWaiters.splice(0)) w.resolve(this.peer);
+    if (this.host.hasHandler()) this.enableDelivery();
+  }
+
+  enableDelivery(): void {
+    if (this.ended) return;
+    this.inbox.setDispatch((m) => this.host.dispatch(this, m));
+    this.updatePause();
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  /** Why a message of `sizeBytes` cannot be queued now, or null when it can. */
+  refusal(sizeBytes: number): 'BACK_PRESSURED' | 'NOT_CONNECTED' | 'MESSAGE_TOO_LARGE' | null {
+    const c = this.host.config;
+    if (this.state !== 'connected' || !this.socket) return 'NOT_CONNECTED';
+    if (sizeBytes > c.maxMessageBytes) return 'MESSAGE_TOO_LARGE';
+    const oldest = this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
+    if (this.nextSeq - oldest >= c.maxQueuedMessages) return 'BACK_PRESSURED';
+    if (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) return 'BACK_PRESSURED';
+    if (this.socket.writableLength > c.tcpWriteQueueBytes) return 'BACK_PRESSURED';
+    return null;
+  }
+
+  /** Queues a message and writes it (check `refusal` first). */
+  enqueue(
+    messageId: number,
+    mode: DeliveryMode,
+    pieces: readonly Uint8Array[],
+    sizeBytes: number,
+    nowMs: number,
+  ): OutgoingMessage {
+    const seq = this.nextSeq++;
+    const fifoSeq = mode === 'fifo' ? this.nextFifoSeq++ : 0;
+    const msg = new OutgoingMessage(
+      messageId,
+      this.id,
+      seq,
+      fifoSeq,
+      mode,
+      pieces,
+      sizeBytes,
+      Math.max(sizeBytes, 1), // one "fragment": TCP carries the message whole
+      nowMs,
+    );
+    this.outgoing.push(msg);
+    this.queuedBytes += sizeBytes;
+    const header = this.host.slab.take(FRAME_HEADER_BYTES);
+    writeFrameHeader(header, 0, FrameType.DATA, mode === 'fifo' ? FrameFlags.FIFO : 0, sizeBytes, seq);
+    const socket = this.cork();
+    socket.write(header);
+    for (const piece of pieces) if (piece.length > 0) socket.write(piece);
+    msg.state = 'sending';
+    this.stats.packetsSent++;
+    this.stats.bytesSent += FRAME_HEADER_BYTES + sizeBytes;
+    this.stats.payloadBytesSent += sizeBytes;
+    this.host.countSent(1, FRAME_HEADER_BYTES + sizeBytes);
+    this.fd.onSent(nowMs);
+    return msg;
+  }
+
+  private cork(): net.Socket {
+    const socket = this.socket!;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      this.host.scheduleUncork(this);
+    }
+    return socket;
+  }
+
+  /** Lets the corked writes go (one writev for the batch). */
+  uncork(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket?.uncork();
+  }
+
+  /** Outstanding (not retired) messages, oldest first. */
+  messages(): OutgoingMessage[] {
+    return this.outgoing.slice(this.outHead);
+  }
+
+  writable(): Promise<void> {
+    if (this.ended) return Promise.reject(this.endError());
+    if (this.refusal(0) !== 'BACK_PRESSURED') return Promise.resolve();
+    return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
+  }
+
+  private wakeWritable(): void {
+    if (this.writableWaiters.length === 0 || this.refusal(0) === 'BACK_PRESSURED') return;
+    for (const w of this.writableWaiters.splice(0)) w.resolve();
+  }
+
+  private trimOutgoing(): void {
+    while (this.outHead < this.receivedCursor && this.outgoing[this.outHead]!.retired) this.outHead++;
+    if (this.outHead > 1024 && this.outHead * 2 > this.outgoing.length) {
+      this.outgoing.splice(0, this.outHead);
+      this.receivedCursor -= this.outHead;
+      this.outHead = 0;
+    }
+  }
+
+  /** Writes a small control frame from the header slab (ACK, HEARTBEAT) or a prepared one. */
+  private writeControl(frame: Buffer): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    this.stats.packetsSent++;
+    this.stats.bytesSent += frame.length;
+    this.host.countSent(1, frame.length);
+    this.fd.onSent(this.host.nowMs());
+    this.cork().write(frame);
+  }
+
+  private sendClose(reason: number): void {
+    this.writeControl(encodeFrame(FrameType.CLOSE, 0, 0, encodeCloseBody(reason)));
+  }
+
+  // ------------------------------------------------------------------ reports (ACK, DELIVERED)
+
+  private onReportable(): void {
+    if (this.ended) return;
+    this.updatePause();
+    const c = this.host.config;
+    if (this.inbox.reportCount >= c.ackEveryPackets || c.ackDelayMs === 0) {
+      this.flushReports(true);
+      return;
+    }
+    if (this.reportDueMs === Infinity) {
+      this.reportDueMs = this.host.nowMs() + c.ackDelayMs;
+      this.host.wakeIn(c.ackDelayMs);
+    }
+  }
+
+  /**
+   * Sends what the peer is owed: a DELIVERED frame for handled messages (it acknowledges receipt
+   * too), else an ACK if messages arrived that are still in the application's hands. At the end of
+   * every chunk read (`force` false: one report per chunk however many messages it held) and when
+   * the delay or count of reports for late handlers is reached.
+   */
+  private flushReports(force: boolean): void {
+    if (this.state !== 'connected' && this.state !== 'closing') return;
+    if (
+      !force &&
+      this.reportDueMs !== Infinity &&
+      this.inbox.reportCount < this.host.config.ackEveryPackets
+    ) {
+      // late-handler reports are waiting for their delay: only an ACK for new arrivals goes now
+      if (this.inbox.lastSeq > this.ackedSeq) this.sendAck();
+      return;
+    }
+    if (this.inbox.reportCount > 0) this.sendDelivered();
+    else if (this.inbox.lastSeq > this.ackedSeq) this.sendAck();
+  }
+
+  private sendAck(): void {
+    const frame = this.host.slab.take(FRAME_HEADER_BYTES);
+    writeFrameHeader(frame, 0, FrameType.ACK, 0, 0, this.inbox.lastSeq);
+    this.ackedSeq = this.inbox.lastSeq;
+    this.writeControl(frame);
+  }
+
+  private sendDelivered(): void {
+    const n = this.inbox.reportCount;
+    if (n === 0) return;
+    const bodyBytes = deliveredBodyBytes(n);
+    const frame = this.host.slab.take(FRAME_HEADER_BYTES + bodyBytes);
+    writeFrameHeader(frame, 0, FrameType.DELIVERED, 0, bodyBytes, this.inbox.lastSeq);
+    writeDeliveredRanges(frame, FRAME_HEADER_BYTES, this.inbox.reportStarts, this.inbox.reportCounts, n);
+    this.ackedSeq = this.inbox.lastSeq;
+    this.inbox.takeReports();
+    this.reportDueMs = Infinity;
+    this.stats.messagesDelivered = this.inbox.delivered;
+    this.writeControl(frame);
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** Periodic work: handshake timeout, close give-up, death, heartbeats, late reports, message timeouts. */
+  tick(nowMs: number): void {
+    const c = this.host.config;
+    if (this.state === 'connecting') {
+      if (nowMs - this.startedMs >= c.handshakeTimeoutMs) {
+        this.end(
+          'dead',
+          'HANDSHAKE_TIMEOUT',
+          `${this.id} did not complete the handshake within ${c.handshakeTimeoutMs} ms`,
+        );
+      }
+      return;
+    }
+    if (this.state === 'closing') {
+      if (nowMs - this.closeStartedMs >= Math.min(c.handshakeTimeoutMs, 1000))
+        this.end('closed', 'NOT_CONNECTED');
+      return;
+    }
+    if (this.state !== 'connected') return;
+    if (this.paused) this.fd.onHeard(nowMs);
+    if (this.fd.isDead(nowMs)) {
+      return this.end('dead', 'PEER_DEAD', `${this.id} was silent for ${c.heartbeatTimeoutMs} ms`);
+    }
+    if (nowMs >= this.reportDueMs) this.flushReports(true);
+    this.checkMessageTimeouts(nowMs);
+    if (this.fd.heartbeatDue(nowMs)) {
+      const frame = this.host.slab.take(FRAME_HEADER_BYTES);
+      writeFrameHeader(frame, 0, FrameType.HEARTBEAT, 0, 0, 0);
+      this.writeControl(frame);
+      this.fd.onHeartbeatSent(nowMs);
+    }
+  }
+
+  private checkMessageTimeouts(nowMs: number): void {
+    const limitMs = this.host.config.messageTimeoutMs;
+    if (limitMs === 0 || nowMs - this.lastMessageTimeoutScanMs < 50) return;
+    this.lastMessageTimeoutScanMs = nowMs;
+    for (let i = this.outHead; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.finished || nowMs - msg.createdAtMs < limitMs) continue;
+      // the wait ends; the message stays in the session's sequence (the peer may still deliver it)
+      msg.fail('MESSAGE_TIMEOUT', `message ${msg.messageId} not delivered within ${limitMs} ms`, false);
+      this.stats.messagesFailed++;
+      this.host.onMessageFinished(msg);
+    }
+  }
+
+  // ------------------------------------------------------------------ end
+
+  /** Graceful close: what is in flight fails with NOT_CONNECTED, CLOSE goes out, the socket ends. */
+  beginClose(nowMs: number): void {
+    if (this.state !== 'connected') return;
+    this.failOutgoing('NOT_CONNECTED', 'the session was closed');
+    this.setState('closing', undefined);
+    this.closeStartedMs = nowMs;
+    this.sendClose(CloseReason.NORMAL);
+    this.uncork();
+    this.socket?.end();
+  }
+
+  /** Tells the peer why, best effort, then ends the session (blacklisting). */
+  closeWith(reason: number, state: 'blacklisted' | 'closed', code: ErrorCode): void {
+    if (this.state === 'connected' || this.state === 'closing') this.sendClose(reason);
+    this.end(state, code);
+  }
+
+  private setState(state: PeerState, reason: ErrorCode | undefined): void {
+    const previous = this.state;
+    if (previous === state) return;
+    this.state = state;
+    this.host.onStateChange(this, previous, reason);
+  }
+
+  endError(): Error {
+    const code = this.endReason ?? 'NOT_CONNECTED';
+    return new FerryError(code, this.endMessage, { peer: this.id });
+  }
+
+  /** Ends the session: every waiting promise fails with `reason`; the socket goes. Idempotent. */
+  end(state: 'closed' | 'dead' | 'reset' | 'blacklisted', reason: ErrorCode, message?: string): void {
+    if (this.ended) return;
+    this.endReason = reason;
+    this.endMessage = message;
+    const err = this.endError();
+    this.failOutgoing(reason === 'HANDSHAKE_TIMEOUT' ? 'NOT_CONNECTED' : reason, err.message);
+    this.inbox.clear();
+    for (const w of this.connectWaiters.splice(0)) w.reject(err);
+    for (const w of this.writableWaiters.splice(0)) w.reject(err);
+    const socket = this.socket;
+    this.socket = null;
+    this.reader = null;
+    if (socket) {
+      this.corked = false;
+      socket.uncork();
+      if (state === 'closed' || state === 'blacklisted')
+        socket.destroySoon(); // a CLOSE we wrote goes first
+      else socket.destroy();
+    }
+    this.setState(state, reason);
+    for (const w of this.closeWaiters.splice(0)) w.resolve();
+  }
+
+  private failOutgoing(code: ErrorCode, message: string): void {
+    for (let i = this.outHead; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.retired) continue;
+      if (!msg.finished) this.stats.messagesFailed++;
+      msg.fail(code, message, true);
+      this.host.onMessageFinished(msg);
+    }
+    this.outgoing.length = 0;
+    this.outHead = 0;
+    this.receivedCursor = 0;
+    this.queuedBytes = 0;
+  }
+
+  /** Stats with the live gauges filled in (no packets, windows or RTT over TCP: those stay 0). */
+  snapshot(): PeerStats {
+    const s = this.stats;
+    s.messagesQueued = 0;
+    s.messagesInFlight = 0;
+    for (let i = this.outHead; i < this.outgoing.length; i++) {
+      const msg = this.outgoing[i]!;
+      if (msg.retired) continue;
+      if (msg.state === 'queued') s.messagesQueued++;
+      else s.messagesInFlight++;
+    }
+    return { ...s };
+  }
+
+  info(): PeerInfo {
+    return {
+      id: this.id,
+      address: { ...this.address },
+      state: this.state,
+      pinned: this.pinned,
+      localConnectionId: this.localConnectionId.toString(16).padStart(16, '0'),
+      remoteConnectionId: this.remoteConnectionId.toString(16).padStart(16, '0'),
+      remoteIncarnation: this.remoteIncarnation,
+      stats: this.snapshot(),
+    };
+  }
+}
