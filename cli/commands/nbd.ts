@@ -110,11 +110,26 @@ export const nbdCommand: CommandModule<object, NbdArgs> = {
     );
     const signal = await untilSignal();
     process.stdout.write(`ferry nbd: ${signal}: finishing requests in flight and flushing the device\n`);
-    await server.close();
-    await device.close();
+    try {
+      await server.close();
+    } finally {
+      await closeWithin(device, DEVICE_CLOSE_WAIT_MS);
+    }
     process.stdout.write('ferry nbd: stopped\n');
   },
 };
+
+/** How long stopping waits for the device to close (a remote device whose server is gone may not answer). */
+const DEVICE_CLOSE_WAIT_MS = 10_000;
+
+async function closeWithin(device: BlockDevice, limitMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, limitMs);
+  });
+  await Promise.race([device.close().catch(() => undefined), expired]);
+  clearTimeout(timer);
+}
 
 function failAsUsage(msg: string | undefined, err: Error | undefined): never {
   throw new UsageError((msg || err?.message || 'bad usage').replace(/\s*\n\s*/g, ' '));

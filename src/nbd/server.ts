@@ -97,7 +97,8 @@ export class NbdServer {
 
   /**
    * Stops listening, lets every connection finish the requests it has in flight (cutting those
-   * still open after shutdownGraceMs), then flushes the device. Does not close the device.
+   * still open after shutdownGraceMs), then flushes the device (TIMEOUT if that takes longer than
+   * shutdownGraceMs). Does not close the device.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -117,7 +118,30 @@ export class NbdServer {
     for (const c of this.connections) c.destroy();
     await all;
     await stopped;
-    await this.exp.device.flush();
+    await this.flushWithin(this.config.shutdownGraceMs);
+  }
+
+  /** Flushes the device, or fails with TIMEOUT (a remote device whose server is gone never answers). */
+  private async flushWithin(limitMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new FerryError(
+              'TIMEOUT',
+              `the device did not finish its flush within ${limitMs} ms; writes since the last ` +
+                'acknowledged flush may not be durable (is the remote server still running?)',
+            ),
+          ),
+        limitMs,
+      );
+    });
+    try {
+      await Promise.race([this.exp.device.flush(), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private accept(socket: net.Socket): void {

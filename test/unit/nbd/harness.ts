@@ -21,6 +21,8 @@ export interface Harness {
   device: BlockDevice;
   socketPath: string;
   connect(): Promise<RawNbdClient>;
+  /** Set by a test that makes server.close() fail on purpose, so teardown does not report it. */
+  closeMayFail: boolean;
 }
 
 export async function startNbd(
@@ -33,22 +35,26 @@ export async function startNbd(
   const device = options.device ?? new MemoryBlockDevice({ sizeBytes });
   const server = await NbdServer.listen({ ...options, device }, { unix: socketPath });
   const clients: RawNbdClient[] = [];
-  t.teardown(async () => {
-    for (const c of clients) c.close();
-    await server.close();
-    await device.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return {
+  const h: Harness = {
     server,
     device,
     socketPath,
+    closeMayFail: false,
     connect: async () => {
       const c = await RawNbdClient.connect(socketPath);
       clients.push(c);
       return c;
     },
   };
+  t.teardown(async () => {
+    for (const c of clients) c.close();
+    await server.close().catch((err: unknown) => {
+      if (!h.closeMayFail) throw err;
+    });
+    await device.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return h;
 }
 
 export type DeviceEvent = { op: string; phase: 'start' | 'done'; offset?: number; length?: number };

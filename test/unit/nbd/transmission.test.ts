@@ -370,3 +370,14 @@ test('server close: in-flight requests are answered, the device is flushed, clie
   const last = device.events.filter((e) => e.phase === 'done').pop();
   t.is(last?.op, 'flush', 'the device was flushed last');
 });
+
+test('server close fails with TIMEOUT when the device flush never finishes (a remote server gone)', async (t) => {
+  const device = new RecordingDevice(new MemoryBlockDevice({ sizeBytes: 1 * MiB }));
+  const h = await startNbd(t, { device, config: { shutdownGraceMs: 100 } });
+  h.closeMayFail = true;
+  device.hold = true;
+  const err = await t.throwsAsync(h.server.close());
+  t.is((err as { code?: string }).code, 'TIMEOUT');
+  device.hold = false;
+  device.releaseAll();
+});
