@@ -9,7 +9,7 @@
  */
 import type { ExecutionContext } from 'ava';
 import { Endpoint } from '../../src/transport/endpoint.js';
-import type { Peer, SendHandle } from '../../src/transport/types.js';
+import type { MessageEndpoint, Peer, SendHandle } from '../../src/transport/types.js';
 
 export const MESSAGES = 10_000;
 const MiB = 1 << 20;
@@ -55,22 +55,27 @@ interface Expected {
   offset: number;
 }
 
-export interface ExchangeOptions {
+export interface ExchangeOptions<E extends MessageEndpoint = Endpoint> {
   seed: number;
   count?: number;
   /** Impairment for both endpoints' receive paths (the seed is appended per endpoint). */
   impair?: string;
   config?: string;
+  /** Makes the two endpoints (default: UDP `Endpoint.create`); lets other transports run the same check. */
+  create?: (opts: { impair: string | null; config: string | undefined }) => Promise<E>;
 }
 
-export interface ExchangeResult {
-  sender: Endpoint;
-  receiver: Endpoint;
+export interface ExchangeResult<E extends MessageEndpoint = Endpoint> {
+  sender: E;
+  receiver: E;
   bytes: number;
 }
 
 /** Runs the exchange and asserts exactly-once, intact, FIFO-ordered delivery. */
-export async function runExchange(t: ExecutionContext, opts: ExchangeOptions): Promise<ExchangeResult> {
+export async function runExchange<E extends MessageEndpoint = Endpoint>(
+  t: ExecutionContext,
+  opts: ExchangeOptions<E>,
+): Promise<ExchangeResult<E>> {
   const { seed } = opts;
   const count = opts.count ?? MESSAGES;
   t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
@@ -85,9 +90,13 @@ export async function runExchange(t: ExecutionContext, opts: ExchangeOptions): P
   }));
 
   const impair = (n: number): string | null => (opts.impair ? `${opts.impair},seed=${seed + n}` : null);
-  const receiver = await Endpoint.create({ impair: impair(1), config: opts.config });
+  const create =
+    opts.create ??
+    ((o: { impair: string | null; config: string | undefined }) =>
+      Endpoint.create(o) as unknown as Promise<E>);
+  const receiver = await create({ impair: impair(1), config: opts.config });
   t.teardown(() => receiver.close());
-  const sender = await Endpoint.create({ impair: impair(2), config: opts.config });
+  const sender = await create({ impair: impair(2), config: opts.config });
   t.teardown(() => sender.close());
 
   const seen = new Uint8Array(count);

@@ -120,6 +120,8 @@ export class TcpSession implements FrameSink {
   private queuedBytes = 0;
   private readonly writableWaiters: Waiter[] = [];
   private corked = false;
+  /** Size of the last message refused for lack of queue bytes (what `writable` waits room for). */
+  private refusedBytes = 0;
   private lastMessageTimeoutScanMs = 0;
 
   // --- messages in ---
@@ -410,7 +412,10 @@ export class TcpSession implements FrameSink {
     if (sizeBytes > c.maxMessageBytes) return 'MESSAGE_TOO_LARGE';
     const oldest = this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
     if (this.nextSeq - oldest >= c.maxQueuedMessages) return 'BACK_PRESSURED';
-    if (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) return 'BACK_PRESSURED';
+    if (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) {
+      this.refusedBytes = sizeBytes; // writable() waits until a message this large fits
+      return 'BACK_PRESSURED';
+    }
     if (this.socket.writableLength > c.tcpWriteQueueBytes) return 'BACK_PRESSURED';
     return null;
   }
@@ -438,6 +443,7 @@ export class TcpSession implements FrameSink {
     );
     this.outgoing.push(msg);
     this.queuedBytes += sizeBytes;
+    this.refusedBytes = 0;
     const header = this.host.slab.take(FRAME_HEADER_BYTES);
     writeFrameHeader(header, 0, FrameType.DATA, mode === 'fifo' ? FrameFlags.FIFO : 0, sizeBytes, seq);
     const socket = this.cork();
@@ -476,12 +482,12 @@ export class TcpSession implements FrameSink {
 
   writable(): Promise<void> {
     if (this.ended) return Promise.reject(this.endError());
-    if (this.refusal(0) !== 'BACK_PRESSURED') return Promise.resolve();
+    if (this.refusal(this.refusedBytes) !== 'BACK_PRESSURED') return Promise.resolve();
     return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
   }
 
   private wakeWritable(): void {
-    if (this.writableWaiters.length === 0 || this.refusal(0) === 'BACK_PRESSURED') return;
+    if (this.writableWaiters.length === 0 || this.refusal(this.refusedBytes) === 'BACK_PRESSURED') return;
     for (const w of this.writableWaiters.splice(0)) w.resolve();
   }
 
