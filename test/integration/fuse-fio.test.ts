@@ -15,6 +15,7 @@ async function fioVerify(m: ServedMount): Promise<void> {
     '--rw=randrw',
     '--ioengine=psync',
     '--verify=crc32c',
+    '--verify_state_save=0',
     '--verify_fatal=1',
     '--do_verify=1',
     '--output-format=json',

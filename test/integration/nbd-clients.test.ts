@@ -141,6 +141,7 @@ test('fio --ioengine=nbd random read/write with verify=crc32c at iodepth 32 pass
     '--iodepth=32',
     '--size=64M',
     '--verify=crc32c',
+    '--verify_state_save=0',
     '--verify_fatal=1',
   ];
   const write = await run(t, 'fio', [
