@@ -126,6 +126,19 @@ export {
   type PeerStateChange,
 } from './transport/index.js';
 export {
+  TcpEndpoint,
+  TCP_SCHEMA,
+  TCP_ONLY_SCHEMA,
+  readTcpConfig,
+  type TcpEndpointOptions,
+  type TcpConfig,
+} from './transport/tcp/index.js';
+export {
+  createEndpoint,
+  type CreateEndpointOptions,
+  type TransportKind,
+} from './transport/create-endpoint.js';
+export {
   TransferServer,
   FerryServer,
   FerryClient,
