@@ -16,7 +16,7 @@ import { readTransportConfig, TRANSPORT_SCHEMA, type TransportConfig } from '../
 export const TCP_ONLY_SCHEMA = {
   tcpWriteQueueBytes: {
     kind: 'bytes',
-    default: 4 * MiB,
+    default: 16 * MiB,
     min: 64 * 1024,
     max: 1024 * MiB,
     doc: 'bytes a connection may hold in user space waiting for the kernel; past it trySend says BACK_PRESSURED until the socket drains',
