@@ -9,7 +9,7 @@ import { createXxh64, xxh64 } from '../core/checksum.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { systemClock } from '../core/clock.js';
 import { BLOCK_HEADER_BYTES, MESSAGES, writeBlockHeader } from '../wire/transfer/index.js';
-import { checkAborted, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
+import { checkAborted, windowBlocksOf, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
 import { TRANSFER_LIMITS } from './limits.js';
 import type { RpcClient } from './rpc-client.js';
 import { chunksOf, type UploadSource } from './sources.js';
@@ -55,10 +55,7 @@ export async function uploadAppend(
     for await (const c of sourceChunks({ ...input.source, sizeBytes: begin.sizeBytes }, 0, 1 << 20))
       hasher.update(c);
   }
-  const window = Math.max(
-    1,
-    Math.min(opts.windowBlocks ?? TRANSFER_LIMITS.DEFAULT_WINDOW_BLOCKS, TRANSFER_LIMITS.MAX_WINDOW_BLOCKS),
-  );
+  const window = windowBlocksOf(opts);
   const held = new Map<number, Buffer>();
   const inFlight = new Set<Promise<void>>();
   const pacer = new Pacer(opts.rateBytesPerSec, opts.clock ?? systemClock);

@@ -10,7 +10,7 @@ import { FerryError, isFerryError } from '../core/errors.js';
 import { BufferPool } from '../core/pool.js';
 import { systemClock } from '../core/clock.js';
 import { encodeRequest, READ_REPLY_HEADER_BYTES } from '../wire/transfer/index.js';
-import { checkAborted, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
+import { checkAborted, windowBlocksOf, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
 import { TRANSFER_LIMITS } from './limits.js';
 import type { RpcClient } from './rpc-client.js';
 import type { DownloadSink } from './sources.js';
@@ -88,10 +88,7 @@ export async function downloadFile(
   try {
     sink = await makeSink(sizeBytes);
     const s = sink;
-    const window = Math.max(
-      1,
-      Math.min(opts.windowBlocks ?? TRANSFER_LIMITS.DEFAULT_WINDOW_BLOCKS, TRANSFER_LIMITS.MAX_WINDOW_BLOCKS),
-    );
+    const window = windowBlocksOf(opts);
     const hasher: Hasher64 | null = verify ? createXxh64() : null;
     const needOrder = verify || s.sequential;
     const inOrder = needOrder

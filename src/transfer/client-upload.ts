@@ -13,7 +13,14 @@ import { BufferPool } from '../core/pool.js';
 import { systemClock } from '../core/clock.js';
 import { MESSAGES, BLOCK_HEADER_BYTES, writeBlockHeader } from '../wire/transfer/index.js';
 import { Bitmap } from './bitmap.js';
-import { checkAborted, chooseBlockBytes, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
+import {
+  checkAborted,
+  windowBlocksOf,
+  chooseBlockBytes,
+  Pacer,
+  type CopyOptions,
+  type CopyStats,
+} from './copy-types.js';
 import { TRANSFER_LIMITS } from './limits.js';
 import type { RpcClient } from './rpc-client.js';
 import type { UploadSource } from './sources.js';
@@ -81,10 +88,7 @@ export async function uploadOffset(
   };
   const skipped = verified.count;
   try {
-    const window = Math.max(
-      1,
-      Math.min(opts.windowBlocks ?? TRANSFER_LIMITS.DEFAULT_WINDOW_BLOCKS, TRANSFER_LIMITS.MAX_WINDOW_BLOCKS),
-    );
+    const window = windowBlocksOf(opts);
     const pool = new BufferPool(BLOCK_HEADER_BYTES + blockBytes, window);
     await Promise.all(
       Array.from({ length: Math.min(window, Math.max(1, begin.blockCount)) }, () => worker(run, pool)),

@@ -5,6 +5,7 @@
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { FerryError } from '../core/errors.js';
+import { TRANSFER_LIMITS } from './limits.js';
 
 export interface CopyProgress {
   /** Bytes of the file confirmed so far (acknowledged by the server, or received and written). */
@@ -79,6 +80,14 @@ export class Pacer {
 /** Throws ABORTED if the signal fired. */
 export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new FerryError('ABORTED', 'the copy was stopped');
+}
+
+/** Blocks a copy keeps in flight: the asked window (default DEFAULT_WINDOW_BLOCKS) within 1..MAX_WINDOW_BLOCKS. */
+export function windowBlocksOf(opts: CopyOptions): number {
+  return Math.max(
+    1,
+    Math.min(opts.windowBlocks ?? TRANSFER_LIMITS.DEFAULT_WINDOW_BLOCKS, TRANSFER_LIMITS.MAX_WINDOW_BLOCKS),
+  );
 }
 
 /** Picks the block size: the asked one, grown until the file fits in the block limit. */
