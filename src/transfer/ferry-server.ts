@@ -19,6 +19,7 @@ import { MemoryFlatFs } from '../flatfs/memory.js';
 import type { FlatFs } from '../flatfs/types.js';
 import { Endpoint } from '../transport/endpoint.js';
 import type { TransportConfig } from '../transport/config.js';
+import { isLoopbackHost } from '../transport/impair/address.js';
 import type { PeerAddress } from '../transport/types.js';
 import { DEFAULT_DISCOVERY_PORT, DiscoveryResponder } from './discovery.js';
 import { TransferServer } from './server.js';
@@ -145,10 +146,6 @@ export class FerryServer {
     }
     if (this.ownsFs) await this.fs?.close();
   }
-}
-
-function isLoopbackHost(host: string): boolean {
-  return host === '::1' || host.startsWith('127.');
 }
 
 async function openFs(opts: FerryServerOptions): Promise<{ fs: FlatFs | undefined; ownsFs: boolean }> {
