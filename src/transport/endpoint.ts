@@ -114,6 +114,19 @@ function addressKey(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/**
+ * Every address this endpoint sends to is an IP literal (checked in connect and taken from rinfo), so
+ * the socket's name lookup answers at once: the default (dns.lookup) costs a regular expression and
+ * a nextTick per datagram sent.
+ */
+function literalLookup(
+  host: string,
+  family: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, host, host.includes(':') ? 6 : 4);
+}
+
 function isLoopback(host: string): boolean {
   return host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
 }
@@ -233,6 +246,7 @@ export class Endpoint implements MessageEndpoint {
     const impairment = impairSpec === null ? null : new Impairment(impairSpec, clock);
     const socket = dgram.createSocket({
       type: family === 6 ? 'udp6' : 'udp4',
+      lookup: literalLookup,
       recvBufferSize: config.recvBufferBytes,
       sendBufferSize: config.sendBufferBytes,
       ipv6Only: family === 6,
@@ -416,8 +430,15 @@ export class Endpoint implements MessageEndpoint {
     if (mode !== 'unordered' && mode !== 'fifo') {
       throw new FerryError('INVALID_ARGUMENT', `mode must be 'unordered' or 'fifo', got ${String(mode)}`);
     }
-    const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, this.clock.nowMs());
+    const now = this.clock.nowMs();
+    const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, now);
     this.liveMessages.set(msg.messageId, msg);
+    // Nothing else waiting: send now instead of a loop turn later (a request, a reply). Messages
+    // queued behind it in the same turn wait for the flush, which sends them together.
+    if (session.onlyMessageWaiting) {
+      session.lastNowMs = now;
+      session.pump(now, SEND_BUDGET_PER_SESSION);
+    }
     return msg;
   }
 
@@ -558,7 +579,13 @@ export class Endpoint implements MessageEndpoint {
     this.counters.packetsSent++;
     this.counters.bytesSent += length;
     this.sendingBuffers.push(buf);
-    this.socket.send(buf, 0, length, session.address.port, session.address.host, this.onSendDone);
+    // libuv sends at once when its queue is empty (the kernel copies the bytes before send returns);
+    // only a send that joins a non-empty queue needs a completion callback to learn when its buffer
+    // is free. Sends complete in order, so the queue length says how many of ours are still held.
+    const address = session.address;
+    if (this.socket.getSendQueueCount() === 0) this.socket.send(buf, 0, length, address.port, address.host);
+    else this.socket.send(buf, 0, length, address.port, address.host, this.onSendDone);
+    this.releaseSent();
   }
 
   private sendControl(session: Session, packet: Buffer): void {
@@ -574,21 +601,30 @@ export class Endpoint implements MessageEndpoint {
     this.socket.send(packet, 0, packet.length, to.port, to.host);
   }
 
-  /** Sends complete in order, so the oldest buffer handed to the socket is the one now free. */
   private readonly onSendDone = (): void => {
-    const buf = this.sendingBuffers[this.sendingHead];
-    if (!buf) return;
-    this.sendingBuffers[this.sendingHead++] = undefined as unknown as Buffer;
-    if (this.sendingHead > 4096 && this.sendingHead * 2 > this.sendingBuffers.length) {
+    this.releaseSent();
+  };
+
+  /** Returns to the pool every sent buffer the socket no longer holds (all but the newest queued ones). */
+  private releaseSent(): void {
+    const held = this.closed ? 0 : this.socket.getSendQueueCount();
+    while (this.sendingBuffers.length - this.sendingHead > held) {
+      const buf = this.sendingBuffers[this.sendingHead]!;
+      this.sendingBuffers[this.sendingHead++] = undefined as unknown as Buffer;
+      this.pool.release(buf);
+    }
+    if (this.sendingHead === this.sendingBuffers.length) {
+      this.sendingBuffers.length = 0;
+      this.sendingHead = 0;
+    } else if (this.sendingHead > 4096 && this.sendingHead * 2 > this.sendingBuffers.length) {
       this.sendingBuffers.splice(0, this.sendingHead);
       this.sendingHead = 0;
     }
-    this.pool.release(buf);
     if (this.poolStarved && this.pool.available * 2 >= this.pool.capacity) {
       this.poolStarved = false;
       for (const s of this.sessionsByAddress.values()) if (s.busy) this.markActive(s);
     }
-  };
+  }
 
   private dispatch(session: Session, msg: CompleteMessage): boolean {
     const handler = this.handler;
@@ -702,6 +738,7 @@ export class Endpoint implements MessageEndpoint {
       if (now - p.createdMs > this.config.handshakeTimeoutMs) this.pendingByLocalLow.delete(low);
     }
     this.flush();
+    this.releaseSent();
     if (busy) this.ensureTimer(this.config.tickMs);
     else if (this.sessionsByAddress.size > 0 || this.pendingByLocalLow.size > 0)
       this.ensureTimer(IDLE_TICK_MS);

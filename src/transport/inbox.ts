@@ -164,10 +164,23 @@ export class Inbox {
     this.pump();
   }
 
+  /** Holds hand-over back (complete messages wait) until `resume`. */
+  hold(): void {
+    this.holding = true;
+  }
+
+  /** Ends a `hold` and hands over what completed meanwhile. */
+  resume(): void {
+    this.holding = false;
+    if (this.unorderedReady.length > 0 || this.fifoReady.size > 0) this.pump();
+  }
+
+  private holding = false;
+
   /** Hands over every message that may go now (a loop, not recursion: FIFO chains can be long). */
   pump(): void {
     const dispatch = this.dispatch;
-    if (!dispatch) return;
+    if (!dispatch || this.holding) return;
     if (this.unorderedReady.length > 0) {
       const ready = this.unorderedReady.splice(0); // take them all at once: no O(n) shift per message
       for (const msg of ready) if (dispatch(msg)) this.finish(msg);

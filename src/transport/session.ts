@@ -145,6 +145,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   // --- messages in ---
   readonly inbox: Inbox;
   private deliveredDirty = false;
+  /** When the pending delivered report must go (its own deadline: piggybacked packet acks do not carry it). */
+  private deliveredDueMs = Infinity;
 
   // --- scratch (no allocation per packet) ---
   private readonly sackStarts = new Float64Array(LIMITS.MAX_SACK_RANGES);
@@ -221,11 +223,16 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     const oldest = this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
     if (this.nextSeq - oldest >= c.maxQueuedMessages) return 'BACK_PRESSURED';
     const fragments = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / this.chunkBytes);
-    if (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) return 'BACK_PRESSURED';
-    if (this.queuedPackets > 0 && this.queuedPackets + fragments > c.maxQueuedPackets)
-      return 'BACK_PRESSURED';
-    return null;
+    const full =
+      (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) ||
+      (this.queuedPackets > 0 && this.queuedPackets + fragments > c.maxQueuedPackets);
+    if (!full) return null;
+    this.lastRefusedBytes = sizeBytes;
+    return 'BACK_PRESSURED';
   }
+
+  /** Size of the last message refused for queue room: `writable` waits until one that size fits. */
+  private lastRefusedBytes = 0;
 
   /** Queues a message (check `refusal` first). */
   enqueue(
@@ -261,7 +268,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   writable(): Promise<void> {
     if (this.ended) return Promise.reject(this.endError());
-    if (this.refusal(0) !== 'BACK_PRESSURED') return Promise.resolve();
+    if (!this.wouldRefuse()) return Promise.resolve();
     return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
   }
 
@@ -270,8 +277,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     if (this.state === 'connecting' || this.ended) return 0;
     let sentCount = 0;
     if (this.state === 'connected') sentCount = this.pumpData(nowMs, budget);
-    if (this.acks.isDue(nowMs) || this.deliveredDirty) {
-      if (this.acks.isDue(nowMs) && this.sendAck()) sentCount++;
+    if (this.acks.isDue(nowMs) || (this.deliveredDirty && nowMs >= this.deliveredDueMs)) {
+      if (this.sendAck()) sentCount++;
     }
     return sentCount;
   }
@@ -295,11 +302,20 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     return n;
   }
 
+  /** True when the newest message is the only one with fragments not yet sent (and no repairs wait). */
+  get onlyMessageWaiting(): boolean {
+    return (
+      this.retransmitHead >= this.retransmitMsgs.length &&
+      Math.max(this.sendCursor, this.outHead) >= this.outgoing.length - 1
+    );
+  }
+
   /** True when there is data the windows would let go (the endpoint keeps its timer fast then). */
   get busy(): boolean {
     return (
       this.sent.inFlight > 0 ||
       this.acks.pending ||
+      this.deliveredDirty ||
       this.retransmitHead < this.retransmitMsgs.length ||
       this.sendCursor < this.outgoing.length ||
       this.undeliveredReceived > 0 ||
@@ -334,6 +350,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       }
       this.pickedMsg = msg;
       this.pickedFrag = msg.nextUnsent++;
+      if (msg.nextUnsent >= msg.fragmentCount) this.sendCursor++;
       if (msg.state === 'queued') msg.state = 'sending';
       return true;
     }
@@ -398,8 +415,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.stats.payloadBytesSent += payloadBytes;
     this.pacer.onSent(at + payloadBytes);
     this.fd.onSent(nowMs);
-    if (sackCount === this.received.rangeCount && this.acks.pending && !this.deliveredDirty)
-      this.acks.onAckSent();
+    if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
     this.host.sendPacket(this, buf, at + payloadBytes);
     return true;
   }
@@ -458,6 +474,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     );
     this.acks.onAckSent();
     this.deliveredDirty = false;
+    this.deliveredDueMs = Infinity;
     this.host.sendPacket(this, buf, end);
     return true;
   }
@@ -527,13 +544,22 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private onData(view: PacketView, nowMs: number): void {
     if (this.state !== 'connected' && this.state !== 'closing') return;
     const gap = view.packetNumber > this.received.largestReceived + 1 && this.received.largestReceived > 0;
+    const completedBefore = this.inbox.received;
+    // Hand-over waits until the packet is recorded, so a reply sent from the handler acks it.
+    this.inbox.hold();
     const result = this.inbox.onFragment(view);
-    if (result === 'refused') return; // not acked: the sender tries again later
-    this.received.record(view.packetNumber);
-    if (result === 'duplicate') this.stats.duplicates++;
-    else this.stats.payloadBytesReceived += view.payloadLength;
-    this.stats.messagesReceived = this.inbox.received;
-    this.acks.onAckEliciting(nowMs, gap || result === 'duplicate');
+    if (result !== 'refused') {
+      // (refused: not acked, the sender tries again later)
+      this.received.record(view.packetNumber);
+      if (result === 'duplicate') this.stats.duplicates++;
+      else this.stats.payloadBytesReceived += view.payloadLength;
+      this.stats.messagesReceived = this.inbox.received;
+      // A completed message is acked at the end of this loop turn: its sender learns `received`
+      // (and frees its buffers) now, not an ack delay later.
+      const completed = this.inbox.received !== completedBefore;
+      this.acks.onAckEliciting(nowMs, gap || result === 'duplicate' || completed);
+    }
+    this.inbox.resume();
   }
 
   private processAckFields(view: PacketView, nowMs: number): void {
@@ -642,16 +668,24 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   private onInboxDelivered(): void {
     this.stats.messagesDelivered = this.inbox.delivered;
+    if (!this.deliveredDirty) this.deliveredDueMs = this.lastNowMs + this.host.config.ackDelayMs;
     this.deliveredDirty = true;
-    this.acks.onReportable(this.lastNowMs);
     if (!this.ended) this.host.markActive(this);
   }
 
   /** Set by the endpoint before each batch of work, for callbacks that carry no time. */
   lastNowMs = 0;
 
+  /** Back-pressured for a message the size of the last one refused (a size-0 check would spin). */
+  private wouldRefuse(): boolean {
+    const size = this.lastRefusedBytes;
+    const refused = this.refusal(size) === 'BACK_PRESSURED';
+    this.lastRefusedBytes = refused ? size : 0;
+    return refused;
+  }
+
   private wakeWritable(): void {
-    if (this.writableWaiters.length === 0 || this.refusal(0) === 'BACK_PRESSURED') return;
+    if (this.writableWaiters.length === 0 || this.wouldRefuse()) return;
     for (const w of this.writableWaiters.splice(0)) w.resolve();
   }
 
