@@ -529,19 +529,11 @@ export class TransferServer {
         const entry = this.transferOf(ctx, r.transferId);
         if (entry.t.kind !== 'upload')
           throw new FerryError('PROTOCOL_ERROR', `transfer ${r.transferId} is not an upload`);
-        try {
-          const sizeBytes = await entry.t.up.commit(r.verify === 1 ? r.fileHash : null);
-          this.removeTransfer(entry);
-          this.stats.uploadsCommitted++;
-          this.logTransfer(entry, 'ok');
-          return [encodeReply('UPLOAD_COMMIT', id, { sizeBytes })];
-        } catch (err) {
-          if (!entry.t.up.isOpen) {
-            this.removeTransfer(entry);
-            this.logTransfer(entry, codeOf(err));
-          }
-          throw err;
-        }
+        const up = entry.t.up;
+        const sizeBytes = await this.commitTransfer(entry, up, () =>
+          up.commit(r.verify === 1 ? r.fileHash : null),
+        );
+        return [encodeReply('UPLOAD_COMMIT', id, { sizeBytes })];
       }
       case 'TRANSFER_ABORT': {
         const r = decodeRequest('TRANSFER_ABORT', payload);
@@ -575,19 +567,11 @@ export class TransferServer {
         const entry = this.transferOf(ctx, r.transferId);
         if (entry.t.kind !== 'append')
           throw new FerryError('PROTOCOL_ERROR', `transfer ${r.transferId} is not an append sequence`);
-        try {
-          const sizeBytes = await entry.t.up.commit(r.sizeBytes, r.verify === 1 ? r.fileHash : null);
-          this.removeTransfer(entry);
-          this.stats.uploadsCommitted++;
-          this.logTransfer(entry, 'ok');
-          return [encodeReply('APPEND_COMMIT', id, { sizeBytes })];
-        } catch (err) {
-          if (!entry.t.up.isOpen) {
-            this.removeTransfer(entry);
-            this.logTransfer(entry, codeOf(err));
-          }
-          throw err;
-        }
+        const up = entry.t.up;
+        const sizeBytes = await this.commitTransfer(entry, up, () =>
+          up.commit(r.sizeBytes, r.verify === 1 ? r.fileHash : null),
+        );
+        return [encodeReply('APPEND_COMMIT', id, { sizeBytes })];
       }
       case 'DOWNLOAD_OPEN': {
         const r = decodeRequest('DOWNLOAD_OPEN', payload);
@@ -616,6 +600,30 @@ export class TransferServer {
       }
       default:
         return this.handleDevices(ctx, name, id, payload);
+    }
+  }
+
+  /**
+   * Runs an upload's or append's commit: success retires the transfer; a failure that closed it
+   * (whole-file hash mismatch, I/O error) retires it too, a failure that left it open does not.
+   */
+  private async commitTransfer(
+    entry: TransferEntry,
+    up: OffsetUpload | AppendUpload,
+    commit: () => Promise<number>,
+  ): Promise<number> {
+    try {
+      const sizeBytes = await commit();
+      this.removeTransfer(entry);
+      this.stats.uploadsCommitted++;
+      this.logTransfer(entry, 'ok');
+      return sizeBytes;
+    } catch (err) {
+      if (!up.isOpen) {
+        this.removeTransfer(entry);
+        this.logTransfer(entry, codeOf(err));
+      }
+      throw err;
     }
   }
 
