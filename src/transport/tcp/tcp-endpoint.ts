@@ -58,6 +58,7 @@ import {
 import { CloseReason, FrameType, PROTOCOL_VERSION } from './frame-layout.js';
 import { FrameReader, type FrameFields } from './frame-reader.js';
 import { HeaderSlab } from './header-slab.js';
+import { MessageHistory } from './message-history.js';
 import { PendingConnection, type PendingHost } from './pending-connection.js';
 import { readTcpConfig, type TcpConfig } from './tcp-config.js';
 import type { HeldMessage } from './tcp-inbox.js';
@@ -121,7 +122,7 @@ export class TcpEndpoint implements MessageEndpoint {
   private handler: MessageHandler | null = null;
   private readonly listeners = new Set<(c: PeerStateChange) => void>();
   private readonly liveMessages = new Map<number, OutgoingMessage>();
-  private readonly history = new Map<number, MessageInfo>();
+  private readonly history = new MessageHistory();
   private nextMessageId = 1;
   private closed = false;
 
@@ -416,7 +417,9 @@ export class TcpEndpoint implements MessageEndpoint {
 
   messagesOf(peer: Peer): MessageInfo[] {
     const out: MessageInfo[] = [];
-    for (const info of this.history.values()) if (info.peerId === peer.id) out.push(info);
+    for (const info of this.history.values()) {
+      if (info.peerId === peer.id && !this.liveMessages.has(info.messageId)) out.push(info);
+    }
     for (const msg of this.liveMessages.values()) if (msg.peerId === peer.id) out.push(msg.info());
     return out.sort((a, b) => a.messageId - b.messageId);
   }
@@ -568,16 +571,8 @@ export class TcpEndpoint implements MessageEndpoint {
   }
 
   private onMessageFinished(msg: OutgoingMessage): void {
-    if (!msg.retired) {
-      this.history.set(msg.messageId, msg.info());
-      return;
-    }
-    this.liveMessages.delete(msg.messageId);
-    this.history.delete(msg.messageId);
-    this.history.set(msg.messageId, msg.info());
-    while (this.history.size > LIMITS.MAX_MESSAGE_HISTORY) {
-      this.history.delete(this.history.keys().next().value as number);
-    }
+    if (msg.retired) this.liveMessages.delete(msg.messageId);
+    this.history.set(msg.info());
   }
 
   private addSession(session: TcpSession): void {

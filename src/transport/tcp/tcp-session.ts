@@ -299,8 +299,11 @@ export class TcpSession implements FrameSink {
       const start = this.rangeStarts[r]!;
       const end = start + this.rangeCounts[r]!;
       if (end > this.nextSeq) return this.malformed(`DELIVERED (sequence ${end - 1})`);
-      for (let s = Math.max(start, firstSeq); s < end; s++) {
-        const msg = this.outgoing[this.outHead + (s - firstSeq)]!;
+      // indices as small integers (the window is at most MAX_MESSAGE_WINDOW): keyed loads stay fast
+      const from = (this.outHead + Math.max(start - firstSeq, 0)) | 0;
+      const to = (this.outHead + (end - firstSeq)) | 0;
+      for (let i = from; i < to; i++) {
+        const msg = this.outgoing[i]!;
         if (msg.retired) continue;
         msg.markDelivered();
         this.host.onMessageFinished(msg);
