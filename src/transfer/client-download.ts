@@ -13,63 +13,10 @@ import { encodeRequest, READ_REPLY_HEADER_BYTES } from '../wire/transfer/index.j
 import { checkAborted, windowBlocksOf, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
 import { TRANSFER_LIMITS } from './limits.js';
 import type { RpcClient } from './rpc-client.js';
+import { InOrder } from './in-order.js';
 import type { DownloadSink } from './sources.js';
 
 const MAX_READ_RETRIES = 8;
-
-/** Feeds blocks to a consumer in offset order, holding early ones in pooled copies. */
-class InOrder {
-  cursor = 0;
-  private busy = false;
-  private readonly pending = new Map<number, Buffer>();
-  private readonly poolWaiters: Array<() => void> = [];
-
-  constructor(
-    private readonly pool: BufferPool,
-    private readonly process: (data: Buffer) => Promise<void> | void,
-  ) {}
-
-  async offer(offset: number, data: Buffer): Promise<void> {
-    if (!this.busy && offset === this.cursor) {
-      this.busy = true;
-      try {
-        await this.process(data);
-        this.cursor += data.length;
-        await this.drain();
-      } finally {
-        this.busy = false;
-      }
-      return;
-    }
-    let buf = this.pool.acquire();
-    while (!buf) {
-      await new Promise<void>((r) => this.poolWaiters.push(r));
-      buf = this.pool.acquire();
-    }
-    data.copy(buf);
-    this.pending.set(offset, buf.subarray(0, data.length));
-    if (this.busy) return;
-    this.busy = true;
-    try {
-      await this.drain();
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  private async drain(): Promise<void> {
-    for (let next = this.pending.get(this.cursor); next; next = this.pending.get(this.cursor)) {
-      this.pending.delete(this.cursor);
-      try {
-        await this.process(next);
-      } finally {
-        this.pool.release(Buffer.from(next.buffer, next.byteOffset, this.pool.bufferBytes));
-        this.poolWaiters.shift()?.();
-      }
-      this.cursor += next.length;
-    }
-  }
-}
 
 export async function downloadFile(
   rpc: RpcClient,

@@ -1,0 +1,64 @@
+/**
+ * Feeds download blocks to one consumer (the whole-file hash, a sequential sink) in offset order,
+ * whatever order they arrive in.
+ *
+ * Why: a download keeps many reads in flight and replies come back in any order, but a hash and a
+ * pipe need the bytes in order. A block at the cursor is consumed straight from the message (no
+ * copy); one that arrives early is copied once into a pooled buffer and consumed when the cursor
+ * reaches it. The pool bounds how far ahead blocks may run.
+ */
+import type { BufferPool } from '../core/pool.js';
+
+/** Feeds blocks to a consumer in offset order, holding early ones in pooled copies. */
+export class InOrder {
+  cursor = 0;
+  private busy = false;
+  private readonly pending = new Map<number, Buffer>();
+  private readonly poolWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly pool: BufferPool,
+    private readonly process: (data: Buffer) => Promise<void> | void,
+  ) {}
+
+  async offer(offset: number, data: Buffer): Promise<void> {
+    if (!this.busy && offset === this.cursor) {
+      this.busy = true;
+      try {
+        await this.process(data);
+        this.cursor += data.length;
+        await this.drain();
+      } finally {
+        this.busy = false;
+      }
+      return;
+    }
+    let buf = this.pool.acquire();
+    while (!buf) {
+      await new Promise<void>((r) => this.poolWaiters.push(r));
+      buf = this.pool.acquire();
+    }
+    data.copy(buf);
+    this.pending.set(offset, buf.subarray(0, data.length));
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      await this.drain();
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async drain(): Promise<void> {
+    for (let next = this.pending.get(this.cursor); next; next = this.pending.get(this.cursor)) {
+      this.pending.delete(this.cursor);
+      try {
+        await this.process(next);
+      } finally {
+        this.pool.release(Buffer.from(next.buffer, next.byteOffset, this.pool.bufferBytes));
+        this.poolWaiters.shift()?.();
+      }
+      this.cursor += next.length;
+    }
+  }
+}
