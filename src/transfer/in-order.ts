@@ -26,12 +26,12 @@ export class InOrder {
       this.busy = true;
       try {
         await this.process(data);
-        this.cursor += data.length;
-        await this.drain();
-      } finally {
+      } catch (err) {
         this.busy = false;
+        throw err;
       }
-      return;
+      this.cursor += data.length;
+      return this.drain();
     }
     let buf = this.pool.acquire();
     while (!buf) {
@@ -42,23 +42,29 @@ export class InOrder {
     this.pending.set(offset, buf.subarray(0, data.length));
     if (this.busy) return;
     this.busy = true;
-    try {
-      await this.drain();
-    } finally {
-      this.busy = false;
-    }
+    return this.drain();
   }
 
+  /**
+   * Consumes held blocks from the cursor on; the caller has set `busy`. `busy` is cleared in the same
+   * synchronous step that finds no block at the cursor: a block held after that step starts its own
+   * drain, and one held before it is taken by this one (clearing it a microtask later would strand a
+   * block held in between).
+   */
   private async drain(): Promise<void> {
-    for (let next = this.pending.get(this.cursor); next; next = this.pending.get(this.cursor)) {
-      this.pending.delete(this.cursor);
-      try {
-        await this.process(next);
-      } finally {
-        this.pool.release(Buffer.from(next.buffer, next.byteOffset, this.pool.bufferBytes));
-        this.poolWaiters.shift()?.();
+    try {
+      for (let next = this.pending.get(this.cursor); next; next = this.pending.get(this.cursor)) {
+        this.pending.delete(this.cursor);
+        try {
+          await this.process(next);
+        } finally {
+          this.pool.release(Buffer.from(next.buffer, next.byteOffset, this.pool.bufferBytes));
+          this.poolWaiters.shift()?.();
+        }
+        this.cursor += next.length;
       }
-      this.cursor += next.length;
+    } finally {
+      this.busy = false;
     }
   }
 }
