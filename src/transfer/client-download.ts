@@ -7,7 +7,6 @@
  */
 import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
 import { FerryError, isFerryError } from '../core/errors.js';
-import { BufferPool } from '../core/pool.js';
 import { systemClock } from '../core/clock.js';
 import { encodeRequest, READ_REPLY_HEADER_BYTES } from '../wire/transfer/index.js';
 import { checkAborted, windowBlocksOf, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
@@ -15,6 +14,7 @@ import { TRANSFER_LIMITS } from './limits.js';
 import type { RpcClient } from './rpc-client.js';
 import { InOrder } from './in-order.js';
 import type { DownloadSink } from './sources.js';
+import { WaitingPool } from './waiting-pool.js';
 
 const MAX_READ_RETRIES = 8;
 
@@ -39,7 +39,7 @@ export async function downloadFile(
     const hasher: Hasher64 | null = verify ? createXxh64() : null;
     const needOrder = verify || s.sequential;
     const inOrder = needOrder
-      ? new InOrder(new BufferPool(blockBytes, window * 2), async (data) => {
+      ? new InOrder(new WaitingPool(blockBytes, window * 2), async (data) => {
           hasher?.update(data);
           if (s.sequential) await s.write(0, data);
         })

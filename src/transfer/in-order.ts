@@ -7,17 +7,16 @@
  * copy); one that arrives early is copied once into a pooled buffer and consumed when the cursor
  * reaches it. The pool bounds how far ahead blocks may run.
  */
-import type { BufferPool } from '../core/pool.js';
+import type { WaitingPool } from './waiting-pool.js';
 
 /** Feeds blocks to a consumer in offset order, holding early ones in pooled copies. */
 export class InOrder {
   cursor = 0;
   private busy = false;
   private readonly pending = new Map<number, Buffer>();
-  private readonly poolWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly pool: BufferPool,
+    private readonly pool: WaitingPool,
     private readonly process: (data: Buffer) => Promise<void> | void,
   ) {}
 
@@ -33,11 +32,7 @@ export class InOrder {
       this.cursor += data.length;
       return this.drain();
     }
-    let buf = this.pool.acquire();
-    while (!buf) {
-      await new Promise<void>((r) => this.poolWaiters.push(r));
-      buf = this.pool.acquire();
-    }
+    const buf = await this.pool.acquire();
     data.copy(buf);
     this.pending.set(offset, buf.subarray(0, data.length));
     if (this.busy) return;
@@ -59,7 +54,6 @@ export class InOrder {
           await this.process(next);
         } finally {
           this.pool.release(Buffer.from(next.buffer, next.byteOffset, this.pool.bufferBytes));
-          this.poolWaiters.shift()?.();
         }
         this.cursor += next.length;
       }

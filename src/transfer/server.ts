@@ -13,7 +13,6 @@
  * // ... later
  * await server.close();
  */
-import { BufferPool } from '../core/pool.js';
 import { xxh64 } from '../core/checksum.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
@@ -57,6 +56,7 @@ import { OffsetUpload } from './server-upload.js';
 import { TRANSFER_LIMITS } from './limits.js';
 import { checkUserName } from './names.js';
 import { validateName } from '../flatfs/names.js';
+import { WaitingPool } from './waiting-pool.js';
 
 export interface TransferServerOptions {
   endpoint: MessageEndpoint;
@@ -151,8 +151,7 @@ export class TransferServer {
   private active = 0;
   private idleWaiters: Array<() => void> = [];
   private closing = false;
-  private readonly readPool: BufferPool;
-  private readonly poolWaiters: Array<() => void> = [];
+  private readonly readPool: WaitingPool;
   private readonly header: MessageHeader = { type: 0, flags: 0, status: 0, requestId: 0 };
   private readonly blockHeader: BlockHeader = { transferId: 0, position: 0, hash: 0n };
   private readonly unsubscribe: () => void;
@@ -166,7 +165,7 @@ export class TransferServer {
     this.exposeHidden = opts.exposeHidden === true;
     this.log = opts.log ?? (() => undefined);
     this.clock = opts.clock ?? systemClock;
-    this.readPool = new BufferPool(
+    this.readPool = new WaitingPool(
       READ_REPLY_HEADER_BYTES + TRANSFER_LIMITS.MAX_BLOCK_BYTES,
       TRANSFER_LIMITS.SERVER_READ_BUFFERS,
     );
@@ -660,7 +659,7 @@ export class TransferServer {
     if (entry.t.kind !== 'download')
       throw new FerryError('PROTOCOL_ERROR', `transfer ${r.transferId} is not a download`);
     entry.t.dl.check(r.offset, r.length);
-    const buf = await this.acquireReadBuffer();
+    const buf = await this.readPool.acquire();
     let handed = false;
     try {
       const data = buf.subarray(READ_REPLY_HEADER_BYTES, READ_REPLY_HEADER_BYTES + r.length);
@@ -670,26 +669,13 @@ export class TransferServer {
       if (handle) {
         handed = true;
         handle.received.then(
-          () => this.releaseReadBuffer(buf),
-          () => this.releaseReadBuffer(buf),
+          () => this.readPool.release(buf),
+          () => this.readPool.release(buf),
         );
       }
     } finally {
-      if (!handed) this.releaseReadBuffer(buf);
+      if (!handed) this.readPool.release(buf);
     }
-  }
-
-  private async acquireReadBuffer(): Promise<Buffer> {
-    for (;;) {
-      const b = this.readPool.acquire();
-      if (b) return b;
-      await new Promise<void>((r) => this.poolWaiters.push(r));
-    }
-  }
-
-  private releaseReadBuffer(buf: Buffer): void {
-    this.readPool.release(buf);
-    this.poolWaiters.shift()?.();
   }
 
   // ---------------------------------------------------------------- block devices

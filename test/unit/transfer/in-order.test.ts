@@ -1,6 +1,6 @@
 import test from 'ava';
-import { BufferPool } from '../../../src/core/pool.js';
 import { InOrder } from '../../../src/transfer/in-order.js';
+import { WaitingPool } from '../../../src/transfer/waiting-pool.js';
 
 const BLOCK = 4;
 
@@ -14,7 +14,7 @@ async function ticks(n: number): Promise<void> {
 
 test('blocks arriving in any order are consumed once each, in offset order', async (t) => {
   const seen: number[] = [];
-  const inOrder = new InOrder(new BufferPool(BLOCK, 8), (data) => {
+  const inOrder = new InOrder(new WaitingPool(BLOCK, 8), (data) => {
     seen.push(data[0]!);
   });
   for (const i of [2, 0, 3, 1, 5, 4]) await inOrder.offer(i * BLOCK, block(i));
@@ -29,7 +29,7 @@ test('an early block offered at any moment of a finishing drain is still consume
   for (let delay = 0; delay < 12; delay++) {
     const seen: number[] = [];
     let release!: () => void;
-    const inOrder = new InOrder(new BufferPool(BLOCK, 8), async (data) => {
+    const inOrder = new InOrder(new WaitingPool(BLOCK, 8), async (data) => {
       seen.push(data[0]!);
       if (data[0] === 1) await new Promise<void>((r) => (release = r));
     });
