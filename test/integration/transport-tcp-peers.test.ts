@@ -352,3 +352,37 @@ test('create refuses bad options with typed errors', async (t) => {
   const taken = await endpoint(t);
   await t.throwsAsync(TcpEndpoint.create({ port: taken.address.port }), { code: 'BIND_FAILED' } as never);
 });
+
+test('an endpoint closes even when its peer stopped reading with data queued (the peer stays up)', async (t) => {
+  const a = await TcpEndpoint.create();
+  const b = await TcpEndpoint.create({ config: 'maxReassemblyBytes=64KiB,maxMessageBytes=64KiB' });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  b.onMessage(() => new Promise<void>(() => {})); // never finishes: b stops reading
+  await b.connect(a.address); // a accepts: its listening server waits for this connection on close
+  const peer = await a.connect(b.address);
+  const chunk = Buffer.alloc(60 * 1024);
+  const handles = [];
+  for (let i = 0; i < 400; i++) {
+    const r = a.trySend(peer, chunk);
+    if (typeof r === 'string') break;
+    handles.push(r);
+    if (i % 8 === 7) await tick(1);
+  }
+  await a.close();
+  const outcomes = await Promise.all(
+    handles.map((h) =>
+      h.delivered.then(
+        () => 'ok',
+        (e: { code: string }) => e.code,
+      ),
+    ),
+  );
+  t.true(
+    outcomes.every((o) => o === 'NOT_CONNECTED'),
+    [...new Set(outcomes)].join(),
+  );
+  t.is(peer.state, 'closed');
+});

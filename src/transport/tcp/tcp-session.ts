@@ -79,6 +79,9 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+/** Longest an ended session's socket may take to flush its last frames (CLOSE) before it is destroyed. */
+const CLOSE_LINGER_MS = 1000;
+
 const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
 
 const CLOSE_REASON_CODES: Record<number, ErrorCode> = {
@@ -672,9 +675,10 @@ export class TcpSession implements FrameSink {
     if (socket) {
       this.corked = false;
       socket.uncork();
-      if (state === 'closed' || state === 'blacklisted')
-        socket.destroySoon(); // a CLOSE we wrote goes first
-      else socket.destroy();
+      if (state === 'closed' || state === 'blacklisted') {
+        socket.destroySoon(); // a CLOSE we wrote goes first...
+        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref(); // ...unless the peer stopped reading
+      } else socket.destroy();
     }
     this.setState(state, reason);
     for (const w of this.closeWaiters.splice(0)) w.resolve();
