@@ -29,6 +29,15 @@ export interface MemoryBlockDeviceOptions {
   memoryLimitBytes?: number;
 }
 
+/**
+ * A sparse block device in memory: only written chunks hold memory, up to `memoryLimitBytes`.
+ *
+ * @example
+ * const dev = new MemoryBlockDevice({ sizeBytes: 1 * GiB });
+ * await dev.write(4096, Buffer.from('hello'));
+ * console.log((await dev.read(4096, 5)).toString()); // hello
+ * await dev.close();
+ */
 export class MemoryBlockDevice implements BlockDevice {
   readonly sizeBytes: number;
   readonly blockBytes: number;

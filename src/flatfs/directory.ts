@@ -73,6 +73,17 @@ interface DirHandle extends HandleEntry {
 const SAFE_OPEN = C.O_NOFOLLOW | C.O_NONBLOCK;
 const NEW_FILE_MODE = 0o644;
 
+/**
+ * A flat filesystem over the regular files of one existing host directory; open it with `open`.
+ *
+ * @example
+ * const fs = await DirectoryFlatFs.open({ root: '/srv/ferry', quotaBytes: 10 * GiB });
+ * const h = await fs.create('notes.txt');
+ * await fs.write(h, 0, Buffer.from('hello'));
+ * await fs.fsync(h); // data and name are durable
+ * await fs.closeFile(h);
+ * await fs.close();
+ */
 export class DirectoryFlatFs implements FlatFs {
   readonly readOnly: boolean;
   readonly root: string;

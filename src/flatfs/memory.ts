@@ -54,6 +54,17 @@ interface MemHandle extends HandleEntry {
   readonly inode: MemInode;
 }
 
+/**
+ * A flat filesystem in memory, bounded by `quotaBytes` (holes count against it but cost nothing).
+ *
+ * @example
+ * const fs = new MemoryFlatFs({ quotaBytes: 64 * MiB });
+ * const h = await fs.create('notes.txt');
+ * await fs.write(h, 0, Buffer.from('hello'));
+ * console.log((await fs.read(h, 0, 5)).toString()); // hello
+ * await fs.closeFile(h);
+ * await fs.close();
+ */
 export class MemoryFlatFs implements FlatFs {
   readonly readOnly: boolean;
   readonly quotaBytes: number;

@@ -8,12 +8,6 @@
  *
  * The process that calls mountFlatFs must never touch the mountpoint itself afterwards: the kernel
  * waits for this JavaScript thread to answer, so a synchronous access from it deadlocks.
- *
- * @example
- * const fs = new MemoryFlatFs();
- * const mount = await mountFlatFs(fs, '/mnt/ferry', { attrTimeoutMs: 1000 });
- * // ... other processes use /mnt/ferry ...
- * await mount.unmount();
  */
 import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -57,7 +51,17 @@ export function checkFuseAvailable(devicePath = '/dev/fuse'): void {
   }
 }
 
-/** Mounts `fs` at `mountpoint` (an existing empty folder). The caller still owns `fs`. */
+/**
+ * Mounts `fs` at `mountpoint` (an existing empty folder). The caller still owns `fs`. Throws
+ * FUSE_UNAVAILABLE, MOUNT_FAILED, INVALID_CONFIG (options). Never touch the mountpoint from the
+ * process that serves it: drive it from another process.
+ *
+ * @example
+ * const fs = new MemoryFlatFs({ quotaBytes: 1 * GiB });
+ * const mount = await mountFlatFs(fs, '/mnt/ferry', { attrTimeoutMs: 1000 });
+ * // ... other processes use /mnt/ferry ...
+ * await mount.unmount();
+ */
 export async function mountFlatFs(
   fs: FlatFs,
   mountpoint: string,

@@ -1,14 +1,6 @@
 /**
  * A client session with one ferry server: connect (with a bounded handshake), then copy files up
  * and down, list, stat and remove, with progress callbacks and a stats summary per copy.
- *
- * @example
- * const client = await FerryClient.connect({ endpoint, address: { host: '127.0.0.1', port: 7070 } });
- * const stats = await client.upload(await fileSource('big.iso'), 'big.iso', {
- *   onProgress: (p) => console.log(p.bytesDone, p.bytesTotal),
- * });
- * console.log(stats.rateBytesPerSec);
- * await client.close();
  */
 import type { Readable } from 'node:stream';
 import type { Clock } from '../core/clock.js';
@@ -44,6 +36,17 @@ export interface ServerInfo {
   maxBlockBytes: number;
 }
 
+/**
+ * A session with one ferry server over an endpoint you own (`openClient` makes the endpoint too).
+ *
+ * @example
+ * const client = await FerryClient.connect({ endpoint, address: { host: '127.0.0.1', port: 7733 } });
+ * const stats = await client.upload(await fileSource('big.iso'), 'big.iso', {
+ *   onProgress: (p) => console.log(p.bytesDone, p.bytesTotal),
+ * });
+ * console.log(stats.rateBytesPerSec);
+ * await client.close();
+ */
 export class FerryClient {
   private constructor(
     readonly endpoint: MessageEndpoint,

@@ -2,11 +2,6 @@
  * A whole ferry server in one call: binds the UDP endpoint, opens the storage (memory, a host
  * directory, or a FlatFs you pass), the named block devices, optional discovery, and the
  * TransferServer over them. `ferry serve`, `ferry demo` and tests start servers this way.
- *
- * @example
- * const server = await FerryServer.start({ memory: true, quotaBytes: 2 * GiB });
- * console.log(server.address); // { host: '127.0.0.1', port: ... }
- * await server.close();
  */
 import { isIP } from 'node:net';
 import type { Clock } from '../core/clock.js';
@@ -62,6 +57,14 @@ export interface FerryServerOptions {
   clock?: Clock;
 }
 
+/**
+ * A running ferry server: endpoint, storage, block devices, discovery. Start one with `start`.
+ *
+ * @example
+ * const server = await FerryServer.start({ memory: true, quotaBytes: 2 * GiB });
+ * console.log(server.address); // { host: '127.0.0.1', port: ... }
+ * await server.close();
+ */
 export class FerryServer {
   private constructor(
     readonly endpoint: Endpoint,

@@ -1,11 +1,6 @@
 /**
  * Connects to a ferry server over UDP in one call: binds a client endpoint of the right family,
  * authenticates with the secret, and returns a FerryClient that closes the endpoint with itself.
- *
- * @example
- * const client = await openClient({ host: '127.0.0.1', port: 7733 });
- * const stats = await client.upload(await fileSource('disk.img'), 'disk.img');
- * await client.close();
  */
 import { isIP } from 'node:net';
 import { FerryError } from '../core/errors.js';
@@ -26,6 +21,15 @@ export interface OpenClientOptions {
   maxInFlight?: number;
 }
 
+/**
+ * Binds a client endpoint for `host` (loopback stays on loopback), connects and checks the server
+ * answers. Throws BAD_URL for a host that is not an IP address, UNREACHABLE, AUTH_FAILED.
+ *
+ * @example
+ * const client = await openClient({ host: '127.0.0.1', port: 7733, secret: process.env.FERRY_SECRET });
+ * const stats = await client.upload(await fileSource('disk.img'), 'disk.img');
+ * await client.close();
+ */
 export async function openClient(opts: OpenClientOptions): Promise<FerryClient> {
   const family = isIP(opts.host);
   if (family === 0)
