@@ -52,7 +52,11 @@ export function writeHeader(
   buf[OFF_VERSION] = TRANSFER_WIRE_VERSION;
   buf[OFF_FLAGS] = flags;
   buf[OFF_STATUS] = status;
-  new DataView(buf.buffer, buf.byteOffset, HEADER_BYTES).setUint32(OFF_REQUEST_ID, requestId >>> 0, true);
+  const id = requestId >>> 0;
+  buf[OFF_REQUEST_ID] = id & 0xff;
+  buf[OFF_REQUEST_ID + 1] = (id >>> 8) & 0xff;
+  buf[OFF_REQUEST_ID + 2] = (id >>> 16) & 0xff;
+  buf[OFF_REQUEST_ID + 3] = id >>> 24;
 }
 
 /** Reads and checks the header; throws MALFORMED or UNSUPPORTED_VERSION. */
@@ -69,12 +73,23 @@ export function readHeader(buf: Uint8Array, out: MessageHeader): MessageHeader {
   out.type = buf[OFF_TYPE]!;
   out.flags = buf[OFF_FLAGS]!;
   out.status = buf[OFF_STATUS]!;
-  out.requestId = new DataView(buf.buffer, buf.byteOffset, HEADER_BYTES).getUint32(OFF_REQUEST_ID, true);
+  out.requestId = requestIdOf(buf);
   return out;
 }
 
 /** The request id of a message, or -1 if it is too short to carry one (never throws). */
 export function peekRequestId(buf: Uint8Array): number {
   if (buf.length < HEADER_BYTES) return -1;
-  return new DataView(buf.buffer, buf.byteOffset, HEADER_BYTES).getUint32(OFF_REQUEST_ID, true);
+  return requestIdOf(buf);
+}
+
+/** The little-endian request id of a header, read from its bytes (no DataView per message). */
+function requestIdOf(buf: Uint8Array): number {
+  return (
+    (buf[OFF_REQUEST_ID]! |
+      (buf[OFF_REQUEST_ID + 1]! << 8) |
+      (buf[OFF_REQUEST_ID + 2]! << 16) |
+      (buf[OFF_REQUEST_ID + 3]! << 24)) >>>
+    0
+  );
 }

@@ -8,8 +8,10 @@ import {
   BLOCK_OFF_TRANSFER_ID,
   MESSAGES,
   READ_REPLY_HEADER_BYTES,
+  OFF_REQUEST_ID,
   REPLY_BIT,
   STATUS_ERROR,
+  STATUS_OK,
   decodeDevices,
   decodeDiscovery,
   decodeEntries,
@@ -27,9 +29,11 @@ import {
   encodeReply,
   encodeRequest,
   layoutsOf,
+  peekRequestId,
   readBlockHeader,
   readHeader,
   writeBlockHeader,
+  writeHeader,
   writeReadReplyHeader,
   type MessageHeader,
 } from '../../../src/wire/transfer/index.js';
@@ -39,6 +43,16 @@ test.before(async () => {
 });
 
 const hdr = (): MessageHeader => ({ type: 0, flags: 0, status: 0, requestId: 0 });
+
+test('request ids over the whole 32-bit range are little-endian and round-trip (DataView reference)', (t) => {
+  for (const id of [0, 1, 0xff, 0x1234_5678, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff]) {
+    const buf = Buffer.alloc(BLOCK_HEADER_BYTES);
+    writeHeader(buf, MESSAGES.UPLOAD_BLOCK.type, 0, STATUS_OK, id);
+    t.is(new DataView(buf.buffer, buf.byteOffset).getUint32(OFF_REQUEST_ID, true), id, `written ${id}`);
+    t.is(readHeader(buf, hdr()).requestId, id, `read ${id}`);
+    t.is(peekRequestId(buf), id, `peeked ${id}`);
+  }
+});
 
 test('UPLOAD_BEGIN request and reply round-trip', (t) => {
   const req = {
