@@ -4,7 +4,7 @@
  * says what to type instead (the CLI turns it into a usage error, exit 2).
  */
 import { ferryError, LIMITS, MiB, parseBytes, parseDurationMs } from '../../src/index.js';
-import { IMPL_NAMES, type ImplName } from './links/link.js';
+import { IMPL_NAMES, OPT_IN_IMPL_NAMES, type ImplName } from './links/link.js';
 import { HEADER_BYTES } from './message.js';
 import type { WorkloadName } from './scenario.js';
 
@@ -48,7 +48,7 @@ export interface RawTransportOptions {
 export function parseTransportOptions(raw: RawTransportOptions): TransportBenchOptions {
   const smoke = raw.smoke === true;
   return {
-    impls: parseList(raw.impl, IMPL_NAMES, '--impl'),
+    impls: parseList(raw.impl, [...IMPL_NAMES, ...OPT_IN_IMPL_NAMES], '--impl', IMPL_NAMES),
     workloads: parseList(raw.workload, WORKLOAD_NAMES, '--workload'),
     sizes: raw.size === undefined ? null : parseSizes(raw.size),
     durationMs: raw.duration === undefined ? (smoke ? 300 : 5000) : parseDuration(raw.duration),
@@ -61,8 +61,13 @@ export function parseTransportOptions(raw: RawTransportOptions): TransportBenchO
   };
 }
 
-function parseList<T extends string>(text: string | undefined, allowed: readonly T[], flag: string): T[] {
-  if (text === undefined || text.trim() === '') return [...allowed];
+function parseList<T extends string>(
+  text: string | undefined,
+  allowed: readonly T[],
+  flag: string,
+  defaults: readonly T[] = allowed,
+): T[] {
+  if (text === undefined || text.trim() === '') return [...defaults];
   const out: T[] = [];
   for (const part of text.split(',').map((p) => p.trim())) {
     if (!(allowed as readonly string[]).includes(part)) {

@@ -4,24 +4,36 @@
  * messages sent unordered as two pieces (header, shared body) without concatenation, back-pressure
  * from `trySend`'s status and `writable()`. Packet size is the endpoint's `packetBytes` setting;
  * the loss matrix switches on the receive-path impairment with the `impair` option. Counters come
- * from `stats()` (and the impairment's own, to show what the network dropped).
+ * from `stats()` (and the impairment's own, to show what the network dropped). The same link runs
+ * ferry's TCP transport (`ferry-tcp`: the same message API over one TCP connection per pair).
  */
-import { Endpoint, type Peer, type PeerStateChange } from '../../../src/index.js';
+import {
+  createEndpoint,
+  Endpoint,
+  type MessageEndpoint,
+  type Peer,
+  type PeerStateChange,
+  type TransportKind,
+} from '../../../src/index.js';
 import type { Link, LinkCounters, LinkOptions, PeerEndpoint, ReceiveHandler } from './link.js';
 
 /** Longest wait for a lower-numbered node's session to appear (it connects after the same phase). */
 const SESSION_WAIT_MS = 20_000;
 
 export class FerryLink implements Link {
-  private ep: Endpoint | null = null;
+  private ep: MessageEndpoint | null = null;
   private readonly peers: (Peer | undefined)[] = [];
   private handler: ReceiveHandler = () => {};
   private refused = 0;
 
-  constructor(private readonly opts: LinkOptions) {}
+  constructor(
+    private readonly opts: LinkOptions,
+    private readonly transport: TransportKind = 'udp',
+  ) {}
 
   async listen(): Promise<number> {
-    const ep = await Endpoint.create({
+    const ep = await createEndpoint({
+      transport: this.transport,
       host: this.opts.host,
       port: 0,
       config: {
@@ -95,7 +107,7 @@ export class FerryLink implements Link {
     const ep = this.endpoint();
     const s = ep.stats();
     const t = s.totals;
-    const imp = ep.impairmentStats();
+    const imp = ep instanceof Endpoint ? ep.impairmentStats() : null;
     const dropped = Object.values(s.dropped).reduce((a, b) => a + b, 0);
     return {
       packetsSent: s.packetsSent,
@@ -128,7 +140,7 @@ export class FerryLink implements Link {
     if (ep) await ep.close();
   }
 
-  private endpoint(): Endpoint {
+  private endpoint(): MessageEndpoint {
     if (!this.ep) throw new Error('ferry: the endpoint is not open (listen first)');
     return this.ep;
   }

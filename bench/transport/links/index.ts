@@ -15,5 +15,7 @@ export function createLink(impl: ImplName, opts: LinkOptions): Link {
       return new UdxLink(opts);
     case 'ferry':
       return new FerryLink(opts);
+    case 'ferry-tcp':
+      return new FerryLink(opts, 'tcp');
   }
 }

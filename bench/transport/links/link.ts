@@ -10,8 +10,10 @@
  * and the size, never the body, so no transport pays for a copy the benchmark would add.
  */
 
-export type ImplName = 'dgram' | 'tcp' | 'udx' | 'ferry';
+export type ImplName = 'dgram' | 'tcp' | 'udx' | 'ferry' | 'ferry-tcp';
 export const IMPL_NAMES: readonly ImplName[] = ['dgram', 'tcp', 'udx', 'ferry'];
+/** Run only when asked for by name (`--impl ferry-tcp`): ferry's message API over its TCP transport. */
+export const OPT_IN_IMPL_NAMES: readonly ImplName[] = ['ferry-tcp'];
 
 export interface PeerEndpoint {
   node: number;
