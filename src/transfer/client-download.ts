@@ -8,7 +8,7 @@
 import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
 import { FerryError, isFerryError } from '../core/errors.js';
 import { systemClock } from '../core/clock.js';
-import { encodeRequest, READ_REPLY_HEADER_BYTES } from '../wire/transfer/index.js';
+import { encodeRequest, READ_REPLY_HEADER_BYTES, READ_REPLY_OFF_HASH } from '../wire/transfer/index.js';
 import { checkAborted, windowBlocksOf, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
 import { TRANSFER_LIMITS } from './limits.js';
 import type { RpcClient } from './rpc-client.js';
@@ -116,7 +116,7 @@ async function readBlock(
               'PROTOCOL_ERROR',
               `read at ${offset} returned ${data.length} bytes, asked ${length}`,
             );
-          if (xxh64(data) !== payload.readBigUInt64LE(8)) {
+          if (xxh64(data) !== payload.readBigUInt64LE(READ_REPLY_OFF_HASH)) {
             throw new FerryError('HASH_MISMATCH', `block at ${offset} does not match its xxhash64`);
           }
           if (!sink.sequential) await sink.write(offset, data);

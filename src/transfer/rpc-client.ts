@@ -26,6 +26,7 @@ import {
   type RequestOf,
   encodeRequest,
   messageNameOf,
+  OFF_TYPE,
 } from '../wire/transfer/index.js';
 import { TRANSFER_LIMITS } from './limits.js';
 
@@ -115,7 +116,7 @@ export class RpcClient {
     await this.slot();
     const requestId = this.allocateId();
     const pieces = build(requestId);
-    const type = pieces[0]?.[0] ?? 0;
+    const type = pieces[0]?.[OFF_TYPE] ?? 0;
     const done = new Promise<T>((resolve, reject) => {
       this.pending.set(requestId, {
         type,

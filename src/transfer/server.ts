@@ -31,6 +31,7 @@ import {
   BLOCK_HEADER_BYTES,
   HEADER_BYTES,
   MESSAGES,
+  OFF_TYPE,
   READ_REPLY_HEADER_BYTES,
   REPLY_BIT,
   STATUS_OK,
@@ -181,7 +182,7 @@ export class TransferServer {
       header = readHeader(payload, this.header);
     } catch (err) {
       const id = peekRequestId(payload);
-      if (id >= 0) await this.sendError(msg.peer, payload[0] ?? 0, id, err);
+      if (id >= 0) await this.sendError(msg.peer, payload[OFF_TYPE] ?? 0, id, err);
       return;
     }
     if ((header.type & REPLY_BIT) !== 0) {
