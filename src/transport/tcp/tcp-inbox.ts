@@ -35,6 +35,8 @@ export class TcpInbox {
   readonly reportStarts = new Float64Array(MAX_DELIVERED_RANGES);
   readonly reportCounts = new Uint32Array(MAX_DELIVERED_RANGES);
   reportCount = 0;
+  /** Messages in those ranges. */
+  reportMessages = 0;
   private dispatch: Dispatch | null = null;
   private readonly waiting: HeldMessage[] = []; // unordered messages that arrived before a handler
   private waitingHead = 0;
@@ -97,6 +99,7 @@ export class TcpInbox {
   /** Forgets the reported ranges (after the session sent them). */
   takeReports(): void {
     this.reportCount = 0;
+    this.reportMessages = 0;
   }
 
   /** The session ended: nothing more is handed over or reported. */
@@ -110,6 +113,7 @@ export class TcpInbox {
     this.heldBytes = 0;
     this.heldCount = 0;
     this.reportCount = 0;
+    this.reportMessages = 0;
   }
 
   private pumpFifo(): void {
@@ -141,6 +145,7 @@ export class TcpInbox {
     this.heldBytes -= msg.payload.length;
     this.heldCount--;
     if (this.reportCount === MAX_DELIVERED_RANGES) this.flushReports();
+    this.reportMessages++;
     const n = this.reportCount;
     if (n > 0 && this.reportStarts[n - 1]! + this.reportCounts[n - 1]! === msg.seq) {
       this.reportCounts[n - 1]!++;

@@ -527,7 +527,7 @@ export class TcpSession implements FrameSink {
     if (this.ended) return;
     this.updatePause();
     const c = this.host.config;
-    if (this.inbox.reportCount >= c.ackEveryPackets || c.ackDelayMs === 0) {
+    if (this.inbox.reportMessages >= c.ackEveryPackets || c.ackDelayMs === 0) {
       this.flushReports(true);
       return;
     }
@@ -548,7 +548,7 @@ export class TcpSession implements FrameSink {
     if (
       !force &&
       this.reportDueMs !== Infinity &&
-      this.inbox.reportCount < this.host.config.ackEveryPackets
+      this.inbox.reportMessages < this.host.config.ackEveryPackets
     ) {
       // late-handler reports are waiting for their delay: only an ACK for new arrivals goes now
       if (this.inbox.lastSeq > this.ackedSeq) this.sendAck();
