@@ -2,12 +2,14 @@
  * Congestion window and pacing.
  *
  * Why: a sender without rate control overruns the receiver and the kernel buffers (uftp's tens of
- * thousands of NAKs in BASELINES.md). The window grows in slow start, then by one packet per window;
- * a loss epoch (at most one reduction per round trip, NewReno's recovery rule) shrinks it by BETA.
- * BETA is gentle and the floor is high because random loss on a lossy link is not congestion, and a
- * loss-based window must not collapse under it. Pacing spreads a window over the RTT instead of
- * bursting it. The speed issue tunes all of this; here it is simple and correct.
+ * thousands of NAKs in BASELINES.md). Once the first delivery rate is measured, the rate model
+ * (rate-model.ts, BBR style) decides: pacing at gain x bottleneck bandwidth, window gain x BDP, loss
+ * ignored as a signal. Until then (the first round trip) a classic window applies: slow start from
+ * the initial window, pacing at cwnd / SRTT. That window also answers loss, gently (BETA) and only
+ * while the RTT shows a queue, so random loss on a lossy link never collapses it; persistent RTO
+ * expiries reset both the window and the model.
  */
+import { DeliveryRateModel } from './rate-model.js';
 
 export const BETA = 0.7;
 /** An RTT above FACTOR x min RTT + SLACK counts as a growing queue. */
@@ -25,12 +27,31 @@ export class CongestionController {
   /** Losses of packets numbered below this belong to the current epoch and do not shrink again. */
   private recoveryEndPn = 0;
 
+  /** The path model that takes over once it has a sample. */
+  readonly model: DeliveryRateModel;
+
   constructor(
     initialPackets: number,
     private readonly minPackets: number,
     private readonly maxPackets: number,
+    /** Time acks may lag (the peer's ack delay plus timer granularity): part of what the window must hold. */
+    ackLagMs = 0,
   ) {
     this.cwndPackets = Math.max(minPackets, Math.min(initialPackets, maxPackets));
+    this.model = new DeliveryRateModel(minPackets, maxPackets, ackLagMs);
+  }
+
+  /** Packets that may be in flight: the model's window once it has a sample, else the classic one. */
+  windowPackets(minRttMs: number, chunkBytes: number): number {
+    if (!this.model.ready) return this.cwndPackets;
+    return this.model.cwndPackets(minRttMs, chunkBytes);
+  }
+
+  /** Pacing rate in payload bytes per ms. */
+  pacingBytesPerMs(srttMs: number, chunkBytes: number): number {
+    if (this.model.ready) return this.model.pacingRateBytesPerMs();
+    const gain = this.inSlowStart ? SLOW_START_PACING_GAIN : PACING_GAIN;
+    return (gain * this.cwndPackets * chunkBytes) / Math.max(srttMs, 0.05);
   }
 
   get inSlowStart(): boolean {
@@ -88,6 +109,7 @@ export class CongestionController {
    */
   onTimeout(nextPn: number, consecutive: number): void {
     if (consecutive < PERSISTENT_TIMEOUTS) return;
+    this.model.onPersistentCongestion();
     this.recoveryEndPn = nextPn;
     this.cwndBeforeLossPackets = 0;
     this.cwndPackets = this.minPackets;
@@ -99,32 +121,31 @@ function isQueueing(rttMs: number, minRttMs: number): boolean {
   return rttMs > QUEUE_RTT_FACTOR * minRttMs + QUEUE_RTT_SLACK_MS;
 }
 /**
- * A token bucket refilled at the pacing rate. The bucket holds at least `minBurstPackets` so a
- * coarse timer does not starve the sender between ticks.
+ * A token bucket refilled at the pacing rate (payload bytes). The bucket holds `burstMs` of the rate,
+ * at least `minBurstBytes`, so a coarse (and, on a busy machine, late) timer does not starve the
+ * sender between ticks. A packet may go while the bucket is positive; it may leave it in debt.
  */
 export class Pacer {
-  private tokensBytes = 0;
+  private tokensBytes: number;
   private lastMs = 0;
 
   constructor(
-    private readonly packetBytes: number,
-    private readonly minBurstPackets: number,
+    private readonly minBurstBytes: number,
+    private readonly burstMs: number,
   ) {
-    this.tokensBytes = packetBytes * minBurstPackets;
+    this.tokensBytes = minBurstBytes;
   }
 
   /** Tops the bucket up for the time since the last call. */
-  refill(nowMs: number, cwndPackets: number, srttMs: number, slowStart: boolean): void {
+  refill(nowMs: number, rateBytesPerMs: number): void {
     const elapsedMs = Math.max(0, nowMs - this.lastMs);
     this.lastMs = nowMs;
-    const gain = slowStart ? SLOW_START_PACING_GAIN : PACING_GAIN;
-    const rateBytesPerMs = (gain * cwndPackets * this.packetBytes) / Math.max(srttMs, 0.05);
-    const burstBytes = Math.max(this.minBurstPackets * this.packetBytes, rateBytesPerMs * 2);
+    const burstBytes = Math.max(this.minBurstBytes, rateBytesPerMs * this.burstMs);
     this.tokensBytes = Math.min(burstBytes, this.tokensBytes + elapsedMs * rateBytesPerMs);
   }
 
-  canSend(bytes: number): boolean {
-    return this.tokensBytes >= bytes;
+  canSend(): boolean {
+    return this.tokensBytes > 0;
   }
 
   onSent(bytes: number): void {

@@ -200,6 +200,7 @@ export class Endpoint implements MessageEndpoint {
     this.incarnation = nextIncarnation();
     this.host = {
       config,
+      socketReceiveBytes: Endpoint.receiveBufferBytes(socket, config.recvBufferBytes),
       acquireBuffer: () => this.acquireBuffer(),
       releaseBuffer: (buf) => this.releaseBuffer(buf),
       sendPacket: (session, buf, length) => this.sendPacket(session, buf, length),
@@ -219,6 +220,15 @@ export class Endpoint implements MessageEndpoint {
     socket.on('error', () => {
       // a send to an unreachable port reports ICMP errors here; loss is the protocol's business
     });
+  }
+
+  /** The receive buffer the kernel granted (it may cap the request at net.core.rmem_max). */
+  private static receiveBufferBytes(socket: dgram.Socket, requestedBytes: number): number {
+    try {
+      return socket.getRecvBufferSize();
+    } catch {
+      return requestedBytes;
+    }
   }
 
   /** Binds a socket and returns a ready endpoint. Throws INVALID_ARGUMENT, INVALID_CONFIG, INSECURE_BIND, BIND_FAILED. */
@@ -989,6 +999,7 @@ export class Endpoint implements MessageEndpoint {
       pending.hello.incarnation,
       pending.hello.maxPacketBytes,
       now,
+      now - pending.createdMs,
     );
     session.expectedClientProof = clientProof;
     session.handshakePacket = encodePacket({
@@ -1041,7 +1052,13 @@ export class Endpoint implements MessageEndpoint {
       return;
     }
     const now = this.clock.nowMs();
-    session.establish(body.sourceConnectionId, body.incarnation, body.maxPacketBytes, now);
+    session.establish(
+      body.sourceConnectionId,
+      body.incarnation,
+      body.maxPacketBytes,
+      now,
+      now - session.handshakeStartedMs,
+    );
     session.handshakePacket = encodePacket({
       type: PacketType.CONFIRM,
       connectionId: body.sourceConnectionId,

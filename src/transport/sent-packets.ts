@@ -6,6 +6,11 @@
  * acked one, or older than 9/8 RTT when a later one was acked (QUIC's rules) — and by the
  * retransmission timeout only when the acks stop. A ring of typed arrays indexed by packet number:
  * no allocation per packet, and the size bounds the packets in flight.
+ *
+ * The log also measures the delivery rate (for the rate model, rate-model.ts): every packet remembers
+ * how many bytes had been delivered when it was sent and when, so its ack gives the bytes delivered
+ * over the interval it spent in flight; and round trips are counted (a round ends when a packet sent
+ * after the previous round's end is acked).
  */
 import { FerryError } from '../core/errors.js';
 
@@ -56,6 +61,26 @@ export class SentPackets<T> {
   /** Largest acked number when each packet was declared lost (the reordering distance). */
   private readonly lostAtLargest: Float64Array;
   private readonly refs: (T | null)[];
+  /** Delivery-rate state per packet: bytes delivered and its time when the packet was sent. */
+  private readonly deliveredAtSend: Float64Array;
+  private readonly deliveredTimeAtSend: Float64Array;
+  private readonly appLimitedAtSend: Uint8Array;
+  /** Payload bytes acked so far, and when the last of them was. */
+  deliveredBytes = 0;
+  private deliveredAtMs = 0;
+  inFlightBytes = 0;
+  /** Packets sent before this many bytes are delivered were sent with nothing else to send. */
+  private appLimitedUntilBytes = 0;
+  private nextRoundDeliveredBytes = 0;
+  private ackNowMs = 0;
+  private sampleDelivered = -1;
+  private sampleTimeMs = 0;
+  private sampleSentMs = 0;
+  private sampleAppLimited = false;
+  /** The last ack's delivery-rate sample (payload bytes per ms; 0 when none) and its flags. */
+  rateBytesPerMs = 0;
+  rateAppLimited = false;
+  roundEnded = false;
 
   constructor(
     capacity: number,
@@ -73,6 +98,14 @@ export class SentPackets<T> {
     this.lostPn = new Float64Array(size);
     this.lostAtMs = new Float64Array(size);
     this.refs = new Array<T | null>(size).fill(null);
+    this.deliveredAtSend = new Float64Array(size);
+    this.deliveredTimeAtSend = new Float64Array(size);
+    this.appLimitedAtSend = new Uint8Array(size);
+  }
+
+  /** The sender has nothing more to send: samples of packets now in flight do not show the path's limit. */
+  markAppLimited(): void {
+    this.appLimitedUntilBytes = Math.max(this.deliveredBytes + this.inFlightBytes, 1);
   }
 
   /** The number the next packet gets (every packet, tracked or not, consumes one). */
@@ -119,6 +152,11 @@ export class SentPackets<T> {
     if (!this.hasRoom()) throw new FerryError('INTERNAL', 'SentPackets: ring full');
     const pn = this.next++;
     const slot = pn & this.mask;
+    if (this.inFlight === 0) this.deliveredAtMs = nowMs; // idle time is not path time
+    this.deliveredAtSend[slot] = this.deliveredBytes;
+    this.deliveredTimeAtSend[slot] = this.deliveredAtMs;
+    this.appLimitedAtSend[slot] = this.deliveredBytes < this.appLimitedUntilBytes ? 1 : 0;
+    this.inFlightBytes += bytes;
     this.state[slot] = IN_FLIGHT;
     this.sentAtMs[slot] = nowMs;
     this.bytes[slot] = bytes;
@@ -150,6 +188,8 @@ export class SentPackets<T> {
     nowMs: number,
   ): number {
     let largestNew = -1;
+    this.ackNowMs = nowMs;
+    this.sampleDelivered = -1;
     const top = Math.min(cumulativeAck, this.next - 1);
     for (let pn = this.base; pn <= top; pn++) if (this.ackOne(pn)) largestNew = pn;
     const oldest = Math.max(1, this.next - this.mask - 1); // lowest number whose slot may still be ours
@@ -164,7 +204,23 @@ export class SentPackets<T> {
       sample = nowMs - this.sentAtMs[largestNew & this.mask]!;
     }
     this.advanceBase();
+    this.takeRateSample(nowMs);
     return sample;
+  }
+
+  /** Delivery rate over the newest acked packet's time in flight (at least its RTT: no ack-burst spikes). */
+  private takeRateSample(nowMs: number): void {
+    this.rateBytesPerMs = 0;
+    this.roundEnded = false;
+    if (this.sampleDelivered < 0) return;
+    const intervalMs = Math.max(nowMs - this.sampleTimeMs, nowMs - this.sampleSentMs);
+    if (intervalMs > 0) this.rateBytesPerMs = (this.deliveredBytes - this.sampleDelivered) / intervalMs;
+    this.rateAppLimited = this.sampleAppLimited;
+    if (this.sampleDelivered >= this.nextRoundDeliveredBytes) {
+      this.roundEnded = true;
+      this.nextRoundDeliveredBytes = this.deliveredBytes;
+    }
+    if (this.deliveredBytes >= this.appLimitedUntilBytes) this.appLimitedUntilBytes = 0;
   }
 
   private ackOne(pn: number): boolean {
@@ -176,9 +232,19 @@ export class SentPackets<T> {
     if (this.state[slot] !== IN_FLIGHT) return false;
     this.state[slot] = EMPTY;
     this.inFlight--;
+    const bytes = this.bytes[slot]!;
+    this.inFlightBytes -= bytes;
+    this.deliveredBytes += bytes;
+    this.deliveredAtMs = this.ackNowMs;
+    if (this.deliveredAtSend[slot]! >= this.sampleDelivered) {
+      this.sampleDelivered = this.deliveredAtSend[slot]!;
+      this.sampleTimeMs = this.deliveredTimeAtSend[slot]!;
+      this.sampleSentMs = this.sentAtMs[slot]!;
+      this.sampleAppLimited = this.appLimitedAtSend[slot] === 1;
+    }
     const ref = this.refs[slot]!;
     this.refs[slot] = null;
-    if (ref !== null) this.sink.onPacketAcked(ref, this.fragment[slot]!, this.bytes[slot]!);
+    if (ref !== null) this.sink.onPacketAcked(ref, this.fragment[slot]!, bytes);
     return true;
   }
 
@@ -231,6 +297,7 @@ export class SentPackets<T> {
     this.refs.fill(null);
     this.lostHead = this.lostTail;
     this.inFlight = 0;
+    this.inFlightBytes = 0;
     this.base = this.next;
   }
 
@@ -243,6 +310,7 @@ export class SentPackets<T> {
     this.lostAtMs[this.lostTail & this.mask] = nowMs;
     this.lostTail++;
     this.inFlight--;
+    this.inFlightBytes -= this.bytes[slot]!;
     const ref = this.refs[slot]!;
     this.refs[slot] = null;
     this.sink.onPacketLost(ref, ref === null ? -1 : this.fragment[slot]!, pn);

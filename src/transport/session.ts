@@ -41,6 +41,8 @@ import type { Peer, PeerAddress, PeerInfo, PeerState, PeerStats } from './types.
 /** What a session needs from its endpoint. */
 export interface SessionHost {
   readonly config: TransportConfig;
+  /** Bytes the endpoint's socket can hold for reading (the kernel's figure, overheads included). */
+  readonly socketReceiveBytes: number;
   /** A pool buffer of at least `packetBytes`, or null when the send pool is empty. */
   acquireBuffer(): Buffer | null;
   /** Seals (checksum) and sends `buf[0, length)` to the session's peer; the buffer goes back to the pool. */
@@ -78,6 +80,17 @@ interface Waiter {
   resolve: () => void;
   reject: (e: Error) => void;
 }
+
+/** The pacing bucket holds this many endpoint ticks of the rate (timers run late on a busy machine). */
+const PACING_BURST_TICKS = 2;
+
+/** What the kernel charges per datagram beyond its bytes (sk_buff and alignment), for the socket window. */
+const SKB_OVERHEAD_BYTES = 1024;
+/** The socket window never goes below this (tiny buffers still let a few packets through). */
+const MIN_SOCKET_WINDOW_PACKETS = 16;
+
+/** New gaps after which an ack goes at once (half the ranges an ack carries). */
+const INLINE_ACK_GAPS = LIMITS.MAX_SACK_RANGES / 2;
 
 /** Packets an expired RTO declares lost (the oldest ones): probes, not a whole window of resends. */
 const PROBE_PACKETS = 2;
@@ -145,6 +158,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   // --- messages in ---
   readonly inbox: Inbox;
   private deliveredDirty = false;
+  /** Gaps seen since the last ack was sent (inline ack before they outnumber the SACK ranges). */
+  private gapsSinceAck = 0;
   /** When the pending delivered report must go (its own deadline: piggybacked packet acks do not carry it). */
   private deliveredDueMs = Infinity;
 
@@ -169,8 +184,18 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.sent = new SentPackets<OutgoingMessage>(c.maxInFlightPackets * 2, this);
     this.acks = new AckScheduler(c.ackDelayMs, c.ackEveryPackets);
     this.rtt = new RttEstimator(c.initialRtoMs, c.minRtoMs, c.maxRtoMs, c.tickMs + c.ackDelayMs);
-    this.cc = new CongestionController(c.initialCwndPackets, c.minCwndPackets, c.maxInFlightPackets);
-    this.pacer = new Pacer(c.packetBytes, Math.min(c.initialCwndPackets, 64));
+    this.cc = new CongestionController(
+      c.initialCwndPackets,
+      c.minCwndPackets,
+      c.maxInFlightPackets,
+      // a busy flow is acked every ackEveryPackets packets within a loop turn or two; on a busy
+      // receiver the wait in its socket buffer looks the same: two ticks of room for it
+      2 * c.tickMs,
+    );
+    this.pacer = new Pacer(
+      this.chunkBytes * Math.min(c.initialCwndPackets, 64),
+      PACING_BURST_TICKS * c.tickMs,
+    );
     this.fd = new FailureDetector(c.heartbeatStartMs, c.heartbeatIntervalMs, c.heartbeatTimeoutMs, nowMs);
     this.peerWindowPackets = c.initialCwndPackets;
     this.inbox = new Inbox(c.maxReassemblyBytes, c.maxMessageBytes, () => this.onInboxDelivered());
@@ -190,7 +215,16 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   }
 
   /** The handshake finished: learn the peer and open the data path. */
-  establish(remoteId: bigint, remoteIncarnation: number, peerPacketBytes: number, nowMs: number): void {
+  establish(
+    remoteId: bigint,
+    remoteIncarnation: number,
+    peerPacketBytes: number,
+    nowMs: number,
+    handshakeRttMs = -1,
+  ): void {
+    // The handshake's round trip (an overestimate if a packet was resent) seeds the RTT, so the first
+    // message is paced and timed by the path, not by initialRtoMs.
+    if (handshakeRttMs >= 0) this.rtt.sample(handshakeRttMs);
     this.remoteConnectionId = remoteId;
     this.remoteHigh = Number(remoteId >> 32n);
     this.remoteLow = Number(remoteId & 0xffff_ffffn);
@@ -284,16 +318,17 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   }
 
   private pumpData(nowMs: number, budget: number): number {
-    this.pacer.refill(nowMs, this.cc.cwndPackets, this.rtt.smoothedOrInitialMs, this.cc.inSlowStart);
+    this.pacer.refill(nowMs, this.cc.pacingBytesPerMs(this.rtt.smoothedOrInitialMs, this.chunkBytes));
+    const cwnd = this.cc.windowPackets(this.rtt.minRttMs, this.chunkBytes);
     let n = 0;
     while (n < budget) {
-      const window = Math.min(
-        this.cc.cwndPackets,
-        Math.max(this.peerWindowPackets, this.sent.inFlight === 0 ? 1 : 0),
-      );
+      const window = Math.min(cwnd, Math.max(this.peerWindowPackets, this.sent.inFlight === 0 ? 1 : 0));
       if (this.sent.inFlight >= window || !this.sent.hasRoom()) break;
-      if (!this.pacer.canSend(this.packetBytes)) break;
-      if (!this.pickFragment()) break;
+      if (!this.pacer.canSend()) break;
+      if (!this.pickFragment()) {
+        if (this.sent.inFlight < window) this.sent.markAppLimited();
+        break;
+      }
       const buf = this.host.acquireBuffer();
       if (!buf) break;
       if (!this.sendFragment(buf, this.pickedMsg!, this.pickedFrag, nowMs)) break;
@@ -413,7 +448,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     msg.sendCount[frag]!++;
     msg.fragState[frag] = FRAG_IN_FLIGHT;
     this.stats.payloadBytesSent += payloadBytes;
-    this.pacer.onSent(at + payloadBytes);
+    this.pacer.onSent(payloadBytes);
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
     this.host.sendPacket(this, buf, at + payloadBytes);
@@ -425,7 +460,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   }
 
   private receiveWindow(): number {
-    return this.inbox.windowPackets(this.chunkBytes, this.host.config.maxInFlightPackets);
+    // Also never more than the socket can buffer while this process is busy: beyond it, a burst is
+    // dropped by the kernel (65 KB datagrams overflow a 4 MiB buffer at 64 packets).
+    const socketPackets = Math.floor(this.host.socketReceiveBytes / (this.packetBytes + SKB_OVERHEAD_BYTES));
+    const max = Math.min(
+      this.host.config.maxInFlightPackets,
+      Math.max(socketPackets, MIN_SOCKET_WINDOW_PACKETS),
+    );
+    return this.inbox.windowPackets(this.chunkBytes, max);
   }
 
   /** Sends a standalone ACK (cumulative, SACK, window, delivered ranges). */
@@ -473,6 +515,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       dCount,
     );
     this.acks.onAckSent();
+    this.gapsSinceAck = 0;
     this.deliveredDirty = false;
     this.deliveredDueMs = Infinity;
     this.host.sendPacket(this, buf, end);
@@ -558,6 +601,10 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       // (and frees its buffers) now, not an ack delay later.
       const completed = this.inbox.received !== completedBefore;
       this.acks.onAckEliciting(nowMs, gap || result === 'duplicate' || completed);
+      // An ack carries the highest MAX_SACK_RANGES ranges only: when a burst opens more new gaps than
+      // that before the turn's ack goes, the lower ones would never be reported and the sender would
+      // resend them for nothing. Ack inline before that happens.
+      if (gap && ++this.gapsSinceAck >= INLINE_ACK_GAPS) this.sendAck();
     }
     this.inbox.resume();
   }
@@ -573,6 +620,16 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       nowMs,
     );
     if (sample >= 0) this.rtt.sample(sample);
+    const sent = this.sent;
+    if (sent.rateBytesPerMs > 0 || sent.roundEnded) {
+      this.cc.model.onSample(
+        sent.rateBytesPerMs,
+        sent.rateAppLimited,
+        sent.roundEnded,
+        sent.inFlightBytes,
+        this.rtt.minRttMs,
+      );
+    }
     if (this.newlyAcked > 0) {
       this.rtt.resetBackoff();
       this.cc.onAcked(this.newlyAcked, this.rtt.latestRttMs, this.rtt.minRttMs);
@@ -840,7 +897,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     s.rttMs = this.rtt.srttMs;
     s.rttVarMs = this.rtt.rttVarMs;
     s.rtoMs = this.rtt.rtoMs;
-    s.cwndPackets = Math.floor(this.cc.cwndPackets);
+    s.cwndPackets = Math.floor(this.cc.windowPackets(this.rtt.minRttMs, this.chunkBytes));
     s.inFlightPackets = this.sent.inFlight;
     s.messagesQueued = 0;
     s.messagesInFlight = 0;

@@ -1,0 +1,148 @@
+/**
+ * A model of the path, BBR style: the bottleneck bandwidth (the largest delivery rate measured over
+ * the last few round trips) and the smallest round-trip time. The sender paces at gain x bandwidth and
+ * keeps at most gain x bandwidth-delay product in flight.
+ *
+ * Why a model instead of a loss-driven window: a window that shrinks on every loss collapses on a
+ * lossy link (1 % random loss already costs TCP most of a fast path, BASELINES.md "Loss, on paper").
+ * The delivery rate does not care why a packet was lost: random loss lowers it only by the share
+ * lost, while a real bottleneck caps it. Queues stay short because the window is a small multiple
+ * of what the path holds, and because every probe above the rate (gain 1.25) is followed by a drain
+ * (gain 0.75).
+ *
+ * States: STARTUP (gain 2.89, the rate doubles each round) until the bandwidth stops growing by a
+ * quarter for three rounds; DRAIN (gain 1 / 2.89) until the queue built in startup is gone; then
+ * PROBE_BW, cycling the gains [1.25, 0.75, 1, 1, 1, 1, 1, 1], one per round. Samples taken while
+ * the sender had nothing to send (app-limited) only count when they raise the estimate, and rounds
+ * without any other sample do not age the filter, so a quiet request-response session keeps the
+ * bandwidth it measured while busy.
+ *
+ * Pure arithmetic on numbers handed in (no clock): tested under a simulated path.
+ */
+
+/** Startup gain: 2/ln 2, the smallest that still doubles the delivery rate every round. */
+export const STARTUP_GAIN = 2.885;
+/** Probe-bandwidth pacing gains, one per round. */
+export const PROBE_GAINS: readonly number[] = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
+/** Window gain: room for the acks that arrive late and in batches. */
+export const CWND_GAIN = 2;
+/** Rounds the bandwidth filter remembers. */
+export const BW_WINDOW_ROUNDS = 10;
+/** Startup ends after this many rounds without 25 % growth. */
+const FULL_BW_ROUNDS = 3;
+const FULL_BW_GROWTH = 1.25;
+
+export type RateModelState = 'startup' | 'drain' | 'probeBw';
+
+export class DeliveryRateModel {
+  state: RateModelState = 'startup';
+  /** Largest delivery rate in the filter window, payload bytes per ms (0: no sample yet). */
+  btlBwBytesPerMs = 0;
+  pacingGain = STARTUP_GAIN;
+  cwndGain = STARTUP_GAIN;
+  rounds = 0;
+  private readonly slots = new Float64Array(BW_WINDOW_ROUNDS);
+  private slot = 0;
+  private slotHasFullSample = false;
+  private fullBwBytesPerMs = 0;
+  private fullBwRounds = 0;
+  private cycleIndex = 0;
+
+  constructor(
+    private readonly minPackets: number,
+    private readonly maxPackets: number,
+    /** Time acks may lag behind the path (the peer's ack delay plus timer granularity). */
+    private readonly ackLagMs: number,
+  ) {}
+
+  /** True once a delivery rate was measured. */
+  get ready(): boolean {
+    return this.btlBwBytesPerMs > 0;
+  }
+
+  /**
+   * A delivery-rate sample: `rateBytesPerMs` over the packets acked now; `appLimited` when they were
+   * sent while the sender had nothing more to send; `roundEnded` when they close a round trip;
+   * `inFlightBytes` what is still unacked; `minRttMs` the smallest RTT seen.
+   */
+  onSample(
+    rateBytesPerMs: number,
+    appLimited: boolean,
+    roundEnded: boolean,
+    inFlightBytes: number,
+    minRttMs: number,
+  ): void {
+    if (roundEnded) this.endRound();
+    if (rateBytesPerMs > 0 && (!appLimited || rateBytesPerMs > this.btlBwBytesPerMs)) {
+      if (!appLimited) this.slotHasFullSample = true;
+      if (rateBytesPerMs > this.slots[this.slot]!) this.slots[this.slot] = rateBytesPerMs;
+      if (rateBytesPerMs > this.btlBwBytesPerMs) this.btlBwBytesPerMs = rateBytesPerMs;
+    }
+    if (this.state === 'drain' && inFlightBytes <= this.bdpBytes(minRttMs)) this.enterProbeBw();
+  }
+
+  private endRound(): void {
+    this.rounds++;
+    if (this.state === 'startup') this.checkFullBandwidth();
+    else if (this.state === 'probeBw') {
+      this.cycleIndex = (this.cycleIndex + 1) % PROBE_GAINS.length;
+      this.pacingGain = PROBE_GAINS[this.cycleIndex]!;
+    }
+    if (!this.slotHasFullSample) return; // an app-limited round does not age the filter
+    this.slot = (this.slot + 1) % BW_WINDOW_ROUNDS;
+    this.slots[this.slot] = 0;
+    this.slotHasFullSample = false;
+    let max = 0;
+    for (let i = 0; i < BW_WINDOW_ROUNDS; i++) if (this.slots[i]! > max) max = this.slots[i]!;
+    this.btlBwBytesPerMs = max;
+  }
+
+  private checkFullBandwidth(): void {
+    if (!this.slotHasFullSample) return;
+    if (this.btlBwBytesPerMs >= this.fullBwBytesPerMs * FULL_BW_GROWTH) {
+      this.fullBwBytesPerMs = this.btlBwBytesPerMs;
+      this.fullBwRounds = 0;
+      return;
+    }
+    if (++this.fullBwRounds < FULL_BW_ROUNDS) return;
+    this.state = 'drain';
+    this.pacingGain = 1 / STARTUP_GAIN;
+    this.cwndGain = STARTUP_GAIN;
+  }
+
+  private enterProbeBw(): void {
+    this.state = 'probeBw';
+    this.cycleIndex = 0;
+    this.pacingGain = PROBE_GAINS[0]!;
+    this.cwndGain = CWND_GAIN;
+  }
+
+  /** Bandwidth-delay product, with the ack lag counted as part of the delay. */
+  bdpBytes(minRttMs: number): number {
+    const rttMs = Number.isFinite(minRttMs) ? minRttMs : 0;
+    return this.btlBwBytesPerMs * (rttMs + this.ackLagMs);
+  }
+
+  /** The window the model allows, in packets of `chunkBytes` payload. */
+  cwndPackets(minRttMs: number, chunkBytes: number): number {
+    const packets = (this.cwndGain * this.bdpBytes(minRttMs)) / chunkBytes;
+    return Math.min(this.maxPackets, Math.max(this.minPackets, packets));
+  }
+
+  /** Pacing rate, payload bytes per ms. */
+  pacingRateBytesPerMs(): number {
+    return this.pacingGain * this.btlBwBytesPerMs;
+  }
+
+  /** Persistent congestion (the path stopped answering): halve the estimate and start over. */
+  onPersistentCongestion(): void {
+    this.btlBwBytesPerMs /= 2;
+    this.slots.fill(0);
+    this.slots[this.slot] = this.btlBwBytesPerMs;
+    this.fullBwBytesPerMs = 0;
+    this.fullBwRounds = 0;
+    this.state = 'startup';
+    this.pacingGain = STARTUP_GAIN;
+    this.cwndGain = STARTUP_GAIN;
+  }
+}
