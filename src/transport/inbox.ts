@@ -61,6 +61,8 @@ export class Inbox {
   /** Set when the application may take messages. */
   private dispatch: Dispatch | null = null;
   usedBytes = 0;
+  /** Bytes copied from datagrams into reassembly buffers (single-fragment messages are not copied). */
+  copiedBytes = 0;
   /** Messages handed over so far. */
   delivered = 0;
   received = 0;
@@ -127,6 +129,7 @@ export class Inbox {
     }
     if (p.received[view.fragmentIndex] === 1) return 'duplicate';
     view.buf.copy(p.buffer, view.fragmentOffset, view.payloadOffset, view.payloadOffset + view.payloadLength);
+    this.copiedBytes += view.payloadLength;
     p.received[view.fragmentIndex] = 1;
     p.receivedCount++;
     if (p.receivedCount === p.fragmentCount) {

@@ -5,6 +5,10 @@
  * Why no copy: the payload pieces are kept as given and each fragment is copied straight from them
  * into a packet buffer when (re)sent, so a large message costs no extra memory. The caller must
  * therefore leave the bytes unchanged until `received` resolves.
+ *
+ * Why lazy promises: most senders never look at `received` or `delivered` (a reply answers a request),
+ * and two promises with their resolvers and guards cost more per small message than the rest of the
+ * send path. Each promise is made on first access, already settled if the outcome is known.
  */
 import { FerryError, type ErrorCode } from '../core/errors.js';
 import type { DeliveryMode, MessageInfo, MessageState, SendHandle } from './types.js';
@@ -17,9 +21,28 @@ export const FRAG_LOST = 3;
 
 const ignore = (): void => {};
 
+/**
+ * A promise in the state `outcome` says, or a pending one whose resolvers go to `capture`. Rejections
+ * are reported through the promise; a caller that ignores one must not crash the process.
+ */
+function settledOrPending(
+  outcome: Outcome,
+  capture: (resolve: () => void, reject: (e: Error) => void) => void,
+): Promise<void> {
+  const p =
+    outcome === 'ok'
+      ? Promise.resolve()
+      : outcome === 'pending'
+        ? new Promise<void>(capture)
+        : Promise.reject(outcome);
+  p.catch(ignore);
+  return p;
+}
+
+/** Outcome of one of the two promises: pending, resolved, or the error it failed with. */
+type Outcome = 'pending' | 'ok' | FerryError;
+
 export class OutgoingMessage implements SendHandle {
-  readonly received: Promise<void>;
-  readonly delivered: Promise<void>;
   state: MessageState = 'queued';
   errorCode: ErrorCode | undefined;
   readonly fragmentCount: number;
@@ -35,10 +58,14 @@ export class OutgoingMessage implements SendHandle {
    */
   retired = false;
   private pieces: readonly Uint8Array[];
-  private resolveReceived!: () => void;
-  private rejectReceived!: (e: Error) => void;
-  private resolveDelivered!: () => void;
-  private rejectDelivered!: (e: Error) => void;
+  private receivedOutcome: Outcome = 'pending';
+  private deliveredOutcome: Outcome = 'pending';
+  private receivedPromise: Promise<void> | null = null;
+  private deliveredPromise: Promise<void> | null = null;
+  private resolveReceived: (() => void) | null = null;
+  private rejectReceived: ((e: Error) => void) | null = null;
+  private resolveDelivered: (() => void) | null = null;
+  private rejectDelivered: ((e: Error) => void) | null = null;
 
   constructor(
     readonly messageId: number,
@@ -55,17 +82,26 @@ export class OutgoingMessage implements SendHandle {
     this.fragmentCount = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / chunkBytes);
     this.fragState = new Uint8Array(this.fragmentCount);
     this.sendCount = new Uint16Array(this.fragmentCount);
-    this.received = new Promise<void>((resolve, reject) => {
+  }
+
+  /** Resolves when the peer has every fragment. */
+  get received(): Promise<void> {
+    if (this.receivedPromise) return this.receivedPromise;
+    this.receivedPromise = settledOrPending(this.receivedOutcome, (resolve, reject) => {
       this.resolveReceived = resolve;
       this.rejectReceived = reject;
     });
-    this.delivered = new Promise<void>((resolve, reject) => {
+    return this.receivedPromise;
+  }
+
+  /** Resolves when the peer's application handled the message. */
+  get delivered(): Promise<void> {
+    if (this.deliveredPromise) return this.deliveredPromise;
+    this.deliveredPromise = settledOrPending(this.deliveredOutcome, (resolve, reject) => {
       this.resolveDelivered = resolve;
       this.rejectDelivered = reject;
     });
-    // Rejections are reported through the promises; a caller that ignores one must not crash the process.
-    this.received.catch(ignore);
-    this.delivered.catch(ignore);
+    return this.deliveredPromise;
   }
 
   get finished(): boolean {
@@ -114,7 +150,9 @@ export class OutgoingMessage implements SendHandle {
   markReceived(): void {
     if (this.state === 'queued' || this.state === 'sending') this.state = 'received';
     this.pieces = []; // the peer has every byte: let the caller's buffers go
-    this.resolveReceived();
+    if (this.receivedOutcome !== 'pending') return;
+    this.receivedOutcome = 'ok';
+    this.resolveReceived?.();
   }
 
   markDelivered(): void {
@@ -122,7 +160,8 @@ export class OutgoingMessage implements SendHandle {
     if (this.state === 'failed' || this.state === 'delivered') return;
     if (this.ackedCount < this.fragmentCount) this.markReceived();
     this.state = 'delivered';
-    this.resolveDelivered();
+    this.deliveredOutcome = 'ok';
+    this.resolveDelivered?.();
   }
 
   /** Fails the promises; `retire` when the session will not transmit it any more. */
@@ -134,8 +173,12 @@ export class OutgoingMessage implements SendHandle {
     this.state = 'failed';
     this.errorCode = code;
     this.pieces = [];
-    if (!wasReceived) this.rejectReceived(err);
-    this.rejectDelivered(err);
+    if (!wasReceived && this.receivedOutcome === 'pending') {
+      this.receivedOutcome = err;
+      this.rejectReceived?.(err);
+    }
+    this.deliveredOutcome = err;
+    this.rejectDelivered?.(err);
   }
 
   info(): MessageInfo {

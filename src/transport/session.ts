@@ -158,6 +158,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   // --- messages in ---
   readonly inbox: Inbox;
   private deliveredDirty = false;
+  /** Payload bytes copied into packet buffers (the inbox counts the receiving side). */
+  private copiedOutBytes = 0;
   /** Gaps seen since the last ack was sent (inline ack before they outnumber the SACK ranges). */
   private gapsSinceAck = 0;
   /** When the pending delivered report must go (its own deadline: piggybacked packet acks do not carry it). */
@@ -443,7 +445,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       frag,
       msg.fragmentCount,
     );
-    msg.copyFragment(frag, buf, at);
+    this.copiedOutBytes += msg.copyFragment(frag, buf, at);
     if (msg.sendCount[frag]! > 0) this.stats.retransmits++;
     msg.sendCount[frag]!++;
     msg.fragState[frag] = FRAG_IN_FLIGHT;
@@ -899,6 +901,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     s.rtoMs = this.rtt.rtoMs;
     s.cwndPackets = Math.floor(this.cc.windowPackets(this.rtt.minRttMs, this.chunkBytes));
     s.inFlightPackets = this.sent.inFlight;
+    s.bytesCopied = this.copiedOutBytes + this.inbox.copiedBytes;
     s.messagesQueued = 0;
     s.messagesInFlight = 0;
     for (let i = this.outHead; i < this.outgoing.length; i++) {

@@ -30,6 +30,7 @@ export function zeroPeerStats(): PeerStats {
     messagesReceived: 0,
     messagesDelivered: 0,
     messagesFailed: 0,
+    bytesCopied: 0,
   };
 }
 
@@ -39,7 +40,8 @@ const GAUGES = new Set<keyof PeerStats>(['rttMs', 'rttVarMs', 'rtoMs']);
 export function sumPeerStats(all: readonly PeerStats[]): PeerStats {
   const total = zeroPeerStats();
   for (const s of all) {
-    for (const key of Object.keys(total) as (keyof PeerStats)[]) total[key] += s[key];
+    for (const key of Object.keys(total) as (keyof PeerStats)[])
+      total[key] = (total[key] ?? 0) + (s[key] ?? 0);
   }
   if (all.length > 0) for (const key of GAUGES) total[key] /= all.length;
   return total;

@@ -50,6 +50,11 @@ export interface PeerStats {
   messagesReceived: number;
   messagesDelivered: number;
   messagesFailed: number;
+  /**
+   * Payload bytes copied in user space by the transport (into packet buffers when sent, into
+   * reassembly buffers when received): what a zero-copy path saves, and what shows a regression.
+   */
+  bytesCopied?: number;
 }
 
 export interface PeerInfo {
