@@ -108,6 +108,8 @@ interface DropCounters {
 
 const SEND_BUDGET_PER_SESSION = 128;
 const IDLE_TICK_MS = 50;
+/** A peer that sent DATA this recently shares the socket's receive buffer. */
+const ACTIVE_SENDER_MS = 200;
 const TWO_32 = 0x1_0000_0000;
 
 function addressKey(host: string, port: number): string {
@@ -157,6 +159,10 @@ export class Endpoint implements MessageEndpoint {
   private readonly blacklisted = new Set<string>();
   private readonly active = new Set<Session>();
   private flushScheduled = false;
+  /** The socket's receive buffer as the kernel granted it, shared by the peers sending to us. */
+  private readonly socketReceiveBytes: number;
+  /** Peers that sent DATA within the last ACTIVE_SENDER_MS (at least 1), counted each tick. */
+  private activeSenders = 1;
   private timer: TimerHandle | null = null;
   private timerDueMs = Infinity;
 
@@ -198,9 +204,10 @@ export class Endpoint implements MessageEndpoint {
     const bound = socket.address();
     this.address = { host: bound.address, port: bound.port };
     this.incarnation = nextIncarnation();
+    this.socketReceiveBytes = Endpoint.receiveBufferBytes(socket, config.recvBufferBytes);
     this.host = {
       config,
-      socketReceiveBytes: Endpoint.receiveBufferBytes(socket, config.recvBufferBytes),
+      socketShareBytes: () => this.socketReceiveBytes / this.activeSenders,
       acquireBuffer: () => this.acquireBuffer(),
       releaseBuffer: (buf) => this.releaseBuffer(buf),
       sendPacket: (session, buf, length) => this.sendPacket(session, buf, length),
@@ -740,10 +747,13 @@ export class Endpoint implements MessageEndpoint {
     if (this.closed) return;
     const now = this.clock.nowMs();
     let busy = false;
+    let senders = 0;
     for (const s of [...this.sessionsByAddress.values()]) {
       s.tick(now);
       if (!s.ended && s.busy) busy = true;
+      if (now - s.dataReceivedAtMs < ACTIVE_SENDER_MS) senders++;
     }
+    this.activeSenders = Math.max(1, senders);
     for (const [low, p] of this.pendingByLocalLow) {
       if (now - p.createdMs > this.config.handshakeTimeoutMs) this.pendingByLocalLow.delete(low);
     }

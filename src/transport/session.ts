@@ -41,8 +41,11 @@ import type { Peer, PeerAddress, PeerInfo, PeerState, PeerStats } from './types.
 /** What a session needs from its endpoint. */
 export interface SessionHost {
   readonly config: TransportConfig;
-  /** Bytes the endpoint's socket can hold for reading (the kernel's figure, overheads included). */
-  readonly socketReceiveBytes: number;
+  /**
+   * This session's share of the endpoint socket's receive buffer (the kernel's figure, overheads
+   * included), split between the peers sending to it now.
+   */
+  socketShareBytes(): number;
   /** A pool buffer of at least `packetBytes`, or null when the send pool is empty. */
   acquireBuffer(): Buffer | null;
   /** Seals (checksum) and sends `buf[0, length)` to the session's peer; the buffer goes back to the pool. */
@@ -464,7 +467,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private receiveWindow(): number {
     // Also never more than the socket can buffer while this process is busy: beyond it, a burst is
     // dropped by the kernel (65 KB datagrams overflow a 4 MiB buffer at 64 packets).
-    const socketPackets = Math.floor(this.host.socketReceiveBytes / (this.packetBytes + SKB_OVERHEAD_BYTES));
+    const socketPackets = Math.floor(this.host.socketShareBytes() / (this.packetBytes + SKB_OVERHEAD_BYTES));
     const max = Math.min(
       this.host.config.maxInFlightPackets,
       Math.max(socketPackets, MIN_SOCKET_WINDOW_PACKETS),
@@ -588,6 +591,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   private onData(view: PacketView, nowMs: number): void {
     if (this.state !== 'connected' && this.state !== 'closing') return;
+    this.dataReceivedAtMs = nowMs;
     const gap = view.packetNumber > this.received.largestReceived + 1 && this.received.largestReceived > 0;
     const completedBefore = this.inbox.received;
     // Hand-over waits until the packet is recorded, so a reply sent from the handler acks it.
@@ -731,6 +735,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.deliveredDirty = true;
     if (!this.ended) this.host.markActive(this);
   }
+
+  /** When DATA last arrived (the endpoint splits its socket buffer between the peers sending now). */
+  dataReceivedAtMs = -Infinity;
 
   /** Set by the endpoint before each batch of work, for callbacks that carry no time. */
   lastNowMs = 0;
