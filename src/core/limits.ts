@@ -66,6 +66,8 @@ export const LIMITS = {
   NBD_LARGE_BUFFER_BYTES: 1 * MiB,
   /** Pooled large buffers per NBD server (shared by its connections; beyond them, requests allocate). */
   NBD_LARGE_BUFFER_COUNT: 64,
+  /** Buffer each NBD connection reads its socket into (reused for every read; write payloads land in their own buffers). */
+  NBD_READ_BUFFER_BYTES: 64 * KiB,
 
   // --- storage ---
   /** Longest file name, in UTF-8 bytes. */

@@ -12,6 +12,7 @@ import type { NbdExport } from './export.js';
 import { HandshakeReader } from './handshake-reader.js';
 import { negotiate } from './negotiation.js';
 import type { LargeBuffers } from './request-slot.js';
+import type { SocketInput } from './socket-input.js';
 import { TransmissionSession } from './transmission.js';
 
 export class NbdConnection {
@@ -21,18 +22,21 @@ export class NbdConnection {
   private timer: NodeJS.Timeout | null = null;
   /** Resolves when the socket has closed. */
   readonly closed: Promise<void>;
+  private readonly socket: Socket;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly input: SocketInput,
     private readonly exp: NbdExport,
     private readonly config: NbdConfig,
     private readonly large: LargeBuffers,
   ) {
+    const socket = input.socket;
+    this.socket = socket;
     socket.on('error', () => {
       // A reset or broken pipe: 'close' follows and ends the connection.
     });
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    this.reader = new HandshakeReader(socket, 2 * LIMITS.NBD_MAX_OPTION_BYTES);
+    this.reader = new HandshakeReader(socket, input, 2 * LIMITS.NBD_MAX_OPTION_BYTES);
   }
 
   /** Runs the handshake and hands the socket to the transmission phase. Never rejects. */
@@ -50,7 +54,14 @@ export class NbdConnection {
         return;
       }
       const leftover = this.reader.detach();
-      this.session = new TransmissionSession(this.socket, this.exp, outcome, this.config, this.large);
+      this.session = new TransmissionSession(
+        this.socket,
+        this.input,
+        this.exp,
+        outcome,
+        this.config,
+        this.large,
+      );
       if (this.shuttingDown) this.session.shutdown();
       this.session.start(leftover);
     } catch {

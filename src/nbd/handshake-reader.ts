@@ -5,10 +5,12 @@
  * The reader holds at most `maxBufferedBytes` of unread input (it pauses the socket beyond that), so
  * a client that floods the handshake cannot grow memory. `skip` discards without buffering, so a
  * huge option that is refused costs no memory. When the handshake ends, `detach()` hands over any
- * bytes already received to the transmission phase.
+ * bytes already received to the transmission phase. Bytes come from the connection's SocketInput,
+ * lent: they are copied here (the handshake is a few hundred bytes).
  */
 import type { Socket } from 'node:net';
 import { FerryError } from '../core/index.js';
+import type { InputSink, SocketInput } from './socket-input.js';
 
 interface Waiter {
   bytes: number;
@@ -19,21 +21,21 @@ interface Waiter {
 
 const EMPTY = Buffer.alloc(0);
 
-export class HandshakeReader {
+export class HandshakeReader implements InputSink {
   private readonly chunks: Buffer[] = [];
   private bufferedBytes = 0;
   private waiter: Waiter | null = null;
   private failure: FerryError | null = null;
   private paused = false;
-  private readonly onData = (chunk: Buffer): void => this.push(chunk);
   private readonly onEnd = (): void =>
     this.fail(new FerryError('CLOSED', 'the NBD client closed the connection'));
 
   constructor(
     private readonly socket: Socket,
+    private readonly input: SocketInput,
     private readonly maxBufferedBytes: number,
   ) {
-    socket.on('data', this.onData);
+    input.setSink(this);
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
   }
@@ -59,7 +61,7 @@ export class HandshakeReader {
 
   /** Stops listening and returns the bytes received but not yet read. */
   detach(): Buffer {
-    this.socket.off('data', this.onData);
+    this.input.setSink(null);
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onEnd);
     const rest = this.chunks.length === 0 ? EMPTY : Buffer.concat(this.chunks);
@@ -77,14 +79,23 @@ export class HandshakeReader {
     });
   }
 
-  private push(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.bufferedBytes += chunk.length;
+  /** InputSink: keeps a copy of the lent bytes. */
+  bytes(buf: Buffer, start: number, end: number): void {
+    if (end <= start) return;
+    this.chunks.push(Buffer.from(buf.subarray(start, end)));
+    this.bufferedBytes += end - start;
     this.serve();
     if (this.bufferedBytes > this.maxBufferedBytes && !this.paused) {
       this.paused = true;
       this.socket.pause();
     }
+  }
+
+  /** InputSink: the handshake never asks for reads into a buffer of its own. */
+  direct(): void {}
+
+  target(): null {
+    return null;
   }
 
   private serve(): void {

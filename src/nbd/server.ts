@@ -18,12 +18,13 @@
  */
 import net from 'node:net';
 import { unlink } from 'node:fs/promises';
-import { FerryError } from '../core/index.js';
+import { FerryError, LIMITS } from '../core/index.js';
 import type { BlockDevice } from '../blockdev/types.js';
 import { readNbdConfig, type NbdConfig, type NBD_CONFIG_SCHEMA } from './config.js';
 import { NbdConnection } from './connection.js';
 import type { NbdExport } from './export.js';
 import { LargeBuffers } from './request-slot.js';
+import { SocketInput } from './socket-input.js';
 
 export interface NbdServerOptions {
   device: BlockDevice;
@@ -66,7 +67,8 @@ export class NbdServer {
   static async listen(options: NbdServerOptions, where: NbdListenAddress): Promise<NbdServer> {
     const config = readNbdConfig(options.config);
     const exp = makeExport(options, config);
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false });
+    // pauseOnConnect: nothing is read before SocketInput takes the socket over.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true });
     if ('unix' in where) {
       await listenUnix(server, where.unix);
       const uri = `nbd+unix:///${encodeURIComponent(exp.name)}?socket=${where.unix}`;
@@ -150,7 +152,8 @@ export class NbdServer {
       socket.destroy();
       return;
     }
-    const conn = new NbdConnection(socket, this.exp, this.config, this.large);
+    const input = SocketInput.adopt(socket, LIMITS.NBD_READ_BUFFER_BYTES);
+    const conn = new NbdConnection(input, this.exp, this.config, this.large);
     this.connections.add(conn);
     void conn.closed.then(() => this.connections.delete(conn));
     void conn.run();

@@ -13,9 +13,10 @@
  *   discarded, so the stream stays in sync. Only a broken request magic ends the connection.
  * - Nothing is acknowledged early: a FLUSH, or a write with FUA, is answered only after
  *   BlockDevice.flush() has resolved.
- * - Hot path without allocation for requests up to NBD_SLOT_BUFFER_BYTES: a write payload that
- *   arrived whole in one socket chunk is used in place; replies are built in the slot's buffer and
- *   batched per tick with cork/uncork.
+ * - Hot path without allocation: bytes arrive in buffers the connection owns (SocketInput); a write
+ *   payload is copied into its slot's buffer (own, or pooled up to NBD_LARGE_BUFFER_BYTES), and once
+ *   its header is parsed the rest of it is read by the kernel straight into that buffer. Replies are
+ *   built in the slot's buffer and batched per tick with cork/uncork.
  */
 import type { Socket } from 'node:net';
 import { LIMITS } from '../core/index.js';
@@ -46,6 +47,7 @@ import type { NbdExport } from './export.js';
 import type { Negotiated } from './negotiation.js';
 import { splitZeroRuns } from './zero-runs.js';
 import { REPLY_HEADER_ROOM, RequestSlot, type LargeBuffers, type SlotOwner } from './request-slot.js';
+import type { InputSink, SocketInput } from './socket-input.js';
 import {
   CHUNK,
   decodeRequestInto,
@@ -86,7 +88,7 @@ function zeroes(): Buffer {
   return zeroBuffer;
 }
 
-export class TransmissionSession implements SlotOwner {
+export class TransmissionSession implements SlotOwner, InputSink {
   private readonly free: RequestSlot[] = [];
   private slotCount = 0;
   private inFlight = 0;
@@ -97,14 +99,20 @@ export class TransmissionSession implements SlotOwner {
   /** The WRITE whose payload is being received (or skipped, when its pendingErrno is set). */
   private payloadSlot: RequestSlot | null = null;
   private payloadRemaining = 0;
-  private stalledChunk: Buffer | null = null;
+  /** The part of payloadSlot's buffer last offered to the kernel as the next read's target. */
+  private aimed: Buffer | null = null;
+  /** A WRITE dropped by beginClose: its buffer goes back to the pool when the socket has closed. */
+  private dropped: RequestSlot | null = null;
+  /** Bytes received but not parsed while the request limits are reached (a copy: reads are lent). */
+  private stallBuffer: Buffer | null = null;
+  private stalled = false;
   private stalledAt = 0;
+  private stalledEnd = 0;
   private corked = false;
   /** DISC received or server closing: read nothing more, end once in-flight requests are answered. */
   private closing = false;
   private readonly structured: boolean;
   private readonly fuaAllowed: boolean;
-  private readonly onData = (chunk: Buffer): void => this.consume(chunk, 0);
   private readonly uncork = (): void => {
     this.corked = false;
     this.socket.uncork();
@@ -112,6 +120,7 @@ export class TransmissionSession implements SlotOwner {
 
   constructor(
     private readonly socket: Socket,
+    private readonly input: SocketInput,
     private readonly exp: NbdExport,
     private readonly negotiated: Negotiated,
     private readonly limits: TransmissionLimits,
@@ -123,10 +132,10 @@ export class TransmissionSession implements SlotOwner {
 
   /** Starts parsing: `leftover` is what arrived after the handshake's last byte. */
   start(leftover: Buffer): void {
-    this.socket.on('data', this.onData);
+    this.input.setSink(this);
     this.socket.once('close', () => this.onSocketClosed());
-    if (leftover.length > 0) this.consume(leftover, 0);
-    if (!this.closing && this.stalledChunk === null) this.socket.resume();
+    if (leftover.length > 0) this.consume(leftover, 0, leftover.length);
+    if (!this.closing && !this.stalled) this.socket.resume();
   }
 
   /** Stops reading new requests; answers those in flight, then ends the connection. */
@@ -141,23 +150,52 @@ export class TransmissionSession implements SlotOwner {
 
   // --- parsing ---------------------------------------------------------------------------
 
-  private consume(chunk: Buffer, at: number): void {
-    while (at < chunk.length && !this.closing) {
+  /** InputSink: `buf[start, end)` arrived (lent: whatever is kept is copied). */
+  bytes(buf: Buffer, start: number, end: number): void {
+    this.consume(buf, start, end);
+  }
+
+  /** InputSink: the kernel put `n` more payload bytes where `target()` asked. */
+  direct(buf: Buffer, n: number): void {
+    const slot = this.payloadSlot;
+    if (slot === null || buf !== this.aimed || n > this.payloadRemaining) {
+      // Cannot happen while SocketInput keeps its contract; the stream would be out of sync.
+      this.destroy();
+      return;
+    }
+    this.aimed = null;
+    this.payloadRemaining -= n;
+    if (this.payloadRemaining === 0) this.completePayload(slot);
+  }
+
+  /** InputSink: the rest of the payload being received, so the next read lands in place. */
+  target(): Buffer | null {
+    const slot = this.payloadSlot;
+    if (slot === null || slot.pendingErrno !== 0 || this.closing || this.payloadRemaining === 0) {
+      this.aimed = null;
+      return null;
+    }
+    this.aimed = slot.data.subarray(slot.length - this.payloadRemaining, slot.length);
+    return this.aimed;
+  }
+
+  private consume(buf: Buffer, at: number, end: number): void {
+    while (at < end && !this.closing) {
       if (this.payloadSlot) {
-        at = this.fillPayload(chunk, at);
+        at = this.fillPayload(buf, at, end);
         continue;
       }
       if (!this.canAdmit()) {
-        this.stall(chunk, at);
+        this.stall(buf, at, end);
         return;
       }
-      let hbuf = chunk;
+      let hbuf = buf;
       let hat = at;
-      if (this.headerFill === 0 && chunk.length - at >= REQUEST.BYTES) {
+      if (this.headerFill === 0 && end - at >= REQUEST.BYTES) {
         at += REQUEST.BYTES;
       } else {
-        const n = Math.min(REQUEST.BYTES - this.headerFill, chunk.length - at);
-        chunk.copy(this.headerBuf, this.headerFill, at, at + n);
+        const n = Math.min(REQUEST.BYTES - this.headerFill, end - at);
+        buf.copy(this.headerBuf, this.headerFill, at, at + n);
         this.headerFill += n;
         at += n;
         if (this.headerFill < REQUEST.BYTES) return;
@@ -169,7 +207,7 @@ export class TransmissionSession implements SlotOwner {
         this.destroy();
         return;
       }
-      at = this.startRequest(chunk, at);
+      at = this.startRequest(buf, at, end);
     }
   }
 
@@ -178,9 +216,20 @@ export class TransmissionSession implements SlotOwner {
     return this.free.length > 0 || this.slotCount < this.limits.maxInFlight;
   }
 
-  private stall(chunk: Buffer, at: number): void {
-    this.stalledChunk = chunk;
+  /** Keeps the unparsed bytes (copied unless they already are the stall copy) and stops reading. */
+  private stall(buf: Buffer, at: number, end: number): void {
+    if (buf !== this.stallBuffer) {
+      const n = end - at;
+      if (this.stallBuffer === null || this.stallBuffer.length < n) {
+        this.stallBuffer = Buffer.allocUnsafeSlow(Math.max(n, LIMITS.NBD_READ_BUFFER_BYTES));
+      }
+      buf.copy(this.stallBuffer, 0, at, end);
+      at = 0;
+      end = n;
+    }
+    this.stalled = true;
     this.stalledAt = at;
+    this.stalledEnd = end;
     this.socket.pause();
   }
 
@@ -200,7 +249,7 @@ export class TransmissionSession implements SlotOwner {
     this.inFlightBytes += bytes;
   }
 
-  private startRequest(chunk: Buffer, at: number): number {
+  private startRequest(buf: Buffer, at: number, end: number): number {
     if (this.req.type === NBD_CMD_DISC) {
       this.beginClose();
       return at;
@@ -214,35 +263,32 @@ export class TransmissionSession implements SlotOwner {
     if (status) {
       slot.pendingErrno = status.errno;
       slot.pendingMessage = status.message;
-      this.payloadSlot = slot;
-      this.payloadRemaining = slot.length;
-      return this.payloadRemaining === 0 ? this.fillPayload(chunk, at) : at;
+    } else {
+      this.charge(slot, slot.length);
+      slot.data = slot.payloadBuffer(slot.length);
     }
-    this.charge(slot, slot.length);
-    if (chunk.length - at >= slot.length) {
-      slot.data = chunk.subarray(at, at + slot.length);
-      this.runWrite(slot);
-      return at + slot.length;
-    }
-    slot.data = slot.payloadBuffer(slot.length);
     this.payloadSlot = slot;
     this.payloadRemaining = slot.length;
-    return at;
+    return this.payloadRemaining === 0 ? this.fillPayload(buf, at, end) : at;
   }
 
-  private fillPayload(chunk: Buffer, at: number): number {
+  /** Copies (or, for a refused WRITE, skips) the payload bytes in `buf[at, end)`. */
+  private fillPayload(buf: Buffer, at: number, end: number): number {
     const slot = this.payloadSlot!;
-    const n = Math.min(this.payloadRemaining, chunk.length - at);
-    if (slot.pendingErrno === 0) chunk.copy(slot.data, slot.length - this.payloadRemaining, at, at + n);
+    const n = Math.min(this.payloadRemaining, end - at);
+    if (slot.pendingErrno === 0) buf.copy(slot.data, slot.length - this.payloadRemaining, at, at + n);
     this.payloadRemaining -= n;
-    if (this.payloadRemaining > 0) return at + n;
+    if (this.payloadRemaining === 0) this.completePayload(slot);
+    return at + n;
+  }
+
+  private completePayload(slot: RequestSlot): void {
     this.payloadSlot = null;
     if (slot.pendingErrno !== 0) {
       this.sendError(slot, slot.pendingErrno, slot.pendingMessage);
     } else {
       this.runWrite(slot);
     }
-    return at + n;
   }
 
   // --- validation ------------------------------------------------------------------------
@@ -491,15 +537,14 @@ export class TransmissionSession implements SlotOwner {
     slot.chargedBytes = 0;
     slot.recycle();
     this.free.push(slot);
-    if (this.stalledChunk !== null && this.canAdmit() && !this.closing) this.unstall();
+    if (this.stalled && this.canAdmit() && !this.closing) this.unstall();
     if (this.closing && this.inFlight === 0) this.finish();
   }
 
   private unstall(): void {
-    const chunk = this.stalledChunk!;
-    this.stalledChunk = null;
-    this.consume(chunk, this.stalledAt);
-    if (this.stalledChunk === null && !this.closing) this.socket.resume();
+    this.stalled = false;
+    this.consume(this.stallBuffer!, this.stalledAt, this.stalledEnd);
+    if (!this.stalled && !this.closing) this.socket.resume();
   }
 
   /** Error reply: a structured error chunk (with a message) when negotiated, else a simple reply. */
@@ -531,14 +576,18 @@ export class TransmissionSession implements SlotOwner {
   private beginClose(): void {
     if (this.closing) return;
     this.closing = true;
-    this.stalledChunk = null;
+    this.stalled = false;
     this.socket.pause();
     const partial = this.payloadSlot;
     if (partial) {
       // A WRITE whose payload will never arrive: it was not acknowledged, so dropping it is safe.
+      // Its buffer may still be the target of a read, so it is recycled once the socket has closed.
       this.payloadSlot = null;
-      this.release(partial);
-      return;
+      this.aimed = null;
+      this.dropped = partial;
+      this.inFlight--;
+      this.inFlightBytes -= partial.chargedBytes;
+      partial.chargedBytes = 0;
     }
     if (this.inFlight === 0) this.finish();
   }
@@ -550,10 +599,16 @@ export class TransmissionSession implements SlotOwner {
   }
 
   private onSocketClosed(): void {
-    // Requests still running complete into a destroyed socket and only release their slots.
+    // Requests still running complete into a destroyed socket and only release their slots. A
+    // payload that was being received will never complete: its pooled buffer goes back now.
     this.closing = true;
-    this.stalledChunk = null;
+    this.stalled = false;
+    this.input.setSink(null);
+    const partial = this.payloadSlot ?? this.dropped;
     this.payloadSlot = null;
+    this.dropped = null;
+    this.aimed = null;
+    partial?.recycle();
   }
 }
 

@@ -223,6 +223,61 @@ test('back-pressure by bytes: large writes wait for maxInFlightBytes', async (t)
   t.true(readData(r, 7 * 512 * KiB, 512 * KiB).equals(pattern(7, 512 * KiB)));
 });
 
+test('requests cut into random fragments (headers and payloads split across reads, while stalled) are all served', async (t) => {
+  const seed = Date.now() >>> 0;
+  t.log(`seed ${seed}`);
+  let x = seed | 1;
+  const rnd = (n: number): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  const slotBytes = 2 * MiB;
+  const count = 24;
+  const device = new RecordingDevice(new MemoryBlockDevice({ sizeBytes: count * slotBytes }));
+  const h = await startNbd(t, { device, config: { maxInFlight: 3 } }, count * slotBytes);
+  const c = await h.connect();
+  await c.negotiate();
+  // Writes of 0 B .. 1.2 MiB to separate ranges; every fifth runs past the end (ENOSPC, payload skipped).
+  const ops = Array.from({ length: count }, (_, i) => {
+    const length = i === 3 ? 0 : 1 + rnd(1200 * KiB);
+    const offset = i % 5 === 4 ? count * slotBytes : i * slotBytes;
+    return { i, offset, length, data: pattern(seed + i, length) };
+  });
+  const stream = Buffer.concat(
+    ops.map((o) => {
+      const header = Buffer.alloc(28);
+      header.writeUInt32BE(P.NBD_REQUEST_MAGIC, 0);
+      header.writeUInt16BE(P.NBD_CMD_WRITE, 6);
+      header.writeUInt32BE(o.i, 12);
+      header.writeUInt32BE(Math.floor(o.offset / 2 ** 32), 16);
+      header.writeUInt32BE(o.offset % 2 ** 32, 20);
+      header.writeUInt32BE(o.length, 24);
+      return Buffer.concat([header, o.data]);
+    }),
+  );
+  device.hold = true; // the first requests wait, so the server stalls with bytes in hand
+  for (let at = 0, k = 0; at < stream.length; k++) {
+    const n = Math.min(stream.length - at, 1 + rnd(k % 3 === 0 ? 40 : 300 * KiB));
+    c.write(stream.subarray(at, at + n));
+    at += n;
+    await new Promise((r) => setImmediate(r)); // a separate read on the server, mostly
+  }
+  while (device.heldCount < 3) await new Promise((r) => setTimeout(r, 5));
+  device.hold = false;
+  device.releaseAll();
+  for (let k = 0; k < count; k++) {
+    const r = await c.readReply();
+    const o = ops[r.cookie]!;
+    t.is(replyError(r), o.i % 5 === 4 ? P.NBD_ENOSPC : 0, `write ${o.i} (seed ${seed})`);
+  }
+  for (const o of ops.filter((op) => op.i % 5 !== 4 && op.length > 0)) {
+    const r = await roundTrip(c, P.NBD_CMD_READ, o.offset, o.length);
+    t.true(readData(r, o.offset, o.length).equals(o.data), `read back ${o.i} (seed ${seed})`);
+  }
+});
+
 test('structured reads of sparse ranges send holes as OFFSET_HOLE; DF gets one data chunk', async (t) => {
   const h = await startNbd(t, {}, 4 * MiB);
   const c = await h.connect();
