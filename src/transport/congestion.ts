@@ -42,16 +42,16 @@ export class CongestionController {
   }
 
   /** Packets that may be in flight: the model's window once it has a sample, else the classic one. */
-  windowPackets(minRttMs: number, chunkBytes: number): number {
+  windowPackets(minRttMs: number): number {
     if (!this.model.ready) return this.cwndPackets;
-    return this.model.cwndPackets(minRttMs, chunkBytes);
+    return this.model.cwndPackets(minRttMs);
   }
 
-  /** Pacing rate in payload bytes per ms. */
-  pacingBytesPerMs(srttMs: number, chunkBytes: number): number {
-    if (this.model.ready) return this.model.pacingRateBytesPerMs();
+  /** Pacing rate in packets per ms. */
+  pacingPacketsPerMs(srttMs: number): number {
+    if (this.model.ready) return this.model.pacingRatePacketsPerMs();
     const gain = this.inSlowStart ? SLOW_START_PACING_GAIN : PACING_GAIN;
-    return (gain * this.cwndPackets * chunkBytes) / Math.max(srttMs, 0.05);
+    return (gain * this.cwndPackets) / Math.max(srttMs, 0.05);
   }
 
   get inSlowStart(): boolean {
@@ -121,34 +121,34 @@ function isQueueing(rttMs: number, minRttMs: number): boolean {
   return rttMs > QUEUE_RTT_FACTOR * minRttMs + QUEUE_RTT_SLACK_MS;
 }
 /**
- * A token bucket refilled at the pacing rate (payload bytes). The bucket holds `burstMs` of the rate,
- * at least `minBurstBytes`, so a coarse (and, on a busy machine, late) timer does not starve the
- * sender between ticks. A packet may go while the bucket is positive; it may leave it in debt.
+ * A token bucket of packets refilled at the pacing rate. The bucket holds `burstMs` of the rate, at
+ * least `minBurstPackets`, so a coarse (and, on a busy machine, late) timer does not starve the
+ * sender between ticks.
  */
 export class Pacer {
-  private tokensBytes: number;
+  private tokens: number;
   private lastMs = 0;
 
   constructor(
-    private readonly minBurstBytes: number,
+    private readonly minBurstPackets: number,
     private readonly burstMs: number,
   ) {
-    this.tokensBytes = minBurstBytes;
+    this.tokens = minBurstPackets;
   }
 
   /** Tops the bucket up for the time since the last call. */
-  refill(nowMs: number, rateBytesPerMs: number): void {
+  refill(nowMs: number, ratePacketsPerMs: number): void {
     const elapsedMs = Math.max(0, nowMs - this.lastMs);
     this.lastMs = nowMs;
-    const burstBytes = Math.max(this.minBurstBytes, rateBytesPerMs * this.burstMs);
-    this.tokensBytes = Math.min(burstBytes, this.tokensBytes + elapsedMs * rateBytesPerMs);
+    const burst = Math.max(this.minBurstPackets, ratePacketsPerMs * this.burstMs);
+    this.tokens = Math.min(burst, this.tokens + elapsedMs * ratePacketsPerMs);
   }
 
   canSend(): boolean {
-    return this.tokensBytes > 0;
+    return this.tokens >= 1;
   }
 
-  onSent(bytes: number): void {
-    this.tokensBytes -= bytes;
+  onSent(): void {
+    this.tokens -= 1;
   }
 }

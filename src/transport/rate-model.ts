@@ -1,6 +1,6 @@
 /**
  * A model of the path, BBR style: the bottleneck bandwidth (the largest delivery rate measured over
- * the last few round trips) and the smallest round-trip time. The sender paces at gain x bandwidth and
+ * the last few round trips, in packets: per-packet work is what limits a host) and the smallest round-trip time. The sender paces at gain x bandwidth and
  * keeps at most gain x bandwidth-delay product in flight.
  *
  * Why a model instead of a loss-driven window: a window that shrinks on every loss collapses on a
@@ -36,15 +36,15 @@ export type RateModelState = 'startup' | 'drain' | 'probeBw';
 
 export class DeliveryRateModel {
   state: RateModelState = 'startup';
-  /** Largest delivery rate in the filter window, payload bytes per ms (0: no sample yet). */
-  btlBwBytesPerMs = 0;
+  /** Largest delivery rate in the filter window, packets per ms (0: no sample yet). */
+  btlBwPacketsPerMs = 0;
   pacingGain = STARTUP_GAIN;
   cwndGain = STARTUP_GAIN;
   rounds = 0;
   private readonly slots = new Float64Array(BW_WINDOW_ROUNDS);
   private slot = 0;
   private slotHasFullSample = false;
-  private fullBwBytesPerMs = 0;
+  private fullBwPacketsPerMs = 0;
   private fullBwRounds = 0;
   private cycleIndex = 0;
 
@@ -57,28 +57,28 @@ export class DeliveryRateModel {
 
   /** True once a delivery rate was measured. */
   get ready(): boolean {
-    return this.btlBwBytesPerMs > 0;
+    return this.btlBwPacketsPerMs > 0;
   }
 
   /**
-   * A delivery-rate sample: `rateBytesPerMs` over the packets acked now; `appLimited` when they were
+   * A delivery-rate sample (packets per ms) over the packets acked now; `appLimited` when they were
    * sent while the sender had nothing more to send; `roundEnded` when they close a round trip;
-   * `inFlightBytes` what is still unacked; `minRttMs` the smallest RTT seen.
+   * `inFlightPackets` what is still unacked; `minRttMs` the smallest RTT seen.
    */
   onSample(
-    rateBytesPerMs: number,
+    ratePacketsPerMs: number,
     appLimited: boolean,
     roundEnded: boolean,
-    inFlightBytes: number,
+    inFlightPackets: number,
     minRttMs: number,
   ): void {
     if (roundEnded) this.endRound();
-    if (rateBytesPerMs > 0 && (!appLimited || rateBytesPerMs > this.btlBwBytesPerMs)) {
+    if (ratePacketsPerMs > 0 && (!appLimited || ratePacketsPerMs > this.btlBwPacketsPerMs)) {
       if (!appLimited) this.slotHasFullSample = true;
-      if (rateBytesPerMs > this.slots[this.slot]!) this.slots[this.slot] = rateBytesPerMs;
-      if (rateBytesPerMs > this.btlBwBytesPerMs) this.btlBwBytesPerMs = rateBytesPerMs;
+      if (ratePacketsPerMs > this.slots[this.slot]!) this.slots[this.slot] = ratePacketsPerMs;
+      if (ratePacketsPerMs > this.btlBwPacketsPerMs) this.btlBwPacketsPerMs = ratePacketsPerMs;
     }
-    if (this.state === 'drain' && inFlightBytes <= this.bdpBytes(minRttMs)) this.enterProbeBw();
+    if (this.state === 'drain' && inFlightPackets <= this.bdpPackets(minRttMs)) this.enterProbeBw();
   }
 
   private endRound(): void {
@@ -94,13 +94,13 @@ export class DeliveryRateModel {
     this.slotHasFullSample = false;
     let max = 0;
     for (let i = 0; i < BW_WINDOW_ROUNDS; i++) if (this.slots[i]! > max) max = this.slots[i]!;
-    this.btlBwBytesPerMs = max;
+    this.btlBwPacketsPerMs = max;
   }
 
   private checkFullBandwidth(): void {
     if (!this.slotHasFullSample) return;
-    if (this.btlBwBytesPerMs >= this.fullBwBytesPerMs * FULL_BW_GROWTH) {
-      this.fullBwBytesPerMs = this.btlBwBytesPerMs;
+    if (this.btlBwPacketsPerMs >= this.fullBwPacketsPerMs * FULL_BW_GROWTH) {
+      this.fullBwPacketsPerMs = this.btlBwPacketsPerMs;
       this.fullBwRounds = 0;
       return;
     }
@@ -118,28 +118,28 @@ export class DeliveryRateModel {
   }
 
   /** Bandwidth-delay product, with the ack lag counted as part of the delay. */
-  bdpBytes(minRttMs: number): number {
+  bdpPackets(minRttMs: number): number {
     const rttMs = Number.isFinite(minRttMs) ? minRttMs : 0;
-    return this.btlBwBytesPerMs * (rttMs + this.ackLagMs);
+    return this.btlBwPacketsPerMs * (rttMs + this.ackLagMs);
   }
 
-  /** The window the model allows, in packets of `chunkBytes` payload. */
-  cwndPackets(minRttMs: number, chunkBytes: number): number {
-    const packets = (this.cwndGain * this.bdpBytes(minRttMs)) / chunkBytes;
+  /** The window the model allows, in packets. */
+  cwndPackets(minRttMs: number): number {
+    const packets = this.cwndGain * this.bdpPackets(minRttMs);
     return Math.min(this.maxPackets, Math.max(this.minPackets, packets));
   }
 
-  /** Pacing rate, payload bytes per ms. */
-  pacingRateBytesPerMs(): number {
-    return this.pacingGain * this.btlBwBytesPerMs;
+  /** Pacing rate, packets per ms. */
+  pacingRatePacketsPerMs(): number {
+    return this.pacingGain * this.btlBwPacketsPerMs;
   }
 
   /** Persistent congestion (the path stopped answering): halve the estimate and start over. */
   onPersistentCongestion(): void {
-    this.btlBwBytesPerMs /= 2;
+    this.btlBwPacketsPerMs /= 2;
     this.slots.fill(0);
-    this.slots[this.slot] = this.btlBwBytesPerMs;
-    this.fullBwBytesPerMs = 0;
+    this.slots[this.slot] = this.btlBwPacketsPerMs;
+    this.fullBwPacketsPerMs = 0;
     this.fullBwRounds = 0;
     this.state = 'startup';
     this.pacingGain = STARTUP_GAIN;

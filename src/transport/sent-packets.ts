@@ -7,9 +7,10 @@
  * retransmission timeout only when the acks stop. A ring of typed arrays indexed by packet number:
  * no allocation per packet, and the size bounds the packets in flight.
  *
- * The log also measures the delivery rate (for the rate model, rate-model.ts): every packet remembers
- * how many bytes had been delivered when it was sent and when, so its ack gives the bytes delivered
- * over the interval it spent in flight; and round trips are counted (a round ends when a packet sent
+ * The log also measures the delivery rate (for the rate model, rate-model.ts), in packets: every
+ * packet remembers how many packets had been delivered when it was sent and when, so its ack gives
+ * the packets delivered over the interval it spent in flight (packets, not bytes: per-packet work is
+ * what limits a host, and small messages fill packets only partly); and round trips are counted (a round ends when a packet sent
  * after the previous round's end is acked).
  */
 import { FerryError } from '../core/errors.js';
@@ -61,24 +62,23 @@ export class SentPackets<T> {
   /** Largest acked number when each packet was declared lost (the reordering distance). */
   private readonly lostAtLargest: Float64Array;
   private readonly refs: (T | null)[];
-  /** Delivery-rate state per packet: bytes delivered and its time when the packet was sent. */
+  /** Delivery-rate state per packet: packets delivered and its time when the packet was sent. */
   private readonly deliveredAtSend: Float64Array;
   private readonly deliveredTimeAtSend: Float64Array;
   private readonly appLimitedAtSend: Uint8Array;
-  /** Payload bytes acked so far, and when the last of them was. */
-  deliveredBytes = 0;
+  /** Packets acked so far, and when the last of them was. */
+  deliveredPackets = 0;
   private deliveredAtMs = 0;
-  inFlightBytes = 0;
-  /** Packets sent before this many bytes are delivered were sent with nothing else to send. */
-  private appLimitedUntilBytes = 0;
-  private nextRoundDeliveredBytes = 0;
+  /** Packets sent before this many are delivered were sent with nothing else to send. */
+  private appLimitedUntilPackets = 0;
+  private nextRoundDeliveredPackets = 0;
   private ackNowMs = 0;
   private sampleDelivered = -1;
   private sampleTimeMs = 0;
   private sampleSentMs = 0;
   private sampleAppLimited = false;
-  /** The last ack's delivery-rate sample (payload bytes per ms; 0 when none) and its flags. */
-  rateBytesPerMs = 0;
+  /** The last ack's delivery-rate sample (packets per ms; 0 when none) and its flags. */
+  ratePacketsPerMs = 0;
   rateAppLimited = false;
   roundEnded = false;
 
@@ -105,7 +105,7 @@ export class SentPackets<T> {
 
   /** The sender has nothing more to send: samples of packets now in flight do not show the path's limit. */
   markAppLimited(): void {
-    this.appLimitedUntilBytes = Math.max(this.deliveredBytes + this.inFlightBytes, 1);
+    this.appLimitedUntilPackets = Math.max(this.deliveredPackets + this.inFlight, 1);
   }
 
   /** The number the next packet gets (every packet, tracked or not, consumes one). */
@@ -153,10 +153,9 @@ export class SentPackets<T> {
     const pn = this.next++;
     const slot = pn & this.mask;
     if (this.inFlight === 0) this.deliveredAtMs = nowMs; // idle time is not path time
-    this.deliveredAtSend[slot] = this.deliveredBytes;
+    this.deliveredAtSend[slot] = this.deliveredPackets;
     this.deliveredTimeAtSend[slot] = this.deliveredAtMs;
-    this.appLimitedAtSend[slot] = this.deliveredBytes < this.appLimitedUntilBytes ? 1 : 0;
-    this.inFlightBytes += bytes;
+    this.appLimitedAtSend[slot] = this.deliveredPackets < this.appLimitedUntilPackets ? 1 : 0;
     this.state[slot] = IN_FLIGHT;
     this.sentAtMs[slot] = nowMs;
     this.bytes[slot] = bytes;
@@ -210,17 +209,17 @@ export class SentPackets<T> {
 
   /** Delivery rate over the newest acked packet's time in flight (at least its RTT: no ack-burst spikes). */
   private takeRateSample(nowMs: number): void {
-    this.rateBytesPerMs = 0;
+    this.ratePacketsPerMs = 0;
     this.roundEnded = false;
     if (this.sampleDelivered < 0) return;
     const intervalMs = Math.max(nowMs - this.sampleTimeMs, nowMs - this.sampleSentMs);
-    if (intervalMs > 0) this.rateBytesPerMs = (this.deliveredBytes - this.sampleDelivered) / intervalMs;
+    if (intervalMs > 0) this.ratePacketsPerMs = (this.deliveredPackets - this.sampleDelivered) / intervalMs;
     this.rateAppLimited = this.sampleAppLimited;
-    if (this.sampleDelivered >= this.nextRoundDeliveredBytes) {
+    if (this.sampleDelivered >= this.nextRoundDeliveredPackets) {
       this.roundEnded = true;
-      this.nextRoundDeliveredBytes = this.deliveredBytes;
+      this.nextRoundDeliveredPackets = this.deliveredPackets;
     }
-    if (this.deliveredBytes >= this.appLimitedUntilBytes) this.appLimitedUntilBytes = 0;
+    if (this.deliveredPackets >= this.appLimitedUntilPackets) this.appLimitedUntilPackets = 0;
   }
 
   private ackOne(pn: number): boolean {
@@ -233,8 +232,7 @@ export class SentPackets<T> {
     this.state[slot] = EMPTY;
     this.inFlight--;
     const bytes = this.bytes[slot]!;
-    this.inFlightBytes -= bytes;
-    this.deliveredBytes += bytes;
+    this.deliveredPackets++;
     this.deliveredAtMs = this.ackNowMs;
     if (this.deliveredAtSend[slot]! >= this.sampleDelivered) {
       this.sampleDelivered = this.deliveredAtSend[slot]!;
@@ -297,7 +295,6 @@ export class SentPackets<T> {
     this.refs.fill(null);
     this.lostHead = this.lostTail;
     this.inFlight = 0;
-    this.inFlightBytes = 0;
     this.base = this.next;
   }
 
@@ -310,7 +307,6 @@ export class SentPackets<T> {
     this.lostAtMs[this.lostTail & this.mask] = nowMs;
     this.lostTail++;
     this.inFlight--;
-    this.inFlightBytes -= this.bytes[slot]!;
     const ref = this.refs[slot]!;
     this.refs[slot] = null;
     this.sink.onPacketLost(ref, ref === null ? -1 : this.fragment[slot]!, pn);

@@ -197,10 +197,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       // receiver the wait in its socket buffer looks the same: two ticks of room for it
       2 * c.tickMs,
     );
-    this.pacer = new Pacer(
-      this.chunkBytes * Math.min(c.initialCwndPackets, 64),
-      PACING_BURST_TICKS * c.tickMs,
-    );
+    this.pacer = new Pacer(Math.min(c.initialCwndPackets, 64), PACING_BURST_TICKS * c.tickMs);
     this.fd = new FailureDetector(c.heartbeatStartMs, c.heartbeatIntervalMs, c.heartbeatTimeoutMs, nowMs);
     this.peerWindowPackets = c.initialCwndPackets;
     this.inbox = new Inbox(c.maxReassemblyBytes, c.maxMessageBytes, () => this.onInboxDelivered());
@@ -323,8 +320,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   }
 
   private pumpData(nowMs: number, budget: number): number {
-    this.pacer.refill(nowMs, this.cc.pacingBytesPerMs(this.rtt.smoothedOrInitialMs, this.chunkBytes));
-    const cwnd = this.cc.windowPackets(this.rtt.minRttMs, this.chunkBytes);
+    this.pacer.refill(nowMs, this.cc.pacingPacketsPerMs(this.rtt.smoothedOrInitialMs));
+    const cwnd = this.cc.windowPackets(this.rtt.minRttMs);
     let n = 0;
     while (n < budget) {
       const window = Math.min(cwnd, Math.max(this.peerWindowPackets, this.sent.inFlight === 0 ? 1 : 0));
@@ -453,7 +450,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     msg.sendCount[frag]!++;
     msg.fragState[frag] = FRAG_IN_FLIGHT;
     this.stats.payloadBytesSent += payloadBytes;
-    this.pacer.onSent(payloadBytes);
+    this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
     this.host.sendPacket(this, buf, at + payloadBytes);
@@ -627,12 +624,12 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     );
     if (sample >= 0) this.rtt.sample(sample);
     const sent = this.sent;
-    if (sent.rateBytesPerMs > 0 || sent.roundEnded) {
+    if (sent.ratePacketsPerMs > 0 || sent.roundEnded) {
       this.cc.model.onSample(
-        sent.rateBytesPerMs,
+        sent.ratePacketsPerMs,
         sent.rateAppLimited,
         sent.roundEnded,
-        sent.inFlightBytes,
+        sent.inFlight,
         this.rtt.minRttMs,
       );
     }
@@ -906,7 +903,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     s.rttMs = this.rtt.srttMs;
     s.rttVarMs = this.rtt.rttVarMs;
     s.rtoMs = this.rtt.rtoMs;
-    s.cwndPackets = Math.floor(this.cc.windowPackets(this.rtt.minRttMs, this.chunkBytes));
+    s.cwndPackets = Math.floor(this.cc.windowPackets(this.rtt.minRttMs));
     s.inFlightPackets = this.sent.inFlight;
     s.bytesCopied = this.copiedOutBytes + this.inbox.copiedBytes;
     s.messagesQueued = 0;

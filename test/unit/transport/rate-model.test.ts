@@ -13,16 +13,16 @@ class NullSink implements SentPacketSink<string> {
 
 const CHUNK = 1000;
 
-test('the log measures delivery rate over a packet’s time in flight, and counts round trips', (t) => {
+test('the log measures delivery rate (packets) over a packet’s time in flight, and counts round trips', (t) => {
   const clock = new ManualClock();
   const log = new SentPackets<string>(64, new NullSink());
   for (let i = 0; i < 10; i++) log.takeTracked('m', i, 100, clock.nowMs());
   clock.advance(10);
   log.onAck(10, new Float64Array(16), new Uint32Array(16), 0, clock.nowMs());
-  t.is(log.rateBytesPerMs, 100, '1000 bytes delivered in 10 ms');
+  t.is(log.ratePacketsPerMs, 1, '10 packets delivered in 10 ms');
   t.true(log.roundEnded);
   t.false(log.rateAppLimited);
-  t.is(log.inFlightBytes, 0);
+  t.is(log.inFlight, 0);
   log.takeTracked('m', 0, 100, clock.nowMs());
   log.markAppLimited();
   log.takeTracked('m', 1, 100, clock.nowMs());
@@ -34,11 +34,11 @@ test('the log measures delivery rate over a packet’s time in flight, and count
 test('app-limited samples never lower the bandwidth estimate; full ones age out of the window', (t) => {
   const m = new DeliveryRateModel(4, 10_000, 0);
   m.onSample(500, false, true, 0, 10);
-  t.is(m.btlBwBytesPerMs, 500);
+  t.is(m.btlBwPacketsPerMs, 500);
   for (let i = 0; i < 20; i++) m.onSample(50, true, true, 0, 10);
-  t.is(m.btlBwBytesPerMs, 500, 'a quiet session keeps what it measured while busy');
+  t.is(m.btlBwPacketsPerMs, 500, 'a quiet session keeps what it measured while busy');
   for (let i = 0; i < 20; i++) m.onSample(200, false, true, 0, 10);
-  t.is(m.btlBwBytesPerMs, 200, 'the filter forgets a rate not seen for BW_WINDOW_ROUNDS full rounds');
+  t.is(m.btlBwPacketsPerMs, 200, 'the filter forgets a rate not seen for BW_WINDOW_ROUNDS full rounds');
 });
 
 test('startup ends after three rounds without 25 % growth, drain ends at the BDP, then probe cycles', (t) => {
@@ -63,10 +63,10 @@ test('startup ends after three rounds without 25 % growth, drain ends at the BDP
     m.onSample(215, false, true, 0, 10);
   }
   t.deepEqual(gains, [1.25, 0.75, 1, 1, 1, 1, 1, 1]);
-  t.is(Math.round(m.cwndPackets(10, 43)), 100, 'window = 2 x BDP in packets');
+  t.is(Math.round(m.cwndPackets(10)), 4300, 'window = 2 x BDP');
   m.onPersistentCongestion();
   t.is(m.state, 'startup');
-  t.is(m.btlBwBytesPerMs, 107.5);
+  t.is(m.btlBwPacketsPerMs, 107.5);
 });
 
 /**
@@ -84,7 +84,7 @@ function simulate(
   const clock = new ManualClock();
   const log = new SentPackets<string>(65536, new NullSink());
   const cc = new CongestionController(10, 4, 30_000, 0);
-  const pacer = new Pacer(10 * CHUNK, 2);
+  const pacer = new Pacer(10, 2);
   const queue: number[] = [];
   let served = 0;
   const acks: { pn: number; atMs: number }[] = [];
@@ -96,11 +96,11 @@ function simulate(
   const stepMs = 0.25;
   for (let now = 0; now < durationMs; now += stepMs) {
     clock.advance(stepMs);
-    pacer.refill(now, cc.pacingBytesPerMs(Number.isFinite(rtt.min) ? rtt.min : 100, CHUNK));
-    const window = cc.windowPackets(rtt.min, CHUNK);
+    pacer.refill(now, cc.pacingPacketsPerMs(Number.isFinite(rtt.min) ? rtt.min : 100));
+    const window = cc.windowPackets(rtt.min);
     while (log.inFlight < window && pacer.canSend() && log.hasRoom()) {
       queue.push(log.takeTracked('m', 0, CHUNK, now));
-      pacer.onSent(CHUNK);
+      pacer.onSent();
     }
     served += rateBytesPerMs * stepMs;
     while (served >= CHUNK && queue.length > 0) {
@@ -115,7 +115,7 @@ function simulate(
       starts[0] = a.pn;
       const sample = log.onAck(0, starts, lengths, 1, now);
       if (sample >= 0) rtt.min = Math.min(rtt.min, sample);
-      cc.model.onSample(log.rateBytesPerMs, log.rateAppLimited, log.roundEnded, log.inFlightBytes, rtt.min);
+      cc.model.onSample(log.ratePacketsPerMs, log.rateAppLimited, log.roundEnded, log.inFlight, rtt.min);
       if (now > durationMs / 2) lateDelivered += CHUNK;
     }
     log.detectLosses(now, rttMs);
