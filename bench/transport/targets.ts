@@ -43,6 +43,18 @@ function find(runs: readonly RunResult[], p: Pick): RunResult | undefined {
   );
 }
 
+/**
+ * The message size a bulk target reads for `workload`: the bulk size when the run has it, else the
+ * largest size run (with several --size values, the first run found may be the 64-byte one).
+ */
+function bulkSize(runs: readonly RunResult[], workload: WorkloadName, bulk: number): number | undefined {
+  const sizes = runs
+    .filter((r) => r.status === 'ok' && r.workload === workload && r.impl === 'ferry')
+    .map((r) => r.size_bytes);
+  if (sizes.length === 0) return undefined;
+  return sizes.includes(bulk) ? bulk : Math.max(...sizes);
+}
+
 function describe(p: Pick): string {
   return `${p.workload} ${p.impl}${p.size !== undefined ? ` ${p.size} B` : ''}${p.variant ? ` ${p.variant}` : ''}${
     p.lossProbability !== undefined ? ` loss=${p.lossProbability * 100}%` : ''
@@ -83,6 +95,7 @@ const rttP50Us = (r: RunResult): number => (r.latency.round_trip?.percentile['50
 
 export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
   const bulk = 1 * MiB;
+  const lossSize = bulkSize(runs, 'loss', bulk);
   return [
     ratio(
       runs,
@@ -93,13 +106,13 @@ export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
       goodput,
       'MB/s',
     ),
-    uftp(runs),
+    uftp(runs, bulk),
     ratio(
       runs,
       'bulk under 1 % loss, 10 ms delay: / lossless goodput',
       { op: '>=', value: 0.9 },
-      { workload: 'loss', impl: 'ferry', lossProbability: 0.01 },
-      { workload: 'loss', impl: 'ferry', lossProbability: 0 },
+      { workload: 'loss', impl: 'ferry', size: lossSize, lossProbability: 0.01 },
+      { workload: 'loss', impl: 'ferry', size: lossSize, lossProbability: 0 },
       goodput,
       'MB/s',
     ),
@@ -107,8 +120,8 @@ export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
       runs,
       'bulk under 5 % loss, 10 ms delay: / lossless goodput',
       { op: '>=', value: 0.75 },
-      { workload: 'loss', impl: 'ferry', lossProbability: 0.05 },
-      { workload: 'loss', impl: 'ferry', lossProbability: 0 },
+      { workload: 'loss', impl: 'ferry', size: lossSize, lossProbability: 0.05 },
+      { workload: 'loss', impl: 'ferry', size: lossSize, lossProbability: 0 },
       goodput,
       'MB/s',
     ),
@@ -131,14 +144,15 @@ export function checkTargets(runs: readonly RunResult[]): TargetCheck[] {
       'µs',
     ),
     n1Aggregate(runs, bulk),
-    n1Fairness(runs),
+    n1Fairness(runs, bulk),
     peakRss(runs, bulk),
   ];
 }
 
-function uftp(runs: readonly RunResult[]): TargetCheck {
+function uftp(runs: readonly RunResult[], bulk: number): TargetCheck {
   const target = 'bulk at the largest loopback packet size: ferry / uftp (BASELINES.md figure)';
-  const r = runs.find((x) => x.status === 'ok' && x.workload === 'jumbo' && x.impl === 'ferry');
+  const size = bulkSize(runs, 'jumbo', bulk);
+  const r = find(runs, { workload: 'jumbo', impl: 'ferry', size });
   if (!r)
     return { target, measured: null, goal: '>= 1', met: null, detail: 'not measured: needs jumbo ferry' };
   const m = r.payload_bytes_per_s / UFTP_BASELINE_BYTES_PER_SEC;
@@ -152,8 +166,7 @@ function uftp(runs: readonly RunResult[]): TargetCheck {
 }
 
 function n1Aggregate(runs: readonly RunResult[], bulk: number): TargetCheck {
-  const r = runs.find((x) => x.status === 'ok' && x.workload === 'n1' && x.impl === 'ferry');
-  const size = r?.size_bytes ?? bulk;
+  const size = bulkSize(runs, 'n1', bulk) ?? bulk;
   return ratio(
     runs,
     'n senders to 1 receiver: ferry aggregate / ferry 1-to-1 goodput',
@@ -165,9 +178,9 @@ function n1Aggregate(runs: readonly RunResult[], bulk: number): TargetCheck {
   );
 }
 
-function n1Fairness(runs: readonly RunResult[]): TargetCheck {
+function n1Fairness(runs: readonly RunResult[], bulk: number): TargetCheck {
   const target = 'n senders to 1 receiver: smallest / largest sender share (ferry)';
-  const r = runs.find((x) => x.status === 'ok' && x.workload === 'n1' && x.impl === 'ferry');
+  const r = find(runs, { workload: 'n1', impl: 'ferry', size: bulkSize(runs, 'n1', bulk) });
   if (!r || !r.per_sender)
     return { target, measured: null, goal: '>= 0.5', met: null, detail: 'not measured: needs n1 ferry' };
   const m = r.per_sender.min_over_max;
