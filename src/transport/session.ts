@@ -691,8 +691,13 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.lastDeliveredBelow = a.deliveredBelow;
     this.lastDeliveredSignature = signature;
     let progressed = false;
+    // Messages sit in sequence order: nothing at or above the report's highest sequence can be in it,
+    // so a report costs the messages it may cover, not every message outstanding.
+    const reportedEnd =
+      a.rangeCount === 0 ? a.deliveredBelow : Math.max(a.deliveredBelow, signature - a.rangeCount);
     for (let i = this.outHead; i < this.outgoing.length; i++) {
       const msg = this.outgoing[i]!;
+      if (msg.seq >= reportedEnd) break;
       if (msg.retired || !this.isReportedDelivered(msg.seq)) continue;
       if (msg.ackedCount < msg.fragmentCount) this.onMessageReceived(msg); // its last ack was lost
       msg.markDelivered();
