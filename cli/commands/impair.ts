@@ -16,6 +16,7 @@ import {
   type ImpairProxyStats,
   type ImpairmentStats,
 } from '../../src/index.js';
+import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
 
 /** Command-line flags that set one impairment setting each. */
@@ -100,12 +101,13 @@ export const impairCommand: CommandModule<object, ImpairArgs> = {
     const statsIntervalMs = argv['stats-interval'] === undefined ? 0 : positiveMs(argv['stats-interval']);
     const proxy = await createProxy(argv, impairment, proxySettings);
     const startedMs = performance.now();
+    const stopped = untilSignal();
     printStart(proxy, impairment, argv.json);
     const periodic =
       statsIntervalMs > 0
         ? setInterval(() => printStats(proxy.stats(), argv.json, false, startedMs), statsIntervalMs)
         : null;
-    await untilSignal();
+    await stopped;
     if (periodic) clearInterval(periodic);
     const stats = proxy.stats();
     await proxy.close();
@@ -186,19 +188,6 @@ function positiveMs(text: string): number {
     throw new UsageError(`--stats-interval ${text}: use whole milliseconds from 100 to 86400000`);
   }
   return n;
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 function printStart(proxy: ImpairProxy, impairment: Record<string, string>, json: boolean): void {

@@ -20,6 +20,7 @@ import {
   type NbdListenAddress,
   type RemoteRef,
 } from '../../src/index.js';
+import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
 import { readSecret } from './serve.js';
 
@@ -104,11 +105,12 @@ export const nbdCommand: CommandModule<object, NbdArgs> = {
       await device.close();
       throw err;
     }
+    const stopped = untilSignal({ forceExitCode: 1 });
     process.stdout.write(
       `ferry nbd: exporting ${describeDevice(argv, device)} as "${argv.export}" on ${server.address}\n` +
         `uri: ${server.uri}\n`,
     );
-    const signal = await untilSignal();
+    const signal = await stopped;
     process.stdout.write(`ferry nbd: ${signal}: finishing requests in flight and flushing the device\n`);
     try {
       await server.close();
@@ -238,20 +240,4 @@ function describeDevice(argv: NbdArgs, device: BlockDevice): string {
         ? `file ${argv.file}`
         : argv.remote!;
   return `${what} (${device.sizeBytes} bytes${device.readOnly || argv['read-only'] ? ', read-only' : ''})`;
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      const force = (): void => process.exit(1);
-      process.once('SIGINT', force);
-      process.once('SIGTERM', force);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }

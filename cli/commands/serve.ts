@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_SERVER_PORT, FerryServer, parseBytes, type FerryServerOptions } from '../../src/index.js';
+import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
 
 interface ServeArgs {
@@ -180,21 +181,15 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       args.root !== undefined ? `directory ${args.root}` : args.memory ? 'memory filesystem' : null,
       ...args.blockdev.map((d) => `device ${d}`),
     ].filter(Boolean);
+    // Handlers first, then the announcement: whoever reads "listening" may signal at once.
+    const stopped = untilSignal();
     process.stderr.write(
       `ferry serve: listening on ${host.includes(':') ? `[${host}]` : host}:${port} (${what.join(', ')}${args['read-only'] ? ', read-only' : ''})\n`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = (signal: NodeJS.Signals): void => {
-        process.stderr.write(
-          `ferry serve: ${signal}: stopping (requests in progress finish, open uploads stay resumable)\n`,
-        );
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const signal = await stopped;
+    process.stderr.write(
+      `ferry serve: ${signal}: stopping (requests in progress finish, open uploads stay resumable)\n`,
+    );
     await server.close();
     process.stderr.write('ferry serve: stopped\n');
   },
