@@ -50,6 +50,7 @@ import {
   type ImpairmentStats,
 } from './impair/impairment.js';
 import type { OutgoingMessage } from './outgoing-message.js';
+import { MessageHistory } from './tcp/message-history.js';
 import { Session, type SessionHost } from './session.js';
 import { formatEndpointStats, sumPeerStats } from './stats.js';
 import type {
@@ -169,7 +170,7 @@ export class Endpoint implements MessageEndpoint {
   private handler: MessageHandler | null = null;
   private readonly listeners = new Set<(c: PeerStateChange) => void>();
   private readonly liveMessages = new Map<number, OutgoingMessage>();
-  private readonly history = new Map<number, MessageInfo>();
+  private readonly history = new MessageHistory();
   private nextMessageId = 1;
   private closed = false;
   private resetsThisSecond = 0;
@@ -689,16 +690,9 @@ export class Endpoint implements MessageEndpoint {
   }
 
   private onMessageFinished(msg: OutgoingMessage): void {
-    if (!msg.retired) {
-      this.history.set(msg.messageId, msg.info());
-      return;
-    }
-    this.liveMessages.delete(msg.messageId);
-    this.history.delete(msg.messageId);
-    this.history.set(msg.messageId, msg.info());
-    while (this.history.size > LIMITS.MAX_MESSAGE_HISTORY) {
-      this.history.delete(this.history.keys().next().value as number);
-    }
+    // (a two-generation history: trimming one Map at its first key walked every deleted hole)
+    if (msg.retired) this.liveMessages.delete(msg.messageId);
+    this.history.set(msg.info());
   }
 
   // ================================================================== session table
