@@ -5,3 +5,4 @@ export * from './config.js';
 export * from './clock.js';
 export * from './pool.js';
 export * from './checksum.js';
+export * from './address.js';

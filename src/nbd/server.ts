@@ -18,7 +18,7 @@
  */
 import net from 'node:net';
 import { unlink } from 'node:fs/promises';
-import { FerryError, LIMITS } from '../core/index.js';
+import { FerryError, LIMITS, isLoopbackHost } from '../core/index.js';
 import type { BlockDevice } from '../blockdev/types.js';
 import { readNbdConfig, type NbdConfig, type NBD_CONFIG_SCHEMA } from './config.js';
 import { NbdConnection } from './connection.js';
@@ -189,8 +189,7 @@ function checkTcpAddress(where: { host: string; port: number; insecure?: boolean
 }
 
 export function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  return net.isIPv4(host) && host.startsWith('127.');
+  return host === 'localhost' || isLoopbackHost(host);
 }
 
 function listenTcp(server: net.Server, host: string, port: number): Promise<number> {

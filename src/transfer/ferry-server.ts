@@ -14,7 +14,7 @@ import { MemoryFlatFs } from '../flatfs/memory.js';
 import type { FlatFs } from '../flatfs/types.js';
 import { Endpoint } from '../transport/endpoint.js';
 import type { TransportConfig } from '../transport/config.js';
-import { isLoopbackHost } from '../transport/impair/address.js';
+import { isLoopbackHost } from '../core/address.js';
 import type { PeerAddress } from '../transport/types.js';
 import { DEFAULT_DISCOVERY_PORT, DiscoveryResponder } from './discovery.js';
 import { TransferServer } from './server.js';

@@ -22,6 +22,7 @@ import net from 'node:net';
 import { initChecksums } from '../core/checksum.js';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { FerryError, type ErrorCode } from '../core/errors.js';
+import { isLoopbackHost } from '../core/address.js';
 import { LIMITS } from '../core/limits.js';
 import { BufferPool } from '../core/pool.js';
 import {
@@ -50,7 +51,7 @@ import {
   type ImpairmentStats,
 } from './impair/impairment.js';
 import type { OutgoingMessage } from './outgoing-message.js';
-import { MessageHistory } from './tcp/message-history.js';
+import { MessageHistory } from './message-history.js';
 import { Session, type SessionHost } from './session.js';
 import { formatEndpointStats, sumPeerStats } from './stats.js';
 import type {
@@ -128,10 +129,6 @@ function literalLookup(
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
   callback(null, host, host.includes(':') ? 6 : 4);
-}
-
-function isLoopback(host: string): boolean {
-  return host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
 }
 
 export class Endpoint implements MessageEndpoint {
@@ -251,7 +248,7 @@ export class Endpoint implements MessageEndpoint {
       throw new FerryError('INVALID_ARGUMENT', `port must be 0..65535, got ${port}`);
     }
     const secret = Endpoint.readSecret(options.secret);
-    if (!secret && !options.insecure && !isLoopback(host)) {
+    if (!secret && !options.insecure && !isLoopbackHost(host)) {
       throw new FerryError(
         'INSECURE_BIND',
         `binding ${host} needs a secret: pass secret (or FERRY_SECRET / --secret-file), or insecure: true`,

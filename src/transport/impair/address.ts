@@ -4,9 +4,10 @@
  * Why here: `ferry impair` forwards datagrams, including to ports it does not own, so by default it
  * refuses anything but loopback on both sides (an impairment proxy on a real interface can disturb
  * other people's traffic); the check must be exact for IPv4 (127.0.0.0/8), IPv6 (::1) and IPv4-mapped
- * forms, so it uses Node's BlockList rather than string prefixes.
+ * forms, which is src/core/address.ts (one check for every layer).
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isLoopbackHost } from '../../core/address.js';
 import { FerryError } from '../../core/errors.js';
 
 export interface HostPort {
@@ -16,17 +17,7 @@ export interface HostPort {
   family: 'udp4' | 'udp6';
 }
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-/** True for 127.0.0.0/8, ::1 and ::ffff:127.x.y.z. */
-export function isLoopbackHost(host: string): boolean {
-  const v = isIP(host);
-  if (v === 0) return false;
-  return LOOPBACK.check(host, v === 4 ? 'ipv4' : 'ipv6');
-}
+export { isLoopbackHost };
 
 /**
  * Parses `127.0.0.1:9000`, `[::1]:9000` or `localhost:9000` (taken as 127.0.0.1). Host names other

@@ -22,6 +22,7 @@
 import net from 'node:net';
 import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { FerryError, type ErrorCode } from '../../core/errors.js';
+import { isLoopbackHost } from '../../core/address.js';
 import { LIMITS } from '../../core/limits.js';
 import {
   HandshakeAuth,
@@ -58,7 +59,7 @@ import {
 import { CloseReason, FrameType, PROTOCOL_VERSION } from './frame-layout.js';
 import { FrameReader, type FrameFields } from './frame-reader.js';
 import { HeaderSlab } from './header-slab.js';
-import { MessageHistory } from './message-history.js';
+import { MessageHistory } from '../message-history.js';
 import { PendingConnection, type PendingHost } from './pending-connection.js';
 import { readTcpConfig, type TcpConfig } from './tcp-config.js';
 import type { HeldMessage } from './tcp-inbox.js';
@@ -85,10 +86,6 @@ const IDLE_TICK_MS = 50;
 
 function addressKey(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function isLoopback(host: string): boolean {
-  return host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
 }
 
 /** The peer's address as the socket reports it, IPv4-mapped IPv6 written as IPv4. */
@@ -208,7 +205,7 @@ export class TcpEndpoint implements MessageEndpoint {
       );
     }
     const secret = TcpEndpoint.readSecret(options.secret);
-    if (!secret && !options.insecure && !isLoopback(host)) {
+    if (!secret && !options.insecure && !isLoopbackHost(host)) {
       throw new FerryError(
         'INSECURE_BIND',
         `listening on ${host} needs a secret: pass secret (or FERRY_SECRET / --secret-file), or insecure: true`,
