@@ -9,8 +9,8 @@
  * bound, keep every operation constant-time and at most the bound in memory; the newest half of the
  * entries (at least) is always kept.
  */
-import { LIMITS } from '../../core/limits.js';
-import type { MessageInfo } from '../types.js';
+import { LIMITS } from '../core/limits.js';
+import type { MessageInfo } from './types.js';
 
 export class MessageHistory {
   private current = new Map<number, MessageInfo>();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { MessageHistory } from '../../../src/transport/tcp/message-history.js';
+import { MessageHistory } from '../../../src/transport/message-history.js';
 import type { MessageInfo } from '../../../src/transport/types.js';
 
 const info = (messageId: number, state: MessageInfo['state'] = 'delivered'): MessageInfo => ({
