@@ -30,3 +30,31 @@ export function untilSignal(opts: SignalOptions = {}): Promise<NodeJS.Signals> {
     process.on('SIGTERM', on);
   });
 }
+
+export interface SignalAbort {
+  /** Aborted by the first SIGINT or SIGTERM after `abortOnSignal` was called. */
+  signal: AbortSignal;
+  /** Removes the handlers (call when the work is over, also on failure). */
+  release(): void;
+}
+
+/**
+ * For commands that stop their current work on Ctrl-C and still print what they have (benchmarks,
+ * the demo): the first SIGINT/SIGTERM calls `onStop` (if given) and aborts the signal.
+ */
+export function abortOnSignal(onStop?: () => void): SignalAbort {
+  const controller = new AbortController();
+  const on = (): void => {
+    onStop?.();
+    controller.abort();
+  };
+  process.once('SIGINT', on);
+  process.once('SIGTERM', on);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+}

@@ -18,6 +18,7 @@ import {
   type RawStorageOptions,
   type StorageBenchReport,
 } from '../../bench/storage/index.js';
+import { abortOnSignal } from '../signals.js';
 import { printJson, UsageError } from '../util.js';
 
 type StorageArgs = Omit<RawStorageOptions, 'job'> & { only?: string; json: boolean; report?: string };
@@ -136,23 +137,18 @@ async function runStorage(kind: 'blockdev' | 'fs', argv: StorageArgs): Promise<v
       smoke: a.smoke,
     }),
   );
-  const abort = new AbortController();
-  const onSignal = (): void => {
-    process.stderr.write('\nferry bench: stopping: ending the current job and printing what was measured\n');
-    abort.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = abortOnSignal(() =>
+    process.stderr.write('\nferry bench: stopping: ending the current job and printing what was measured\n'),
+  );
   let report: StorageBenchReport;
   try {
     report = await runStorageBench(options, {
       say: (line) => process.stderr.write(line + '\n'),
       progress: { tty: process.stderr.isTTY === true, write: (t) => process.stderr.write(t) },
-      signal: abort.signal,
+      signal: stop.signal,
     });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
   }
   if (argv.report !== undefined) {
     await writeFile(argv.report, await renderHtmlReport([report]));

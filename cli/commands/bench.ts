@@ -14,6 +14,7 @@ import {
   type RawTransportOptions,
   type TransportBenchReport,
 } from '../../bench/transport/index.js';
+import { abortOnSignal } from '../signals.js';
 import { printJson, UsageError } from '../util.js';
 import {
   blockdevBenchCommand,
@@ -100,23 +101,18 @@ const transportCommand: CommandModule<object, TransportArgs> = {
         smoke: argv.smoke,
       }),
     );
-    const abort = new AbortController();
-    const onSignal = (): void => {
-      process.stderr.write('ferry bench: stopping: ending the current run and printing what was measured\n');
-      abort.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = abortOnSignal(() =>
+      process.stderr.write('ferry bench: stopping: ending the current run and printing what was measured\n'),
+    );
     let report: TransportBenchReport;
     try {
       report = await runTransportBench(options, {
         say: (line) => process.stderr.write(line + '\n'),
-        signal: abort.signal,
+        signal: stop.signal,
         ...(argv['cpu-prof-dir'] !== undefined ? { cpuProfDir: argv['cpu-prof-dir'] } : {}),
       });
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      stop.release();
     }
     if (argv.json) printJson(report);
     else process.stdout.write(renderTransportReport(report));

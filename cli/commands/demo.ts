@@ -30,6 +30,7 @@ import {
   type FerryClient,
 } from '../../src/index.js';
 import { formatBytes, progressBar } from '../progress.js';
+import { abortOnSignal, type SignalAbort } from '../signals.js';
 import { printJson, UsageError } from '../util.js';
 
 /** Size of the demo file unless told. */
@@ -115,10 +116,7 @@ async function runDemo(args: DemoArgs): Promise<number> {
     : (line: string): void => void process.stdout.write(line + '\n');
   const showBars = args.progress ?? (process.stderr.isTTY === true && !args.json);
   const work = await mkdtemp(join(args.dir ?? tmpdir(), 'ferry-demo-'));
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = abortOnSignal();
   try {
     const source = join(work, 'source.bin');
     say(`ferry demo: writing ${formatBytes(sizeBytes)} of random data to ${source}`);
@@ -147,8 +145,7 @@ async function runDemo(args: DemoArgs): Promise<number> {
     else printVerdict(rounds, ok);
     return ok ? 0 : 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -197,7 +194,7 @@ interface RoundPlan {
   work: string;
   transport: string | undefined;
   showBars: boolean;
-  stop: AbortController;
+  stop: SignalAbort;
 }
 
 async function runRound(p: RoundPlan): Promise<Round> {
