@@ -6,3 +6,4 @@ export * from './clock.js';
 export * from './pool.js';
 export * from './checksum.js';
 export * from './address.js';
+export * from './xxh32.js';
