@@ -42,6 +42,10 @@ export const LIMITS = {
   MAX_RESETS_PER_SEC: 100,
   /** Ceiling of the UDP socket buffers ferry asks the kernel for. */
   MAX_SOCKET_BUFFER_BYTES: 256 * MiB,
+  /** A DATA fragment at least this long goes out as slices of the message (no copy); smaller ones are copied. */
+  GATHER_MIN_PAYLOAD_BYTES: 512,
+  /** Most payload slices in one scatter-gather datagram; a fragment spanning more pieces is copied. */
+  MAX_GATHER_SLICES: 8,
 
   // --- nbd (adapter) ---
   /** Ceiling of the NBD maximum payload (READ/WRITE length); 32 MiB is what every NBD client accepts. */

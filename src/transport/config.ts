@@ -181,6 +181,11 @@ export const TRANSPORT_SCHEMA = {
     max: 1024 * MiB,
     doc: 'packet buffers awaiting the kernel (send pool); sending pauses while it is empty',
   },
+  nativeSend: {
+    kind: 'bool',
+    default: true,
+    doc: "send through dgram's native UDP handle when Node exposes it (0.5 us less per datagram); false uses socket.send",
+  },
 } as const satisfies Schema;
 
 export type TransportConfig = ConfigOf<typeof TRANSPORT_SCHEMA>;

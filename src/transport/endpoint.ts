@@ -33,7 +33,7 @@ import {
   encodeHello,
   type HelloBody,
 } from '../wire/control-bodies.js';
-import { encodePacket, PacketView, sealPacket } from '../wire/packet-codec.js';
+import { encodePacket, PacketView, sealGathered, sealPacket } from '../wire/packet-codec.js';
 import { PacketType } from '../wire/packet-layout.js';
 import { readTransportConfig, type TransportConfig } from './config.js';
 import {
@@ -54,6 +54,7 @@ import type { OutgoingMessage } from './outgoing-message.js';
 import { MessageHistory } from './message-history.js';
 import { Session, type SessionHost } from './session.js';
 import { formatEndpointStats, sumPeerStats } from './stats.js';
+import { UdpSender } from './udp-sender.js';
 import type {
   EndpointStats,
   IncomingMessage,
@@ -145,6 +146,10 @@ export class Endpoint implements MessageEndpoint {
   private readonly sendingBuffers: Buffer[] = [];
   private sendingHead = 0;
   private poolStarved = false;
+  /** Sends a datagram as a list of buffers (header + payload slices) with the least JS per send. */
+  private readonly sender: UdpSender;
+  /** The list handed to the sender (reused: the sender keeps it only when libuv queues a send). */
+  private readonly sendList: Uint8Array[] = [];
   private readonly view = new PacketView();
   /** What sessions may call back into (kept off the public surface of Endpoint). */
   private readonly host: SessionHost;
@@ -208,7 +213,8 @@ export class Endpoint implements MessageEndpoint {
       socketShareBytes: () => this.socketReceiveBytes / this.activeSenders,
       acquireBuffer: () => this.acquireBuffer(),
       releaseBuffer: (buf) => this.releaseBuffer(buf),
-      sendPacket: (session, buf, length) => this.sendPacket(session, buf, length),
+      sendPacket: (session, buf, length, slices, sliceCount) =>
+        this.sendPacket(session, buf, length, slices, sliceCount ?? 0),
       sendControl: (session, packet) => this.sendControl(session, packet),
       dispatch: (session, msg) => this.dispatch(session, msg),
       hasHandler: () => this.handler !== null,
@@ -220,6 +226,7 @@ export class Endpoint implements MessageEndpoint {
       config.packetBytes,
       Math.max(16, Math.floor(config.sendPoolBytes / config.packetBytes)),
     );
+    this.sender = new UdpSender(socket, this.onSendDone, config.nativeSend);
     if (impairment) socket.on('message', (msg, rinfo) => impairment.process(msg, rinfo, this.onDatagram));
     else socket.on('message', this.onDatagram);
     socket.on('error', () => {
@@ -587,19 +594,37 @@ export class Endpoint implements MessageEndpoint {
     this.pool.release(buf);
   }
 
-  private sendPacket(session: Session, buf: Buffer, length: number): void {
-    sealPacket(buf, length);
+  private sendPacket(
+    session: Session,
+    buf: Buffer,
+    length: number,
+    slices: readonly Uint8Array[] | undefined,
+    sliceCount: number,
+  ): void {
+    const list = this.sendList;
+    let total = length;
+    if (sliceCount > 0) {
+      sealGathered(buf, length, slices!, sliceCount);
+      for (let i = 0; i < sliceCount; i++) {
+        const slice = slices![i]!;
+        list[i + 1] = slice;
+        total += slice.length;
+      }
+    } else {
+      sealPacket(buf, length);
+    }
+    list[0] = buf.subarray(0, length);
     session.stats.packetsSent++;
-    session.stats.bytesSent += length;
+    session.stats.bytesSent += total;
     this.counters.packetsSent++;
-    this.counters.bytesSent += length;
+    this.counters.bytesSent += total;
     this.sendingBuffers.push(buf);
     // libuv sends at once when its queue is empty (the kernel copies the bytes before send returns);
-    // only a send that joins a non-empty queue needs a completion callback to learn when its buffer
-    // is free. Sends complete in order, so the queue length says how many of ours are still held.
+    // a send that joins a non-empty queue holds its buffers until it completes. Sends complete in
+    // order, so the queue length says how many of ours are still held. Payload slices belong to their
+    // message, which keeps them until the peer has every byte.
     const address = session.address;
-    if (this.socket.getSendQueueCount() === 0) this.socket.send(buf, 0, length, address.port, address.host);
-    else this.socket.send(buf, 0, length, address.port, address.host, this.onSendDone);
+    this.sender.send(list, sliceCount + 1, address.port, address.host);
     this.releaseSent();
   }
 

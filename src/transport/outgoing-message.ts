@@ -137,6 +137,32 @@ export class OutgoingMessage implements SendHandle {
     return total;
   }
 
+  /**
+   * Views of the message's own bytes that make up fragment `index` (one per piece it spans), written
+   * to `out` from 0; returns how many, or -1 when it spans more than `max` pieces (then copy it:
+   * a long list of tiny slices costs more than the bytes). Nothing is copied: a scatter-gather send passes them to the
+   * socket as they are (the caller keeps its bytes unchanged until `received`, as for copies).
+   */
+  fragmentSlices(index: number, out: Uint8Array[], max: number): number {
+    let from = index * this.chunkBytes;
+    let left = this.fragmentLength(index);
+    let count = 0;
+    let pieceStart = 0;
+    for (const piece of this.pieces) {
+      const pieceEnd = pieceStart + piece.length;
+      if (left > 0 && from < pieceEnd) {
+        const n = Math.min(left, pieceEnd - from);
+        if (count === max) return -1;
+        out[count++] = piece.subarray(from - pieceStart, from - pieceStart + n);
+        from += n;
+        left -= n;
+      }
+      if (left === 0) break;
+      pieceStart = pieceEnd;
+    }
+    return count;
+  }
+
   /** A fragment was acked; returns true when that completed the message. */
   onFragmentAcked(index: number): boolean {
     if (this.fragState[index] === FRAG_ACKED) return false;

@@ -48,8 +48,18 @@ export interface SessionHost {
   socketShareBytes(): number;
   /** A pool buffer of at least `packetBytes`, or null when the send pool is empty. */
   acquireBuffer(): Buffer | null;
-  /** Seals (checksum) and sends `buf[0, length)` to the session's peer; the buffer goes back to the pool. */
-  sendPacket(session: Session, buf: Buffer, length: number): void;
+  /**
+   * Seals (checksum) and sends `buf[0, length)` to the session's peer, followed by `slices[0,
+   * sliceCount)` when given (a scatter-gather send: the payload stays in the message's own buffers);
+   * the buffer goes back to the pool once the socket is done with it.
+   */
+  sendPacket(
+    session: Session,
+    buf: Buffer,
+    length: number,
+    slices?: readonly Uint8Array[],
+    sliceCount?: number,
+  ): void;
   /** Returns a pool buffer that was not sent. */
   releaseBuffer(buf: Buffer): void;
   /** Sends an already sealed control packet (not a pool buffer) to the session's peer. */
@@ -172,6 +182,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private readonly sackStarts = new Float64Array(LIMITS.MAX_SACK_RANGES);
   private readonly sackLengths = new Uint32Array(LIMITS.MAX_SACK_RANGES);
   private readonly ackBody = new AckBodyView();
+  /** Payload slices of the fragment being sent without a copy (refilled per packet). */
+  private readonly gatherSlices: Uint8Array[] = [];
 
   constructor(
     private readonly host: SessionHost,
@@ -445,7 +457,11 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       frag,
       msg.fragmentCount,
     );
-    this.copiedOutBytes += msg.copyFragment(frag, buf, at);
+    const sliceCount =
+      payloadBytes >= LIMITS.GATHER_MIN_PAYLOAD_BYTES
+        ? msg.fragmentSlices(frag, this.gatherSlices, LIMITS.MAX_GATHER_SLICES)
+        : -1;
+    if (sliceCount < 0) this.copiedOutBytes += msg.copyFragment(frag, buf, at);
     if (msg.sendCount[frag]! > 0) this.stats.retransmits++;
     msg.sendCount[frag]!++;
     msg.fragState[frag] = FRAG_IN_FLIGHT;
@@ -453,7 +469,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
-    this.host.sendPacket(this, buf, at + payloadBytes);
+    if (sliceCount < 0) this.host.sendPacket(this, buf, at + payloadBytes);
+    else this.host.sendPacket(this, buf, at, this.gatherSlices, sliceCount);
     return true;
   }
 

@@ -4,11 +4,14 @@
  * Why a flyweight: the receive path decodes every datagram, so `PacketView.decode` fills the fields
  * of one reusable object (numbers and preallocated typed arrays) instead of allocating per packet.
  * Encoding writes straight into a caller's buffer (a pool buffer on the send path) at the named
- * offsets; `sealPacket` adds the xxhash32 last. Every count and length read off the wire is checked
- * against LIMITS before anything is used or allocated.
+ * offsets; `sealPacket` adds the xxhash32 last. A large DATA fragment is not copied into the packet
+ * buffer at all: the datagram is the header buffer followed by slices of the message's own payload
+ * (a scatter-gather send), and `sealGathered` hashes those pieces where they lie. Checksums use the
+ * pure-JS xxhash32 of core/xxh32.ts (the wasm binding copies its input first). Every count and length
+ * read off the wire is checked against LIMITS before anything is used or allocated.
  */
 import { LIMITS } from '../core/limits.js';
-import { xxh32 } from '../core/checksum.js';
+import { Xxh32, xxh32Range } from '../core/xxh32.js';
 import {
   CHECKSUM_OFFSET,
   CONNECTION_ID_OFFSET,
@@ -177,7 +180,7 @@ export class PacketView {
 function computeChecksum(buf: Buffer): number {
   const saved = buf.readUInt32BE(CHECKSUM_OFFSET);
   buf.writeUInt32BE(0, CHECKSUM_OFFSET);
-  const sum = xxh32(buf);
+  const sum = xxh32Range(buf, 0, buf.length);
   buf.writeUInt32BE(saved, CHECKSUM_OFFSET);
   return sum;
 }
@@ -261,8 +264,27 @@ export function bodyOffset(sackCount: number): number {
 export function sealPacket(buf: Buffer, length: number): Buffer {
   const packet = buf.subarray(0, length);
   packet.writeUInt32BE(0, CHECKSUM_OFFSET);
-  packet.writeUInt32BE(xxh32(packet), CHECKSUM_OFFSET);
+  packet.writeUInt32BE(xxh32Range(packet, 0, length), CHECKSUM_OFFSET);
   return packet;
+}
+
+const gatherHash = new Xxh32();
+
+/**
+ * Seals a datagram sent as pieces: `header[0, headerLength)` (common header, SACK ranges, type header)
+ * followed by `slices[0, sliceCount)`, the payload, where they lie. The checksum covers the whole
+ * datagram exactly as `sealPacket` would over the joined bytes; it is written into the header.
+ */
+export function sealGathered(
+  header: Buffer,
+  headerLength: number,
+  slices: readonly Uint8Array[],
+  sliceCount: number,
+): void {
+  header.writeUInt32BE(0, CHECKSUM_OFFSET);
+  const h = gatherHash.reset(0).update(header, 0, headerLength);
+  for (let i = 0; i < sliceCount; i++) h.update(slices[i]!);
+  header.writeUInt32BE(h.digest(), CHECKSUM_OFFSET);
 }
 
 /** Everything a packet carries, as a plain object (control path, tests, fixtures). */

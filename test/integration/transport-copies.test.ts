@@ -1,24 +1,73 @@
 import test from 'ava';
 import { Endpoint } from '../../src/transport/endpoint.js';
+import { LIMITS } from '../../src/core/limits.js';
 
-test('stats count the payload bytes copied in user space: each send copies once, reassembly once, single-packet messages not at all on receipt', async (t) => {
+async function pair(
+  t: import('ava').ExecutionContext,
+  config?: string,
+): Promise<{ tx: Endpoint; rx: Endpoint; got: Buffer[] }> {
   const rx = await Endpoint.create({ impair: null });
-  const tx = await Endpoint.create({ impair: null });
+  const tx = await Endpoint.create({ impair: null, ...(config ? { config } : {}) });
   t.teardown(async () => {
     await tx.close();
     await rx.close();
   });
-  const got: number[] = [];
+  const got: Buffer[] = [];
   rx.onMessage((m) => {
-    got.push(m.payload.length);
+    got.push(Buffer.from(m.payload));
   });
+  return { tx, rx, got };
+}
+
+function pattern(n: number, salt: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + salt) & 0xff;
+  return b;
+}
+
+test('stats count the payload bytes copied in user space: large fragments go out as slices (no copy), short ones are copied, single-packet messages are not copied on receipt', async (t) => {
+  const { tx, rx, got } = await pair(t);
   const peer = await tx.connect(rx.address);
-  const big = Buffer.alloc(10_000, 1); // several packets of 1452 bytes
+  const big = pattern(10_000, 1); // 7 fragments of 1380 bytes and one of 340 at 1452-byte packets
   await tx.send(peer, big).delivered;
-  await tx.send(peer, Buffer.alloc(100, 2)).delivered;
-  t.deepEqual(got, [10_000, 100]);
+  await tx.send(peer, pattern(100, 2)).delivered;
+  t.is(got.length, 2);
+  t.true(got[0]!.equals(big));
+  t.true(got[1]!.equals(pattern(100, 2)));
   const sent = tx.stats().totals;
-  t.is(sent.bytesCopied, sent.payloadBytesSent, 'every payload byte sent was copied into a packet once');
+  const chunk = 1452 - 72;
+  const tail = 10_000 % chunk;
+  t.true(tail < LIMITS.GATHER_MIN_PAYLOAD_BYTES, 'the test needs a short last fragment');
+  t.is(sent.bytesCopied, tail + 100, 'only fragments shorter than GATHER_MIN_PAYLOAD_BYTES were copied');
   t.true(sent.payloadBytesSent >= 10_100);
   t.is(rx.stats().totals.bytesCopied, 10_000, 'the single-packet message was handed over without a copy');
+});
+
+for (const nativeSend of [true, false]) {
+  test(`a 1 MiB message in uneven pieces is sent with 0 payload bytes copied and arrives intact (nativeSend=${nativeSend})`, async (t) => {
+    const { tx, rx, got } = await pair(t, `nativeSend=${nativeSend}`);
+    const peer = await tx.connect(rx.address);
+    const whole = pattern(1 << 20, 7);
+    // piece boundaries fall inside fragments at odd offsets, so many datagrams carry two slices
+    const cuts = [0, 1, 1000, 4097, 333_333, 700_001, 1 << 20];
+    const pieces = cuts.slice(1).map((end, i) => whole.subarray(cuts[i]!, end));
+    await tx.send(peer, pieces).delivered;
+    t.is(got.length, 1);
+    t.true(got[0]!.equals(whole), 'bytes arrive as sent');
+    const sent = tx.stats().totals;
+    t.is(sent.bytesCopied, 0, 'no payload byte copied on the send path');
+    t.true(sent.payloadBytesSent >= 1 << 20);
+    t.is(rx.stats().dropped.badChecksum, 0, 'every gathered datagram carried a valid checksum');
+  });
+}
+
+test('a fragment spanning more pieces than MAX_GATHER_SLICES is copied, and arrives intact', async (t) => {
+  const { tx, rx, got } = await pair(t);
+  const peer = await tx.connect(rx.address);
+  const whole = pattern(4000, 3);
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < whole.length; at += 50) pieces.push(whole.subarray(at, at + 50));
+  await tx.send(peer, pieces).delivered;
+  t.true(got[0]!.equals(whole));
+  t.is(tx.stats().totals.bytesCopied, 4000, 'every fragment spans 28 pieces: copied');
 });
