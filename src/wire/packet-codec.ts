@@ -33,6 +33,10 @@ import {
   MAX_PACKET_TYPE,
   PACKET_NUMBER_OFFSET,
   PAYLOAD_LENGTH_OFFSET,
+  PIECE_FRAGMENT_LENGTH_OFFSET,
+  PIECE_FRAGMENT_OFFSET_OFFSET,
+  PIECE_HEADER_BYTES,
+  PIECE_UNIT_BYTES,
   PacketType,
   RECEIVE_WINDOW_OFFSET,
   SACK_COUNT_OFFSET,
@@ -91,6 +95,9 @@ export class PacketView {
   fragmentOffset = 0;
   fragmentIndex = 0;
   fragmentCount = 0;
+  /** DATA pieces only (flag PIECE): the whole fragment's offset and length; 0 otherwise. */
+  pieceFragmentOffset = 0;
+  pieceFragmentLength = 0;
   payloadOffset = 0;
 
   /** Checks and reads a datagram. Never throws, never allocates. */
@@ -123,7 +130,7 @@ export class PacketView {
     if (this.packetNumber < 0 || this.cumulativeAck < 0 || this.leastUnacked < 0) return 'malformed';
     this.receiveWindow = buf.readUInt32BE(RECEIVE_WINDOW_OFFSET);
     this.checksum = buf.readUInt32BE(CHECKSUM_OFFSET);
-    const typeHeaderBytes = type === PacketType.DATA ? DATA_HEADER_BYTES : 0;
+    const typeHeaderBytes = type === PacketType.DATA ? dataHeaderBytes(flags) : 0;
     const bodyOffset = HEADER_BYTES + sackCount * SACK_RANGE_BYTES;
     this.payloadOffset = bodyOffset + typeHeaderBytes;
     if (this.payloadOffset + this.payloadLength !== length) return 'malformed';
@@ -167,6 +174,22 @@ export class PacketView {
     this.fragmentOffset = fragmentOffset;
     this.fragmentIndex = index;
     this.fragmentCount = count;
+    this.pieceFragmentOffset = 0;
+    this.pieceFragmentLength = 0;
+    if ((this.flags & Flags.PIECE) !== 0) return this.readPiece(buf, at + DATA_HEADER_BYTES);
+    return 'ok';
+  }
+
+  /** A piece lies inside its fragment, at a multiple of PIECE_UNIT_BYTES from its start, full unless last. */
+  private readPiece(buf: Buffer, at: number): DecodeStatus {
+    const fragOffset = buf.readUInt32BE(at + PIECE_FRAGMENT_OFFSET_OFFSET);
+    const fragLength = buf.readUInt32BE(at + PIECE_FRAGMENT_LENGTH_OFFSET);
+    const into = this.fragmentOffset - fragOffset;
+    if (fragLength === 0 || fragOffset + fragLength > this.messageLength) return 'malformed';
+    if (into < 0 || into % PIECE_UNIT_BYTES !== 0 || into >= fragLength) return 'malformed';
+    if (this.payloadLength !== Math.min(PIECE_UNIT_BYTES, fragLength - into)) return 'malformed';
+    this.pieceFragmentOffset = fragOffset;
+    this.pieceFragmentLength = fragLength;
     return 'ok';
   }
 
@@ -255,6 +278,23 @@ export function writeDataHeader(
   return at + DATA_HEADER_BYTES;
 }
 
+/** Writes the piece header after the DATA header (flag PIECE); returns the offset where the payload goes. */
+export function writePieceHeader(
+  buf: Buffer,
+  at: number,
+  fragmentOffset: number,
+  fragmentLength: number,
+): number {
+  buf.writeUInt32BE(fragmentOffset, at + PIECE_FRAGMENT_OFFSET_OFFSET);
+  buf.writeUInt32BE(fragmentLength, at + PIECE_FRAGMENT_LENGTH_OFFSET);
+  return at + PIECE_HEADER_BYTES;
+}
+
+/** Bytes of the DATA type header for these flags (a piece carries its piece header too). */
+export function dataHeaderBytes(flags: number): number {
+  return (flags & Flags.PIECE) !== 0 ? DATA_HEADER_BYTES + PIECE_HEADER_BYTES : DATA_HEADER_BYTES;
+}
+
 /** Offset of the body (payload) of a non-DATA packet with `sackCount` ranges. */
 export function bodyOffset(sackCount: number): number {
   return HEADER_BYTES + sackCount * SACK_RANGE_BYTES;
@@ -306,6 +346,8 @@ export interface PacketFields {
     fragmentIndex: number;
     fragmentCount: number;
   };
+  /** With flag PIECE: the whole fragment this piece belongs to. */
+  piece?: { fragmentOffset: number; fragmentLength: number };
   payload?: Uint8Array;
 }
 
@@ -313,7 +355,7 @@ export interface PacketFields {
 export function encodePacket(f: PacketFields): Buffer {
   const sack = f.sack ?? [];
   const payload = f.payload ?? new Uint8Array(0);
-  const typeHeader = f.type === PacketType.DATA ? DATA_HEADER_BYTES : 0;
+  const typeHeader = f.type === PacketType.DATA ? dataHeaderBytes(f.flags ?? 0) : 0;
   const length = HEADER_BYTES + sack.length * SACK_RANGE_BYTES + typeHeader + payload.length;
   const buf = Buffer.alloc(length);
   const cumAck = f.cumulativeAck ?? 0;
@@ -344,6 +386,7 @@ export function encodePacket(f: PacketFields): Buffer {
       d.fragmentIndex,
       d.fragmentCount,
     );
+    if (f.piece) at = writePieceHeader(buf, at, f.piece.fragmentOffset, f.piece.fragmentLength);
   }
   buf.set(payload, at);
   return sealPacket(buf, length);

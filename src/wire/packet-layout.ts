@@ -49,10 +49,25 @@
  * |                      fragment count (32)                      | +20
  * +---------------------------------------------------------------+
  * ```
+ *
+ * DATA piece header (only with FLAG PIECE, right after the DATA header): the packet carries a piece
+ * of fragment `fragment index`, cut at multiples of PIECE_UNIT_BYTES from the fragment's start (a
+ * fragment sent at a larger packet size than the path now carries; see path-mtu.ts):
+ *
+ * ```
+ * +---------------------------------------------------------------+
+ * |        byte offset of the whole fragment in the message (32)  | +24
+ * |                length of the whole fragment (32)              | +28
+ * +---------------------------------------------------------------+
+ * ```
+ *
+ * PROBE (path-MTU probe): the common header, then zero padding up to the size being tried.
  */
+import { LIMITS } from '../core/limits.js';
 
 export const MAGIC = 0x4659; // 'FY'
-export const VERSION = 1;
+/** 2: PROBE packets and DATA pieces (path-MTU probing). */
+export const VERSION = 2;
 
 // --- common header ---
 export const MAGIC_OFFSET = 0;
@@ -83,6 +98,11 @@ export const DATA_FRAGMENT_INDEX_OFFSET = 16;
 export const DATA_FRAGMENT_COUNT_OFFSET = 20;
 export const DATA_HEADER_BYTES = 24;
 
+// --- DATA piece header, relative to its start (after the DATA header) ---
+export const PIECE_FRAGMENT_OFFSET_OFFSET = 0;
+export const PIECE_FRAGMENT_LENGTH_OFFSET = 4;
+export const PIECE_HEADER_BYTES = 8;
+
 /** Packet types. A new type needs a new version unless old receivers may drop it. */
 export const PacketType = {
   /** A fragment of a message. Ack-eliciting. */
@@ -103,9 +123,11 @@ export const PacketType = {
   RESET: 8,
   /** Graceful close; answered with CLOSE carrying FLAG_REPLY. */
   CLOSE: 9,
+  /** Path-MTU probe: padding only, no data; answered at once with an ACK. Ack-eliciting. */
+  PROBE: 10,
 } as const;
 export type PacketTypeValue = (typeof PacketType)[keyof typeof PacketType];
-export const MAX_PACKET_TYPE = 9;
+export const MAX_PACKET_TYPE = 10;
 
 /** Flag bits. */
 export const Flags = {
@@ -115,12 +137,23 @@ export const Flags = {
   ACK_NOW: 0x02,
   /** CLOSE: this is the answer to a CLOSE. */
   REPLY: 0x04,
+  /** DATA: the payload is a piece of a fragment; a piece header follows the DATA header. */
+  PIECE: 0x08,
 } as const;
-/** Flags a version-1 sender may set; others make the packet malformed. */
-export const KNOWN_FLAGS = 0x07;
+/** Flags a version-2 sender may set; others make the packet malformed. */
+export const KNOWN_FLAGS = 0x0f;
 
 /** Largest value of a 64-bit field ferry accepts (packet numbers stay exact in a JS number). */
 export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;
 
 /** Bytes of DATA overhead in front of a fragment when no SACK range is carried. */
 export const DATA_OVERHEAD_BYTES = HEADER_BYTES + DATA_HEADER_BYTES;
+
+/** Smallest packet size, assumed to pass every path (the path-MTU search's base). */
+export const BASE_PACKET_BYTES = LIMITS.MIN_PACKET_BYTES;
+/**
+ * Pieces of a fragment are cut at this size from the fragment's start (the last one shorter): a
+ * piece with its headers fits the base packet size, and every sender cuts a fragment the same way, so
+ * the receiver tracks pieces as one bit each.
+ */
+export const PIECE_UNIT_BYTES = BASE_PACKET_BYTES - DATA_OVERHEAD_BYTES - PIECE_HEADER_BYTES;

@@ -8,7 +8,13 @@ import {
   connectionIdOf,
   type PacketFields,
 } from '../../../src/wire/packet-codec.js';
-import { PacketType, Flags, HEADER_BYTES, CHECKSUM_OFFSET } from '../../../src/wire/packet-layout.js';
+import {
+  PacketType,
+  Flags,
+  HEADER_BYTES,
+  CHECKSUM_OFFSET,
+  PIECE_UNIT_BYTES,
+} from '../../../src/wire/packet-layout.js';
 import { referenceDecode, type ReferencePacket } from './reference-decoder.js';
 
 test.before(async () => {
@@ -38,6 +44,8 @@ function viewToReference(v: PacketView): ReferencePacket {
       fragmentIndex: v.fragmentIndex,
       fragmentCount: v.fragmentCount,
     };
+    if ((v.flags & Flags.PIECE) !== 0)
+      out.piece = { fragmentOffset: v.pieceFragmentOffset, fragmentLength: v.pieceFragmentLength };
   }
   return out;
 }
@@ -45,7 +53,13 @@ function viewToReference(v: PacketView): ReferencePacket {
 /** Arbitrary valid packets (DATA and the header-only types). */
 const packetArb: fc.Arbitrary<PacketFields> = fc
   .record({
-    type: fc.constantFrom(PacketType.DATA, PacketType.ACK, PacketType.HEARTBEAT, PacketType.CLOSE),
+    type: fc.constantFrom(
+      PacketType.DATA,
+      PacketType.ACK,
+      PacketType.HEARTBEAT,
+      PacketType.CLOSE,
+      PacketType.PROBE,
+    ),
     connectionId: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
     packetNumber: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 }),
     cumulativeAck: fc.integer({ min: 0, max: 2 ** 40 }),
@@ -58,6 +72,7 @@ const packetArb: fc.Arbitrary<PacketFields> = fc
     fifoSeq: fc.integer({ min: 0, max: 0xffff_ffff }),
     messageSeq: fc.integer({ min: 1, max: 0xffff_ffff }),
     extraBefore: fc.integer({ min: 0, max: 100_000 }),
+    piece: fc.boolean(),
   })
   .map((r) => {
     const sack: [number, number][] = [];
@@ -89,6 +104,15 @@ const packetArb: fc.Arbitrary<PacketFields> = fc
         fragmentIndex: 1,
         fragmentCount: 3,
       };
+      if (r.piece) {
+        // the last piece of a fragment that starts two units before it
+        f.flags |= Flags.PIECE;
+        f.piece = { fragmentOffset: r.extraBefore, fragmentLength: 2 * PIECE_UNIT_BYTES + payload.length };
+        f.data.fragmentOffset = r.extraBefore + 2 * PIECE_UNIT_BYTES;
+        f.data.messageLength = f.data.fragmentOffset + payload.length + 5;
+        f.payload = payload.subarray(0, Math.min(payload.length, PIECE_UNIT_BYTES));
+        f.piece.fragmentLength = 2 * PIECE_UNIT_BYTES + f.payload.length;
+      }
     }
     return f;
   });
@@ -177,7 +201,8 @@ test('wrong magic, version, checksum, length, type and flags are told apart', (t
     return encodeWithChecksum(b);
   };
   t.is(view.decode(reseal((b) => (b[0] = 0))), 'malformed');
-  t.is(view.decode(reseal((b) => (b[2] = 2))), 'badVersion');
+  t.is(view.decode(reseal((b) => (b[2] = 1))), 'badVersion', 'version 1 (before PROBE and pieces)');
+  t.is(view.decode(reseal((b) => (b[2] = 3))), 'badVersion');
   t.is(view.decode(reseal((b) => (b[3] = 42))), 'malformed');
   t.is(view.decode(reseal((b) => (b[4] = 0x80))), 'malformed');
   t.is(view.decode(reseal((b) => (b[5] = LIMITS.MAX_SACK_RANGES + 1))), 'malformed');
@@ -186,6 +211,43 @@ test('wrong magic, version, checksum, length, type and flags are told apart', (t
   const flipped = Buffer.from(good);
   flipped[20]! ^= 1;
   t.is(view.decode(flipped), 'badChecksum');
+});
+
+test('a DATA piece must lie inside its fragment, on a unit boundary, full unless last', (t) => {
+  const view = new PacketView();
+  const U = PIECE_UNIT_BYTES;
+  const piece = (
+    fragOffset: number,
+    fragLength: number,
+    offset: number,
+    bytes: number,
+    messageLength = 100_000,
+  ) =>
+    encodePacket({
+      type: PacketType.DATA,
+      flags: Flags.PIECE,
+      connectionId: 1n,
+      packetNumber: 1,
+      data: {
+        messageSeq: 1,
+        fifoSeq: 0,
+        messageLength,
+        fragmentOffset: offset,
+        fragmentIndex: 2,
+        fragmentCount: 9,
+      },
+      piece: { fragmentOffset: fragOffset, fragmentLength: fragLength },
+      payload: Buffer.alloc(bytes, 1),
+    });
+  t.is(view.decode(piece(9000, 8000, 9000, U)), 'ok', 'first piece');
+  t.deepEqual([view.pieceFragmentOffset, view.pieceFragmentLength], [9000, 8000]);
+  t.is(view.decode(piece(9000, 8000, 9000 + 7 * U, 8000 - 7 * U)), 'ok', 'last, shorter piece');
+  t.is(view.decode(piece(9000, 8000, 9000 + U, U - 1)), 'malformed', 'short piece that is not last');
+  t.is(view.decode(piece(9000, 8000, 9000 + 7 * U, 8000 - 7 * U + 1)), 'malformed', 'past the fragment');
+  t.is(view.decode(piece(9000, 8000, 9001, U)), 'malformed', 'off a unit boundary');
+  t.is(view.decode(piece(9000, 8000, 8000, U)), 'malformed', 'before the fragment');
+  t.is(view.decode(piece(9000, 0, 9000, 0)), 'malformed', 'empty fragment');
+  t.is(view.decode(piece(95_000, 8000, 95_000, U)), 'malformed', 'fragment past the message');
 });
 
 test('SACK ranges must be ascending, disjoint and above the cumulative ack', (t) => {

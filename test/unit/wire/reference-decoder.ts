@@ -22,6 +22,8 @@ export interface ReferencePacket {
     fragmentIndex: number;
     fragmentCount: number;
   };
+  /** Flag 0x08 (PIECE): the whole fragment a piece belongs to. */
+  piece?: { fragmentOffset: number; fragmentLength: number };
   payload: number[];
 }
 
@@ -29,7 +31,7 @@ export function referenceDecode(bytes: Uint8Array): ReferencePacket | string {
   if (bytes.length < 48) return 'malformed';
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint16(0) !== 0x4659) return 'malformed';
-  if (dv.getUint8(2) !== 1) return 'badVersion';
+  if (dv.getUint8(2) !== 2) return 'badVersion';
   const copy = Uint8Array.from(bytes);
   new DataView(copy.buffer).setUint32(44, 0);
   if (xxh32(copy) !== dv.getUint32(44)) return 'badChecksum';
@@ -64,6 +66,10 @@ export function referenceDecode(bytes: Uint8Array): ReferencePacket | string {
       fragmentCount: dv.getUint32(at + 20),
     };
     at += 24;
+    if ((out.flags & 0x08) !== 0) {
+      out.piece = { fragmentOffset: dv.getUint32(at), fragmentLength: dv.getUint32(at + 4) };
+      at += 8;
+    }
   }
   if (at + payloadLength !== bytes.length) return 'malformed';
   out.payload = [...bytes.subarray(at, at + payloadLength)];
