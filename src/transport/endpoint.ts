@@ -84,8 +84,12 @@ export interface EndpointOptions {
   config?: Partial<TransportConfig> | string;
   /** Time source; default the system clock. */
   clock?: Clock;
-  /** Impairment on the receive path; default from FERRY_IMPAIR; null switches it off. */
-  impair?: string | Partial<ImpairmentConfig> | null;
+  /**
+   * Impairment on the receive path; default from FERRY_IMPAIR; null switches it off. An Impairment
+   * object is used as given (a test keeps it to change the path while running, e.g. `setMtu`); the
+   * endpoint closes it when it closes.
+   */
+  impair?: string | Partial<ImpairmentConfig> | Impairment | null;
 }
 
 /** Server half-open handshake: CHALLENGE sent, CONFIRM awaited. */
@@ -265,7 +269,12 @@ export class Endpoint implements MessageEndpoint {
     await initChecksums();
     const clock = options.clock ?? systemClock;
     const impairSpec = options.impair === undefined ? impairmentFromEnv() : options.impair;
-    const impairment = impairSpec === null ? null : new Impairment(impairSpec, clock);
+    const impairment =
+      impairSpec === null
+        ? null
+        : impairSpec instanceof Impairment
+          ? impairSpec
+          : new Impairment(impairSpec, clock);
     const socket = dgram.createSocket({
       type: family === 6 ? 'udp6' : 'udp4',
       lookup: literalLookup,
@@ -853,7 +862,8 @@ export class Endpoint implements MessageEndpoint {
     if (view.type === PacketType.CLOSE && retiredHigh === view.connectionIdHigh) return;
     // A peer that still believes in a session we do not have learns so at once, instead of silently
     // getting a new one: answer its ack-eliciting packets with a RESET (rate-limited).
-    if (view.type === PacketType.HEARTBEAT || view.type === PacketType.DATA) this.sendReset(view, rinfo);
+    if (view.type === PacketType.HEARTBEAT || view.type === PacketType.DATA || view.type === PacketType.PROBE)
+      this.sendReset(view, rinfo);
   }
 
   private sendReset(view: PacketView, rinfo: dgram.RemoteInfo): void {

@@ -12,7 +12,7 @@
  */
 import { LIMITS } from '../core/limits.js';
 import type { PacketView } from '../wire/packet-codec.js';
-import { Flags } from '../wire/packet-layout.js';
+import { Flags, PIECE_UNIT_BYTES } from '../wire/packet-layout.js';
 import type { DeliveryMode } from './types.js';
 
 const NONE = 0;
@@ -29,6 +29,11 @@ interface Partial {
   receivedCount: number;
   fragmentCount: number;
   fifoSeq: number;
+  /**
+   * Fragments arriving as pieces (the sender's path shrank after it cut them): per fragment, one
+   * byte per piece received. A whole copy of the fragment arriving late overlaps them harmlessly.
+   */
+  pieces: Map<number, Uint8Array> | null;
 }
 
 /** A complete message waiting for (or in) the application's handler. */
@@ -92,7 +97,8 @@ export class Inbox {
     const state = this.states[seq & this.mask]!;
     if (state === COMPLETE || state === DELIVERED) return 'duplicate';
     const fifo = (view.flags & Flags.FIFO) !== 0;
-    if (view.fragmentCount === 1) return this.completeSingle(view, seq, fifo);
+    const piece = (view.flags & Flags.PIECE) !== 0;
+    if (view.fragmentCount === 1 && state === NONE && !piece) return this.completeSingle(view, seq, fifo);
     return this.addFragment(view, seq, fifo, state);
   }
 
@@ -114,6 +120,7 @@ export class Inbox {
         receivedCount: 0,
         fragmentCount: view.fragmentCount,
         fifoSeq: view.fifoSeq,
+        pieces: null,
       };
       this.usedBytes += view.messageLength;
       this.partials.set(seq, p);
@@ -128,8 +135,11 @@ export class Inbox {
       return 'refused'; // inconsistent with the first fragment: never trust it
     }
     if (p.received[view.fragmentIndex] === 1) return 'duplicate';
+    if ((view.flags & Flags.PIECE) !== 0 && !this.addPiece(p, view)) return 'duplicate';
     view.buf.copy(p.buffer, view.fragmentOffset, view.payloadOffset, view.payloadOffset + view.payloadLength);
     this.copiedBytes += view.payloadLength;
+    if ((view.flags & Flags.PIECE) !== 0 && !this.piecesComplete(p, view.fragmentIndex)) return 'accepted';
+    p.pieces?.delete(view.fragmentIndex);
     p.received[view.fragmentIndex] = 1;
     p.receivedCount++;
     if (p.receivedCount === p.fragmentCount) {
@@ -137,6 +147,29 @@ export class Inbox {
       this.markComplete(seq, p.fifoSeq, fifo, p.buffer, p.buffer.length);
     }
     return 'accepted';
+  }
+
+  /** Records a piece; false when it was already here. */
+  private addPiece(p: Partial, view: PacketView): boolean {
+    p.pieces ??= new Map();
+    let got = p.pieces.get(view.fragmentIndex);
+    const count = Math.ceil(view.pieceFragmentLength / PIECE_UNIT_BYTES);
+    if (!got || got.length !== count) {
+      // (a different cut of the same fragment cannot come from an honest sender: start over with it)
+      got = new Uint8Array(count);
+      p.pieces.set(view.fragmentIndex, got);
+    }
+    const piece = (view.fragmentOffset - view.pieceFragmentOffset) / PIECE_UNIT_BYTES;
+    if (got[piece] === 1) return false;
+    got[piece] = 1;
+    return true;
+  }
+
+  private piecesComplete(p: Partial, fragment: number): boolean {
+    const got = p.pieces?.get(fragment);
+    if (!got) return false;
+    for (let i = 0; i < got.length; i++) if (got[i] !== 1) return false;
+    return true;
   }
 
   /** The next FIFO message may always start, so a full budget can never block the FIFO head. */

@@ -52,6 +52,11 @@ export class OutgoingMessage implements SendHandle {
   /** Next fragment never sent yet. */
   nextUnsent = 0;
   /**
+   * Fragments cut into pieces after the path shrank (session.ts): per fragment, a FRAG_* state per
+   * piece of PIECE_UNIT_BYTES. Null until a fragment is too big for the packet size.
+   */
+  pieceStates: Map<number, Uint8Array> | null = null;
+  /**
    * No more work for the session: the peer reported it delivered, or the session ended. A message
    * that only timed out is failed for its caller but not retired: it is still transmitted, so both
    * sides keep the same view of the session's message sequence.
@@ -118,8 +123,12 @@ export class OutgoingMessage implements SendHandle {
 
   /** Copies fragment `index` into `dst` at `at`; returns the bytes copied. */
   copyFragment(index: number, dst: Buffer, at: number): number {
-    let from = index * this.chunkBytes;
-    let left = this.fragmentLength(index);
+    return this.copyRange(index * this.chunkBytes, this.fragmentLength(index), dst, at);
+  }
+
+  /** Copies message bytes [from, from + length) into `dst` at `at`; returns the bytes copied. */
+  copyRange(from: number, length: number, dst: Buffer, at: number): number {
+    let left = length;
     const total = left;
     let pieceStart = 0;
     for (const piece of this.pieces) {

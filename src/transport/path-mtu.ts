@@ -81,6 +81,11 @@ export class PathMtuProber {
     if (!this.searching) this.scheduleNextSearch(nowMs);
   }
 
+  /** True while a probe waits for its ack. */
+  get probeInFlight(): boolean {
+    return this.probeBytes !== 0;
+  }
+
   /** True while sizes above the working one are being tried. */
   get isSearching(): boolean {
     return this.searching;

@@ -16,13 +16,17 @@ import {
   bodyOffset,
   writeDataHeader,
   writeHeader,
+  writePieceHeader,
   writeSackRange,
   type PacketView,
 } from '../wire/packet-codec.js';
 import {
+  BASE_PACKET_BYTES,
   DATA_OVERHEAD_BYTES,
   Flags,
   HEADER_BYTES,
+  PIECE_HEADER_BYTES,
+  PIECE_UNIT_BYTES,
   PacketType,
   SACK_RANGE_BYTES,
 } from '../wire/packet-layout.js';
@@ -31,7 +35,8 @@ import type { TransportConfig } from './config.js';
 import { CongestionController, Pacer } from './congestion.js';
 import { FailureDetector } from './failure-detector.js';
 import { Inbox, type CompleteMessage } from './inbox.js';
-import { FRAG_ACKED, FRAG_IN_FLIGHT, FRAG_LOST, OutgoingMessage } from './outgoing-message.js';
+import { FRAG_ACKED, FRAG_IN_FLIGHT, FRAG_LOST, FRAG_UNSENT, OutgoingMessage } from './outgoing-message.js';
+import { PathMtuProber } from './path-mtu.js';
 import { ReceivedPackets } from './received-packets.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { SentPackets, type SentPacketSink } from './sent-packets.js';
@@ -108,6 +113,15 @@ const INLINE_ACK_GAPS = LIMITS.MAX_SACK_RANGES / 2;
 /** Packets an expired RTO declares lost (the oldest ones): probes, not a whole window of resends. */
 const PROBE_PACKETS = 2;
 
+/**
+ * Pieces in the packet log: a fragment index alone is a whole fragment; a piece is stored as
+ * -(PIECE_CODE_BASE + fragment * MAX_PIECES + piece), so acks and losses find both again.
+ */
+const MAX_PIECES = 64;
+const PIECE_CODE_BASE = 2;
+/** Bytes of a DATA piece packet beyond its payload (no SACK ranges). */
+const PIECE_OVERHEAD_BYTES = DATA_OVERHEAD_BYTES + PIECE_HEADER_BYTES;
+
 const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
 
 export class Session implements SentPacketSink<OutgoingMessage> {
@@ -119,8 +133,19 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   remoteHigh = 0;
   remoteLow = 0;
   remoteIncarnation = 0;
+  /** Packet size sent now (the path-MTU search moves it between 1200 and maxPacketBytes). */
   packetBytes: number;
   chunkBytes: number;
+  /** Largest packet size both sides allow (from the handshake). */
+  maxPacketBytes: number;
+  /** The path-MTU search (null until the handshake gives the maximum). */
+  pmtu: PathMtuProber | null = null;
+  /** Packet number of the probe in flight (0: none): no packet may let the peer give it up. */
+  private probePn = 0;
+  /** A fragment being sent as pieces: the message, the fragment, the next piece to look at. */
+  private pieceMsg: OutgoingMessage | null = null;
+  private pieceFrag = 0;
+  private pieceNext = 0;
   readonly stats: PeerStats = zeroPeerStats();
 
   // --- handshake (client side; the endpoint keeps the server's half-open state) ---
@@ -198,6 +223,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.peer = new PeerHandle(this);
     this.packetBytes = c.packetBytes;
     this.chunkBytes = c.packetBytes - DATA_OVERHEAD_BYTES;
+    this.maxPacketBytes = c.packetBytes;
     this.sent = new SentPackets<OutgoingMessage>(c.maxInFlightPackets * 2, this);
     this.acks = new AckScheduler(c.ackDelayMs, c.ackEveryPackets);
     this.rtt = new RttEstimator(c.initialRtoMs, c.minRtoMs, c.maxRtoMs, c.tickMs + c.ackDelayMs);
@@ -243,8 +269,22 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.remoteHigh = Number(remoteId >> 32n);
     this.remoteLow = Number(remoteId & 0xffff_ffffn);
     this.remoteIncarnation = remoteIncarnation;
-    this.packetBytes = Math.min(this.host.config.packetBytes, peerPacketBytes);
-    this.chunkBytes = this.packetBytes - DATA_OVERHEAD_BYTES;
+    const c = this.host.config;
+    this.maxPacketBytes = Math.min(c.packetBytes, peerPacketBytes);
+    this.pmtu = new PathMtuProber(
+      {
+        baseBytes: BASE_PACKET_BYTES,
+        maxBytes: this.maxPacketBytes,
+        startBytes: c.pmtuStartBytes,
+        granularityBytes: c.pmtuGranularityBytes,
+        maxProbes: c.pmtuMaxProbes,
+        reprobeIntervalMs: c.pmtuReprobeMs,
+        blackHoleLosses: c.pmtuBlackHoleLosses,
+        enabled: c.pmtuProbe,
+      },
+      nowMs,
+    );
+    this.applyPacketSize();
     this.fd.onHeard(nowMs);
     this.fd.onSent(nowMs);
   }
@@ -339,16 +379,206 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       const window = Math.min(cwnd, Math.max(this.peerWindowPackets, this.sent.inFlight === 0 ? 1 : 0));
       if (this.sent.inFlight >= window || !this.sent.hasRoom()) break;
       if (!this.pacer.canSend()) break;
+      // the buffer first: a fragment picked and then not sent would never be sent
+      const buf = this.host.acquireBuffer();
+      if (!buf) break;
+      if (this.pieceMsg !== null) {
+        if (this.sendNextPiece(buf, nowMs)) n++;
+        continue;
+      }
       if (!this.pickFragment()) {
+        this.host.releaseBuffer(buf);
         if (this.sent.inFlight < window) this.sent.markAppLimited();
         break;
       }
-      const buf = this.host.acquireBuffer();
-      if (!buf) break;
-      if (!this.sendFragment(buf, this.pickedMsg!, this.pickedFrag, nowMs)) break;
+      const msg = this.pickedMsg!;
+      if (msg.fragmentLength(this.pickedFrag) > this.chunkBytes) {
+        // cut for a larger packet size than the path carries now: send it as pieces
+        this.host.releaseBuffer(buf);
+        if (!this.startPieces(msg, this.pickedFrag)) break;
+        continue;
+      }
+      if (!this.sendFragment(buf, msg, this.pickedFrag, nowMs)) break;
       n++;
     }
     return n;
+  }
+
+  // ------------------------------------------------------------------ path MTU and pieces
+
+  /** Takes the prober's packet size (new messages are cut for it; older fragments go as pieces). */
+  private applyPacketSize(): void {
+    const size = this.pmtu?.currentBytes ?? this.maxPacketBytes;
+    if (size === this.packetBytes) return;
+    this.packetBytes = size;
+    this.chunkBytes = size - DATA_OVERHEAD_BYTES;
+  }
+
+  /** Probe work on the session's tick: a lost probe, the next probe to send. */
+  private tickPathMtu(nowMs: number): void {
+    const p = this.pmtu;
+    if (!p) return;
+    const size = p.poll(nowMs, this.rtt.rtoMs);
+    if (!p.probeInFlight) this.probePn = 0;
+    if (size > 0) this.sendProbe(size, nowMs);
+  }
+
+  /** A PROBE: the header and zero padding up to `sizeBytes`; ack-eliciting, carries no data. */
+  private sendProbe(sizeBytes: number, nowMs: number): void {
+    const buf = this.host.acquireBuffer();
+    if (!buf) return;
+    const pn = this.sent.takeUntracked();
+    this.probePn = pn;
+    writeHeader(
+      buf,
+      PacketType.PROBE,
+      0,
+      0,
+      sizeBytes - HEADER_BYTES,
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      this.received.cumulativeAck,
+      this.leastUnackedFor(pn),
+      this.receiveWindow(),
+    );
+    buf.fill(0, HEADER_BYTES, sizeBytes); // never last packet's bytes on the wire
+    this.pmtu!.onProbeSent(sizeBytes, nowMs);
+    this.stats.pmtuProbesSent = (this.stats.pmtuProbesSent ?? 0) + 1;
+    this.host.sendPacket(this, buf, sizeBytes);
+  }
+
+  /** The least-unacked field for a packet numbered `pn`: never past a probe still in flight. */
+  private leastUnackedFor(pn: number): number {
+    const least = Math.min(this.sent.leastUnacked, pn);
+    return this.probePn > 0 ? Math.min(least, this.probePn) : least;
+  }
+
+  /** Did this packet's ack fields acknowledge the probe in flight? */
+  private checkProbeAcked(view: PacketView, nowMs: number): void {
+    const pn = this.probePn;
+    if (pn === 0 || !this.pmtu) return;
+    let acked = pn <= view.cumulativeAck;
+    for (let i = 0; i < view.sackCount && !acked; i++)
+      acked = pn >= view.sackStart[i]! && pn < view.sackStart[i]! + view.sackLength[i]!;
+    if (!acked) return;
+    this.probePn = 0;
+    this.pmtu.onProbeAcked(nowMs);
+    this.applyPacketSize();
+  }
+
+  /** Starts (or resumes, after a loss) sending fragment `frag` of `msg` as pieces. */
+  private startPieces(msg: OutgoingMessage, frag: number): boolean {
+    if (msg.sendCount[frag]! >= this.host.config.maxRetransmits) {
+      this.end('dead', 'PEER_DEAD');
+      return false;
+    }
+    if (msg.sendCount[frag]! > 0) this.stats.retransmits++;
+    msg.sendCount[frag]!++;
+    msg.fragState[frag] = FRAG_IN_FLIGHT;
+    msg.pieceStates ??= new Map();
+    if (!msg.pieceStates.has(frag))
+      msg.pieceStates.set(frag, new Uint8Array(Math.ceil(msg.fragmentLength(frag) / PIECE_UNIT_BYTES)));
+    this.pieceMsg = msg;
+    this.pieceFrag = frag;
+    this.pieceNext = 0;
+    return true;
+  }
+
+  /** Sends the next piece never sent or lost; false (buffer returned) when none is left. */
+  private sendNextPiece(buf: Buffer, nowMs: number): boolean {
+    const msg = this.pieceMsg!;
+    const frag = this.pieceFrag;
+    const states = msg.pieceStates?.get(frag);
+    while (states && !msg.retired && msg.fragState[frag] !== FRAG_ACKED && this.pieceNext < states.length) {
+      const piece = this.pieceNext++;
+      if (states[piece] !== FRAG_UNSENT && states[piece] !== FRAG_LOST) continue;
+      states[piece] = FRAG_IN_FLIGHT;
+      this.sendPiece(buf, msg, frag, piece, nowMs);
+      return true;
+    }
+    this.pieceMsg = null;
+    this.host.releaseBuffer(buf);
+    return false;
+  }
+
+  private sendPiece(buf: Buffer, msg: OutgoingMessage, frag: number, piece: number, nowMs: number): void {
+    const fragOffset = msg.fragmentOffset(frag);
+    const fragLength = msg.fragmentLength(frag);
+    const into = piece * PIECE_UNIT_BYTES;
+    const payloadBytes = Math.min(PIECE_UNIT_BYTES, fragLength - into);
+    const room = Math.floor((this.packetBytes - PIECE_OVERHEAD_BYTES - payloadBytes) / SACK_RANGE_BYTES);
+    const sackCount = this.received.highestRanges(
+      this.sackStarts,
+      this.sackLengths,
+      Math.max(0, Math.min(room, LIMITS.MAX_SACK_RANGES)),
+    );
+    const cumAck = this.received.cumulativeAck;
+    const code = -(PIECE_CODE_BASE + frag * MAX_PIECES + piece);
+    const pn = this.sent.takeTracked(msg, code, payloadBytes, nowMs);
+    writeHeader(
+      buf,
+      PacketType.DATA,
+      (msg.mode === 'fifo' ? Flags.FIFO : 0) | Flags.PIECE,
+      sackCount,
+      payloadBytes,
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      cumAck,
+      this.leastUnackedFor(pn),
+      this.receiveWindow(),
+    );
+    for (let i = 0; i < sackCount; i++)
+      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
+    let at = writeDataHeader(
+      buf,
+      sackCount,
+      msg.seq,
+      msg.fifoSeq,
+      msg.sizeBytes,
+      fragOffset + into,
+      frag,
+      msg.fragmentCount,
+    );
+    at = writePieceHeader(buf, at, fragOffset, fragLength);
+    this.copiedOutBytes += msg.copyRange(fragOffset + into, payloadBytes, buf, at);
+    this.stats.payloadBytesSent += payloadBytes;
+    this.pacer.onSent();
+    this.fd.onSent(nowMs);
+    if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
+    this.host.sendPacket(this, buf, at + payloadBytes);
+  }
+
+  /** A piece was acked: the fragment is acked once all its pieces are. */
+  private onPieceAcked(msg: OutgoingMessage, code: number): void {
+    const frag = Math.floor((-code - PIECE_CODE_BASE) / MAX_PIECES);
+    const piece = (-code - PIECE_CODE_BASE) % MAX_PIECES;
+    const states = msg.pieceStates?.get(frag);
+    if (!states || msg.fragState[frag] === FRAG_ACKED) return;
+    states[piece] = FRAG_ACKED;
+    for (let i = 0; i < states.length; i++) if (states[i] !== FRAG_ACKED) return;
+    msg.pieceStates!.delete(frag);
+    if (msg.onFragmentAcked(frag)) this.onMessageReceived(msg);
+  }
+
+  /** A piece was lost: it goes again with the fragment's next turn in the repair queue. */
+  private onPieceLost(msg: OutgoingMessage, code: number): void {
+    const frag = Math.floor((-code - PIECE_CODE_BASE) / MAX_PIECES);
+    const piece = (-code - PIECE_CODE_BASE) % MAX_PIECES;
+    const states = msg.pieceStates?.get(frag);
+    if (!states || msg.fragState[frag] === FRAG_ACKED) return;
+    states[piece] = FRAG_LOST;
+    if (msg.fragState[frag] === FRAG_LOST) return; // already waiting for its turn
+    msg.fragState[frag] = FRAG_LOST;
+    this.retransmitMsgs.push(msg);
+    this.retransmitFrags.push(frag);
+  }
+
+  /** Bytes on the wire of a logged DATA packet (near enough for the black-hole count: SACK ranges left out). */
+  private static packetBytesOf(msg: OutgoingMessage, code: number): number {
+    if (code < 0) return PIECE_OVERHEAD_BYTES + PIECE_UNIT_BYTES;
+    return DATA_OVERHEAD_BYTES + msg.fragmentLength(code);
   }
 
   /** True when the newest message is the only one with fragments not yet sent (and no repairs wait). */
@@ -368,6 +598,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       this.retransmitHead < this.retransmitMsgs.length ||
       this.sendCursor < this.outgoing.length ||
       this.undeliveredReceived > 0 ||
+      this.pieceMsg !== null ||
+      this.pmtu?.isSearching === true ||
       this.state === 'connecting' ||
       this.state === 'closing'
     );
@@ -442,7 +674,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       this.remoteLow,
       pn,
       cumAck,
-      Math.min(leastUnacked, pn),
+      Math.min(this.leastUnackedFor(pn), leastUnacked),
       this.receiveWindow(),
     );
     for (let i = 0; i < sackCount; i++)
@@ -520,7 +752,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       this.remoteLow,
       pn,
       cumAck,
-      Math.min(leastUnacked, pn),
+      Math.min(this.leastUnackedFor(pn), leastUnacked),
       this.receiveWindow(),
     );
     for (let i = 0; i < sackCount; i++)
@@ -561,7 +793,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       this.remoteLow,
       pn,
       cumAck,
-      Math.min(leastUnacked, pn),
+      Math.min(this.leastUnackedFor(pn), leastUnacked),
       this.receiveWindow(),
     );
     if (type === PacketType.HEARTBEAT) this.fd.onHeartbeatSent(nowMs);
@@ -593,6 +825,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
           this.onDeliveredReport(nowMs);
         break;
       case PacketType.HEARTBEAT:
+      case PacketType.PROBE: // answered at once: the prober waits for it
         this.received.record(view.packetNumber);
         this.acks.onAckEliciting(nowMs, true);
         break;
@@ -640,6 +873,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       nowMs,
     );
     if (sample >= 0) this.rtt.sample(sample);
+    this.checkProbeAcked(view, nowMs);
     const sent = this.sent;
     if (sent.ratePacketsPerMs > 0 || sent.roundEnded) {
       this.cc.model.onSample(
@@ -665,7 +899,10 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   /** SentPacketSink: a packet of `msg` (fragment `frag`) was acked. */
   onPacketAcked(msg: OutgoingMessage, frag: number): void {
     this.newlyAcked++;
-    if (msg.retired || msg.fragState[frag] === FRAG_ACKED) return;
+    this.pmtu?.onPacketAcked(Session.packetBytesOf(msg, frag));
+    if (msg.retired) return;
+    if (frag < 0) return this.onPieceAcked(msg, frag);
+    if (msg.fragState[frag] === FRAG_ACKED) return;
     if (!msg.onFragmentAcked(frag)) return;
     this.onMessageReceived(msg);
   }
@@ -687,7 +924,10 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     else this.stats.fastRetransmits++;
     if (!this.inTimeout)
       this.cc.onLoss(pn, this.sent.nextPacketNumber, this.rtt.latestRttMs, this.rtt.minRttMs);
-    if (msg === null || msg.retired || msg.fragState[frag] === FRAG_ACKED) return;
+    if (msg !== null) this.pmtu?.onPacketLost(Session.packetBytesOf(msg, frag));
+    if (msg === null || msg.retired) return;
+    if (frag < 0) return this.onPieceLost(msg, frag);
+    if (msg.fragState[frag] === FRAG_ACKED) return;
     msg.fragState[frag] = FRAG_LOST;
     this.retransmitMsgs.push(msg);
     this.retransmitFrags.push(frag);
@@ -789,6 +1029,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.checkMessageTimeouts(nowMs);
     this.checkDeliveryProbe(nowMs);
     if (this.fd.heartbeatDue(nowMs)) this.sendBare(PacketType.HEARTBEAT, 0, nowMs);
+    this.tickPathMtu(nowMs);
     if (this.busy) this.host.markActive(this);
   }
 
@@ -914,6 +1155,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.retransmitMsgs.length = 0;
     this.retransmitFrags.length = 0;
     this.retransmitHead = 0;
+    this.pieceMsg = null;
     this.queuedBytes = 0;
     this.queuedPackets = 0;
     this.undeliveredReceived = 0;
@@ -928,6 +1170,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     s.cwndPackets = Math.floor(this.cc.windowPackets(this.rtt.minRttMs));
     s.inFlightPackets = this.sent.inFlight;
     s.bytesCopied = this.copiedOutBytes + this.inbox.copiedBytes;
+    s.packetBytes = this.packetBytes;
+    if (this.pmtu) {
+      const p = this.pmtu.counters;
+      s.pmtuProbesSent = p.probesSent;
+      s.pmtuProbesAcked = p.probesAcked;
+      s.pmtuProbesLost = p.probesLost;
+      s.pmtuBlackHoles = p.blackHoles;
+    }
     s.messagesQueued = 0;
     s.messagesInFlight = 0;
     for (let i = this.outHead; i < this.outgoing.length; i++) {

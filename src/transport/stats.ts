@@ -31,10 +31,15 @@ export function zeroPeerStats(): PeerStats {
     messagesDelivered: 0,
     messagesFailed: 0,
     bytesCopied: 0,
+    packetBytes: 0,
+    pmtuProbesSent: 0,
+    pmtuProbesAcked: 0,
+    pmtuProbesLost: 0,
+    pmtuBlackHoles: 0,
   };
 }
 
-const GAUGES = new Set<keyof PeerStats>(['rttMs', 'rttVarMs', 'rtoMs']);
+const GAUGES = new Set<keyof PeerStats>(['rttMs', 'rttVarMs', 'rtoMs', 'packetBytes']);
 
 /** Sums counters; RTT figures become the mean over the peers given. */
 export function sumPeerStats(all: readonly PeerStats[]): PeerStats {

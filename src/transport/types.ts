@@ -55,6 +55,13 @@ export interface PeerStats {
    * reassembly buffers when received): what a zero-copy path saves, and what shows a regression.
    */
   bytesCopied?: number;
+  /** Packet size this side sends now (the path-MTU search moves it; docs/protocol.md). */
+  packetBytes?: number;
+  /** Path-MTU probes sent, acknowledged and lost, and drops to the base size (a shrunk path). */
+  pmtuProbesSent?: number;
+  pmtuProbesAcked?: number;
+  pmtuProbesLost?: number;
+  pmtuBlackHoles?: number;
 }
 
 export interface PeerInfo {

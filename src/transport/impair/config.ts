@@ -6,6 +6,8 @@
  * declaration validates all three with messages that name the fix, and documents the defaults.
  *
  * Model, in the order a datagram meets it:
+ * 0. mtu: a datagram larger than `mtu` bytes is dropped (a path that carries smaller packets only;
+ *    `Impairment.setMtu` changes it while running, to shrink or grow a path mid-transfer).
  * 1. loss: each datagram is dropped with probability `loss`.
  * 2. burst loss (Gilbert model, a two-state Gilbert-Elliott chain whose bad state drops everything):
  *    in the good state a datagram moves the chain to the bad state with probability `burstLoss`;
@@ -32,6 +34,13 @@ import { MAX_SEED } from './prng.js';
 const MAX_DELAY_MS = 3_600_000;
 
 export const IMPAIRMENT_SCHEMA = {
+  mtu: {
+    kind: 'bytes',
+    default: 0,
+    min: 0,
+    max: LIMITS.MAX_PACKET_BYTES,
+    doc: 'datagrams larger than this many bytes are dropped (0: no limit)',
+  },
   loss: { kind: 'number', default: 0, min: 0, max: 1, doc: 'probability that a datagram is dropped' },
   burstLoss: {
     kind: 'number',
@@ -130,6 +139,8 @@ export const IMPAIRMENT_SCHEMA = {
 
 /** Validated impairment settings (IMPAIRMENT_SCHEMA has the defaults and ranges). */
 export interface ImpairmentConfig {
+  /** Largest datagram passed, in bytes (0: no limit). */
+  readonly mtu: number;
   /** Probability that a datagram is dropped, 0..1. */
   readonly loss: number;
   /** Probability per datagram of entering a loss burst, 0..1. */
@@ -174,6 +185,7 @@ export function readImpairmentConfig(
 /** True when the settings change nothing (every datagram passes at once, untouched). */
 export function isPassThrough(c: ImpairmentConfig): boolean {
   return (
+    c.mtu === 0 &&
     c.loss === 0 &&
     c.burstLoss === 0 &&
     c.dup === 0 &&

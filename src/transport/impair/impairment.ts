@@ -21,6 +21,8 @@
  * the earliest held datagram; `close()` cancels everything still held.
  */
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { FerryError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
 import { DueQueue, type Deliver, type HeldDatagram } from './due-queue.js';
 import { Prng, randomSeed } from './prng.js';
 import { readImpairmentConfig, type ImpairmentConfig } from './config.js';
@@ -39,6 +41,8 @@ export interface ImpairmentStats {
   /** Datagrams and bytes handed to `deliver` (duplicates included). */
   datagramsDelivered: number;
   bytesDelivered: number;
+  /** Dropped for being larger than the mtu setting. */
+  droppedMtu: number;
   /** Dropped by independent loss. */
   droppedLoss: number;
   /** Dropped inside a loss burst. */
@@ -78,6 +82,7 @@ export class Impairment {
     bytesIn: 0,
     datagramsDelivered: 0,
     bytesDelivered: 0,
+    droppedMtu: 0,
     droppedLoss: 0,
     droppedBurst: 0,
     bursts: 0,
@@ -110,7 +115,26 @@ export class Impairment {
     this.prng = new Prng(this.config.seed === -1 ? randomSeed() : this.config.seed);
     this.tokens = this.config.rateBurstBytes;
     this.tokensAtMs = clock.nowMs();
+    this.mtuBytes = this.config.mtu;
   }
+
+  /** Largest datagram passed now (0: no limit); starts at the `mtu` setting. */
+  get mtu(): number {
+    return this.mtuBytes;
+  }
+
+  /** Changes the largest datagram passed from now on (0: no limit): a path that shrinks or grows. */
+  setMtu(bytes: number): void {
+    if (!Number.isInteger(bytes) || bytes < 0 || bytes > LIMITS.MAX_PACKET_BYTES) {
+      throw new FerryError(
+        'INVALID_CONFIG',
+        `impair: mtu must be a whole number of bytes from 0 to ${LIMITS.MAX_PACKET_BYTES} (got ${bytes})`,
+      );
+    }
+    this.mtuBytes = bytes;
+  }
+
+  private mtuBytes: number;
 
   /** The seed in use (the configured one, or the one picked at random). */
   get seed(): number {
@@ -127,6 +151,10 @@ export class Impairment {
     c.bytesIn += datagram.length;
     if (this.closed) {
       c.droppedClosed++;
+      return;
+    }
+    if (this.mtuBytes > 0 && datagram.length > this.mtuBytes) {
+      c.droppedMtu++;
       return;
     }
     if (this.lost()) return;
