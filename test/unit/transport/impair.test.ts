@@ -360,3 +360,21 @@ test('impairmentFromEnv reads FERRY_IMPAIR', (t) => {
   t.is(impairmentFromEnv({ FERRY_IMPAIR: '  ' }), null);
   t.is(impairmentFromEnv({}), null);
 });
+
+test('mtu drops datagrams larger than it; setMtu changes it while running; 0 means no limit', (t) => {
+  const clock = new ManualClock();
+  const imp = new Impairment('mtu=1400,seed=1', clock);
+  t.is(imp.mtu, 1400);
+  t.is(pump(imp, clock, 5, 1400).length, 5, 'exactly the mtu passes');
+  t.is(pump(imp, clock, 5, 1401).length, 0);
+  t.is(imp.stats().droppedMtu, 5);
+  imp.setMtu(9000);
+  t.is(pump(imp, clock, 5, 9000).length, 5);
+  t.is(pump(imp, clock, 5, 9001).length, 0);
+  imp.setMtu(0);
+  t.is(pump(imp, clock, 5, 65_507).length, 5);
+  t.is(imp.stats().droppedMtu, 10);
+  const bad = t.throws(() => imp.setMtu(70_000));
+  t.true(isFerryError(bad) && bad.code === 'INVALID_CONFIG');
+  t.is(imp.mtu, 0, 'a refused value changes nothing');
+});
