@@ -164,6 +164,10 @@ test('loopback users may raise the packet size up to the largest UDP payload', a
   const got: Buffer[] = [];
   b.onMessage((m) => void got.push(Buffer.from(m.payload)));
   const peer = await a.connect(b.address);
+  // the session starts at pmtuStartBytes and probes up to the smaller maximum (one round trip here)
+  for (let i = 0; i < 500 && a.peers()[0]!.stats.packetBytes !== 9000; i++)
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  t.is(a.peers()[0]!.stats.packetBytes, 9000, 'probed up to the smaller of both packet sizes');
   const big = Buffer.alloc(3 << 20);
   for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
   await a.send(peer, big).delivered;
