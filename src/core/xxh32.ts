@@ -56,9 +56,8 @@ function round(acc: number, lane: number): number {
   return Math.imul(rotl((acc + Math.imul(lane, P2)) | 0, 13), P1);
 }
 
-/** The tail (fewer than 16 bytes, from `b[i, end)`) and the final avalanche. */
-function finish(h: number, b: Uint8Array, i: number, end: number): number {
-  const dv = viewOf(b);
+/** The tail (fewer than 16 bytes, `b[i, end)`, read through `dv` at `b.byteOffset`) and the avalanche. */
+function finish(h: number, b: Uint8Array, dv: DataView<ArrayBufferLike>, i: number, end: number): number {
   const base = b.byteOffset;
   for (; i + 4 <= end; i += 4)
     h = Math.imul(rotl((h + Math.imul(dv.getInt32(base + i, true), P3)) | 0, 17), P4);
@@ -82,6 +81,8 @@ export class Xxh32 {
   private totalBytes = 0;
   /** Bytes of an unfinished stripe, carried over to the next piece. */
   private readonly carry = new Uint8Array(STRIPE_BYTES);
+  /** Its own view of the carry, so the carry never takes a place in the shared view cache. */
+  private readonly carryView = new DataView(this.carry.buffer);
   private carryBytes = 0;
 
   constructor(seed = 0) {
@@ -110,11 +111,11 @@ export class Xxh32 {
       this.carryBytes += take;
       i += take;
       if (this.carryBytes < STRIPE_BYTES) return this;
-      this.stripes(this.carry, 0, STRIPE_BYTES);
+      this.stripes(this.carryView, 0, STRIPE_BYTES);
       this.carryBytes = 0;
     }
     const whole = i + ((end - i) & ~(STRIPE_BYTES - 1));
-    if (whole > i) this.stripes(data, i, whole);
+    if (whole > i) this.stripes(viewOf(data), data.byteOffset + i, data.byteOffset + whole);
     for (let k = whole; k < end; k++) this.carry[this.carryBytes++] = data[k]!;
     return this;
   }
@@ -128,18 +129,16 @@ export class Xxh32 {
       h = (this.seed + P5) | 0;
     }
     h = (h + this.totalBytes) | 0;
-    return finish(h, this.carry, 0, this.carryBytes);
+    return finish(h, this.carry, this.carryView, 0, this.carryBytes);
   }
 
-  /** Whole stripes of `b[i, end)` (a multiple of 16 bytes). */
-  private stripes(b: Uint8Array, i: number, end: number): void {
+  /** Whole stripes of the bytes at `dv[at, stop)` (a multiple of 16). */
+  private stripes(dv: DataView<ArrayBufferLike>, at: number, stop: number): void {
     let v1 = this.v1;
     let v2 = this.v2;
     let v3 = this.v3;
     let v4 = this.v4;
-    const dv = viewOf(b);
-    const stop = b.byteOffset + end;
-    for (let at = b.byteOffset + i; at < stop; at += STRIPE_BYTES) {
+    for (; at < stop; at += STRIPE_BYTES) {
       v1 = round(v1, dv.getInt32(at, true));
       v2 = round(v2, dv.getInt32(at + 4, true));
       v3 = round(v3, dv.getInt32(at + 8, true));
@@ -157,12 +156,12 @@ export function xxh32Range(data: Uint8Array, start = 0, end = data.length, seed 
   let i = start;
   const length = end - start;
   let h: number;
+  const dv = viewOf(data);
   if (length >= STRIPE_BYTES) {
     let v1 = (seed + P1 + P2) | 0;
     let v2 = (seed + P2) | 0;
     let v3 = seed | 0;
     let v4 = (seed - P1) | 0;
-    const dv = viewOf(data);
     const base = data.byteOffset;
     const limit = end - STRIPE_BYTES;
     for (; i <= limit; i += STRIPE_BYTES) {
@@ -177,5 +176,5 @@ export function xxh32Range(data: Uint8Array, start = 0, end = data.length, seed 
     h = (seed + P5) | 0;
   }
   h = (h + length) | 0;
-  return finish(h, data, i, end);
+  return finish(h, data, dv, i, end);
 }
