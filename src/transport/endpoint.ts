@@ -52,6 +52,7 @@ import {
 } from './impair/impairment.js';
 import type { OutgoingMessage } from './outgoing-message.js';
 import { MessageHistory } from './message-history.js';
+import { ReceiveShare } from './receive-share.js';
 import { Session, type SessionHost } from './session.js';
 import { formatEndpointStats, sumPeerStats } from './stats.js';
 import { UdpSender } from './udp-sender.js';
@@ -115,8 +116,6 @@ interface DropCounters {
 
 const SEND_BUDGET_PER_SESSION = 128;
 const IDLE_TICK_MS = 50;
-/** A peer that sent DATA this recently shares the socket's receive buffer. */
-const ACTIVE_SENDER_MS = 200;
 const TWO_32 = 0x1_0000_0000;
 
 function addressKey(host: string, port: number): string {
@@ -166,10 +165,8 @@ export class Endpoint implements MessageEndpoint {
   private readonly blacklisted = new Set<string>();
   private readonly active = new Set<Session>();
   private flushScheduled = false;
-  /** The socket's receive buffer as the kernel granted it, shared by the peers sending to us. */
-  private readonly socketReceiveBytes: number;
-  /** Peers that sent DATA within the last ACTIVE_SENDER_MS (at least 1), counted each tick. */
-  private activeSenders = 1;
+  /** The socket's receive buffer as the kernel granted it, split between the peers sending to us (counted each tick). */
+  private readonly receiveShare: ReceiveShare;
   private timer: TimerHandle | null = null;
   private timerDueMs = Infinity;
 
@@ -211,10 +208,10 @@ export class Endpoint implements MessageEndpoint {
     const bound = socket.address();
     this.address = { host: bound.address, port: bound.port };
     this.incarnation = nextIncarnation();
-    this.socketReceiveBytes = Endpoint.receiveBufferBytes(socket, config.recvBufferBytes);
+    this.receiveShare = new ReceiveShare(Endpoint.receiveBufferBytes(socket, config.recvBufferBytes));
     this.host = {
       config,
-      socketShareBytes: () => this.socketReceiveBytes / this.activeSenders,
+      socketSharePackets: (packetBytes) => this.receiveShare.sharePackets(packetBytes),
       acquireBuffer: () => this.acquireBuffer(),
       releaseBuffer: (buf) => this.releaseBuffer(buf),
       sendPacket: (session, buf, length, slices, sliceCount) =>
@@ -772,13 +769,13 @@ export class Endpoint implements MessageEndpoint {
     if (this.closed) return;
     const now = this.clock.nowMs();
     let busy = false;
-    let senders = 0;
+    this.receiveShare.beginCount();
     for (const s of [...this.sessionsByAddress.values()]) {
       s.tick(now);
       if (!s.ended && s.busy) busy = true;
-      if (now - s.dataReceivedAtMs < ACTIVE_SENDER_MS) senders++;
+      this.receiveShare.count(s.dataReceivedAtMs, now);
     }
-    this.activeSenders = Math.max(1, senders);
+    this.receiveShare.endCount();
     for (const [low, p] of this.pendingByLocalLow) {
       if (now - p.createdMs > this.config.handshakeTimeoutMs) this.pendingByLocalLow.delete(low);
     }

@@ -17,6 +17,15 @@
  * without any other sample do not age the filter, so a quiet request-response session keeps the
  * bandwidth it measured while busy.
  *
+ * The window's round-trip time is the smallest RTT of the last few rounds, not the smallest ever.
+ * Several flows into one busy receiver (n senders on a shared, loaded host) all see a queue and
+ * scheduling delay that no one of them causes or can drain; a flow whose window assumed the
+ * quiet-path minimum would be held below its delivery rate (window / RTT < rate), measure less and
+ * shrink every round, while the flows that started first keep their share. With the recent RTT,
+ * every flow can fill the share of the receive window the receiver grants it (equal shares:
+ * endpoint.ts), which is what makes them fair. Pacing (average gain 1) keeps the queue in check;
+ * the window stays a cap.
+ *
  * Pure arithmetic on numbers handed in (no clock): tested under a simulated path.
  */
 
@@ -28,6 +37,8 @@ export const PROBE_GAINS: readonly number[] = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
 export const CWND_GAIN = 2;
 /** Rounds the bandwidth filter remembers. */
 export const BW_WINDOW_ROUNDS = 10;
+/** Rounds the RTT filter of the window remembers. */
+export const RTT_WINDOW_ROUNDS = 10;
 /** Startup ends after this many rounds without 25 % growth. */
 const FULL_BW_ROUNDS = 3;
 const FULL_BW_GROWTH = 1.25;
@@ -47,6 +58,11 @@ export class DeliveryRateModel {
   private fullBwPacketsPerMs = 0;
   private fullBwRounds = 0;
   private cycleIndex = 0;
+  /** Smallest RTT of each recent round (Infinity: no sample in that round). */
+  private readonly rttSlots = new Float64Array(RTT_WINDOW_ROUNDS).fill(Infinity);
+  private rttSlot = 0;
+  /** Smallest RTT over the last RTT_WINDOW_ROUNDS rounds. */
+  recentMinRttMs = Infinity;
 
   constructor(
     private readonly minPackets: number,
@@ -81,8 +97,25 @@ export class DeliveryRateModel {
     if (this.state === 'drain' && inFlightPackets <= this.bdpPackets(minRttMs)) this.enterProbeBw();
   }
 
+  /** An RTT sample (ms) from the ack just processed. */
+  onRttSample(rttMs: number): void {
+    if (!(rttMs >= 0)) return;
+    if (rttMs < this.rttSlots[this.rttSlot]!) this.rttSlots[this.rttSlot] = rttMs;
+    if (rttMs < this.recentMinRttMs) this.recentMinRttMs = rttMs;
+  }
+
+  private endRttRound(): void {
+    if (this.rttSlots[this.rttSlot] === Infinity) return; // a round without samples does not age the filter
+    this.rttSlot = (this.rttSlot + 1) % RTT_WINDOW_ROUNDS;
+    this.rttSlots[this.rttSlot] = Infinity;
+    let min = Infinity;
+    for (let i = 0; i < RTT_WINDOW_ROUNDS; i++) if (this.rttSlots[i]! < min) min = this.rttSlots[i]!;
+    this.recentMinRttMs = min;
+  }
+
   private endRound(): void {
     this.rounds++;
+    this.endRttRound();
     if (this.state === 'startup') this.checkFullBandwidth();
     else if (this.state === 'probeBw') {
       this.cycleIndex = (this.cycleIndex + 1) % PROBE_GAINS.length;
@@ -123,9 +156,10 @@ export class DeliveryRateModel {
     return this.btlBwPacketsPerMs * (rttMs + this.ackLagMs);
   }
 
-  /** The window the model allows, in packets. */
+  /** The window the model allows, in packets: gain x bandwidth x the recent round trip (see the header). */
   cwndPackets(minRttMs: number): number {
-    const packets = this.cwndGain * this.bdpPackets(minRttMs);
+    const rttMs = Number.isFinite(this.recentMinRttMs) ? Math.max(minRttMs, this.recentMinRttMs) : minRttMs;
+    const packets = this.cwndGain * this.bdpPackets(rttMs);
     return Math.min(this.maxPackets, Math.max(this.minPackets, packets));
   }
 

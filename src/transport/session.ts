@@ -47,10 +47,10 @@ import type { Peer, PeerAddress, PeerInfo, PeerState, PeerStats } from './types.
 export interface SessionHost {
   readonly config: TransportConfig;
   /**
-   * This session's share of the endpoint socket's receive buffer (the kernel's figure, overheads
-   * included), split between the peers sending to it now.
+   * This session's share of the endpoint socket's receive buffer in packets of `packetBytes`, split
+   * between the peers sending to it now (receive-share.ts).
    */
-  socketShareBytes(): number;
+  socketSharePackets(packetBytes: number): number;
   /** A pool buffer of at least `packetBytes`, or null when the send pool is empty. */
   acquireBuffer(): Buffer | null;
   /**
@@ -101,11 +101,6 @@ interface Waiter {
 
 /** The pacing bucket holds this many endpoint ticks of the rate (timers run late on a busy machine). */
 const PACING_BURST_TICKS = 2;
-
-/** What the kernel charges per datagram beyond its bytes (sk_buff and alignment), for the socket window. */
-const SKB_OVERHEAD_BYTES = 1024;
-/** The socket window never goes below this (tiny buffers still let a few packets through). */
-const MIN_SOCKET_WINDOW_PACKETS = 16;
 
 /** New gaps after which an ack goes at once (half the ranges an ack carries). */
 const INLINE_ACK_GAPS = LIMITS.MAX_SACK_RANGES / 2;
@@ -713,11 +708,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private receiveWindow(): number {
     // Also never more than the socket can buffer while this process is busy: beyond it, a burst is
     // dropped by the kernel (65 KB datagrams overflow a 4 MiB buffer at 64 packets).
-    const socketPackets = Math.floor(this.host.socketShareBytes() / (this.packetBytes + SKB_OVERHEAD_BYTES));
-    const max = Math.min(
-      this.host.config.maxInFlightPackets,
-      Math.max(socketPackets, MIN_SOCKET_WINDOW_PACKETS),
-    );
+    const max = Math.min(this.host.config.maxInFlightPackets, this.host.socketSharePackets(this.packetBytes));
     return this.inbox.windowPackets(this.chunkBytes, max);
   }
 
@@ -872,7 +863,10 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       view.sackCount,
       nowMs,
     );
-    if (sample >= 0) this.rtt.sample(sample);
+    if (sample >= 0) {
+      this.rtt.sample(sample);
+      this.cc.model.onRttSample(this.rtt.latestRttMs);
+    }
     this.checkProbeAcked(view, nowMs);
     const sent = this.sent;
     if (sent.ratePacketsPerMs > 0 || sent.roundEnded) {

@@ -114,7 +114,10 @@ function simulate(
       const a = acks.shift()!;
       starts[0] = a.pn;
       const sample = log.onAck(0, starts, lengths, 1, now);
-      if (sample >= 0) rtt.min = Math.min(rtt.min, sample);
+      if (sample >= 0) {
+        rtt.min = Math.min(rtt.min, sample);
+        cc.model.onRttSample(sample);
+      }
       cc.model.onSample(log.ratePacketsPerMs, log.rateAppLimited, log.roundEnded, log.inFlight, rtt.min);
       if (now > durationMs / 2) lateDelivered += CHUNK;
     }
