@@ -17,6 +17,12 @@ export const DEFAULT_PACKET_BYTES = 1452;
 /** Message sizes this benchmark accepts: a header at least, at most what a run can hold in memory. */
 export const MAX_MESSAGE_BYTES = 64 * MiB;
 const MAX_DURATION_MS = 3_600_000;
+/** Most a fixed-amount run (`--bytes`) streams: enough for the issue's 10 GiB memory figure and more. */
+export const MAX_STREAM_BYTES = 1024 * 1024 * MiB;
+/** The time bound of a fixed-amount run when --duration is not given: it stops by itself either way. */
+export const STREAM_DEFAULT_DURATION_MS = 900_000;
+/** The message size of a fixed-amount run when --size is not given (the bulk targets' size). */
+export const STREAM_DEFAULT_SIZE_BYTES = 1 * MiB;
 
 export interface TransportBenchOptions {
   impls: ImplName[];
@@ -32,6 +38,11 @@ export interface TransportBenchOptions {
   /** Senders of the n-to-1 workload, nodes of the n-to-n workload. */
   n1Senders: number;
   nnNodes: number;
+  /**
+   * One-way runs stream this many payload bytes (then stop by themselves, within the duration), or
+   * null for runs bounded by the duration only. Used for the memory target: peak RSS per side.
+   */
+  streamBytes: number | null;
 }
 
 /** What the command line passes (all optional, all as typed by the user). */
@@ -43,22 +54,57 @@ export interface RawTransportOptions {
   packetSize?: string;
   lossMatrix?: boolean;
   smoke?: boolean;
+  bytes?: string;
 }
 
 export function parseTransportOptions(raw: RawTransportOptions): TransportBenchOptions {
   const smoke = raw.smoke === true;
+  const workloads = parseList(raw.workload, WORKLOAD_NAMES, '--workload');
+  const streamBytes = raw.bytes === undefined ? null : parseStreamBytes(raw.bytes, workloads, raw);
+  const defaultDurationMs = streamBytes !== null ? STREAM_DEFAULT_DURATION_MS : smoke ? 300 : 5000;
   return {
     impls: parseList(raw.impl, [...IMPL_NAMES, ...OPT_IN_IMPL_NAMES], '--impl', IMPL_NAMES),
-    workloads: parseList(raw.workload, WORKLOAD_NAMES, '--workload'),
-    sizes: raw.size === undefined ? null : parseSizes(raw.size),
-    durationMs: raw.duration === undefined ? (smoke ? 300 : 5000) : parseDuration(raw.duration),
+    workloads,
+    sizes:
+      raw.size === undefined
+        ? streamBytes !== null
+          ? [STREAM_DEFAULT_SIZE_BYTES]
+          : null
+        : parseSizes(raw.size),
+    durationMs: raw.duration === undefined ? defaultDurationMs : parseDuration(raw.duration),
     packetSizeBytes: raw.packetSize === undefined ? DEFAULT_PACKET_BYTES : parsePacketSize(raw.packetSize),
     lossMatrix: raw.lossMatrix === true,
     smoke,
     rrDepth: smoke ? 4 : 16,
     n1Senders: 8,
     nnNodes: 4,
+    streamBytes,
   };
+}
+
+/**
+ * `--bytes`: a fixed amount streamed one way. Only with `--workload oneway` alone (the other
+ * workloads would run for the long default time bound) and without the loss matrix or smoke.
+ */
+function parseStreamBytes(
+  text: string,
+  workloads: readonly WorkloadName[],
+  raw: RawTransportOptions,
+): number {
+  const n = parseBytes(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STREAM_BYTES) {
+    throw ferryError(
+      'INVALID_ARGUMENT',
+      `--bytes: "${text}" is not an amount from 1 B to ${MAX_STREAM_BYTES / (1024 * MiB)} GiB (e.g. 10GiB, 512MiB)`,
+    );
+  }
+  if (workloads.length !== 1 || workloads[0] !== 'oneway' || raw.lossMatrix === true || raw.smoke === true) {
+    throw ferryError(
+      'INVALID_ARGUMENT',
+      '--bytes streams a fixed amount one way: use it with --workload oneway alone (no --loss-matrix, no --smoke)',
+    );
+  }
+  return n;
 }
 
 function parseList<T extends string>(

@@ -86,8 +86,8 @@ function planWorkload(w: WorkloadName, size: number, o: TransportBenchOptions): 
       case 'jumbo':
         add(
           impl,
-          [node(0, 'sink', [], size, d), node(1, 'stream', [0], size, d)],
-          w === 'jumbo' ? { packetSizeBytes: jumboPacket() } : {},
+          [node(0, 'sink', [], size, d), node(1, 'stream', [0], size, d, streamBound(w, size, o))],
+          w === 'jumbo' ? { packetSizeBytes: jumboPacket() } : streamVariant(w, o),
         );
         break;
       case 'rr':
@@ -146,6 +146,17 @@ function planWorkload(w: WorkloadName, size: number, o: TransportBenchOptions): 
     }
   }
   return out;
+}
+
+/** A fixed-amount one-way run (`--bytes`) sends whole messages until the amount is reached. */
+function streamBound(w: WorkloadName, size: number, o: TransportBenchOptions): Partial<NodePlan> {
+  if (w !== 'oneway' || o.streamBytes === null) return {};
+  return { maxMessages: Math.ceil(o.streamBytes / size) };
+}
+
+function streamVariant(w: WorkloadName, o: TransportBenchOptions): Partial<Scenario> {
+  if (w !== 'oneway' || o.streamBytes === null) return {};
+  return { variant: `bytes=${o.streamBytes}`, streamBytes: o.streamBytes };
 }
 
 /** One outstanding request and the pipelined depth; a smoke run checks only the pipelined one. */
@@ -208,6 +219,7 @@ function scenario(
     proxyImpair: '',
     rateMsgsPerSec: null,
     loss: null,
+    streamBytes: null,
     ...extra,
   };
 }

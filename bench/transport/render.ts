@@ -80,7 +80,7 @@ function throughputTable(group: readonly RunResult[], all: readonly RunResult[])
     'p99.9 µs',
     'retx',
     'CPU s rx/tx',
-    'RSS MiB',
+    'RSS MiB rx/tx',
   ];
   if (fair) headers.push('min/max share');
   headers.push(...BASELINES.map((b) => `× ${b}`), 'note');
@@ -110,7 +110,7 @@ function rrTable(group: readonly RunResult[], all: readonly RunResult[]): string
     'timeouts',
     'retx',
     'CPU s rx/tx',
-    'RSS MiB',
+    'RSS MiB rx/tx',
   ];
   headers.push(...BASELINES.map((b) => `p50 × ${b}`), 'note');
   const rows = group.map((r) => {
@@ -236,17 +236,22 @@ function count(n: number | null | undefined): string {
 /** CPU seconds of the receiving-only side (sink, server) and of the sending side. */
 function cpu(r: RunResult): Cell {
   if (r.processes.length === 0) return '-';
-  const rx = r.processes
-    .filter((p) => p.role === 'sink' || p.role === 'rr-server')
-    .reduce((a, p) => a + p.cpu_s, 0);
-  const tx = r.processes
-    .filter((p) => p.role !== 'sink' && p.role !== 'rr-server')
-    .reduce((a, p) => a + p.cpu_s, 0);
+  const rx = r.processes.filter(isReceiveOnly).reduce((a, p) => a + p.cpu_s, 0);
+  const tx = r.processes.filter((p) => !isReceiveOnly(p)).reduce((a, p) => a + p.cpu_s, 0);
   return `${rx > 0 ? rx.toFixed(2) : '-'}/${tx.toFixed(2)}`;
 }
 
+/** Peak RSS of the receiving-only side and the largest of the sending side, MiB. */
 function rss(r: RunResult): Cell {
-  return r.processes.length === 0 ? '-' : Math.max(...r.processes.map((p) => p.peak_rss_bytes)) / 2 ** 20;
+  if (r.processes.length === 0) return '-';
+  const rx = r.processes.filter(isReceiveOnly).map((p) => p.peak_rss_bytes);
+  const tx = r.processes.filter((p) => !isReceiveOnly(p)).map((p) => p.peak_rss_bytes);
+  const mib = (v: number[]): string => (v.length === 0 ? '-' : (Math.max(...v) / 2 ** 20).toFixed(1));
+  return `${mib(rx)}/${mib(tx)}`;
+}
+
+function isReceiveOnly(p: { role: string }): boolean {
+  return p.role === 'sink' || p.role === 'rr-server';
 }
 
 function versus(r: RunResult, all: readonly RunResult[], base: ImplName, f: (x: RunResult) => number): Cell {

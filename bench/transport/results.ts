@@ -44,6 +44,8 @@ export interface RunResult {
   reason: string | null;
   offered_rate_msgs_per_s: number | null;
   loss: { probability: number; delay_ms: number } | null;
+  /** Fixed-amount one-way runs (`--bytes`): the payload bytes asked for, else null. */
+  stream_bytes: number | null;
   /** From the common start to the last message delivered on any node. */
   elapsed_s: number;
   messages_sent: number;
@@ -100,6 +102,7 @@ export function toResult(s: Scenario, out: RunOutcome, forced?: RunStatus): RunR
     reason: status === 'ok' ? null : (out.error ?? (status === 'aborted' ? 'interrupted' : null)),
     offered_rate_msgs_per_s: s.rateMsgsPerSec,
     loss: s.loss ? { probability: s.loss.probability, delay_ms: s.loss.delayMs } : null,
+    stream_bytes: s.streamBytes,
     elapsed_s: elapsed,
     messages_sent: sum(reports, (r) => r.sent.messages),
     messages_received: received,

@@ -111,15 +111,20 @@ async function drive(
   trace(s, 'connected', t0);
   if (signal.aborted) return;
   const startNs = process.hrtime.bigint().toString();
+  const startedMs = Date.now();
   workers.forEach((w) => w.send({ t: 'start', startNs }));
   await untilAborted(Promise.all(workers.map((w) => w.next('sent', s.durationMs + SEND_GRACE_MS))), signal);
   trace(s, 'sent', t0);
   if (!signal.aborted) {
+    // A fixed-amount run is over when the amount arrived (the sender's queue may hold much of it
+    // when the sender is done): it drains for the rest of its duration, not just DRAIN_MAX_MS.
+    const drainMaxMs = env.smoke ? SMOKE_DRAIN_MAX_MS : DRAIN_MAX_MS;
     await drain(
       workers,
       signal,
       env.smoke ? SMOKE_DRAIN_POLL_MS : DRAIN_POLL_MS,
-      env.smoke ? SMOKE_DRAIN_MAX_MS : DRAIN_MAX_MS,
+      s.streamBytes === null ? drainMaxMs : Math.max(drainMaxMs, s.durationMs - (Date.now() - startedMs)),
+      s.streamBytes ?? Infinity,
     );
   }
   trace(s, 'drained', t0);
@@ -152,17 +157,21 @@ function peersOf(i: number, endpoints: readonly PeerEndpoint[], proxyPort: numbe
   return others.map((e) => (e.node === 0 ? { ...e, port: proxyPort } : e));
 }
 
-/** Waits while the receivers still take in messages sent before the senders stopped. */
+/**
+ * Waits while the receivers still take in messages sent before the senders stopped: until their
+ * counts stop moving, `maxMs` passed, or `targetBytes` arrived.
+ */
 async function drain(
   workers: WorkerProcess[],
   signal: AbortSignal,
   pollMs: number,
   maxMs: number,
+  targetBytes: number,
 ): Promise<void> {
   const started = Date.now();
   let last = -1;
   let quiet = 0;
-  while (quiet < DRAIN_QUIET_POLLS && Date.now() - started < maxMs && !signal.aborted) {
+  while (quiet < DRAIN_QUIET_POLLS && last < targetBytes && Date.now() - started < maxMs && !signal.aborted) {
     workers.forEach((w) => w.send({ t: 'poll' }));
     const progress = await Promise.all(workers.map((w) => w.next('progress', REPORT_TIMEOUT_MS)));
     const total = progress.reduce((sum, p) => sum + p.payloadBytes, 0);

@@ -27,4 +27,6 @@ export interface Scenario {
   rateMsgsPerSec: number | null;
   /** Loss matrix: the loss probability and one-way delay applied at the receiver. */
   loss: { probability: number; delayMs: number } | null;
+  /** Fixed-amount one-way runs (`--bytes`): the payload bytes the sender streams, else null. */
+  streamBytes: number | null;
 }

@@ -193,12 +193,17 @@ function n1Fairness(runs: readonly RunResult[], bulk: number): TargetCheck {
   };
 }
 
+/**
+ * The memory target reads the fixed-amount run (`--bytes`) that streamed the most when there is one,
+ * else a short bulk run (and says that it was short).
+ */
 function peakRss(runs: readonly RunResult[], bulk: number): TargetCheck {
   const target = 'peak RSS while streaming bulk (ferry), largest side, MiB';
-  const r =
-    runs.find(
-      (x) => x.status === 'ok' && x.workload === 'oneway' && x.impl === 'ferry' && x.size_bytes === bulk,
-    ) ?? runs.find((x) => x.status === 'ok' && x.workload === 'oneway' && x.impl === 'ferry');
+  const oneway = runs.filter((x) => x.status === 'ok' && x.workload === 'oneway' && x.impl === 'ferry');
+  const fixed = oneway
+    .filter((x) => (x.stream_bytes ?? null) !== null)
+    .sort((a, b) => b.payload_bytes_received - a.payload_bytes_received)[0];
+  const r = fixed ?? oneway.find((x) => x.size_bytes === bulk) ?? oneway[0];
   if (!r)
     return {
       target,
@@ -208,11 +213,24 @@ function peakRss(runs: readonly RunResult[], bulk: number): TargetCheck {
       detail: 'not measured: needs oneway ferry',
     };
   const peak = Math.max(...r.processes.map((p) => p.peak_rss_bytes));
+  const side = (receiving: boolean): string =>
+    fmt(
+      Math.max(
+        0,
+        ...r.processes.filter((p) => (p.role === 'sink') === receiving).map((p) => p.peak_rss_bytes),
+      ) / MiB,
+    );
+  const streamed = `${fmt(r.payload_bytes_received / 2 ** 30)} GiB streamed in ${fmt(r.elapsed_s)} s`;
+  const asked = r.stream_bytes ?? null;
+  const amount =
+    asked !== null
+      ? `--bytes ${fmt(asked / 2 ** 30)} GiB: ${streamed}`
+      : `${streamed} (short run; --bytes 10GiB measures the issue's figure)`;
   return {
     target,
     measured: peak / MiB,
     goal: `<= ${RSS_LIMIT_BYTES / MiB}`,
     met: peak <= RSS_LIMIT_BYTES,
-    detail: `oneway ferry ${r.size_bytes} B, ${fmt(r.payload_bytes_received / 2 ** 30)} GiB streamed (the issue's figure is for 10 GiB)`,
+    detail: `oneway ferry ${r.size_bytes} B, ${amount}; receiver ${side(true)} MiB, sender ${side(false)} MiB`,
   };
 }

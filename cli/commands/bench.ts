@@ -59,6 +59,12 @@ const transportCommand: CommandModule<object, TransportArgs> = {
         requiresArg: true,
         describe: 'datagram size for dgram and ferry (default 1452)',
       })
+      .option('bytes', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          'one-way runs stream this many bytes, then stop (e.g. 10GiB; --duration bounds the time, default 900): peak RSS per side',
+      })
       .option('loss-matrix', {
         type: 'boolean',
         default: false,
@@ -86,6 +92,10 @@ const transportCommand: CommandModule<object, TransportArgs> = {
         'one bulk comparison',
       )
       .example(
+        '$0 bench transport --impl ferry --workload oneway --bytes 10GiB',
+        'memory while streaming 10 GiB: peak RSS of each side',
+      )
+      .example(
         '$0 bench transport --smoke --json',
         'a few seconds: does everything run?',
       ) as unknown as Argv<TransportArgs>,
@@ -99,6 +109,7 @@ const transportCommand: CommandModule<object, TransportArgs> = {
         packetSize: argv.packetSize ?? (argv as { 'packet-size'?: string })['packet-size'],
         lossMatrix: argv.lossMatrix ?? (argv as { 'loss-matrix'?: boolean })['loss-matrix'],
         smoke: argv.smoke,
+        bytes: argv.bytes,
       }),
     );
     const stop = abortOnSignal(() =>

@@ -76,3 +76,53 @@ test('a smoke plan runs every workload for every implementation, and the loss ma
   const nn = runs.find((s) => s.workload === 'nn')!;
   t.true(nn.nodes.every((n) => n.sendTo.length === nn.nodes.length - 1 && !n.sendTo.includes(n.node)));
 });
+
+test('--bytes streams a fixed amount one way: 1 MiB messages, bounded by a long default duration', (t) => {
+  const o = parseTransportOptions({ impl: 'ferry', workload: 'oneway', bytes: '10GiB' });
+  t.is(o.streamBytes, 10 * 1024 ** 3);
+  t.deepEqual(o.sizes, [1024 * 1024], 'the bulk size unless --size says otherwise');
+  t.is(o.durationMs, 900_000, 'stops by itself within 15 minutes');
+  const custom = parseTransportOptions({
+    workload: 'oneway',
+    bytes: '512MiB',
+    size: '64KiB',
+    duration: '60',
+  });
+  t.is(custom.streamBytes, 512 * 1024 * 1024);
+  t.deepEqual(custom.sizes, [64 * 1024]);
+  t.is(custom.durationMs, 60_000);
+  t.is(parseTransportOptions({ workload: 'oneway' }).streamBytes, null, 'off by default');
+  const [run] = planRuns(
+    parseTransportOptions({ impl: 'ferry', workload: 'oneway', bytes: '3MiB', size: '1MiB' }),
+  );
+  t.truthy(run);
+  t.is(run!.scenario.streamBytes, 3 * 1024 * 1024);
+  t.is(run!.scenario.variant, `bytes=${3 * 1024 * 1024}`);
+  const sender = run!.scenario.nodes.find((n) => n.role === 'stream');
+  t.is(sender?.maxMessages, 3, 'whole messages up to the amount');
+  const [uneven] = planRuns(
+    parseTransportOptions({ workload: 'oneway', impl: 'ferry', bytes: '2500KiB', size: '1MiB' }),
+  );
+  t.is(
+    uneven!.scenario.nodes.find((n) => n.role === 'stream')?.maxMessages,
+    3,
+    'rounded up to a whole message',
+  );
+});
+
+test('--bytes refuses amounts it cannot stream and workloads it does not apply to, naming the fix', (t) => {
+  const cases: [Parameters<typeof parseTransportOptions>[0], RegExp][] = [
+    [{ workload: 'oneway', bytes: '0' }, /--bytes.*"0"/],
+    [{ workload: 'oneway', bytes: 'lots' }, /--bytes.*lots/],
+    [{ workload: 'oneway', bytes: '2TiB' }, /--bytes/],
+    [{ bytes: '1GiB' }, /--workload oneway alone/],
+    [{ workload: 'oneway,n1', bytes: '1GiB' }, /--workload oneway alone/],
+    [{ workload: 'oneway', bytes: '1GiB', lossMatrix: true }, /--loss-matrix/],
+    [{ workload: 'oneway', bytes: '1GiB', smoke: true }, /--smoke/],
+  ];
+  for (const [raw, message] of cases) {
+    const e = t.throws(() => parseTransportOptions(raw));
+    t.true(isFerryError(e) && e.code === 'INVALID_ARGUMENT', JSON.stringify(raw));
+    t.regex(e?.message ?? '', message);
+  }
+});

@@ -18,6 +18,7 @@ function run(
     packet_size_bytes: 1452,
     payload_bytes_per_s: mbps * 1e6,
     payload_bytes_received: 0,
+    elapsed_s: 1,
     msgs_per_s: 0,
     loss: null,
     per_sender: null,
@@ -54,4 +55,32 @@ test('bulk targets read the 1 MiB runs when several sizes ran (not the first siz
   t.is(get('bulk under 5 %'), 0.8);
   t.is(get('n senders to 1 receiver: ferry aggregate'), 0.9);
   t.is(get('n senders to 1 receiver: smallest'), 0.9);
+});
+
+test('the memory target reads the fixed-amount run (--bytes) and names each side, else says the run was short', (t) => {
+  const proc = (role: string, rssMiB: number): Record<string, unknown> => ({
+    role,
+    peak_rss_bytes: rssMiB * MiB,
+  });
+  const short = run('oneway', MiB, 100, {
+    payload_bytes_received: 300 * MiB,
+    elapsed_s: 3,
+    processes: [proc('sink', 90), proc('stream', 70)],
+  });
+  const fixed = run('oneway', MiB, 100, {
+    variant: 'bytes=10737418240',
+    stream_bytes: 10 * 1024 * MiB,
+    payload_bytes_received: 10 * 1024 * MiB,
+    elapsed_s: 100,
+    processes: [proc('sink', 140), proc('stream', 160)],
+  });
+  const memory = (runs: RunResult[]) => checkTargets(runs).find((c) => c.target.startsWith('peak RSS'))!;
+  const alone = memory([short]);
+  t.is(alone.measured, 90);
+  t.true(alone.met!);
+  t.regex(alone.detail, /short run; --bytes 10GiB/);
+  const both = memory([short, fixed]);
+  t.is(both.measured, 160, 'the largest side of the 10 GiB run, not the short run');
+  t.false(both.met!);
+  t.regex(both.detail, /--bytes 10.0 GiB: 10.0 GiB streamed in 100 s; receiver 140 MiB, sender 160 MiB/);
 });
