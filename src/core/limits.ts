@@ -22,6 +22,8 @@ export const LIMITS = {
   MAX_FRAGMENTS: 1_048_576,
   /** Selective-ack ranges carried in one packet. */
   MAX_SACK_RANGES: 16,
+  /** Message records in one DATA packet (small messages coalesced; bounds the decoder's tables). */
+  MAX_RECORDS_PER_PACKET: 1024,
   /** Peers one endpoint will hold state for. */
   MAX_PEERS: 65_536,
   /** Messages one session may have between its oldest undelivered and its newest (the receiver's window). */

@@ -165,6 +165,7 @@ export class Endpoint implements MessageEndpoint {
   private readonly blacklisted = new Set<string>();
   private readonly active = new Set<Session>();
   private flushScheduled = false;
+  private turnEndScheduled = false;
   /** The socket's receive buffer as the kernel granted it, split between the peers sending to us (counted each tick). */
   private readonly receiveShare: ReceiveShare;
   private timer: TimerHandle | null = null;
@@ -461,12 +462,8 @@ export class Endpoint implements MessageEndpoint {
     const now = this.clock.nowMs();
     const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, now);
     this.liveMessages.set(msg.messageId, msg);
-    // Nothing else waiting: send now instead of a loop turn later (a request, a reply). Messages
-    // queued behind it in the same turn wait for the flush, which sends them together.
-    if (session.onlyMessageWaiting) {
-      session.lastNowMs = now;
-      session.pump(now, SEND_BUDGET_PER_SESSION);
-    }
+    // (enqueue marked the session active: the flush runs once this synchronous run of the caller
+    // ends, so the messages it queued leave together, packed, before the event loop moves on)
     return msg;
   }
 
@@ -695,11 +692,19 @@ export class Endpoint implements MessageEndpoint {
     return false;
   }
 
+  /**
+   * The session has something to send. Messages go in a microtask, i.e. as soon as the caller's
+   * synchronous run ends (a request, a reply, a burst of small messages that then share packets)
+   * instead of a loop phase later. Standalone acks, and sessions that used up their budget, wait
+   * for `turnEnd` (setImmediate): a burst of arriving packets is acked once, and I/O is never
+   * starved.
+   */
   private markActive(session: Session): void {
     this.active.add(session);
-    if (!this.flushScheduled) {
+    if (!session.hasDataWaiting) this.scheduleTurnEnd();
+    else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.flush);
+      queueMicrotask(this.flush);
     }
     if (this.timerDueMs > this.clock.nowMs() + this.config.tickMs) this.ensureTimer(this.config.tickMs);
   }
@@ -779,15 +784,34 @@ export class Endpoint implements MessageEndpoint {
     for (const [low, p] of this.pendingByLocalLow) {
       if (now - p.createdMs > this.config.handshakeTimeoutMs) this.pendingByLocalLow.delete(low);
     }
-    this.flush();
+    this.turnEnd();
     this.releaseSent();
     if (busy) this.ensureTimer(this.config.tickMs);
     else if (this.sessionsByAddress.size > 0 || this.pendingByLocalLow.size > 0)
       this.ensureTimer(IDLE_TICK_MS);
   };
 
+  /** Microtask flush: data of the active sessions (acks ride along; standalone ones wait for turnEnd). */
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    if (this.closed) return;
+    const now = this.clock.nowMs();
+    for (const s of this.active) {
+      s.lastNowMs = now;
+      s.pump(now, SEND_BUDGET_PER_SESSION, false);
+    }
+    this.scheduleTurnEnd();
+  };
+
+  private scheduleTurnEnd(): void {
+    if (this.turnEndScheduled || this.active.size === 0) return;
+    this.turnEndScheduled = true;
+    setImmediate(this.turnEnd);
+  }
+
+  /** End of a loop turn: data and acks of every active session; a session that used its budget stays. */
+  private readonly turnEnd = (): void => {
+    this.turnEndScheduled = false;
     if (this.closed) return;
     const now = this.clock.nowMs();
     for (const s of this.active) {
@@ -795,10 +819,7 @@ export class Endpoint implements MessageEndpoint {
       const n = s.pump(now, SEND_BUDGET_PER_SESSION);
       if (n < SEND_BUDGET_PER_SESSION || s.ended) this.active.delete(s);
     }
-    if (this.active.size > 0 && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
+    this.scheduleTurnEnd();
   };
 
   // ================================================================== receive path

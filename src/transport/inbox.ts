@@ -12,7 +12,7 @@
  */
 import { LIMITS } from '../core/limits.js';
 import type { PacketView } from '../wire/packet-codec.js';
-import { Flags, PIECE_UNIT_BYTES } from '../wire/packet-layout.js';
+import { PIECE_UNIT_BYTES } from '../wire/packet-layout.js';
 import type { DeliveryMode } from './types.js';
 
 const NONE = 0;
@@ -88,25 +88,28 @@ export class Inbox {
     return this.fifoReady.size + this.unorderedReady.length;
   }
 
-  /** Takes one DATA fragment (already checked by the decoder). */
-  onFragment(view: PacketView): FragmentResult {
+  /**
+   * Takes the DATA record `view` has selected (already checked by the decoder). A whole message is
+   * handed over as a view of the datagram (no copy) and charged `chargeBytes` (its share of the
+   * datagram it keeps alive); a fragment (or piece) is copied into its message's reassembly buffer.
+   */
+  onRecord(view: PacketView, chargeBytes: number): FragmentResult {
     const seq = view.messageSeq;
     if (seq < this.base) return 'duplicate';
     if (seq - this.base >= LIMITS.MAX_MESSAGE_WINDOW) return 'refused';
     if (view.messageLength > this.maxMessageBytes) return 'refused';
     const state = this.states[seq & this.mask]!;
     if (state === COMPLETE || state === DELIVERED) return 'duplicate';
-    const fifo = (view.flags & Flags.FIFO) !== 0;
-    const piece = (view.flags & Flags.PIECE) !== 0;
-    if (view.fragmentCount === 1 && state === NONE && !piece) return this.completeSingle(view, seq, fifo);
+    const fifo = view.fifoSeq !== 0;
+    if (view.fragmentCount === 1 && state === NONE && !view.isPiece)
+      return this.completeSingle(view, seq, fifo, chargeBytes);
     return this.addFragment(view, seq, fifo, state);
   }
 
-  private completeSingle(view: PacketView, seq: number, fifo: boolean): FragmentResult {
-    const charged = view.buf.length;
+  private completeSingle(view: PacketView, seq: number, fifo: boolean, charged: number): FragmentResult {
     if (!this.fits(charged, fifo, view.fifoSeq)) return 'refused';
     this.usedBytes += charged;
-    this.markComplete(seq, view.fifoSeq, fifo, view.payload(), charged);
+    this.markComplete(seq, view.fifoSeq, fifo, view.recordData(), charged);
     return 'accepted';
   }
 
@@ -135,10 +138,10 @@ export class Inbox {
       return 'refused'; // inconsistent with the first fragment: never trust it
     }
     if (p.received[view.fragmentIndex] === 1) return 'duplicate';
-    if ((view.flags & Flags.PIECE) !== 0 && !this.addPiece(p, view)) return 'duplicate';
-    view.buf.copy(p.buffer, view.fragmentOffset, view.payloadOffset, view.payloadOffset + view.payloadLength);
-    this.copiedBytes += view.payloadLength;
-    if ((view.flags & Flags.PIECE) !== 0 && !this.piecesComplete(p, view.fragmentIndex)) return 'accepted';
+    if (view.isPiece && !this.addPiece(p, view)) return 'duplicate';
+    view.buf.copy(p.buffer, view.fragmentOffset, view.dataOffset, view.dataOffset + view.dataLength);
+    this.copiedBytes += view.dataLength;
+    if (view.isPiece && !this.piecesComplete(p, view.fragmentIndex)) return 'accepted';
     p.pieces?.delete(view.fragmentIndex);
     p.received[view.fragmentIndex] = 1;
     p.receivedCount++;

@@ -12,6 +12,12 @@
  * the packets delivered over the interval it spent in flight (packets, not bytes: per-packet work is
  * what limits a host, and small messages fill packets only partly); and round trips are counted (a round ends when a packet sent
  * after the previous round's end is acked).
+ *
+ * A packet may carry several records (small messages coalesced, see packet-layout.ts). Their refs
+ * live in a second ring, filled in packet-number order: a packet's records are a run starting at its
+ * slot's `recordStart`, so no packet allocates, and the run of the oldest unresolved packet bounds
+ * the records in use. The sink hears of every record of an acked or lost packet, one call each
+ * (consecutive calls for one packet share its number).
  */
 import { FerryError } from '../core/errors.js';
 
@@ -30,8 +36,13 @@ const LOST = 2;
 
 /** What the log tells its owner (one object per session, so callbacks are not closures per packet). */
 export interface SentPacketSink<T> {
+  /** A record (`ref`, `fragment`) of an acked packet of `bytes` payload bytes. */
   onPacketAcked(ref: T, fragment: number, bytes: number): void;
-  onPacketLost(ref: T | null, fragment: number, packetNumber: number): void;
+  /**
+   * A record of lost packet `packetNumber` (of `bytes`), or (null, -1) once for a packet without
+   * records.
+   */
+  onPacketLost(ref: T | null, fragment: number, packetNumber: number, bytes: number): void;
   /** A packet declared lost was acked after all: the path reorders; undo what the loss did. */
   onSpuriousLoss(): void;
 }
@@ -56,12 +67,21 @@ export class SentPackets<T> {
   private readonly state: Uint8Array;
   private readonly sentAtMs: Float64Array;
   private readonly bytes: Int32Array;
-  private readonly fragment: Int32Array;
   /** Packet number owning each slot (a LOST slot is valid until a newer number reuses it). */
   private readonly slotPn: Float64Array;
   /** Largest acked number when each packet was declared lost (the reordering distance). */
   private readonly lostAtLargest: Float64Array;
-  private readonly refs: (T | null)[];
+  /** First record (a running index into the record ring) and record count of each packet. */
+  private readonly recordStart: Float64Array;
+  private readonly recordCount: Uint32Array;
+  /** The record ring: what each record of a packet carried (message ref, fragment index). */
+  private readonly recordRefs: (T | null)[];
+  private readonly recordFragment: Int32Array;
+  private readonly recordMask: number;
+  /** Records handed out so far (the next record's running index). */
+  private nextRecord = 0;
+  /** Packets newly acked by the last `onAck`. */
+  ackedPackets = 0;
   /** Delivery-rate state per packet: packets delivered and its time when the packet was sent. */
   private readonly deliveredAtSend: Float64Array;
   private readonly deliveredTimeAtSend: Float64Array;
@@ -82,22 +102,32 @@ export class SentPackets<T> {
   rateAppLimited = false;
   roundEnded = false;
 
+  /**
+   * `capacity` packets in flight; `recordCapacity` records over them (default 4 per packet: beyond
+   * that, `recordRoom` makes the sender wait for acks rather than grow anything).
+   */
   constructor(
     capacity: number,
     private readonly sink: SentPacketSink<T>,
+    recordCapacity = 4 * capacity,
   ) {
     let size = 1;
     while (size < capacity) size *= 2;
     this.mask = size - 1;
+    let records = 1;
+    while (records < Math.max(recordCapacity, size)) records *= 2;
+    this.recordMask = records - 1;
+    this.recordStart = new Float64Array(size);
+    this.recordCount = new Uint32Array(size);
+    this.recordRefs = new Array<T | null>(records).fill(null);
+    this.recordFragment = new Int32Array(records);
     this.state = new Uint8Array(size);
     this.sentAtMs = new Float64Array(size);
     this.bytes = new Int32Array(size);
-    this.fragment = new Int32Array(size);
     this.slotPn = new Float64Array(size);
     this.lostAtLargest = new Float64Array(size);
     this.lostPn = new Float64Array(size);
     this.lostAtMs = new Float64Array(size);
-    this.refs = new Array<T | null>(size).fill(null);
     this.deliveredAtSend = new Float64Array(size);
     this.deliveredTimeAtSend = new Float64Array(size);
     this.appLimitedAtSend = new Uint8Array(size);
@@ -137,7 +167,13 @@ export class SentPackets<T> {
 
   /** False when the ring cannot take another tracked packet (the oldest one is still unresolved). */
   hasRoom(): boolean {
-    return this.next - this.base <= this.mask;
+    return this.next - this.base <= this.mask && this.recordRoom() > 0;
+  }
+
+  /** Records the record ring still takes (those of the oldest unresolved packet onwards are in use). */
+  recordRoom(): number {
+    const oldest = this.base < this.next ? this.recordStart[this.base & this.mask]! : this.nextRecord;
+    return this.recordMask + 1 - (this.nextRecord - oldest);
   }
 
   /** Takes a number for a packet that needs no ack (ACK, handshake): nothing is tracked. */
@@ -147,7 +183,10 @@ export class SentPackets<T> {
     return pn;
   }
 
-  /** Takes a number for an ack-eliciting packet and remembers it. Check hasRoom() first. */
+  /**
+   * Takes a number for an ack-eliciting packet and remembers it, with its first record when `ref` is
+   * not null (more with `addRecord`). Check hasRoom() first.
+   */
   takeTracked(ref: T | null, fragment: number, bytes: number, nowMs: number): number {
     if (!this.hasRoom()) throw new FerryError('INTERNAL', 'SentPackets: ring full');
     const pn = this.next++;
@@ -159,11 +198,28 @@ export class SentPackets<T> {
     this.state[slot] = IN_FLIGHT;
     this.sentAtMs[slot] = nowMs;
     this.bytes[slot] = bytes;
-    this.fragment[slot] = fragment;
-    this.refs[slot] = ref;
+    this.recordStart[slot] = this.nextRecord;
+    this.recordCount[slot] = 0;
     this.slotPn[slot] = pn;
     this.inFlight++;
+    if (ref !== null) this.addRecord(ref, fragment);
     return pn;
+  }
+
+  /** Sets the size the sink is told for the packet taken last (its bytes on the wire, once known). */
+  setLastPacketBytes(bytes: number): void {
+    this.bytes[(this.next - 1) & this.mask] = bytes;
+  }
+
+  /** Adds a record to the packet taken last (check `recordRoom()` first); `bytes` grows its payload. */
+  addRecord(ref: T, fragment: number, bytes = 0): void {
+    if (this.recordRoom() <= 0) throw new FerryError('INTERNAL', 'SentPackets: record ring full');
+    const i = this.nextRecord++ & this.recordMask;
+    this.recordRefs[i] = ref;
+    this.recordFragment[i] = fragment;
+    const slot = (this.next - 1) & this.mask;
+    this.recordCount[slot]!++;
+    this.bytes[slot]! += bytes;
   }
 
   /** Send time of the oldest packet in flight, or Infinity. */
@@ -187,6 +243,7 @@ export class SentPackets<T> {
     nowMs: number,
   ): number {
     let largestNew = -1;
+    this.ackedPackets = 0;
     this.ackNowMs = nowMs;
     this.sampleDelivered = -1;
     const top = Math.min(cumulativeAck, this.next - 1);
@@ -240,9 +297,15 @@ export class SentPackets<T> {
       this.sampleSentMs = this.sentAtMs[slot]!;
       this.sampleAppLimited = this.appLimitedAtSend[slot] === 1;
     }
-    const ref = this.refs[slot]!;
-    this.refs[slot] = null;
-    if (ref !== null) this.sink.onPacketAcked(ref, this.fragment[slot]!, bytes);
+    this.ackedPackets++;
+    const start = this.recordStart[slot]!;
+    const end = start + this.recordCount[slot]!;
+    for (let r = start; r < end; r++) {
+      const i = r & this.recordMask;
+      const ref = this.recordRefs[i]!;
+      this.recordRefs[i] = null;
+      if (ref !== null) this.sink.onPacketAcked(ref, this.recordFragment[i]!, bytes);
+    }
     return true;
   }
 
@@ -292,7 +355,7 @@ export class SentPackets<T> {
   /** Forgets everything (session ended). */
   clear(): void {
     this.state.fill(EMPTY);
-    this.refs.fill(null);
+    this.recordRefs.fill(null);
     this.lostHead = this.lostTail;
     this.inFlight = 0;
     this.base = this.next;
@@ -307,9 +370,16 @@ export class SentPackets<T> {
     this.lostAtMs[this.lostTail & this.mask] = nowMs;
     this.lostTail++;
     this.inFlight--;
-    const ref = this.refs[slot]!;
-    this.refs[slot] = null;
-    this.sink.onPacketLost(ref, ref === null ? -1 : this.fragment[slot]!, pn);
+    const start = this.recordStart[slot]!;
+    const count = this.recordCount[slot]!;
+    const bytes = this.bytes[slot]!;
+    if (count === 0) this.sink.onPacketLost(null, -1, pn, bytes);
+    for (let r = start; r < start + count; r++) {
+      const i = r & this.recordMask;
+      const ref = this.recordRefs[i]!;
+      this.recordRefs[i] = null;
+      if (ref !== null) this.sink.onPacketLost(ref, this.recordFragment[i]!, pn, bytes);
+    }
   }
 
   private advanceBase(): void {

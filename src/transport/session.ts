@@ -14,9 +14,10 @@ import { LIMITS } from '../core/limits.js';
 import { AckBodyView, ackBodyBytes, writeAckBody } from '../wire/control-bodies.js';
 import {
   bodyOffset,
-  writeDataHeader,
+  recordHeaderBytes,
   writeHeader,
-  writePieceHeader,
+  writePieceRecordHeader,
+  writeRecordHeader,
   writeSackRange,
   type PacketView,
 } from '../wire/packet-codec.js';
@@ -25,9 +26,10 @@ import {
   DATA_OVERHEAD_BYTES,
   Flags,
   HEADER_BYTES,
-  PIECE_HEADER_BYTES,
+  PIECE_RECORD_HEADER_BYTES,
   PIECE_UNIT_BYTES,
   PacketType,
+  RECORD_HEADER_BYTES,
   SACK_RANGE_BYTES,
 } from '../wire/packet-layout.js';
 import { AckScheduler } from './ack-scheduler.js';
@@ -115,7 +117,7 @@ const PROBE_PACKETS = 2;
 const MAX_PIECES = 64;
 const PIECE_CODE_BASE = 2;
 /** Bytes of a DATA piece packet beyond its payload (no SACK ranges). */
-const PIECE_OVERHEAD_BYTES = DATA_OVERHEAD_BYTES + PIECE_HEADER_BYTES;
+const PIECE_OVERHEAD_BYTES = HEADER_BYTES + PIECE_RECORD_HEADER_BYTES;
 
 const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
 
@@ -167,7 +169,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private readonly fd: FailureDetector;
   private peerWindowPackets: number;
   private inTimeout = false;
-  private newlyAcked = 0;
 
   // --- messages out ---
   private readonly outgoing: OutgoingMessage[] = [];
@@ -355,11 +356,16 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
   }
 
-  /** Sends what the windows allow, up to `budget` packets; returns how many went. */
-  pump(nowMs: number, budget: number): number {
+  /**
+   * Sends what the windows allow, up to `budget` packets; returns how many went. With `acks` false
+   * only data goes (with its piggybacked ack fields): a standalone ACK waits for the end of the loop
+   * turn, so a burst of arriving packets is acked once.
+   */
+  pump(nowMs: number, budget: number, acks = true): number {
     if (this.state === 'connecting' || this.ended) return 0;
     let sentCount = 0;
     if (this.state === 'connected') sentCount = this.pumpData(nowMs, budget);
+    if (!acks) return sentCount;
     if (this.acks.isDue(nowMs) || (this.deliveredDirty && nowMs >= this.deliveredDueMs)) {
       if (this.sendAck()) sentCount++;
     }
@@ -381,19 +387,21 @@ export class Session implements SentPacketSink<OutgoingMessage> {
         if (this.sendNextPiece(buf, nowMs)) n++;
         continue;
       }
-      if (!this.pickFragment()) {
+      if (!this.peekFragment()) {
         this.host.releaseBuffer(buf);
         if (this.sent.inFlight < window) this.sent.markAppLimited();
         break;
       }
       const msg = this.pickedMsg!;
-      if (msg.fragmentLength(this.pickedFrag) > this.chunkBytes) {
+      const frag = this.pickedFrag;
+      if (msg.fragmentLength(frag) > this.chunkBytes) {
         // cut for a larger packet size than the path carries now: send it as pieces
         this.host.releaseBuffer(buf);
-        if (!this.startPieces(msg, this.pickedFrag)) break;
+        this.takePicked();
+        if (!this.startPieces(msg, frag)) break;
         continue;
       }
-      if (!this.sendFragment(buf, msg, this.pickedFrag, nowMs)) break;
+      if (!this.sendData(buf, nowMs)) break;
       n++;
     }
     return n;
@@ -514,9 +522,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     writeHeader(
       buf,
       PacketType.DATA,
-      (msg.mode === 'fifo' ? Flags.FIFO : 0) | Flags.PIECE,
+      0,
       sackCount,
-      payloadBytes,
+      PIECE_RECORD_HEADER_BYTES + payloadBytes,
       this.remoteHigh,
       this.remoteLow,
       pn,
@@ -526,17 +534,20 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     );
     for (let i = 0; i < sackCount; i++)
       writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
-    let at = writeDataHeader(
+    const at = writePieceRecordHeader(
       buf,
-      sackCount,
+      bodyOffset(sackCount),
       msg.seq,
       msg.fifoSeq,
+      payloadBytes,
       msg.sizeBytes,
       fragOffset + into,
       frag,
       msg.fragmentCount,
+      fragOffset,
+      fragLength,
     );
-    at = writePieceHeader(buf, at, fragOffset, fragLength);
+    this.sent.setLastPacketBytes(at + payloadBytes);
     this.copiedOutBytes += msg.copyRange(fragOffset + into, payloadBytes, buf, at);
     this.stats.payloadBytesSent += payloadBytes;
     this.pacer.onSent();
@@ -570,17 +581,12 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.retransmitFrags.push(frag);
   }
 
-  /** Bytes on the wire of a logged DATA packet (near enough for the black-hole count: SACK ranges left out). */
-  private static packetBytesOf(msg: OutgoingMessage, code: number): number {
-    if (code < 0) return PIECE_OVERHEAD_BYTES + PIECE_UNIT_BYTES;
-    return DATA_OVERHEAD_BYTES + msg.fragmentLength(code);
-  }
-
-  /** True when the newest message is the only one with fragments not yet sent (and no repairs wait). */
-  get onlyMessageWaiting(): boolean {
+  /** True when messages wait to be sent (new ones, repairs, pieces). */
+  get hasDataWaiting(): boolean {
     return (
-      this.retransmitHead >= this.retransmitMsgs.length &&
-      Math.max(this.sendCursor, this.outHead) >= this.outgoing.length - 1
+      this.pieceMsg !== null ||
+      this.retransmitHead < this.retransmitMsgs.length ||
+      this.sendCursor < this.outgoing.length
     );
   }
 
@@ -602,9 +608,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   private pickedMsg: OutgoingMessage | null = null;
   private pickedFrag = 0;
+  /** The picked fragment is a repair (at the head of the retransmit queue), not new data. */
+  private pickedRepair = false;
 
-  /** Chooses the next fragment: repairs first, then new data in message order. */
-  private pickFragment(): boolean {
+  /**
+   * Finds the next fragment to send without taking it: repairs first, then new data in message
+   * order. `takePicked` takes it (a packet takes several small ones while they fit).
+   */
+  private peekFragment(): boolean {
     while (this.retransmitHead < this.retransmitMsgs.length) {
       const msg = this.retransmitMsgs[this.retransmitHead]!;
       const frag = this.retransmitFrags[this.retransmitHead]!;
@@ -614,7 +625,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       }
       this.pickedMsg = msg;
       this.pickedFrag = frag;
-      this.popRetransmit();
+      this.pickedRepair = true;
       return true;
     }
     if (this.sendCursor < this.outHead) this.sendCursor = this.outHead;
@@ -625,12 +636,23 @@ export class Session implements SentPacketSink<OutgoingMessage> {
         continue;
       }
       this.pickedMsg = msg;
-      this.pickedFrag = msg.nextUnsent++;
-      if (msg.nextUnsent >= msg.fragmentCount) this.sendCursor++;
-      if (msg.state === 'queued') msg.state = 'sending';
+      this.pickedFrag = msg.nextUnsent;
+      this.pickedRepair = false;
       return true;
     }
     return false;
+  }
+
+  /** Takes the fragment `peekFragment` found. */
+  private takePicked(): void {
+    if (this.pickedRepair) {
+      this.popRetransmit();
+      return;
+    }
+    const msg = this.pickedMsg!;
+    msg.nextUnsent++;
+    if (msg.nextUnsent >= msg.fragmentCount) this.sendCursor++;
+    if (msg.state === 'queued') msg.state = 'sending';
   }
 
   private popRetransmit(): void {
@@ -642,15 +664,21 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     }
   }
 
-  private sendFragment(buf: Buffer, msg: OutgoingMessage, frag: number, nowMs: number): boolean {
+  /**
+   * Sends one DATA packet starting with the picked fragment. A fragment of a large message travels
+   * alone; whole small messages are packed behind each other while they fit the packet (and the
+   * record limits), so a burst of small messages costs a few packets, not one each.
+   */
+  private sendData(buf: Buffer, nowMs: number): boolean {
     const c = this.host.config;
-    if (msg.sendCount[frag]! >= c.maxRetransmits) {
+    const first = this.pickedMsg!;
+    if (first.sendCount[this.pickedFrag]! >= c.maxRetransmits) {
       this.releaseUnsent(buf);
       this.end('dead', 'PEER_DEAD');
       return false;
     }
-    const payloadBytes = msg.fragmentLength(frag);
-    const room = Math.floor((this.packetBytes - DATA_OVERHEAD_BYTES - payloadBytes) / SACK_RANGE_BYTES);
+    const firstBytes = recordHeaderBytes(first.fragmentCount) + first.fragmentLength(this.pickedFrag);
+    const room = Math.floor((this.packetBytes - HEADER_BYTES - firstBytes) / SACK_RANGE_BYTES);
     const sackCount = this.received.highestRanges(
       this.sackStarts,
       this.sackLengths,
@@ -658,13 +686,29 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     );
     const cumAck = this.received.cumulativeAck;
     const leastUnacked = this.sent.leastUnacked;
-    const pn = this.sent.takeTracked(msg, frag, payloadBytes, nowMs);
+    const pn = this.sent.takeTracked(null, 0, 0, nowMs);
+    const bodyStart = bodyOffset(sackCount);
+    let at = bodyStart;
+    let records = 0;
+    let repairs = 0;
+    for (;;) {
+      const msg = this.pickedMsg!;
+      const frag = this.pickedFrag;
+      if (msg.sendCount[frag]! > 0) repairs++;
+      this.takePicked();
+      at = this.writeRecord(buf, at, msg, frag, msg.fragmentCount > 1);
+      this.sent.addRecord(msg, frag, msg.fragmentLength(frag));
+      records++;
+      if (msg.fragmentCount > 1 || !this.mayAddRecord(records, at)) break;
+    }
+    if (repairs > 0) this.stats.retransmits++;
+    this.sent.setLastPacketBytes(at);
     writeHeader(
       buf,
       PacketType.DATA,
-      msg.mode === 'fifo' ? Flags.FIFO : 0,
+      0,
       sackCount,
-      payloadBytes,
+      at - bodyStart,
       this.remoteHigh,
       this.remoteLow,
       pn,
@@ -674,31 +718,57 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     );
     for (let i = 0; i < sackCount; i++)
       writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
-    const at = writeDataHeader(
+    this.pacer.onSent();
+    this.fd.onSent(nowMs);
+    if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
+    if (this.gatherCount === 0) this.host.sendPacket(this, buf, at);
+    else this.host.sendPacket(this, buf, this.gatherAt, this.gatherSlices, this.gatherCount);
+    return true;
+  }
+
+  /** True when the next fragment is a whole message that fits behind the records so far (peeked). */
+  private mayAddRecord(records: number, at: number): boolean {
+    if (records >= LIMITS.MAX_RECORDS_PER_PACKET || this.sent.recordRoom() <= 0) return false;
+    if (!this.peekFragment()) return false;
+    const next = this.pickedMsg!;
+    if (next.fragmentCount > 1 || at + RECORD_HEADER_BYTES + next.sizeBytes > this.packetBytes) return false;
+    // a message at its retransmission limit starts the next packet, where that ends the session
+    return next.sendCount[this.pickedFrag]! < this.host.config.maxRetransmits;
+  }
+
+  /** Slices the last record went out as (0: its bytes were copied into the packet buffer), and where. */
+  private gatherCount = 0;
+  private gatherAt = 0;
+
+  /**
+   * Writes fragment `frag` of `msg` as a record at `at` (bytes copied, or left as slices when `gather`);
+   * returns where the next record goes.
+   */
+  private writeRecord(buf: Buffer, at: number, msg: OutgoingMessage, frag: number, gather: boolean): number {
+    const bytes = msg.fragmentLength(frag);
+    const dataAt = writeRecordHeader(
       buf,
-      sackCount,
+      at,
       msg.seq,
       msg.fifoSeq,
+      bytes,
       msg.sizeBytes,
       msg.fragmentOffset(frag),
       frag,
       msg.fragmentCount,
     );
+    // a large fragment (alone in its packet) goes as slices of the message's own bytes, no copy
     const sliceCount =
-      payloadBytes >= LIMITS.GATHER_MIN_PAYLOAD_BYTES
+      gather && bytes >= LIMITS.GATHER_MIN_PAYLOAD_BYTES
         ? msg.fragmentSlices(frag, this.gatherSlices, LIMITS.MAX_GATHER_SLICES)
         : -1;
-    if (sliceCount < 0) this.copiedOutBytes += msg.copyFragment(frag, buf, at);
-    if (msg.sendCount[frag]! > 0) this.stats.retransmits++;
+    if (sliceCount < 0) this.copiedOutBytes += msg.copyFragment(frag, buf, dataAt);
+    this.gatherCount = Math.max(0, sliceCount);
+    this.gatherAt = dataAt;
     msg.sendCount[frag]!++;
     msg.fragState[frag] = FRAG_IN_FLIGHT;
-    this.stats.payloadBytesSent += payloadBytes;
-    this.pacer.onSent();
-    this.fd.onSent(nowMs);
-    if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
-    if (sliceCount < 0) this.host.sendPacket(this, buf, at + payloadBytes);
-    else this.host.sendPacket(this, buf, at, this.gatherSlices, sliceCount);
-    return true;
+    this.stats.payloadBytesSent += bytes;
+    return dataAt + bytes;
   }
 
   private releaseUnsent(buf: Buffer): void {
@@ -834,17 +904,26 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     const completedBefore = this.inbox.received;
     // Hand-over waits until the packet is recorded, so a reply sent from the handler acks it.
     this.inbox.hold();
-    const result = this.inbox.onFragment(view);
-    if (result !== 'refused') {
-      // (refused: not acked, the sender tries again later)
+    let refused = false;
+    let duplicates = 0;
+    const charge = Math.ceil(view.buf.length / view.recordCount);
+    for (let i = 0; i < view.recordCount; i++) {
+      view.selectRecord(i);
+      const result = this.inbox.onRecord(view, charge);
+      if (result === 'refused') refused = true;
+      else if (result === 'duplicate') duplicates++;
+      else this.stats.payloadBytesReceived += view.dataLength;
+    }
+    // A refused record (no room yet) leaves the packet unacked: the sender resends its messages, and
+    // the ones taken now come again as duplicates.
+    if (!refused) {
       this.received.record(view.packetNumber);
-      if (result === 'duplicate') this.stats.duplicates++;
-      else this.stats.payloadBytesReceived += view.payloadLength;
+      this.stats.duplicates += duplicates;
       this.stats.messagesReceived = this.inbox.received;
       // A completed message is acked at the end of this loop turn: its sender learns `received`
       // (and frees its buffers) now, not an ack delay later.
       const completed = this.inbox.received !== completedBefore;
-      this.acks.onAckEliciting(nowMs, gap || result === 'duplicate' || completed);
+      this.acks.onAckEliciting(nowMs, gap || duplicates > 0 || completed);
       // An ack carries the highest MAX_SACK_RANGES ranges only: when a burst opens more new gaps than
       // that before the turn's ack goes, the lower ones would never be reported and the sender would
       // resend them for nothing. Ack inline before that happens.
@@ -855,7 +934,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   private processAckFields(view: PacketView, nowMs: number): void {
     this.peerWindowPackets = view.receiveWindow;
-    this.newlyAcked = 0;
     const sample = this.sent.onAck(
       view.cumulativeAck,
       view.sackStart,
@@ -878,9 +956,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
         this.rtt.minRttMs,
       );
     }
-    if (this.newlyAcked > 0) {
+    if (sent.ackedPackets > 0) {
       this.rtt.resetBackoff();
-      this.cc.onAcked(this.newlyAcked, this.rtt.latestRttMs, this.rtt.minRttMs);
+      this.cc.onAcked(sent.ackedPackets, this.rtt.latestRttMs, this.rtt.minRttMs);
       this.sent.detectLosses(nowMs, this.lossRttMs());
     }
   }
@@ -890,10 +968,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     return Math.max(this.rtt.latestRttMs, this.rtt.smoothedOrInitialMs);
   }
 
-  /** SentPacketSink: a packet of `msg` (fragment `frag`) was acked. */
-  onPacketAcked(msg: OutgoingMessage, frag: number): void {
-    this.newlyAcked++;
-    this.pmtu?.onPacketAcked(Session.packetBytesOf(msg, frag));
+  /** SentPacketSink: a record of an acked packet of `bytes` on the wire (fragment or piece `frag` of `msg`). */
+  onPacketAcked(msg: OutgoingMessage, frag: number, bytes: number): void {
+    this.pmtu?.onPacketAcked(bytes);
     if (msg.retired) return;
     if (frag < 0) return this.onPieceAcked(msg, frag);
     if (msg.fragState[frag] === FRAG_ACKED) return;
@@ -912,13 +989,23 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.wakeWritable();
   }
 
-  /** SentPacketSink: packet `pn` (fragment `frag` of `msg`, or a bare packet) was declared lost. */
-  onPacketLost(msg: OutgoingMessage | null, frag: number, pn: number): void {
-    if (this.inTimeout) this.stats.timeouts++;
-    else this.stats.fastRetransmits++;
-    if (!this.inTimeout)
-      this.cc.onLoss(pn, this.sent.nextPacketNumber, this.rtt.latestRttMs, this.rtt.minRttMs);
-    if (msg !== null) this.pmtu?.onPacketLost(Session.packetBytesOf(msg, frag));
+  /** The last packet number the loss callbacks were about (a packet's records come one call each). */
+  private lastLostPn = -1;
+
+  /**
+   * SentPacketSink: a record of lost packet `pn` of `bytes` on the wire (fragment or piece `frag`
+   * of `msg`), or a bare packet. The packet counts once; each of its messages becomes eligible for
+   * resend (and may be packed anew).
+   */
+  onPacketLost(msg: OutgoingMessage | null, frag: number, pn: number, bytes: number): void {
+    if (pn !== this.lastLostPn) {
+      this.lastLostPn = pn;
+      if (this.inTimeout) this.stats.timeouts++;
+      else this.stats.fastRetransmits++;
+      if (!this.inTimeout)
+        this.cc.onLoss(pn, this.sent.nextPacketNumber, this.rtt.latestRttMs, this.rtt.minRttMs);
+      if (msg !== null) this.pmtu?.onPacketLost(bytes);
+    }
     if (msg === null || msg.retired) return;
     if (frag < 0) return this.onPieceLost(msg, frag);
     if (msg.fragState[frag] === FRAG_ACKED) return;

@@ -16,29 +16,34 @@ import {
   CHECKSUM_OFFSET,
   CONNECTION_ID_OFFSET,
   CUMULATIVE_ACK_OFFSET,
-  DATA_FIFO_SEQ_OFFSET,
-  DATA_FRAGMENT_COUNT_OFFSET,
-  DATA_FRAGMENT_INDEX_OFFSET,
-  DATA_FRAGMENT_OFFSET_OFFSET,
-  DATA_HEADER_BYTES,
-  DATA_MESSAGE_LENGTH_OFFSET,
-  DATA_MESSAGE_SEQ_OFFSET,
   FLAGS_OFFSET,
-  Flags,
+  FRAGMENT_RECORD_HEADER_BYTES,
   HEADER_BYTES,
   KNOWN_FLAGS,
+  KNOWN_RECORD_FLAGS,
   LEAST_UNACKED_OFFSET,
   MAGIC,
   MAGIC_OFFSET,
   MAX_PACKET_TYPE,
   PACKET_NUMBER_OFFSET,
   PAYLOAD_LENGTH_OFFSET,
-  PIECE_FRAGMENT_LENGTH_OFFSET,
-  PIECE_FRAGMENT_OFFSET_OFFSET,
-  PIECE_HEADER_BYTES,
+  PIECE_RECORD_HEADER_BYTES,
   PIECE_UNIT_BYTES,
   PacketType,
   RECEIVE_WINDOW_OFFSET,
+  RECORD_FIFO_SEQ_OFFSET,
+  RECORD_FLAGS_OFFSET,
+  RECORD_FRAGMENT_COUNT_OFFSET,
+  RECORD_FRAGMENT_INDEX_OFFSET,
+  RECORD_FRAGMENT_OFFSET_OFFSET,
+  RECORD_HEADER_BYTES,
+  RECORD_LENGTH_OFFSET,
+  RECORD_MESSAGE_LENGTH_OFFSET,
+  RECORD_MESSAGE_SEQ_OFFSET,
+  RECORD_PIECE_FRAGMENT_LENGTH_OFFSET,
+  RECORD_PIECE_FRAGMENT_OFFSET_OFFSET,
+  RECORD_RESERVED_OFFSET,
+  RecordFlags,
   SACK_COUNT_OFFSET,
   SACK_LENGTH_OFFSET,
   SACK_RANGE_BYTES,
@@ -88,17 +93,35 @@ export class PacketView {
   /** Absolute first packet number of each SACK range. */
   readonly sackStart = new Float64Array(LIMITS.MAX_SACK_RANGES);
   readonly sackLength = new Uint32Array(LIMITS.MAX_SACK_RANGES);
-  // DATA only
+  /** Start of the body (after the SACK ranges); `payloadLength` bytes long. */
+  payloadOffset = 0;
+  // DATA only: every record, checked at decode; `selectRecord(i)` copies one into the fields below.
+  recordCount = 0;
+  private readonly recSeq = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recFifoSeq = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recMessageLength = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recFragmentOffset = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recFragmentIndex = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recFragmentCount = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recDataOffset = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recDataLength = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  private readonly recPieceFragmentOffset = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  /** 0 for a record that is not a piece. */
+  private readonly recPieceFragmentLength = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
+  // the selected record
   messageSeq = 0;
   fifoSeq = 0;
   messageLength = 0;
   fragmentOffset = 0;
   fragmentIndex = 0;
   fragmentCount = 0;
-  /** DATA pieces only (flag PIECE): the whole fragment's offset and length; 0 otherwise. */
+  /** Where the selected record's message bytes start in `buf`, and how many there are. */
+  dataOffset = 0;
+  dataLength = 0;
+  /** The selected record is a piece (record flag PIECE) of the fragment at this offset and length. */
+  isPiece = false;
   pieceFragmentOffset = 0;
   pieceFragmentLength = 0;
-  payloadOffset = 0;
 
   /** Checks and reads a datagram. Never throws, never allocates. */
   decode(buf: Buffer): DecodeStatus {
@@ -130,12 +153,11 @@ export class PacketView {
     if (this.packetNumber < 0 || this.cumulativeAck < 0 || this.leastUnacked < 0) return 'malformed';
     this.receiveWindow = buf.readUInt32BE(RECEIVE_WINDOW_OFFSET);
     this.checksum = buf.readUInt32BE(CHECKSUM_OFFSET);
-    const typeHeaderBytes = type === PacketType.DATA ? dataHeaderBytes(flags) : 0;
-    const bodyOffset = HEADER_BYTES + sackCount * SACK_RANGE_BYTES;
-    this.payloadOffset = bodyOffset + typeHeaderBytes;
+    this.payloadOffset = HEADER_BYTES + sackCount * SACK_RANGE_BYTES;
     if (this.payloadOffset + this.payloadLength !== length) return 'malformed';
     if (!this.readSack(buf)) return 'malformed';
-    if (type === PacketType.DATA) return this.readData(buf, bodyOffset);
+    this.recordCount = 0;
+    if (type === PacketType.DATA) return this.readRecords(buf, this.payloadOffset, length);
     return 'ok';
   }
 
@@ -154,46 +176,105 @@ export class PacketView {
     return true;
   }
 
-  private readData(buf: Buffer, at: number): DecodeStatus {
-    const seq = buf.readUInt32BE(at + DATA_MESSAGE_SEQ_OFFSET);
-    const fifoSeq = buf.readUInt32BE(at + DATA_FIFO_SEQ_OFFSET);
-    const messageLength = buf.readUInt32BE(at + DATA_MESSAGE_LENGTH_OFFSET);
-    const fragmentOffset = buf.readUInt32BE(at + DATA_FRAGMENT_OFFSET_OFFSET);
-    const index = buf.readUInt32BE(at + DATA_FRAGMENT_INDEX_OFFSET);
-    const count = buf.readUInt32BE(at + DATA_FRAGMENT_COUNT_OFFSET);
-    const fifo = (this.flags & Flags.FIFO) !== 0;
-    if (seq === 0 || fifo !== (fifoSeq !== 0)) return 'malformed';
-    if (messageLength > LIMITS.MAX_MESSAGE_BYTES) return 'malformed';
-    if (count === 0 || count > LIMITS.MAX_FRAGMENTS || index >= count) return 'malformed';
-    if (count > 1 && count > messageLength) return 'malformed';
-    if (fragmentOffset + this.payloadLength > messageLength) return 'malformed';
-    if (this.payloadLength === 0 && messageLength !== 0) return 'malformed';
-    this.messageSeq = seq;
-    this.fifoSeq = fifoSeq;
-    this.messageLength = messageLength;
-    this.fragmentOffset = fragmentOffset;
-    this.fragmentIndex = index;
-    this.fragmentCount = count;
-    this.pieceFragmentOffset = 0;
-    this.pieceFragmentLength = 0;
-    if ((this.flags & Flags.PIECE) !== 0) return this.readPiece(buf, at + DATA_HEADER_BYTES);
+  /** Checks every record of a DATA body (all before any is used: a bad one refuses the packet). */
+  private readRecords(buf: Buffer, at: number, end: number): DecodeStatus {
+    if (this.flags !== 0) return 'malformed'; // DATA has no packet flags (a record says FIFO)
+    let n = 0;
+    while (at < end) {
+      if (n === LIMITS.MAX_RECORDS_PER_PACKET || at + RECORD_HEADER_BYTES > end) return 'malformed';
+      const next = this.readRecord(buf, at, end, n);
+      if (next < 0) return 'malformed';
+      at = next;
+      n++;
+    }
+    if (n === 0) return 'malformed';
+    this.recordCount = n;
+    this.selectRecord(0);
     return 'ok';
+  }
+
+  /** Reads record `n` at `at`; returns where the next one starts, or -1 when it is malformed. */
+  private readRecord(buf: Buffer, at: number, end: number, n: number): number {
+    const seq = buf.readUInt32BE(at + RECORD_MESSAGE_SEQ_OFFSET);
+    const fifoSeq = buf.readUInt32BE(at + RECORD_FIFO_SEQ_OFFSET);
+    const dataLength = buf.readUInt16BE(at + RECORD_LENGTH_OFFSET);
+    const flags = buf[at + RECORD_FLAGS_OFFSET]!;
+    if (seq === 0 || (flags & ~KNOWN_RECORD_FLAGS) !== 0 || buf[at + RECORD_RESERVED_OFFSET] !== 0) return -1;
+    let messageLength = dataLength;
+    let fragmentOffset = 0;
+    let index = 0;
+    let count = 1;
+    let dataOffset = at + RECORD_HEADER_BYTES;
+    this.recPieceFragmentLength[n] = 0;
+    if ((flags & RecordFlags.FRAGMENT) !== 0) {
+      const piece = (flags & RecordFlags.PIECE) !== 0;
+      dataOffset = at + (piece ? PIECE_RECORD_HEADER_BYTES : FRAGMENT_RECORD_HEADER_BYTES);
+      if (dataOffset > end) return -1;
+      messageLength = buf.readUInt32BE(at + RECORD_MESSAGE_LENGTH_OFFSET);
+      fragmentOffset = buf.readUInt32BE(at + RECORD_FRAGMENT_OFFSET_OFFSET);
+      index = buf.readUInt32BE(at + RECORD_FRAGMENT_INDEX_OFFSET);
+      count = buf.readUInt32BE(at + RECORD_FRAGMENT_COUNT_OFFSET);
+      if (messageLength > LIMITS.MAX_MESSAGE_BYTES) return -1;
+      if (count < (piece ? 1 : 2) || count > LIMITS.MAX_FRAGMENTS || index >= count) return -1;
+      if (count > messageLength) return -1;
+      if (fragmentOffset + dataLength > messageLength || dataLength === 0) return -1;
+      if (piece && !this.readPiece(buf, at, n, fragmentOffset, dataLength, messageLength)) return -1;
+    } else if ((flags & RecordFlags.PIECE) !== 0) {
+      return -1; // a piece is always of a fragment
+    }
+    if (dataOffset + dataLength > end) return -1;
+    this.recSeq[n] = seq;
+    this.recFifoSeq[n] = fifoSeq;
+    this.recMessageLength[n] = messageLength;
+    this.recFragmentOffset[n] = fragmentOffset;
+    this.recFragmentIndex[n] = index;
+    this.recFragmentCount[n] = count;
+    this.recDataOffset[n] = dataOffset;
+    this.recDataLength[n] = dataLength;
+    return dataOffset + dataLength;
   }
 
   /** A piece lies inside its fragment, at a multiple of PIECE_UNIT_BYTES from its start, full unless last. */
-  private readPiece(buf: Buffer, at: number): DecodeStatus {
-    const fragOffset = buf.readUInt32BE(at + PIECE_FRAGMENT_OFFSET_OFFSET);
-    const fragLength = buf.readUInt32BE(at + PIECE_FRAGMENT_LENGTH_OFFSET);
-    const into = this.fragmentOffset - fragOffset;
-    if (fragLength === 0 || fragOffset + fragLength > this.messageLength) return 'malformed';
-    if (into < 0 || into % PIECE_UNIT_BYTES !== 0 || into >= fragLength) return 'malformed';
-    if (this.payloadLength !== Math.min(PIECE_UNIT_BYTES, fragLength - into)) return 'malformed';
-    this.pieceFragmentOffset = fragOffset;
-    this.pieceFragmentLength = fragLength;
-    return 'ok';
+  private readPiece(
+    buf: Buffer,
+    at: number,
+    n: number,
+    offset: number,
+    length: number,
+    messageLength: number,
+  ): boolean {
+    const fragOffset = buf.readUInt32BE(at + RECORD_PIECE_FRAGMENT_OFFSET_OFFSET);
+    const fragLength = buf.readUInt32BE(at + RECORD_PIECE_FRAGMENT_LENGTH_OFFSET);
+    const into = offset - fragOffset;
+    if (fragLength === 0 || fragOffset + fragLength > messageLength) return false;
+    if (into < 0 || into % PIECE_UNIT_BYTES !== 0 || into >= fragLength) return false;
+    if (length !== Math.min(PIECE_UNIT_BYTES, fragLength - into)) return false;
+    this.recPieceFragmentOffset[n] = fragOffset;
+    this.recPieceFragmentLength[n] = fragLength;
+    return true;
   }
 
-  /** The payload bytes (a view into the datagram, no copy). */
+  /** Makes record `i` (< recordCount) the one the record fields describe. */
+  selectRecord(i: number): void {
+    this.messageSeq = this.recSeq[i]!;
+    this.fifoSeq = this.recFifoSeq[i]!;
+    this.messageLength = this.recMessageLength[i]!;
+    this.fragmentOffset = this.recFragmentOffset[i]!;
+    this.fragmentIndex = this.recFragmentIndex[i]!;
+    this.fragmentCount = this.recFragmentCount[i]!;
+    this.dataOffset = this.recDataOffset[i]!;
+    this.dataLength = this.recDataLength[i]!;
+    this.pieceFragmentLength = this.recPieceFragmentLength[i]!;
+    this.pieceFragmentOffset = this.recPieceFragmentOffset[i]!;
+    this.isPiece = this.pieceFragmentLength !== 0;
+  }
+
+  /** The selected record's message bytes (a view into the datagram, no copy). */
+  recordData(): Buffer {
+    return this.buf.subarray(this.dataOffset, this.dataOffset + this.dataLength);
+  }
+
+  /** The body bytes (a view into the datagram, no copy). */
   payload(): Buffer {
     return this.buf.subarray(this.payloadOffset, this.payloadOffset + this.payloadLength);
   }
@@ -257,42 +338,67 @@ export function writeSackRange(
   buf.writeUInt32BE(length, at + SACK_LENGTH_OFFSET);
 }
 
-/** Writes the DATA header after `sackCount` ranges; returns the offset where the payload goes. */
-export function writeDataHeader(
+/** Bytes of a record's header: a whole message's, or a fragment's (`fragmentCount` > 1). */
+export function recordHeaderBytes(fragmentCount: number): number {
+  return fragmentCount === 1 ? RECORD_HEADER_BYTES : FRAGMENT_RECORD_HEADER_BYTES;
+}
+
+/**
+ * Writes a DATA record header at `at` for `dataLength` bytes of message `messageSeq`: the short form
+ * for a whole message (`fragmentCount` 1), the fragment form otherwise (its count must be >= 2 for
+ * the packet to be valid). Returns where the bytes go.
+ */
+export function writeRecordHeader(
   buf: Buffer,
-  sackCount: number,
+  at: number,
   messageSeq: number,
   fifoSeq: number,
+  dataLength: number,
   messageLength: number,
   fragmentOffset: number,
   fragmentIndex: number,
   fragmentCount: number,
 ): number {
-  const at = HEADER_BYTES + sackCount * SACK_RANGE_BYTES;
-  buf.writeUInt32BE(messageSeq, at + DATA_MESSAGE_SEQ_OFFSET);
-  buf.writeUInt32BE(fifoSeq, at + DATA_FIFO_SEQ_OFFSET);
-  buf.writeUInt32BE(messageLength, at + DATA_MESSAGE_LENGTH_OFFSET);
-  buf.writeUInt32BE(fragmentOffset, at + DATA_FRAGMENT_OFFSET_OFFSET);
-  buf.writeUInt32BE(fragmentIndex, at + DATA_FRAGMENT_INDEX_OFFSET);
-  buf.writeUInt32BE(fragmentCount, at + DATA_FRAGMENT_COUNT_OFFSET);
-  return at + DATA_HEADER_BYTES;
+  buf.writeUInt32BE(messageSeq, at + RECORD_MESSAGE_SEQ_OFFSET);
+  buf.writeUInt32BE(fifoSeq, at + RECORD_FIFO_SEQ_OFFSET);
+  buf.writeUInt16BE(dataLength, at + RECORD_LENGTH_OFFSET);
+  buf[at + RECORD_RESERVED_OFFSET] = 0;
+  if (fragmentCount === 1) {
+    buf[at + RECORD_FLAGS_OFFSET] = 0;
+    return at + RECORD_HEADER_BYTES;
+  }
+  buf[at + RECORD_FLAGS_OFFSET] = RecordFlags.FRAGMENT;
+  buf.writeUInt32BE(messageLength, at + RECORD_MESSAGE_LENGTH_OFFSET);
+  buf.writeUInt32BE(fragmentOffset, at + RECORD_FRAGMENT_OFFSET_OFFSET);
+  buf.writeUInt32BE(fragmentIndex, at + RECORD_FRAGMENT_INDEX_OFFSET);
+  buf.writeUInt32BE(fragmentCount, at + RECORD_FRAGMENT_COUNT_OFFSET);
+  return at + FRAGMENT_RECORD_HEADER_BYTES;
 }
 
-/** Writes the piece header after the DATA header (flag PIECE); returns the offset where the payload goes. */
-export function writePieceHeader(
+/**
+ * Writes a PIECE record header at `at`: bytes [offset, offset + dataLength) of message `messageSeq`,
+ * a piece of the fragment at `pieceFragmentOffset` (`pieceFragmentLength` bytes). Returns where the
+ * bytes go.
+ */
+export function writePieceRecordHeader(
   buf: Buffer,
   at: number,
-  fragmentOffset: number,
-  fragmentLength: number,
+  messageSeq: number,
+  fifoSeq: number,
+  dataLength: number,
+  messageLength: number,
+  offset: number,
+  fragmentIndex: number,
+  fragmentCount: number,
+  pieceFragmentOffset: number,
+  pieceFragmentLength: number,
 ): number {
-  buf.writeUInt32BE(fragmentOffset, at + PIECE_FRAGMENT_OFFSET_OFFSET);
-  buf.writeUInt32BE(fragmentLength, at + PIECE_FRAGMENT_LENGTH_OFFSET);
-  return at + PIECE_HEADER_BYTES;
-}
-
-/** Bytes of the DATA type header for these flags (a piece carries its piece header too). */
-export function dataHeaderBytes(flags: number): number {
-  return (flags & Flags.PIECE) !== 0 ? DATA_HEADER_BYTES + PIECE_HEADER_BYTES : DATA_HEADER_BYTES;
+  writeRecordHeader(buf, at, messageSeq, fifoSeq, dataLength, messageLength, offset, fragmentIndex, 2);
+  buf[at + RECORD_FLAGS_OFFSET] = RecordFlags.FRAGMENT | RecordFlags.PIECE;
+  buf.writeUInt32BE(fragmentCount, at + RECORD_FRAGMENT_COUNT_OFFSET);
+  buf.writeUInt32BE(pieceFragmentOffset, at + RECORD_PIECE_FRAGMENT_OFFSET_OFFSET);
+  buf.writeUInt32BE(pieceFragmentLength, at + RECORD_PIECE_FRAGMENT_LENGTH_OFFSET);
+  return at + PIECE_RECORD_HEADER_BYTES;
 }
 
 /** Offset of the body (payload) of a non-DATA packet with `sackCount` ranges. */
@@ -327,6 +433,20 @@ export function sealGathered(
   header.writeUInt32BE(h.digest(), CHECKSUM_OFFSET);
 }
 
+/** One DATA record, as a plain object (control path, tests, fixtures). */
+export interface RecordFields {
+  messageSeq: number;
+  /** 0 for an unordered message. */
+  fifoSeq: number;
+  messageLength: number;
+  fragmentOffset: number;
+  fragmentIndex: number;
+  /** 1: a whole message (short record; its length is the data's); more: a fragment record. */
+  fragmentCount: number;
+  /** A piece of the fragment at this offset and length (a PIECE record). */
+  piece?: { fragmentOffset: number; fragmentLength: number };
+}
+
 /** Everything a packet carries, as a plain object (control path, tests, fixtures). */
 export interface PacketFields {
   type: number;
@@ -338,16 +458,13 @@ export interface PacketFields {
   receiveWindow?: number;
   /** [absolute start, length] pairs above the cumulative ack. */
   sack?: readonly (readonly [number, number])[];
-  data?: {
-    messageSeq: number;
-    fifoSeq: number;
-    messageLength: number;
-    fragmentOffset: number;
-    fragmentIndex: number;
-    fragmentCount: number;
-  };
-  /** With flag PIECE: the whole fragment this piece belongs to. */
+  /** DATA with one record whose bytes are `payload`. */
+  data?: RecordFields;
+  /** With `data`: the record is a piece of this fragment. */
   piece?: { fragmentOffset: number; fragmentLength: number };
+  /** DATA with several records, each with its bytes (instead of `data` and `payload`). */
+  records?: readonly (RecordFields & { bytes: Uint8Array })[];
+  /** The body: a control body, or the one record's bytes with `data`. */
   payload?: Uint8Array;
 }
 
@@ -355,8 +472,16 @@ export interface PacketFields {
 export function encodePacket(f: PacketFields): Buffer {
   const sack = f.sack ?? [];
   const payload = f.payload ?? new Uint8Array(0);
-  const typeHeader = f.type === PacketType.DATA ? dataHeaderBytes(f.flags ?? 0) : 0;
-  const length = HEADER_BYTES + sack.length * SACK_RANGE_BYTES + typeHeader + payload.length;
+  const one = f.data ? { ...f.data, bytes: payload, ...(f.piece ? { piece: f.piece } : {}) } : null;
+  const records = f.records ?? (one ? [one] : null);
+  let bodyBytes = payload.length;
+  if (records) {
+    bodyBytes = 0;
+    for (const r of records)
+      bodyBytes +=
+        (r.piece ? PIECE_RECORD_HEADER_BYTES : recordHeaderBytes(r.fragmentCount)) + r.bytes.length;
+  }
+  const length = HEADER_BYTES + sack.length * SACK_RANGE_BYTES + bodyBytes;
   const buf = Buffer.alloc(length);
   const cumAck = f.cumulativeAck ?? 0;
   writeHeader(
@@ -364,7 +489,7 @@ export function encodePacket(f: PacketFields): Buffer {
     f.type,
     f.flags ?? 0,
     sack.length,
-    payload.length,
+    bodyBytes,
     Number(f.connectionId >> 32n),
     Number(f.connectionId & 0xffff_ffffn),
     f.packetNumber ?? 0,
@@ -374,21 +499,28 @@ export function encodePacket(f: PacketFields): Buffer {
   );
   sack.forEach(([start, len], i) => writeSackRange(buf, i, cumAck, start, len));
   let at = bodyOffset(sack.length);
-  if (f.data) {
-    const d = f.data;
-    at = writeDataHeader(
-      buf,
-      sack.length,
-      d.messageSeq,
-      d.fifoSeq,
-      d.messageLength,
-      d.fragmentOffset,
-      d.fragmentIndex,
-      d.fragmentCount,
-    );
-    if (f.piece) at = writePieceHeader(buf, at, f.piece.fragmentOffset, f.piece.fragmentLength);
+  if (!records) {
+    buf.set(payload, at);
+    return sealPacket(buf, length);
   }
-  buf.set(payload, at);
+  for (const r of records) {
+    const args = [
+      buf,
+      at,
+      r.messageSeq,
+      r.fifoSeq,
+      r.bytes.length,
+      r.messageLength,
+      r.fragmentOffset,
+      r.fragmentIndex,
+      r.fragmentCount,
+    ] as const;
+    at = r.piece
+      ? writePieceRecordHeader(...args, r.piece.fragmentOffset, r.piece.fragmentLength)
+      : writeRecordHeader(...args);
+    buf.set(r.bytes, at);
+    at += r.bytes.length;
+  }
   return sealPacket(buf, length);
 }
 

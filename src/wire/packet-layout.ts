@@ -6,14 +6,15 @@
  * are big-endian (network order). 64-bit fields are written as two 32-bit halves (high first); packet
  * numbers stay below 2^53 so they fit a JavaScript number exactly.
  *
- * Common header (48 bytes), then `sackCount` selective-ack ranges (8 bytes each), then the type's
- * own header (DATA only: 24 bytes), then the payload (`payloadLength` bytes, to the end of the datagram):
+ * Common header (48 bytes), then `sackCount` selective-ack ranges (8 bytes each), then the body
+ * (`payloadLength` bytes, to the end of the datagram). A DATA body is one or more message records;
+ * other types have their own bodies (control-bodies.ts):
  *
  * ```
  *  0                   1                   2                   3
  *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  * +---------------+---------------+---------------+---------------+
- * |          magic 0x4659         |    version    |     type      |  0
+ * |          magic 0x4659         |  version (3)  |     type      |  0
  * +---------------+---------------+---------------+---------------+
  * |     flags     |   sackCount   |         payloadLength         |  4
  * +---------------+---------------+---------------+---------------+
@@ -37,37 +38,46 @@
  * +---------------------------------------------------------------+
  * ```
  *
- * DATA header (after the SACK ranges):
+ * DATA body: records back to back until payloadLength is used up (at least one, at most
+ * LIMITS.MAX_RECORDS_PER_PACKET). Several small messages travel in one packet this way; a message
+ * larger than one packet goes as fragment records, one per packet. Each record:
  *
  * ```
  * +---------------------------------------------------------------+
  * |                 message sequence (32, per session)            | +0
  * |     FIFO sequence (32, per session; 0 for unordered messages) | +4
- * |                 message length in bytes (32)                  | +8
- * |         byte offset of this fragment in the message (32)      | +12
- * |                      fragment index (32)                      | +16
- * |                      fragment count (32)                      | +20
+ * |   record length (16)          | record flags  |   reserved 0  | +8
+ * +---------------------------------------------------------------+
+ * only with record flag FRAGMENT (the message is in several records):
+ * |                 message length in bytes (32)                  | +12
+ * |         byte offset of these bytes in the message (32)        | +16
+ * |                      fragment index (32)                      | +20
+ * |       fragment count (32, >= 2; >= 1 with PIECE)              | +24
+ * +---------------------------------------------------------------+
+ * only with record flag PIECE (which needs FRAGMENT too):
+ * |        byte offset of the whole fragment in the message (32)  | +28
+ * |                length of the whole fragment (32)              | +32
+ * +---------------------------------------------------------------+
+ * |  record length bytes of the message                           |
  * +---------------------------------------------------------------+
  * ```
  *
- * DATA piece header (only with FLAG PIECE, right after the DATA header): the packet carries a piece
- * of fragment `fragment index`, cut at multiples of PIECE_UNIT_BYTES from the fragment's start (a
- * fragment sent at a larger packet size than the path now carries; see path-mtu.ts):
- *
- * ```
- * +---------------------------------------------------------------+
- * |        byte offset of the whole fragment in the message (32)  | +24
- * |                length of the whole fragment (32)              | +28
- * +---------------------------------------------------------------+
- * ```
+ * A record without FRAGMENT is a whole message: its length is the record length. A PIECE record
+ * carries a piece of fragment `fragment index`, cut at multiples of PIECE_UNIT_BYTES from the
+ * fragment's start (a fragment cut for a larger packet size than the path now carries; see
+ * path-mtu.ts); its fragment fields say where the piece lies.
  *
  * PROBE (path-MTU probe): the common header, then zero padding up to the size being tried.
  */
+
 import { LIMITS } from '../core/limits.js';
 
 export const MAGIC = 0x4659; // 'FY'
-/** 2: PROBE packets and DATA pieces (path-MTU probing). */
-export const VERSION = 2;
+/**
+ * 3: DATA carries message records, several small messages per packet (2 added PROBE and DATA
+ * pieces; 1 carried one fragment per packet with a FIFO packet flag).
+ */
+export const VERSION = 3;
 
 // --- common header ---
 export const MAGIC_OFFSET = 0;
@@ -89,23 +99,41 @@ export const SACK_START_DELTA_OFFSET = 0;
 export const SACK_LENGTH_OFFSET = 4;
 export const SACK_RANGE_BYTES = 8;
 
-// --- DATA header, relative to its start ---
-export const DATA_MESSAGE_SEQ_OFFSET = 0;
-export const DATA_FIFO_SEQ_OFFSET = 4;
-export const DATA_MESSAGE_LENGTH_OFFSET = 8;
-export const DATA_FRAGMENT_OFFSET_OFFSET = 12;
-export const DATA_FRAGMENT_INDEX_OFFSET = 16;
-export const DATA_FRAGMENT_COUNT_OFFSET = 20;
-export const DATA_HEADER_BYTES = 24;
-
-// --- DATA piece header, relative to its start (after the DATA header) ---
-export const PIECE_FRAGMENT_OFFSET_OFFSET = 0;
-export const PIECE_FRAGMENT_LENGTH_OFFSET = 4;
+// --- DATA record header, relative to the record's start ---
+export const RECORD_MESSAGE_SEQ_OFFSET = 0;
+export const RECORD_FIFO_SEQ_OFFSET = 4;
+export const RECORD_LENGTH_OFFSET = 8;
+export const RECORD_FLAGS_OFFSET = 10;
+export const RECORD_RESERVED_OFFSET = 11;
+/** Header of a record holding a whole message. */
+export const RECORD_HEADER_BYTES = 12;
+// fragment extension (record flag FRAGMENT), relative to the record's start
+export const RECORD_MESSAGE_LENGTH_OFFSET = 12;
+export const RECORD_FRAGMENT_OFFSET_OFFSET = 16;
+export const RECORD_FRAGMENT_INDEX_OFFSET = 20;
+export const RECORD_FRAGMENT_COUNT_OFFSET = 24;
+/** Header of a record holding one fragment of a larger message. */
+export const FRAGMENT_RECORD_HEADER_BYTES = 28;
+// piece extension (record flag PIECE), relative to the record's start
+export const RECORD_PIECE_FRAGMENT_OFFSET_OFFSET = 28;
+export const RECORD_PIECE_FRAGMENT_LENGTH_OFFSET = 32;
 export const PIECE_HEADER_BYTES = 8;
+/** Header of a record holding a piece of a fragment. */
+export const PIECE_RECORD_HEADER_BYTES = FRAGMENT_RECORD_HEADER_BYTES + PIECE_HEADER_BYTES;
+
+/** Record flag bits. */
+export const RecordFlags = {
+  /** The record is one fragment of a message cut into several (the fragment fields follow). */
+  FRAGMENT: 0x01,
+  /** The record is a piece of a fragment (with FRAGMENT; the piece fields follow the fragment's). */
+  PIECE: 0x02,
+} as const;
+/** Record flags a version-3 sender may set; others make the packet malformed. */
+export const KNOWN_RECORD_FLAGS = 0x03;
 
 /** Packet types. A new type needs a new version unless old receivers may drop it. */
 export const PacketType = {
-  /** A fragment of a message. Ack-eliciting. */
+  /** Message records (whole small messages, or one fragment of a large one). Ack-eliciting. */
   DATA: 1,
   /** Acknowledgement only (cumulative ack + SACK in the header, delivered ranges in the body). */
   ACK: 2,
@@ -131,29 +159,29 @@ export const MAX_PACKET_TYPE = 10;
 
 /** Flag bits. */
 export const Flags = {
-  /** DATA: the message is FIFO (delivered in FIFO-sequence order). */
-  FIFO: 0x01,
   /** HEARTBEAT: answer now even if an ACK was sent recently (a delivery probe). */
   ACK_NOW: 0x02,
   /** CLOSE: this is the answer to a CLOSE. */
   REPLY: 0x04,
-  /** DATA: the payload is a piece of a fragment; a piece header follows the DATA header. */
-  PIECE: 0x08,
 } as const;
-/** Flags a version-2 sender may set; others make the packet malformed. */
-export const KNOWN_FLAGS = 0x0f;
+/**
+ * Flags a version-3 sender may set; others make the packet malformed. (0x01 FIFO and 0x08 PIECE
+ * were DATA packet flags before version 3: a record says FIFO by a non-zero FIFO sequence, and
+ * PIECE by its record flag, now.)
+ */
+export const KNOWN_FLAGS = 0x06;
 
 /** Largest value of a 64-bit field ferry accepts (packet numbers stay exact in a JS number). */
 export const MAX_PACKET_NUMBER = Number.MAX_SAFE_INTEGER;
 
 /** Bytes of DATA overhead in front of a fragment when no SACK range is carried. */
-export const DATA_OVERHEAD_BYTES = HEADER_BYTES + DATA_HEADER_BYTES;
+export const DATA_OVERHEAD_BYTES = HEADER_BYTES + FRAGMENT_RECORD_HEADER_BYTES;
 
 /** Smallest packet size, assumed to pass every path (the path-MTU search's base). */
 export const BASE_PACKET_BYTES = LIMITS.MIN_PACKET_BYTES;
 /**
  * Pieces of a fragment are cut at this size from the fragment's start (the last one shorter): a
- * piece with its headers fits the base packet size, and every sender cuts a fragment the same way, so
- * the receiver tracks pieces as one bit each.
+ * piece with its record header fits the base packet size, and every sender cuts a fragment the same
+ * way, so the receiver tracks pieces as one bit each.
  */
-export const PIECE_UNIT_BYTES = BASE_PACKET_BYTES - DATA_OVERHEAD_BYTES - PIECE_HEADER_BYTES;
+export const PIECE_UNIT_BYTES = BASE_PACKET_BYTES - HEADER_BYTES - PIECE_RECORD_HEADER_BYTES;

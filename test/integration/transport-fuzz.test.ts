@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import { encodePacket, type PacketFields } from '../../src/wire/packet-codec.js';
-import { PacketType, Flags } from '../../src/wire/packet-layout.js';
+import { PacketType } from '../../src/wire/packet-layout.js';
 import { encodeHello } from '../../src/wire/control-bodies.js';
 import { xxh32 } from '../../src/core/checksum.js';
 import { prng, testSeed } from './transport-exchange.js';
@@ -49,10 +49,11 @@ function fuzzDatagram(rand: () => number): Buffer {
   };
   if (type === PacketType.DATA) {
     const messageLength = int(2 ** 31);
-    f.flags = rand() < 0.5 ? Flags.FIFO : 0;
+    const fifo = rand() < 0.5;
+    f.flags = rand() < 0.1 ? int(8) : 0; // DATA has no packet flags: some malformed on purpose
     f.data = {
       messageSeq: 1 + int(100),
-      fifoSeq: f.flags ? 1 + int(100) : 0,
+      fifoSeq: fifo ? 1 + int(100) : 0,
       messageLength,
       fragmentOffset: int(messageLength),
       fragmentIndex: int(2 ** 20),

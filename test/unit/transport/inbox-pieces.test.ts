@@ -1,8 +1,8 @@
 import test from 'ava';
 import { initChecksums } from '../../../src/core/checksum.js';
 import { PacketView, encodePacket } from '../../../src/wire/packet-codec.js';
-import { Flags, PacketType, PIECE_UNIT_BYTES } from '../../../src/wire/packet-layout.js';
-import { Inbox, type CompleteMessage } from '../../../src/transport/inbox.js';
+import { PacketType, PIECE_UNIT_BYTES } from '../../../src/wire/packet-layout.js';
+import { Inbox, type CompleteMessage, type FragmentResult } from '../../../src/transport/inbox.js';
 
 test.before(async () => {
   await initChecksums();
@@ -48,7 +48,6 @@ function piece(index: number, p: number): PacketView {
   const from = fragFrom + p * PIECE_UNIT_BYTES;
   return decode({
     type: PacketType.DATA,
-    flags: Flags.PIECE,
     connectionId: 1n,
     data: {
       messageSeq: 1,
@@ -61,6 +60,11 @@ function piece(index: number, p: number): PacketView {
     piece: { fragmentOffset: fragFrom, fragmentLength: fragLength },
     payload: bytesOf(from, Math.min(PIECE_UNIT_BYTES, fragFrom + fragLength - from)),
   });
+}
+
+/** Hands the view's (only) record to the inbox, charged the whole datagram as the session does. */
+function take(inbox: Inbox, view: PacketView): FragmentResult {
+  return inbox.onRecord(view, view.buf.length);
 }
 
 function setup(): { inbox: Inbox; got: CompleteMessage[] } {
@@ -77,28 +81,28 @@ const PIECES_OF_8000 = Math.ceil(CHUNK / PIECE_UNIT_BYTES);
 
 test('a fragment arriving as pieces (any order, duplicates) completes the message once, bytes intact', (t) => {
   const { inbox, got } = setup();
-  t.is(inbox.onFragment(whole(0)), 'accepted');
+  t.is(take(inbox, whole(0)), 'accepted');
   const order = [...Array(PIECES_OF_8000).keys()].reverse();
   for (const p of order) {
-    t.is(inbox.onFragment(piece(1, p)), 'accepted');
-    t.is(inbox.onFragment(piece(1, p)), 'duplicate');
+    t.is(take(inbox, piece(1, p)), 'accepted');
+    t.is(take(inbox, piece(1, p)), 'duplicate');
   }
   t.is(got.length, 0);
-  for (let p = 0; p < Math.ceil(4000 / PIECE_UNIT_BYTES); p++) inbox.onFragment(piece(2, p));
+  for (let p = 0; p < Math.ceil(4000 / PIECE_UNIT_BYTES); p++) take(inbox, piece(2, p));
   t.is(got.length, 1);
   t.deepEqual(got[0]!.payload, bytesOf(0, LENGTH));
-  t.is(inbox.onFragment(piece(1, 0)), 'duplicate', 'after delivery');
-  t.is(inbox.onFragment(whole(1)), 'duplicate');
+  t.is(take(inbox, piece(1, 0)), 'duplicate', 'after delivery');
+  t.is(take(inbox, whole(1)), 'duplicate');
 });
 
 test('a late whole copy overlapping some pieces completes the fragment; later pieces are duplicates', (t) => {
   const { inbox, got } = setup();
-  inbox.onFragment(piece(0, 0));
-  inbox.onFragment(piece(0, 3));
-  t.is(inbox.onFragment(whole(0)), 'accepted');
-  t.is(inbox.onFragment(piece(0, 1)), 'duplicate');
-  inbox.onFragment(whole(1));
-  inbox.onFragment(whole(2));
+  take(inbox, piece(0, 0));
+  take(inbox, piece(0, 3));
+  t.is(take(inbox, whole(0)), 'accepted');
+  t.is(take(inbox, piece(0, 1)), 'duplicate');
+  take(inbox, whole(1));
+  take(inbox, whole(2));
   t.is(got.length, 1);
   t.deepEqual(got[0]!.payload, bytesOf(0, LENGTH));
 });
@@ -108,7 +112,6 @@ test('a single-fragment message arriving as pieces, then its whole late copy: de
   const view = (p: number | null): PacketView =>
     decode({
       type: PacketType.DATA,
-      flags: p === null ? 0 : Flags.PIECE,
       connectionId: 1n,
       data: {
         messageSeq: 1,
@@ -124,10 +127,10 @@ test('a single-fragment message arriving as pieces, then its whole late copy: de
           ? bytesOf(0, 3000)
           : bytesOf(p * PIECE_UNIT_BYTES, Math.min(PIECE_UNIT_BYTES, 3000 - p * PIECE_UNIT_BYTES)),
     });
-  t.is(inbox.onFragment(view(0)), 'accepted');
-  t.is(inbox.onFragment(view(null)), 'accepted', 'the whole copy completes it');
-  t.is(inbox.onFragment(view(1)), 'duplicate');
-  t.is(inbox.onFragment(view(null)), 'duplicate');
+  t.is(take(inbox, view(0)), 'accepted');
+  t.is(take(inbox, view(null)), 'accepted', 'the whole copy completes it');
+  t.is(take(inbox, view(1)), 'duplicate');
+  t.is(take(inbox, view(null)), 'duplicate');
   t.is(got.length, 1);
   t.deepEqual(got[0]!.payload, bytesOf(0, 3000));
 });

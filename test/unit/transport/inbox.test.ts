@@ -1,14 +1,14 @@
 import test from 'ava';
 import { initChecksums } from '../../../src/core/checksum.js';
 import { PacketView, encodePacket } from '../../../src/wire/packet-codec.js';
-import { Flags, PacketType } from '../../../src/wire/packet-layout.js';
-import { Inbox, type CompleteMessage } from '../../../src/transport/inbox.js';
+import { PacketType } from '../../../src/wire/packet-layout.js';
+import { Inbox, type CompleteMessage, type FragmentResult } from '../../../src/transport/inbox.js';
 
 test.before(async () => {
   await initChecksums();
 });
 
-/** Decodes a DATA fragment of message `seq` (fragments of 10 bytes). */
+/** Decodes a DATA record: fragment `index` of message `seq` (fragments of 10 bytes), or a whole one (count 1). */
 function fragment(seq: number, index: number, count: number, length: number, fifoSeq = 0): PacketView {
   const offset = index * 10;
   const size = Math.min(10, length - offset);
@@ -18,7 +18,6 @@ function fragment(seq: number, index: number, count: number, length: number, fif
   const status = view.decode(
     encodePacket({
       type: PacketType.DATA,
-      flags: fifoSeq ? Flags.FIFO : 0,
       connectionId: 1n,
       packetNumber: 1,
       payload,
@@ -36,6 +35,11 @@ function fragment(seq: number, index: number, count: number, length: number, fif
   return view;
 }
 
+/** Hands the view's (only) record to the inbox, charged the whole datagram as the session does. */
+function take(inbox: Inbox, view: PacketView): FragmentResult {
+  return inbox.onRecord(view, view.buf.length);
+}
+
 function collect(inbox: Inbox, sync = true): CompleteMessage[] {
   const got: CompleteMessage[] = [];
   inbox.setDispatch((m) => {
@@ -48,17 +52,17 @@ function collect(inbox: Inbox, sync = true): CompleteMessage[] {
 test('fragments in any order reassemble once; repeats are duplicates', (t) => {
   const inbox = new Inbox(1 << 20, 1 << 20, () => {});
   const got = collect(inbox);
-  t.is(inbox.onFragment(fragment(1, 2, 3, 25)), 'accepted');
-  t.is(inbox.onFragment(fragment(1, 0, 3, 25)), 'accepted');
-  t.is(inbox.onFragment(fragment(1, 0, 3, 25)), 'duplicate');
+  t.is(take(inbox, fragment(1, 2, 3, 25)), 'accepted');
+  t.is(take(inbox, fragment(1, 0, 3, 25)), 'accepted');
+  t.is(take(inbox, fragment(1, 0, 3, 25)), 'duplicate');
   t.is(got.length, 0);
-  t.is(inbox.onFragment(fragment(1, 1, 3, 25)), 'accepted');
+  t.is(take(inbox, fragment(1, 1, 3, 25)), 'accepted');
   t.is(got.length, 1);
   t.deepEqual(
     [...got[0]!.payload],
     Array.from({ length: 25 }, (_, i) => i),
   );
-  t.is(inbox.onFragment(fragment(1, 1, 3, 25)), 'duplicate', 'after delivery too');
+  t.is(take(inbox, fragment(1, 1, 3, 25)), 'duplicate', 'after delivery too');
   t.is(inbox.deliveredBelow, 2);
   t.is(inbox.usedBytes, 0);
 });
@@ -66,14 +70,14 @@ test('fragments in any order reassemble once; repeats are duplicates', (t) => {
 test('FIFO messages are handed over in FIFO order, one at a time; unordered ones at once', (t) => {
   const inbox = new Inbox(1 << 20, 1 << 20, () => {});
   const got = collect(inbox, false);
-  inbox.onFragment(fragment(3, 0, 1, 5, 2));
-  inbox.onFragment(fragment(4, 0, 1, 5, 0));
+  take(inbox, fragment(3, 0, 1, 5, 2));
+  take(inbox, fragment(4, 0, 1, 5, 0));
   t.deepEqual(
     got.map((m) => m.seq),
     [4],
     'FIFO 2 waits for FIFO 1',
   );
-  inbox.onFragment(fragment(1, 0, 1, 5, 1));
+  take(inbox, fragment(1, 0, 1, 5, 1));
   t.deepEqual(
     got.map((m) => m.seq),
     [4, 1],
@@ -89,16 +93,16 @@ test('FIFO messages are handed over in FIFO order, one at a time; unordered ones
 test('the reassembly budget refuses new messages (unacked) but never the FIFO head', (t) => {
   const inbox = new Inbox(30, 1 << 20, () => {});
   collect(inbox, false);
-  t.is(inbox.onFragment(fragment(1, 0, 3, 25)), 'accepted');
-  t.is(inbox.onFragment(fragment(2, 0, 3, 25)), 'refused');
-  t.is(inbox.onFragment(fragment(3, 0, 3, 25, 1)), 'accepted', 'the next FIFO message may always start');
+  t.is(take(inbox, fragment(1, 0, 3, 25)), 'accepted');
+  t.is(take(inbox, fragment(2, 0, 3, 25)), 'refused');
+  t.is(take(inbox, fragment(3, 0, 3, 25, 1)), 'accepted', 'the next FIFO message may always start');
   t.is(inbox.windowPackets(10, 100), 0);
 });
 
 test('delivered ranges describe what the handler finished above the base', (t) => {
   const inbox = new Inbox(1 << 20, 1 << 20, () => {});
   const got = collect(inbox, false);
-  for (const seq of [1, 2, 3, 4, 5]) inbox.onFragment(fragment(seq, 0, 1, 5));
+  for (const seq of [1, 2, 3, 4, 5]) take(inbox, fragment(seq, 0, 1, 5));
   inbox.onHandled(got[1]!);
   inbox.onHandled(got[2]!);
   inbox.onHandled(got[4]!);
@@ -114,7 +118,7 @@ test('delivered ranges describe what the handler finished above the base', (t) =
 test('fragments inconsistent with the first one of their message are refused', (t) => {
   const inbox = new Inbox(1 << 20, 1 << 20, () => {});
   collect(inbox);
-  inbox.onFragment(fragment(1, 0, 3, 25));
-  t.is(inbox.onFragment(fragment(1, 1, 4, 35)), 'refused');
-  t.is(inbox.onFragment(fragment(1 + 16_384, 0, 1, 5)), 'refused', 'beyond the message window');
+  take(inbox, fragment(1, 0, 3, 25));
+  t.is(take(inbox, fragment(1, 1, 4, 35)), 'refused');
+  t.is(take(inbox, fragment(1 + 16_384, 0, 1, 5)), 'refused', 'beyond the message window');
 });

@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { initChecksums } from '../../../src/core/checksum.js';
-import { encodePacket, type PacketFields } from '../../../src/wire/packet-codec.js';
-import { PacketType, Flags } from '../../../src/wire/packet-layout.js';
+import { encodePacket, type PacketFields, type RecordFields } from '../../../src/wire/packet-codec.js';
+import { PacketType, Flags, PIECE_UNIT_BYTES } from '../../../src/wire/packet-layout.js';
 import { encodeHello, ackBodyBytes, writeAckBody } from '../../../src/wire/control-bodies.js';
 
 function ackBody(): Buffer {
@@ -15,10 +15,24 @@ function ackBody(): Buffer {
   return b;
 }
 
+/** A record holding a whole message (FIFO when `fifoSeq` is not 0). */
+function whole(messageSeq: number, fifoSeq: number, text: string): RecordFields & { bytes: Buffer } {
+  const bytes = Buffer.from(text);
+  const n = bytes.length;
+  return {
+    messageSeq,
+    fifoSeq,
+    messageLength: n,
+    fragmentOffset: 0,
+    fragmentIndex: 0,
+    fragmentCount: 1,
+    bytes,
+  };
+}
+
 export const GOLDEN: Record<string, PacketFields> = {
   'data-fifo-fragment': {
     type: PacketType.DATA,
-    flags: Flags.FIFO,
     connectionId: 0x0123_4567_89ab_cdefn,
     packetNumber: 1000,
     cumulativeAck: 77,
@@ -48,6 +62,16 @@ export const GOLDEN: Record<string, PacketFields> = {
       fragmentCount: 1,
     },
   },
+  'data-coalesced': {
+    type: PacketType.DATA,
+    connectionId: 0x0102_0304_0506_0708n,
+    packetNumber: 77,
+    cumulativeAck: 5,
+    leastUnacked: 70,
+    receiveWindow: 512,
+    sack: [[8, 2]],
+    records: [whole(9, 4, 'ping'), whole(10, 0, 'unordered'), whole(11, 0, ''), whole(12, 5, 'fifo again')],
+  },
   'ack-with-sack-and-delivered': {
     type: PacketType.ACK,
     connectionId: 42n,
@@ -73,7 +97,6 @@ export const GOLDEN: Record<string, PacketFields> = {
   },
   'data-piece': {
     type: PacketType.DATA,
-    flags: Flags.PIECE,
     connectionId: 0x0123_4567_89ab_cdefn,
     packetNumber: 2000,
     cumulativeAck: 12,
@@ -83,11 +106,11 @@ export const GOLDEN: Record<string, PacketFields> = {
       messageSeq: 6,
       fifoSeq: 0,
       messageLength: 20_000,
-      fragmentOffset: 8928 + 1120,
+      fragmentOffset: 8928 + PIECE_UNIT_BYTES,
       fragmentIndex: 1,
       fragmentCount: 3,
     },
-    piece: { fragmentOffset: 8928, fragmentLength: 1130 },
+    piece: { fragmentOffset: 8928, fragmentLength: PIECE_UNIT_BYTES + 10 },
     payload: Buffer.from('ten bytes!'),
   },
   probe: {

@@ -10,9 +10,9 @@ import {
 } from '../../../src/wire/packet-codec.js';
 import {
   PacketType,
-  Flags,
   HEADER_BYTES,
   CHECKSUM_OFFSET,
+  RECORD_HEADER_BYTES,
   PIECE_UNIT_BYTES,
 } from '../../../src/wire/packet-layout.js';
 import { referenceDecode, type ReferencePacket } from './reference-decoder.js';
@@ -36,16 +36,22 @@ function viewToReference(v: PacketView): ReferencePacket {
     payload: [...v.payload()],
   };
   if (v.type === PacketType.DATA) {
-    out.data = {
-      messageSeq: v.messageSeq,
-      fifoSeq: v.fifoSeq,
-      messageLength: v.messageLength,
-      fragmentOffset: v.fragmentOffset,
-      fragmentIndex: v.fragmentIndex,
-      fragmentCount: v.fragmentCount,
-    };
-    if ((v.flags & Flags.PIECE) !== 0)
-      out.piece = { fragmentOffset: v.pieceFragmentOffset, fragmentLength: v.pieceFragmentLength };
+    out.records = [];
+    for (let i = 0; i < v.recordCount; i++) {
+      v.selectRecord(i);
+      out.records.push({
+        messageSeq: v.messageSeq,
+        fifoSeq: v.fifoSeq,
+        messageLength: v.messageLength,
+        fragmentOffset: v.fragmentOffset,
+        fragmentIndex: v.fragmentIndex,
+        fragmentCount: v.fragmentCount,
+        ...(v.isPiece
+          ? { piece: { fragmentOffset: v.pieceFragmentOffset, fragmentLength: v.pieceFragmentLength } }
+          : {}),
+        bytes: [...v.recordData()],
+      });
+    }
   }
   return out;
 }
@@ -72,7 +78,16 @@ const packetArb: fc.Arbitrary<PacketFields> = fc
     fifoSeq: fc.integer({ min: 0, max: 0xffff_ffff }),
     messageSeq: fc.integer({ min: 1, max: 0xffff_ffff }),
     extraBefore: fc.integer({ min: 0, max: 100_000 }),
-    piece: fc.boolean(),
+    // whole messages coalesced behind the first record
+    more: fc.array(
+      fc.record({
+        messageSeq: fc.integer({ min: 1, max: 0xffff_ffff }),
+        fifoSeq: fc.integer({ min: 0, max: 0xffff_ffff }),
+        bytes: fc.uint8Array({ maxLength: 100 }),
+      }),
+      { maxLength: 12 },
+    ),
+    firstKind: fc.constantFrom('whole', 'fragment', 'piece'),
   })
   .map((r) => {
     const sack: [number, number][] = [];
@@ -92,27 +107,43 @@ const packetArb: fc.Arbitrary<PacketFields> = fc
       payload: r.payload,
     };
     if (r.type === PacketType.DATA) {
-      const payload = r.payload.length === 0 ? new Uint8Array([7]) : r.payload;
-      const messageLength = r.extraBefore + payload.length + 5;
-      f.payload = payload;
-      f.flags = r.fifoSeq === 0 ? 0 : Flags.FIFO;
-      f.data = {
-        messageSeq: r.messageSeq,
-        fifoSeq: r.fifoSeq,
-        messageLength,
-        fragmentOffset: r.extraBefore,
-        fragmentIndex: 1,
-        fragmentCount: 3,
-      };
-      if (r.piece) {
-        // the last piece of a fragment that starts two units before it
-        f.flags |= Flags.PIECE;
-        f.piece = { fragmentOffset: r.extraBefore, fragmentLength: 2 * PIECE_UNIT_BYTES + payload.length };
-        f.data.fragmentOffset = r.extraBefore + 2 * PIECE_UNIT_BYTES;
-        f.data.messageLength = f.data.fragmentOffset + payload.length + 5;
-        f.payload = payload.subarray(0, Math.min(payload.length, PIECE_UNIT_BYTES));
-        f.piece.fragmentLength = 2 * PIECE_UNIT_BYTES + f.payload.length;
-      }
+      const bytes = r.payload.length === 0 ? new Uint8Array([7]) : r.payload;
+      const U = PIECE_UNIT_BYTES;
+      const pieceBytes = bytes.subarray(0, Math.min(bytes.length, U));
+      // a piece: the last one of a fragment that starts two units before it
+      const first =
+        r.firstKind === 'whole'
+          ? { messageLength: bytes.length, fragmentOffset: 0, fragmentIndex: 0, fragmentCount: 1 }
+          : r.firstKind === 'fragment'
+            ? {
+                messageLength: r.extraBefore + bytes.length + 5,
+                fragmentOffset: r.extraBefore,
+                fragmentIndex: 1,
+                fragmentCount: 3,
+              }
+            : {
+                messageLength: r.extraBefore + 2 * U + pieceBytes.length + 5,
+                fragmentOffset: r.extraBefore + 2 * U,
+                fragmentIndex: 1,
+                fragmentCount: 3,
+                piece: { fragmentOffset: r.extraBefore, fragmentLength: 2 * U + pieceBytes.length },
+              };
+      delete f.payload;
+      f.records = [
+        {
+          messageSeq: r.messageSeq,
+          fifoSeq: r.fifoSeq,
+          ...first,
+          bytes: r.firstKind === 'piece' ? pieceBytes : bytes,
+        },
+        ...r.more.map((m) => ({
+          ...m,
+          messageLength: m.bytes.length,
+          fragmentOffset: 0,
+          fragmentIndex: 0,
+          fragmentCount: 1,
+        })),
+      ];
     }
     return f;
   });
@@ -129,7 +160,12 @@ test('round trip: encodePacket then PacketView.decode gives the same fields, as 
       t.is(fast.connectionId, f.connectionId);
       t.is(fast.packetNumber, f.packetNumber ?? 0);
       t.deepEqual(fast.sack, f.sack);
-      t.deepEqual(fast.payload, [...(f.payload ?? [])]);
+      if (f.records)
+        t.deepEqual(
+          fast.records,
+          f.records.map((r) => ({ ...r, bytes: [...r.bytes] })),
+        );
+      else t.deepEqual(fast.payload, [...(f.payload ?? [])]);
     }),
     { numRuns: 500 },
   );
@@ -185,9 +221,57 @@ test('absurd counts and lengths are refused before anything is used', (t) => {
   t.is(view.decode(dataPacket({ fragmentCount: 0 })), 'malformed');
   t.is(view.decode(dataPacket({ fragmentOffset: 95 })), 'malformed');
   t.is(view.decode(dataPacket({ messageSeq: 0 })), 'malformed');
-  t.is(view.decode(dataPacket({ fifoSeq: 3 })), 'malformed', 'FIFO sequence without the FIFO flag');
   t.is(view.decode(dataPacket({ fragmentCount: 200 })), 'malformed', 'more fragments than bytes');
-  t.is(view.decode(dataPacket({ messageLength: 0, fragmentCount: 1 }, 0)), 'ok', 'the empty message');
+  t.is(view.decode(dataPacket({ fragmentCount: 1 }, 0)), 'ok', 'the empty message');
+  t.is(view.messageLength, 0);
+  t.is(view.decode(dataPacket({ fragmentOffset: 10 }, 0)), 'malformed', 'an empty fragment');
+});
+
+test('a DATA body is whole records: none, a torn one, unknown record flags and packet flags are refused', (t) => {
+  const view = new PacketView();
+  const whole = (n: number): Buffer =>
+    encodePacket({
+      type: PacketType.DATA,
+      connectionId: 1n,
+      packetNumber: 5,
+      records: Array.from({ length: n }, (_, i) => ({
+        messageSeq: i + 1,
+        fifoSeq: i % 2,
+        messageLength: 3,
+        fragmentOffset: 0,
+        fragmentIndex: 0,
+        fragmentCount: 1,
+        bytes: new Uint8Array([i, i, i]),
+      })),
+    });
+  t.is(view.decode(whole(3)), 'ok');
+  t.is(view.recordCount, 3);
+  view.selectRecord(1);
+  t.deepEqual(
+    [view.messageSeq, view.fifoSeq, view.messageLength, [...view.recordData()]],
+    [2, 1, 3, [1, 1, 1]],
+  );
+  view.selectRecord(2);
+  t.deepEqual(
+    [view.messageSeq, view.fifoSeq, view.messageLength, [...view.recordData()]],
+    [3, 0, 3, [2, 2, 2]],
+  );
+  t.is(view.decode(whole(0)), 'malformed', 'no record');
+  t.is(view.decode(whole(LIMITS.MAX_RECORDS_PER_PACKET)), 'ok');
+  t.is(view.decode(whole(LIMITS.MAX_RECORDS_PER_PACKET + 1)), 'malformed', 'more records than the limit');
+  const edit = (mutate: (b: Buffer) => void): Buffer => {
+    const b = whole(2);
+    mutate(b);
+    return encodeWithChecksum(b);
+  };
+  const second = HEADER_BYTES + RECORD_HEADER_BYTES + 3; // where record 2 starts
+  t.is(view.decode(edit((b) => b.writeUInt16BE(4, second + 8))), 'malformed', 'a record past the end');
+  t.is(view.decode(edit((b) => b.writeUInt16BE(2, second + 8))), 'malformed', 'bytes after the last record');
+  t.is(view.decode(edit((b) => (b[second + 10] = 0x02))), 'malformed', 'unknown record flag');
+  t.is(view.decode(edit((b) => (b[second + 11] = 1))), 'malformed', 'reserved byte set');
+  t.is(view.decode(edit((b) => (b[4] = 0x02))), 'malformed', 'a packet flag on DATA');
+  t.is(view.decode(edit((b) => b.writeUInt32BE(0, second))), 'malformed', 'message sequence 0');
+  t.is(view.decode(edit(() => {})), 'ok');
 });
 
 test('wrong magic, version, checksum, length, type and flags are told apart', (t) => {
@@ -201,8 +285,8 @@ test('wrong magic, version, checksum, length, type and flags are told apart', (t
     return encodeWithChecksum(b);
   };
   t.is(view.decode(reseal((b) => (b[0] = 0))), 'malformed');
-  t.is(view.decode(reseal((b) => (b[2] = 1))), 'badVersion', 'version 1 (before PROBE and pieces)');
-  t.is(view.decode(reseal((b) => (b[2] = 3))), 'badVersion');
+  t.is(view.decode(reseal((b) => (b[2] = 1))), 'badVersion', 'version 1 (one fragment per packet)');
+  t.is(view.decode(reseal((b) => (b[2] = 2))), 'badVersion', 'version 2 (PROBE and pieces, one record)');
   t.is(view.decode(reseal((b) => (b[3] = 42))), 'malformed');
   t.is(view.decode(reseal((b) => (b[4] = 0x80))), 'malformed');
   t.is(view.decode(reseal((b) => (b[5] = LIMITS.MAX_SACK_RANGES + 1))), 'malformed');
@@ -222,10 +306,9 @@ test('a DATA piece must lie inside its fragment, on a unit boundary, full unless
     offset: number,
     bytes: number,
     messageLength = 100_000,
-  ) =>
+  ): Buffer =>
     encodePacket({
       type: PacketType.DATA,
-      flags: Flags.PIECE,
       connectionId: 1n,
       packetNumber: 1,
       data: {
@@ -240,7 +323,7 @@ test('a DATA piece must lie inside its fragment, on a unit boundary, full unless
       payload: Buffer.alloc(bytes, 1),
     });
   t.is(view.decode(piece(9000, 8000, 9000, U)), 'ok', 'first piece');
-  t.deepEqual([view.pieceFragmentOffset, view.pieceFragmentLength], [9000, 8000]);
+  t.deepEqual([view.isPiece, view.pieceFragmentOffset, view.pieceFragmentLength], [true, 9000, 8000]);
   t.is(view.decode(piece(9000, 8000, 9000 + 7 * U, 8000 - 7 * U)), 'ok', 'last, shorter piece');
   t.is(view.decode(piece(9000, 8000, 9000 + U, U - 1)), 'malformed', 'short piece that is not last');
   t.is(view.decode(piece(9000, 8000, 9000 + 7 * U, 8000 - 7 * U + 1)), 'malformed', 'past the fragment');
@@ -248,6 +331,25 @@ test('a DATA piece must lie inside its fragment, on a unit boundary, full unless
   t.is(view.decode(piece(9000, 8000, 8000, U)), 'malformed', 'before the fragment');
   t.is(view.decode(piece(9000, 0, 9000, 0)), 'malformed', 'empty fragment');
   t.is(view.decode(piece(95_000, 8000, 95_000, U)), 'malformed', 'fragment past the message');
+  const solo = encodePacket({
+    type: PacketType.DATA,
+    connectionId: 1n,
+    data: {
+      messageSeq: 1,
+      fifoSeq: 0,
+      messageLength: 3000,
+      fragmentOffset: U,
+      fragmentIndex: 0,
+      fragmentCount: 1,
+    },
+    piece: { fragmentOffset: 0, fragmentLength: 3000 },
+    payload: Buffer.alloc(U, 2),
+  });
+  t.is(view.decode(solo), 'ok', 'a piece of a single-fragment message');
+  t.is(view.fragmentCount, 1);
+  const notFragment = Buffer.from(solo);
+  notFragment[HEADER_BYTES + 10] = 0x02; // PIECE without FRAGMENT
+  t.is(view.decode(encodeWithChecksum(notFragment)), 'malformed', 'PIECE without FRAGMENT');
 });
 
 test('SACK ranges must be ascending, disjoint and above the cumulative ack', (t) => {

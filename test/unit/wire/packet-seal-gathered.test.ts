@@ -4,11 +4,17 @@ import {
   PacketView,
   encodePacket,
   sealGathered,
-  writeDataHeader,
+  bodyOffset,
   writeHeader,
+  writeRecordHeader,
   writeSackRange,
 } from '../../../src/wire/packet-codec.js';
-import { DATA_OVERHEAD_BYTES, PacketType, SACK_RANGE_BYTES } from '../../../src/wire/packet-layout.js';
+import {
+  HEADER_BYTES,
+  PacketType,
+  RECORD_HEADER_BYTES,
+  SACK_RANGE_BYTES,
+} from '../../../src/wire/packet-layout.js';
 
 test.before(async () => {
   await initChecksums();
@@ -42,7 +48,7 @@ function gathered(sackCount: number, payload: Buffer, cuts: number[]): Gathered 
     PacketType.DATA,
     0,
     sackCount,
-    payload.length,
+    RECORD_HEADER_BYTES + payload.length,
     0x01020304,
     0x05060708,
     500,
@@ -51,7 +57,17 @@ function gathered(sackCount: number, payload: Buffer, cuts: number[]): Gathered 
     64,
   );
   for (let i = 0; i < sackCount; i++) writeSackRange(header, i, cumAck, cumAck + 2 + i * 3, 1);
-  const headerLength = writeDataHeader(header, sackCount, 9, 0, payload.length, 0, 0, 1);
+  const headerLength = writeRecordHeader(
+    header,
+    bodyOffset(sackCount),
+    9,
+    0,
+    payload.length,
+    payload.length,
+    0,
+    0,
+    1,
+  );
   const slices: Buffer[] = [];
   let at = 0;
   for (const cut of [...cuts, payload.length]) {
@@ -82,7 +98,7 @@ test('sealGathered gives the same datagram as encodePacket over the joined bytes
       cuts.push(c);
     }
     const g = gathered(sackCount, payload, cuts);
-    t.is(g.headerLength, DATA_OVERHEAD_BYTES + sackCount * SACK_RANGE_BYTES);
+    t.is(g.headerLength, HEADER_BYTES + RECORD_HEADER_BYTES + sackCount * SACK_RANGE_BYTES);
     const sack: [number, number][] = [];
     for (let i = 0; i < sackCount; i++) sack.push([100 + 2 + i * 3, 1]);
     const reference = encodePacket({
@@ -107,7 +123,7 @@ test('sealGathered gives the same datagram as encodePacket over the joined bytes
       return t.fail(`round ${round}: differs from encodePacket (FERRY_TEST_SEED=${SEED})`);
     if (view.decode(g.joined) !== 'ok')
       return t.fail(`round ${round}: does not decode (FERRY_TEST_SEED=${SEED})`);
-    if (!view.payload().equals(payload)) return t.fail(`round ${round}: payload differs`);
+    if (!view.recordData().equals(payload)) return t.fail(`round ${round}: payload differs`);
   }
   t.pass();
 });

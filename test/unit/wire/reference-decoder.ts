@@ -14,24 +14,29 @@ export interface ReferencePacket {
   leastUnacked: number;
   receiveWindow: number;
   sack: [number, number][];
-  data?: {
-    messageSeq: number;
-    fifoSeq: number;
-    messageLength: number;
-    fragmentOffset: number;
-    fragmentIndex: number;
-    fragmentCount: number;
-  };
-  /** Flag 0x08 (PIECE): the whole fragment a piece belongs to. */
-  piece?: { fragmentOffset: number; fragmentLength: number };
+  /** DATA: its records, in order. */
+  records?: ReferenceRecord[];
+  /** The body (for DATA: every record, headers included). */
   payload: number[];
+}
+
+export interface ReferenceRecord {
+  messageSeq: number;
+  fifoSeq: number;
+  messageLength: number;
+  fragmentOffset: number;
+  fragmentIndex: number;
+  fragmentCount: number;
+  /** Record flag 0x02 (PIECE): the whole fragment this piece belongs to. */
+  piece?: { fragmentOffset: number; fragmentLength: number };
+  bytes: number[];
 }
 
 export function referenceDecode(bytes: Uint8Array): ReferencePacket | string {
   if (bytes.length < 48) return 'malformed';
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint16(0) !== 0x4659) return 'malformed';
-  if (dv.getUint8(2) !== 2) return 'badVersion';
+  if (dv.getUint8(2) !== 3) return 'badVersion';
   const copy = Uint8Array.from(bytes);
   new DataView(copy.buffer).setUint32(44, 0);
   if (xxh32(copy) !== dv.getUint32(44)) return 'badChecksum';
@@ -56,22 +61,38 @@ export function referenceDecode(bytes: Uint8Array): ReferencePacket | string {
     sack,
     payload: [],
   };
-  if (type === 1) {
-    out.data = {
-      messageSeq: dv.getUint32(at),
-      fifoSeq: dv.getUint32(at + 4),
-      messageLength: dv.getUint32(at + 8),
-      fragmentOffset: dv.getUint32(at + 12),
-      fragmentIndex: dv.getUint32(at + 16),
-      fragmentCount: dv.getUint32(at + 20),
-    };
-    at += 24;
-    if ((out.flags & 0x08) !== 0) {
-      out.piece = { fragmentOffset: dv.getUint32(at), fragmentLength: dv.getUint32(at + 4) };
-      at += 8;
-    }
-  }
   if (at + payloadLength !== bytes.length) return 'malformed';
   out.payload = [...bytes.subarray(at, at + payloadLength)];
+  if (type !== 1) return out;
+  // DATA: no packet flags; records back to back filling the body exactly, at least one
+  if (out.flags !== 0) return 'malformed';
+  const records: ReferenceRecord[] = [];
+  while (at < bytes.length) {
+    if (at + 12 > bytes.length) return 'malformed';
+    const length = dv.getUint16(at + 8);
+    const recordFlags = dv.getUint8(at + 10);
+    // flags: 0 whole message, 1 fragment, 3 piece of a fragment
+    if ((recordFlags !== 0 && recordFlags !== 1 && recordFlags !== 3) || dv.getUint8(at + 11) !== 0)
+      return 'malformed';
+    const fragment = recordFlags !== 0;
+    const piece = recordFlags === 3;
+    const headerBytes = piece ? 36 : fragment ? 28 : 12;
+    if (at + headerBytes + length > bytes.length) return 'malformed';
+    const record: ReferenceRecord = {
+      messageSeq: dv.getUint32(at),
+      fifoSeq: dv.getUint32(at + 4),
+      messageLength: fragment ? dv.getUint32(at + 12) : length,
+      fragmentOffset: fragment ? dv.getUint32(at + 16) : 0,
+      fragmentIndex: fragment ? dv.getUint32(at + 20) : 0,
+      fragmentCount: fragment ? dv.getUint32(at + 24) : 1,
+      bytes: [...bytes.subarray(at + headerBytes, at + headerBytes + length)],
+    };
+    if (piece)
+      record.piece = { fragmentOffset: dv.getUint32(at + 28), fragmentLength: dv.getUint32(at + 32) };
+    records.push(record);
+    at += headerBytes + length;
+  }
+  if (records.length === 0) return 'malformed';
+  out.records = records;
   return out;
 }
