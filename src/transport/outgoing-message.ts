@@ -58,11 +58,14 @@ export class OutgoingMessage implements SendHandle {
   pieceStates: Map<number, Uint8Array> | null = null;
   /**
    * No more work for the session: the peer reported it delivered, or the session ended. A message
-   * that only timed out is failed for its caller but not retired: it is still transmitted, so both
-   * sides keep the same view of the session's message sequence.
+   * that only timed out is failed for its caller but not retired: it is still transmitted (from its
+   * own copy of the payload, see `fail`), so both sides keep the same view of the session's message
+   * sequence and the peer gets the right bytes or none.
    */
   retired = false;
   private pieces: readonly Uint8Array[];
+  /** Bytes the pieces hold: `sizeBytes`, or 0 once they were let go. */
+  private heldBytes: number;
   private receivedOutcome: Outcome = 'pending';
   private deliveredOutcome: Outcome = 'pending';
   private receivedPromise: Promise<void> | null = null;
@@ -84,6 +87,8 @@ export class OutgoingMessage implements SendHandle {
     readonly createdAtMs: number,
   ) {
     this.pieces = pieces;
+    this.heldBytes = 0;
+    for (const piece of pieces) this.heldBytes += piece.length;
     this.fragmentCount = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / chunkBytes);
     this.fragState = new Uint8Array(this.fragmentCount);
     this.sendCount = new Uint16Array(this.fragmentCount);
@@ -121,15 +126,19 @@ export class OutgoingMessage implements SendHandle {
     return Math.min(this.chunkBytes, this.sizeBytes - index * this.chunkBytes);
   }
 
-  /** Copies fragment `index` into `dst` at `at`; returns the bytes copied. */
+  /** Copies fragment `index` into `dst` at `at`; returns the bytes copied, or -1 (nothing sent) as copyRange. */
   copyFragment(index: number, dst: Buffer, at: number): number {
     return this.copyRange(index * this.chunkBytes, this.fragmentLength(index), dst, at);
   }
 
-  /** Copies message bytes [from, from + length) into `dst` at `at`; returns the bytes copied. */
+  /**
+   * Copies message bytes [from, from + length) into `dst` at `at`; returns the bytes copied, or -1
+   * when the pieces held do not cover the range (the bytes were let go): then the packet must not go,
+   * since whatever the buffer held before would be sent under a valid checksum.
+   */
   copyRange(from: number, length: number, dst: Buffer, at: number): number {
+    if (!this.covers(from, length)) return -1;
     let left = length;
-    const total = left;
     let pieceStart = 0;
     for (const piece of this.pieces) {
       const pieceEnd = pieceStart + piece.length;
@@ -143,14 +152,15 @@ export class OutgoingMessage implements SendHandle {
       if (left === 0) break;
       pieceStart = pieceEnd;
     }
-    return total;
+    return length;
   }
 
   /**
    * Views of the message's own bytes that make up fragment `index` (one per piece it spans), written
    * to `out` from 0; returns how many, or -1 when it spans more than `max` pieces (then copy it:
-   * a long list of tiny slices costs more than the bytes). Nothing is copied: a scatter-gather send passes them to the
-   * socket as they are (the caller keeps its bytes unchanged until `received`, as for copies).
+   * a long list of tiny slices costs more than the bytes) or when the pieces held do not cover it
+   * (copyRange refuses that too). Nothing is copied: a scatter-gather send passes them to the socket
+   * as they are (the caller keeps its bytes unchanged until `received`, as for copies).
    */
   fragmentSlices(index: number, out: Uint8Array[], max: number): number {
     let from = index * this.chunkBytes;
@@ -169,7 +179,13 @@ export class OutgoingMessage implements SendHandle {
       if (left === 0) break;
       pieceStart = pieceEnd;
     }
-    return count;
+    return left === 0 ? count : -1;
+  }
+
+  /** Do the pieces held reach byte `from + length` (a range of a message that has all its bytes)? */
+  private covers(from: number, length: number): boolean {
+    if (from < 0 || length < 0 || from + length > this.sizeBytes) return false;
+    return length === 0 || this.heldBytes >= from + length;
   }
 
   /** A fragment was acked; returns true when that completed the message. */
@@ -184,7 +200,7 @@ export class OutgoingMessage implements SendHandle {
 
   markReceived(): void {
     if (this.state === 'queued' || this.state === 'sending') this.state = 'received';
-    this.pieces = []; // the peer has every byte: let the caller's buffers go
+    this.dropPieces(); // the peer has every byte: let the caller's buffers go
     if (this.receivedOutcome !== 'pending') return;
     this.receivedOutcome = 'ok';
     this.resolveReceived?.();
@@ -199,21 +215,47 @@ export class OutgoingMessage implements SendHandle {
     this.resolveDelivered?.();
   }
 
-  /** Fails the promises; `retire` when the session will not transmit it any more. */
-  fail(code: ErrorCode, message: string | undefined, retire: boolean): void {
+  /**
+   * Fails the promises; `retire` when the session will not transmit it any more. A message failed
+   * but not retired (a timeout) is still transmitted, and its caller may reuse its buffers as soon
+   * as the promises fail: so it takes its own copy of the payload first, unless the peer already has
+   * every byte. Returns the payload bytes copied (for the copy counter).
+   */
+  fail(code: ErrorCode, message: string | undefined, retire: boolean): number {
     if (retire) this.retired = true;
-    if (this.finished) return;
+    if (this.finished) return 0;
     const err = new FerryError(code, message, { messageId: this.messageId, peer: this.peerId });
     const wasReceived = this.state === 'received';
     this.state = 'failed';
     this.errorCode = code;
-    this.pieces = [];
+    const copied = retire || wasReceived ? this.dropPieces() : this.ownPieces();
     if (!wasReceived && this.receivedOutcome === 'pending') {
       this.receivedOutcome = err;
       this.rejectReceived?.(err);
     }
     this.deliveredOutcome = err;
     this.rejectDelivered?.(err);
+    return copied;
+  }
+
+  private dropPieces(): number {
+    this.pieces = [];
+    this.heldBytes = 0;
+    return 0;
+  }
+
+  /** Replaces the caller's pieces by one copy of them (control path: a timeout). */
+  private ownPieces(): number {
+    if (this.pieces.length === 0) return 0;
+    const own = Buffer.allocUnsafe(this.sizeBytes);
+    let at = 0;
+    for (const piece of this.pieces) {
+      own.set(piece, at);
+      at += piece.length;
+    }
+    this.pieces = [own];
+    this.heldBytes = at;
+    return at;
   }
 
   info(): MessageInfo {

@@ -497,15 +497,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       const piece = this.pieceNext++;
       if (states[piece] !== FRAG_UNSENT && states[piece] !== FRAG_LOST) continue;
       states[piece] = FRAG_IN_FLIGHT;
-      this.sendPiece(buf, msg, frag, piece, nowMs);
-      return true;
+      return this.sendPiece(buf, msg, frag, piece, nowMs);
     }
     this.pieceMsg = null;
     this.host.releaseBuffer(buf);
     return false;
   }
 
-  private sendPiece(buf: Buffer, msg: OutgoingMessage, frag: number, piece: number, nowMs: number): void {
+  private sendPiece(buf: Buffer, msg: OutgoingMessage, frag: number, piece: number, nowMs: number): boolean {
     const fragOffset = msg.fragmentOffset(frag);
     const fragLength = msg.fragmentLength(frag);
     const into = piece * PIECE_UNIT_BYTES;
@@ -516,6 +515,11 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       this.sackLengths,
       Math.max(0, Math.min(room, LIMITS.MAX_SACK_RANGES)),
     );
+    // the payload first: a piece whose bytes are gone must never go (nor take a packet number)
+    const dataAt = bodyOffset(sackCount) + PIECE_RECORD_HEADER_BYTES;
+    const copied = msg.copyRange(fragOffset + into, payloadBytes, buf, dataAt);
+    if (copied < 0) return this.refuseHole(buf);
+    this.copiedOutBytes += copied;
     const cumAck = this.received.cumulativeAck;
     const code = -(PIECE_CODE_BASE + frag * MAX_PIECES + piece);
     const pn = this.sent.takeTracked(msg, code, payloadBytes, nowMs);
@@ -548,12 +552,12 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       fragLength,
     );
     this.sent.setLastPacketBytes(at + payloadBytes);
-    this.copiedOutBytes += msg.copyRange(fragOffset + into, payloadBytes, buf, at);
     this.stats.payloadBytesSent += payloadBytes;
     this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
     this.host.sendPacket(this, buf, at + payloadBytes);
+    return true;
   }
 
   /** A piece was acked: the fragment is acked once all its pieces are. */
@@ -697,6 +701,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       if (msg.sendCount[frag]! > 0) repairs++;
       this.takePicked();
       at = this.writeRecord(buf, at, msg, frag, msg.fragmentCount > 1);
+      if (at < 0) return this.refuseHole(buf);
       this.sent.addRecord(msg, frag, msg.fragmentLength(frag));
       records++;
       if (msg.fragmentCount > 1 || !this.mayAddRecord(records, at)) break;
@@ -742,7 +747,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   /**
    * Writes fragment `frag` of `msg` as a record at `at` (bytes copied, or left as slices when `gather`);
-   * returns where the next record goes.
+   * returns where the next record goes, or -1 when the message no longer holds those bytes.
    */
   private writeRecord(buf: Buffer, at: number, msg: OutgoingMessage, frag: number, gather: boolean): number {
     const bytes = msg.fragmentLength(frag);
@@ -762,13 +767,28 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       gather && bytes >= LIMITS.GATHER_MIN_PAYLOAD_BYTES
         ? msg.fragmentSlices(frag, this.gatherSlices, LIMITS.MAX_GATHER_SLICES)
         : -1;
-    if (sliceCount < 0) this.copiedOutBytes += msg.copyFragment(frag, buf, dataAt);
+    if (sliceCount < 0) {
+      const copied = msg.copyFragment(frag, buf, dataAt);
+      if (copied < 0) return -1;
+      this.copiedOutBytes += copied;
+    }
     this.gatherCount = Math.max(0, sliceCount);
     this.gatherAt = dataAt;
     msg.sendCount[frag]!++;
     msg.fragState[frag] = FRAG_IN_FLIGHT;
     this.stats.payloadBytesSent += bytes;
     return dataAt + bytes;
+  }
+
+  /**
+   * A fragment or piece whose bytes the message no longer holds (a defect: a message still sent keeps
+   * its bytes until retired). Nothing goes on the wire; the session ends, so the peer's partial copy
+   * is let go with it instead of waiting forever for bytes that will never come.
+   */
+  private refuseHole(buf: Buffer): false {
+    this.host.releaseBuffer(buf);
+    this.end('dead', 'INTERNAL');
+    return false;
   }
 
   private releaseUnsent(buf: Buffer): void {
@@ -1146,7 +1166,12 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       const msg = this.outgoing[i]!;
       if (msg.finished || nowMs - msg.createdAtMs < limitMs) continue;
       // the wait ends; the transmission goes on, so the peer's view of the session stays consistent
-      msg.fail('MESSAGE_TIMEOUT', `message ${msg.messageId} not delivered within ${limitMs} ms`, false);
+      // (from the message's own copy of the bytes: its caller may reuse them once the promises fail)
+      this.copiedOutBytes += msg.fail(
+        'MESSAGE_TIMEOUT',
+        `message ${msg.messageId} not delivered within ${limitMs} ms`,
+        false,
+      );
       this.stats.messagesFailed++;
       this.host.onMessageFinished(msg);
     }

@@ -54,3 +54,49 @@ test('copyFragment copies each fragment from the pieces and returns its length',
   t.is(m.copyFragment(2, out, 0), 1);
   t.is(out.subarray(0, 1).toString(), 'g');
 });
+
+test('a timed-out message keeps a copy of its bytes: the caller may reuse its buffers', (t) => {
+  const caller = Buffer.from('abcdefg');
+  const m = new OutgoingMessage(
+    1,
+    'p',
+    1,
+    0,
+    'unordered',
+    [caller.subarray(0, 3), caller.subarray(3)],
+    7,
+    3,
+    0,
+  );
+  t.is(m.fail('MESSAGE_TIMEOUT', 'late', false), 7, 'the copy is counted');
+  caller.fill(0x78); // the promises failed: the caller may write its buffer again
+  const out = Buffer.alloc(3);
+  t.is(m.copyFragment(1, out, 0), 3);
+  t.is(out.toString(), 'def');
+  const slices: Uint8Array[] = [];
+  t.is(m.fragmentSlices(2, slices, 8), 1);
+  t.is(Buffer.from(slices[0]!).toString(), 'g');
+});
+
+test('once the bytes are let go, copies and slices refuse instead of leaving a hole', (t) => {
+  for (const retired of ['received', 'failed'] as const) {
+    const m = new OutgoingMessage(1, 'p', 1, 0, 'unordered', [Buffer.alloc(2048, 1)], 2048, 1024, 0);
+    if (retired === 'received') m.markReceived();
+    else m.fail('PEER_DEAD', 'gone', true);
+    const out = Buffer.alloc(1024, 0x55);
+    t.is(m.copyFragment(1, out, 0), -1, `copy after ${retired}`);
+    t.is(m.copyRange(100, 10, out, 0), -1, `range after ${retired}`);
+    t.true(
+      out.every((b) => b === 0x55),
+      'nothing written',
+    );
+    t.is(m.fragmentSlices(0, [], 8), -1, `slices after ${retired}`);
+  }
+});
+
+test('a range past the end of the message is refused', (t) => {
+  const m = message(10);
+  t.is(m.copyRange(8, 4, Buffer.alloc(4), 0), -1);
+  t.is(m.copyRange(8, 2, Buffer.alloc(4), 0), 2);
+  t.is(m.copyRange(10, 0, Buffer.alloc(4), 0), 0);
+});
