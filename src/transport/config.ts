@@ -55,7 +55,7 @@ export const TRANSPORT_SCHEMA = {
     default: 3,
     min: 1,
     max: 1000,
-    doc: 'packets bigger than 1200 bytes lost in a row (a base-size probe then acked) that drop the packet size to 1200',
+    doc: 'packets bigger than 1200 bytes lost in a row that make the prober suspect a black hole: it then probes the current size (pmtuMaxProbes losses, then a base-size probe acked, drop the packet size to 1200)',
   },
   maxMessageBytes: {
     kind: 'bytes',

@@ -14,10 +14,14 @@
  * A finished search starts again after `reprobeIntervalMs` (with `hi` back at the maximum), so a
  * path that grew is found again.
  *
- * Black holes: when `blackHoleLosses` packets bigger than the base are lost in a row with no ack of
- * a packet at least as big in between, the prober asks for a probe at the base size; if that one is
- * acknowledged while the big ones still go missing, the path shrank: the working size drops to the
- * base and the search starts again. The confirmation keeps random loss from shrinking the size.
+ * Black holes (RFC 8899's confirmation): `blackHoleLosses` packets bigger than the base lost in a row
+ * with no ack of a packet at least as big in between only raise a suspicion. The run of losses is
+ * not proof: at the end of a message no big packet is left to be acked, so random loss of the last
+ * packets and of their resends makes such a run on a path that never changed. So the prober first
+ * probes the CURRENT size: one such probe acked (or any big packet acked) ends the suspicion. Only a
+ * current-size probe lost `maxProbes` times in a row leads to a probe at the base size, and only
+ * once that one is acknowledged (the peer is there, big packets still vanish) does the working size
+ * drop to the base and the search start again.
  *
  * The class holds no timers and sends nothing: the session calls `poll(nowMs)` on its tick, sends a
  * probe of the size returned, and reports what happened. Tested alone under a ManualClock.
@@ -52,6 +56,13 @@ export interface PathMtuCounters {
   blackHoles: number;
 }
 
+/** No black hole suspected. */
+const CONFIRM_NONE = 0;
+/** Suspected: probing the current size (an ack ends the suspicion). */
+const CONFIRM_CURRENT = 1;
+/** The current size failed maxProbes times: a base-size probe acked confirms the black hole. */
+const CONFIRM_BASE = 2;
+
 export class PathMtuProber {
   /** The packet size the session sends now. */
   currentBytes: number;
@@ -67,8 +78,11 @@ export class PathMtuProber {
   /** Big packets lost in a row, and the smallest of them (an ack at least that big ends the run). */
   private lossStreak = 0;
   private streakMinBytes = Infinity;
-  /** A base-size probe is wanted to tell a shrunk path from a dead one. */
-  private confirming = false;
+  /** Where a black-hole confirmation stands (CONFIRM_*), and how often the current size failed in it. */
+  private confirming = CONFIRM_NONE;
+  private confirmLosses = 0;
+  /** What the probe in flight is for (CONFIRM_NONE: the search). */
+  private probeKind = CONFIRM_NONE;
 
   constructor(
     private readonly s: PathMtuSettings,
@@ -98,7 +112,8 @@ export class PathMtuProber {
       if (nowMs - this.probeSentMs < timeoutMs) return 0;
       this.onProbeLost(nowMs);
     }
-    if (this.confirming) return this.s.baseBytes;
+    if (this.confirming === CONFIRM_CURRENT) return this.currentBytes;
+    if (this.confirming === CONFIRM_BASE) return this.s.baseBytes;
     if (!this.searching && nowMs >= this.nextSearchMs) this.restartSearch();
     if (!this.searching) return 0;
     return this.nextProbeBytes();
@@ -108,6 +123,7 @@ export class PathMtuProber {
   onProbeSent(sizeBytes: number, nowMs: number): void {
     this.probeBytes = sizeBytes;
     this.probeSentMs = nowMs;
+    this.probeKind = this.confirming;
     this.counters.probesSent++;
   }
 
@@ -116,14 +132,18 @@ export class PathMtuProber {
     const size = this.probeBytes;
     if (size === 0) return;
     this.probeBytes = 0;
-    this.lossesAtSize = 0;
     this.counters.probesAcked++;
-    if (this.confirming) {
-      this.confirming = false;
-      // still no big packet through since the run began: the path carries small ones only
-      if (this.lossStreak >= this.s.blackHoleLosses) this.dropToBase(nowMs);
+    const kind = this.probeKind;
+    if (kind === CONFIRM_CURRENT) {
+      if (this.confirming === CONFIRM_CURRENT) this.endSuspicion(); // the current size works: random loss
       return;
     }
+    if (kind === CONFIRM_BASE) {
+      // the current size failed maxProbes times and no big packet got through: the path shrank
+      if (this.confirming === CONFIRM_BASE) this.dropToBase(nowMs);
+      return;
+    }
+    this.lossesAtSize = 0;
     if (size > this.currentBytes) this.currentBytes = size;
     this.finishIfNarrow(nowMs);
   }
@@ -131,8 +151,7 @@ export class PathMtuProber {
   /** An ack-eliciting packet of `sizeBytes` was acknowledged. */
   onPacketAcked(sizeBytes: number): void {
     if (sizeBytes < this.streakMinBytes) return;
-    this.lossStreak = 0;
-    this.streakMinBytes = Infinity;
+    this.endSuspicion();
   }
 
   /** An ack-eliciting packet of `sizeBytes` was declared lost. */
@@ -140,17 +159,34 @@ export class PathMtuProber {
     if (!this.s.enabled || sizeBytes <= this.s.baseBytes) return;
     this.lossStreak++;
     if (sizeBytes < this.streakMinBytes) this.streakMinBytes = sizeBytes;
-    if (this.lossStreak >= this.s.blackHoleLosses && !this.confirming) {
-      this.confirming = true;
-      this.probeBytes = 0; // a search probe in flight no longer matters
+    if (this.lossStreak >= this.s.blackHoleLosses && this.confirming === CONFIRM_NONE) {
+      this.confirming = CONFIRM_CURRENT;
+      this.confirmLosses = 0;
+      // a search probe in flight no longer matters; a current-size probe still out answers this run too
+      const reuse = this.probeKind === CONFIRM_CURRENT && this.probeBytes === this.currentBytes;
+      if (!reuse) this.probeBytes = 0;
     }
+  }
+
+  /** A big packet or a current-size probe got through: no black hole. */
+  private endSuspicion(): void {
+    this.lossStreak = 0;
+    this.streakMinBytes = Infinity;
+    this.confirming = CONFIRM_NONE;
+    this.confirmLosses = 0;
   }
 
   private onProbeLost(nowMs: number): void {
     this.counters.probesLost++;
     const size = this.probeBytes;
     this.probeBytes = 0;
-    if (this.confirming) return; // asked again by the next poll; the failure detector judges a dead peer
+    if (this.probeKind === CONFIRM_CURRENT) {
+      if (this.confirming !== CONFIRM_CURRENT) return;
+      if (++this.confirmLosses >= this.s.maxProbes) this.confirming = CONFIRM_BASE;
+      return;
+    }
+    // a lost base probe is asked again by the next poll; the failure detector judges a dead peer
+    if (this.probeKind === CONFIRM_BASE || this.confirming !== CONFIRM_NONE) return;
     if (++this.lossesAtSize < this.s.maxProbes) return;
     this.lossesAtSize = 0;
     this.hi = Math.max(this.currentBytes, size - 1);
@@ -191,8 +227,7 @@ export class PathMtuProber {
   private dropToBase(nowMs: number): void {
     this.counters.blackHoles++;
     this.currentBytes = this.s.baseBytes;
-    this.lossStreak = 0;
-    this.streakMinBytes = Infinity;
+    this.endSuspicion();
     this.restartSearch();
     if (!this.searching) this.scheduleNextSearch(nowMs);
   }

@@ -98,9 +98,10 @@ test('big packets lost in a row, a base probe acked: drops to the base and searc
   const before = path.prober.currentBytes;
   t.true(before > 8968);
   path.mtu = 1400;
+  const probed = path.sizesProbed.length;
   for (let i = 0; i < 3; i++) path.prober.onPacketLost(before);
-  path.run(3); // the confirmation probe goes at the base and is acked
-  t.is(path.sizesProbed.at(-1) !== undefined, true);
+  path.run(3 * TIMEOUT_MS + 3); // the current size is probed maxProbes times, then the base (acked)
+  t.deepEqual(path.sizesProbed.slice(probed, probed + 4), [before, before, before, 1200]);
   t.is(path.prober.counters.blackHoles, 1);
   t.true(path.prober.currentBytes <= 1400);
   path.run(5000);
@@ -129,6 +130,51 @@ test('a run of losses ended by a big ack before the confirmation is acked is not
   for (let i = 0; i < 5; i++) path.prober.onPacketLost(size);
   path.prober.onPacketAcked(size); // a big packet got through after all
   path.run(10);
+  t.is(path.prober.counters.blackHoles, 0);
+  t.is(path.prober.currentBytes, size);
+});
+
+test('end of a message: its last packets and their resends lost, no big ack possible, the path unchanged: no drop', (t) => {
+  const path = setup(9000);
+  path.run(5000);
+  const size = path.prober.currentBytes;
+  const probed = path.sizesProbed.length;
+  // the last two packets of a message lost, then their resends lost too: nothing big left to be acked
+  for (let i = 0; i < 4; i++) path.prober.onPacketLost(size);
+  path.run(10);
+  t.deepEqual(path.sizesProbed.slice(probed), [size], 'the suspicion probes the current size, not the base');
+  t.is(path.prober.counters.blackHoles, 0);
+  t.is(path.prober.currentBytes, size);
+  // a new run of losses later is judged afresh, and again the current size answers
+  for (let i = 0; i < 3; i++) path.prober.onPacketLost(size);
+  path.run(10);
+  t.is(path.prober.counters.blackHoles, 0);
+  t.is(path.prober.currentBytes, size);
+});
+
+test('current-size probes lost to random loss fewer than maxProbes times, then acked: no drop', (t) => {
+  const path = setup(9000);
+  path.run(5000);
+  const size = path.prober.currentBytes;
+  for (let i = 0; i < 3; i++) path.prober.onPacketLost(size);
+  path.mtu = 1400; // the next two current-size probes vanish ...
+  path.run(2 * TIMEOUT_MS);
+  path.mtu = 9000; // ... the third gets through
+  path.run(2 * TIMEOUT_MS);
+  t.is(path.prober.counters.blackHoles, 0);
+  t.is(path.prober.currentBytes, size);
+  t.false(path.sizesProbed.slice(-4).includes(1200), 'no base probe was needed');
+});
+
+test('a big packet acked while the current size is being confirmed ends the suspicion', (t) => {
+  const path = setup(9000);
+  path.run(5000);
+  const size = path.prober.currentBytes;
+  path.mtu = 1400; // confirmation probes vanish
+  for (let i = 0; i < 3; i++) path.prober.onPacketLost(size);
+  path.run(TIMEOUT_MS + 2);
+  path.prober.onPacketAcked(size); // but a big data packet got through
+  path.run(10 * TIMEOUT_MS);
   t.is(path.prober.counters.blackHoles, 0);
   t.is(path.prober.currentBytes, size);
 });
