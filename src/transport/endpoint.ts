@@ -863,7 +863,7 @@ export class Endpoint implements MessageEndpoint {
     if (session) {
       const now = this.clock.nowMs();
       session.lastNowMs = now;
-      session.onPacket(view, now);
+      if (!session.onPacket(view, now)) this.dropped.malformed++;
       return;
     }
     if (this.blacklisted.has(addressKey(rinfo.address, rinfo.port))) {

@@ -11,7 +11,7 @@
  * it is refused unacked, and comes again later.
  */
 import { LIMITS } from '../core/limits.js';
-import type { PacketView } from '../wire/packet-codec.js';
+import { claimedCutBytes, type PacketView } from '../wire/packet-codec.js';
 import { PIECE_UNIT_BYTES } from '../wire/packet-layout.js';
 import type { DeliveryMode } from './types.js';
 
@@ -20,7 +20,8 @@ const PARTIAL = 1;
 const COMPLETE = 2;
 const DELIVERED = 3;
 
-export type FragmentResult = 'accepted' | 'duplicate' | 'refused';
+/** 'malformed': a record that contradicts what the inbox holds for its message (a lying sender). */
+export type FragmentResult = 'accepted' | 'duplicate' | 'refused' | 'malformed';
 
 /** A message being reassembled. */
 interface Partial {
@@ -29,6 +30,8 @@ interface Partial {
   receivedCount: number;
   fragmentCount: number;
   fifoSeq: number;
+  /** The cut the first record claimed (length of every fragment but the last); all must agree. */
+  cutBytes: number;
   /**
    * Fragments arriving as pieces (the sender's path shrank after it cut them): per fragment, one
    * byte per piece received. A whole copy of the fragment arriving late overlaps them harmlessly.
@@ -123,6 +126,7 @@ export class Inbox {
         receivedCount: 0,
         fragmentCount: view.fragmentCount,
         fifoSeq: view.fifoSeq,
+        cutBytes: claimedCutBytes(view),
         pieces: null,
       };
       this.usedBytes += view.messageLength;
@@ -137,6 +141,9 @@ export class Inbox {
     ) {
       return 'refused'; // inconsistent with the first fragment: never trust it
     }
+    // a fragment or piece claiming another cut of the message: bytes written where its index says
+    // they are not (or a fragment marked complete by a short piece) would deliver bytes never sent
+    if (claimedCutBytes(view) !== p.cutBytes) return 'malformed';
     if (p.received[view.fragmentIndex] === 1) return 'duplicate';
     if (view.isPiece && !this.addPiece(p, view)) return 'duplicate';
     view.buf.copy(p.buffer, view.fragmentOffset, view.dataOffset, view.dataOffset + view.dataLength);

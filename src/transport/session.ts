@@ -885,20 +885,24 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   // ------------------------------------------------------------------ receiving
 
-  /** A packet of this session (DATA, ACK, HEARTBEAT, CLOSE) arrived. */
-  onPacket(view: PacketView, nowMs: number): void {
+  /**
+   * A packet of this session (DATA, ACK, HEARTBEAT, CLOSE) arrived. Returns false when a DATA record
+   * contradicted what the inbox holds for its message (the endpoint counts the packet malformed).
+   */
+  onPacket(view: PacketView, nowMs: number): boolean {
     this.fd.onHeard(nowMs);
     if (this.state === 'connecting') {
-      if (this.role !== 'client' || this.remoteConnectionId === 0n) return;
+      if (this.role !== 'client' || this.remoteConnectionId === 0n) return true;
       this.setConnected(); // our CONFIRM arrived even though its ACCEPT did not
     }
     this.stats.packetsReceived++;
     this.stats.bytesReceived += view.buf.length;
     this.processAckFields(view, nowMs);
     this.received.advanceTo(view.leastUnacked);
+    let wellFormed = true;
     switch (view.type) {
       case PacketType.DATA:
-        this.onData(view, nowMs);
+        wellFormed = this.onData(view, nowMs);
         break;
       case PacketType.ACK:
         this.received.record(view.packetNumber);
@@ -912,25 +916,29 @@ export class Session implements SentPacketSink<OutgoingMessage> {
         break;
       case PacketType.CLOSE:
         this.onClose(view, nowMs);
-        return;
+        return true;
     }
     if (!this.ended) this.host.markActive(this);
+    return wellFormed;
   }
 
-  private onData(view: PacketView, nowMs: number): void {
-    if (this.state !== 'connected' && this.state !== 'closing') return;
+  /** Takes a DATA packet's records; false when one was malformed (the packet is then left unacked). */
+  private onData(view: PacketView, nowMs: number): boolean {
+    if (this.state !== 'connected' && this.state !== 'closing') return true;
     this.dataReceivedAtMs = nowMs;
     const gap = view.packetNumber > this.received.largestReceived + 1 && this.received.largestReceived > 0;
     const completedBefore = this.inbox.received;
     // Hand-over waits until the packet is recorded, so a reply sent from the handler acks it.
     this.inbox.hold();
     let refused = false;
+    let malformed = false;
     let duplicates = 0;
     const charge = Math.ceil(view.buf.length / view.recordCount);
     for (let i = 0; i < view.recordCount; i++) {
       view.selectRecord(i);
       const result = this.inbox.onRecord(view, charge);
       if (result === 'refused') refused = true;
+      else if (result === 'malformed') malformed = refused = true;
       else if (result === 'duplicate') duplicates++;
       else this.stats.payloadBytesReceived += view.dataLength;
     }
@@ -950,6 +958,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       if (gap && ++this.gapsSinceAck >= INLINE_ACK_GAPS) this.sendAck();
     }
     this.inbox.resume();
+    return !malformed;
   }
 
   private processAckFields(view: PacketView, nowMs: number): void {

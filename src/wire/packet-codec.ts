@@ -14,6 +14,7 @@ import { LIMITS } from '../core/limits.js';
 import { Xxh32, xxh32Range } from '../core/xxh32.js';
 import {
   CHECKSUM_OFFSET,
+  DATA_OVERHEAD_BYTES,
   CONNECTION_ID_OFFSET,
   CUMULATIVE_ACK_OFFSET,
   FLAGS_OFFSET,
@@ -218,7 +219,11 @@ export class PacketView {
       if (count < (piece ? 1 : 2) || count > LIMITS.MAX_FRAGMENTS || index >= count) return -1;
       if (count > messageLength) return -1;
       if (fragmentOffset + dataLength > messageLength || dataLength === 0) return -1;
-      if (piece && !this.readPiece(buf, at, n, fragmentOffset, dataLength, messageLength)) return -1;
+      if (piece) {
+        if (!this.readPiece(buf, at, n, fragmentOffset, dataLength, messageLength, index, count)) return -1;
+      } else if (!isFragmentCut(fragmentOffset, dataLength, index, count, messageLength)) {
+        return -1;
+      }
     } else if ((flags & RecordFlags.PIECE) !== 0) {
       return -1; // a piece is always of a fragment
     }
@@ -234,7 +239,10 @@ export class PacketView {
     return dataOffset + dataLength;
   }
 
-  /** A piece lies inside its fragment, at a multiple of PIECE_UNIT_BYTES from its start, full unless last. */
+  /**
+   * A piece lies inside its fragment, at a multiple of PIECE_UNIT_BYTES from its start, full unless
+   * last; the fragment it claims is one a packet can carry and is fragment `index` of an even cut.
+   */
   private readPiece(
     buf: Buffer,
     at: number,
@@ -242,11 +250,14 @@ export class PacketView {
     offset: number,
     length: number,
     messageLength: number,
+    index: number,
+    count: number,
   ): boolean {
     const fragOffset = buf.readUInt32BE(at + RECORD_PIECE_FRAGMENT_OFFSET_OFFSET);
     const fragLength = buf.readUInt32BE(at + RECORD_PIECE_FRAGMENT_LENGTH_OFFSET);
     const into = offset - fragOffset;
-    if (fragLength === 0 || fragOffset + fragLength > messageLength) return false;
+    if (fragLength === 0 || fragLength > MAX_FRAGMENT_BYTES) return false;
+    if (!isFragmentCut(fragOffset, fragLength, index, count, messageLength)) return false;
     if (into < 0 || into % PIECE_UNIT_BYTES !== 0 || into >= fragLength) return false;
     if (length !== Math.min(PIECE_UNIT_BYTES, fragLength - into)) return false;
     this.recPieceFragmentOffset[n] = fragOffset;
@@ -278,6 +289,41 @@ export class PacketView {
   payload(): Buffer {
     return this.buf.subarray(this.payloadOffset, this.payloadOffset + this.payloadLength);
   }
+}
+
+/** The largest fragment a DATA packet can carry (a piece's claimed fragment is never larger). */
+const MAX_FRAGMENT_BYTES = LIMITS.MAX_PACKET_BYTES - DATA_OVERHEAD_BYTES;
+
+/**
+ * Is [fragOffset, fragOffset + fragLength) fragment `index` of `count` of a `messageLength`-byte
+ * message cut evenly (every fragment the same length but the last, which is no longer)? Ties the
+ * index to the bytes, so a record cannot mark fragment i received with bytes from elsewhere.
+ */
+export function isFragmentCut(
+  fragOffset: number,
+  fragLength: number,
+  index: number,
+  count: number,
+  messageLength: number,
+): boolean {
+  if (index < count - 1) {
+    const last = messageLength - (count - 1) * fragLength; // the last fragment's length under this cut
+    return fragOffset === index * fragLength && last > 0 && last <= fragLength;
+  }
+  if (fragOffset + fragLength !== messageLength) return false;
+  if (index === 0) return fragOffset === 0;
+  return fragOffset % index === 0 && fragLength <= fragOffset / index;
+}
+
+/**
+ * The fragment length of the cut a fragment record claims (`view` selected it): the length of every
+ * fragment but the last. All records of one message must claim the same cut (inbox.ts).
+ */
+export function claimedCutBytes(view: PacketView): number {
+  const offset = view.isPiece ? view.pieceFragmentOffset : view.fragmentOffset;
+  const length = view.isPiece ? view.pieceFragmentLength : view.dataLength;
+  if (view.fragmentIndex < view.fragmentCount - 1 || view.fragmentIndex === 0) return length;
+  return offset / view.fragmentIndex;
 }
 
 /** xxhash32 of the datagram with its checksum field read as zero; restores the field. */
