@@ -57,6 +57,21 @@ function viewToReference(v: PacketView): ReferencePacket {
 }
 
 /** Arbitrary valid packets (DATA and the header-only types). */
+/** The last fragment (`length` bytes) of a message cut every `cut` bytes, about `before` bytes in. */
+function lastFragment(
+  before: number,
+  length: number,
+  cut: number,
+): { messageLength: number; fragmentOffset: number; fragmentIndex: number; fragmentCount: number } {
+  const index = 1 + Math.floor(before / cut);
+  return {
+    messageLength: index * cut + length,
+    fragmentOffset: index * cut,
+    fragmentIndex: index,
+    fragmentCount: index + 1,
+  };
+}
+
 const packetArb: fc.Arbitrary<PacketFields> = fc
   .record({
     type: fc.constantFrom(
@@ -115,18 +130,15 @@ const packetArb: fc.Arbitrary<PacketFields> = fc
         r.firstKind === 'whole'
           ? { messageLength: bytes.length, fragmentOffset: 0, fragmentIndex: 0, fragmentCount: 1 }
           : r.firstKind === 'fragment'
-            ? {
-                messageLength: r.extraBefore + bytes.length + 5,
-                fragmentOffset: r.extraBefore,
-                fragmentIndex: 1,
-                fragmentCount: 3,
-              }
+            ? lastFragment(r.extraBefore, bytes.length, bytes.length + (r.extraBefore % 64))
             : {
-                messageLength: r.extraBefore + 2 * U + pieceBytes.length + 5,
-                fragmentOffset: r.extraBefore + 2 * U,
-                fragmentIndex: 1,
-                fragmentCount: 3,
-                piece: { fragmentOffset: r.extraBefore, fragmentLength: 2 * U + pieceBytes.length },
+                ...lastFragment(r.extraBefore, 2 * U + pieceBytes.length, 2 * U + pieceBytes.length),
+                fragmentOffset:
+                  lastFragment(r.extraBefore, 0, 2 * U + pieceBytes.length).fragmentOffset + 2 * U,
+                piece: {
+                  fragmentOffset: lastFragment(r.extraBefore, 0, 2 * U + pieceBytes.length).fragmentOffset,
+                  fragmentLength: 2 * U + pieceBytes.length,
+                },
               };
       delete f.payload;
       f.records = [
@@ -316,21 +328,23 @@ test('a DATA piece must lie inside its fragment, on a unit boundary, full unless
         fifoSeq: 0,
         messageLength,
         fragmentOffset: offset,
-        fragmentIndex: 2,
-        fragmentCount: 9,
+        fragmentIndex: 1,
+        fragmentCount: 13,
       },
       piece: { fragmentOffset: fragOffset, fragmentLength: fragLength },
       payload: Buffer.alloc(bytes, 1),
     });
-  t.is(view.decode(piece(9000, 8000, 9000, U)), 'ok', 'first piece');
-  t.deepEqual([view.isPiece, view.pieceFragmentOffset, view.pieceFragmentLength], [true, 9000, 8000]);
-  t.is(view.decode(piece(9000, 8000, 9000 + 7 * U, 8000 - 7 * U)), 'ok', 'last, shorter piece');
-  t.is(view.decode(piece(9000, 8000, 9000 + U, U - 1)), 'malformed', 'short piece that is not last');
-  t.is(view.decode(piece(9000, 8000, 9000 + 7 * U, 8000 - 7 * U + 1)), 'malformed', 'past the fragment');
-  t.is(view.decode(piece(9000, 8000, 9001, U)), 'malformed', 'off a unit boundary');
-  t.is(view.decode(piece(9000, 8000, 8000, U)), 'malformed', 'before the fragment');
-  t.is(view.decode(piece(9000, 0, 9000, 0)), 'malformed', 'empty fragment');
+  t.is(view.decode(piece(8000, 8000, 8000, U)), 'ok', 'first piece');
+  t.deepEqual([view.isPiece, view.pieceFragmentOffset, view.pieceFragmentLength], [true, 8000, 8000]);
+  t.is(view.decode(piece(8000, 8000, 8000 + 7 * U, 8000 - 7 * U)), 'ok', 'last, shorter piece');
+  t.is(view.decode(piece(8000, 8000, 8000 + U, U - 1)), 'malformed', 'short piece that is not last');
+  t.is(view.decode(piece(8000, 8000, 8000 + 7 * U, 8000 - 7 * U + 1)), 'malformed', 'past the fragment');
+  t.is(view.decode(piece(8000, 8000, 9001, U)), 'malformed', 'off a unit boundary');
+  t.is(view.decode(piece(8000, 8000, 7000, U)), 'malformed', 'before the fragment');
+  t.is(view.decode(piece(8000, 0, 8000, 0)), 'malformed', 'empty fragment');
   t.is(view.decode(piece(95_000, 8000, 95_000, U)), 'malformed', 'fragment past the message');
+  t.is(view.decode(piece(9000, 8000, 9000, U)), 'malformed', 'fragment 1 not at 1 x its length');
+  t.is(view.decode(piece(8000, U, 8000, U)), 'malformed', 'a cut of 1120 bytes needs more than 13 fragments');
   const solo = encodePacket({
     type: PacketType.DATA,
     connectionId: 1n,
