@@ -1,0 +1,96 @@
+/**
+ * Small messages queued for a peer in one synchronous run leave coalesced, several message records
+ * per DATA packet (packet-layout.ts), and still arrive exactly once, intact, FIFO ones in order —
+ * also when packets carrying several messages are lost, duplicated and reordered on the way (the
+ * impairment layer, seeded; the seed is printed).
+ */
+import test, { type ExecutionContext } from 'ava';
+import { Endpoint } from '../../src/transport/endpoint.js';
+import type { SendHandle } from '../../src/transport/types.js';
+import { prng, testSeed } from './transport-exchange.js';
+
+const MESSAGES = 1000;
+const SIZE_BYTES = 64;
+
+interface Run {
+  /** DATA-carrying packets the sender sent for the burst (all its packets after the handshake). */
+  packetsSent: number;
+  problems: string[];
+  arrivals: Uint8Array;
+  /** Datagrams the receiver's impairment layer dropped as lost. */
+  droppedLoss: number;
+}
+
+/** Sends MESSAGES small messages in one synchronous loop and checks what arrives. */
+async function burst(t: ExecutionContext, impair: string | null, seed: number): Promise<Run> {
+  const rand = prng(seed);
+  const receiver = await Endpoint.create({ impair: impair && `${impair},seed=${seed + 1}` });
+  t.teardown(() => receiver.close());
+  const sender = await Endpoint.create({ impair: impair && `${impair},seed=${seed + 2}` });
+  t.teardown(() => sender.close());
+  const fifo = Array.from({ length: MESSAGES }, () => rand() < 0.5);
+  const payloads = Array.from({ length: MESSAGES }, (_, i) => {
+    const b = Buffer.alloc(SIZE_BYTES);
+    for (let k = 0; k < SIZE_BYTES; k++) b[k] = (rand() * 256) | 0;
+    b.writeUInt32LE(i, 0);
+    return b;
+  });
+  const arrivals = new Uint8Array(MESSAGES);
+  const problems: string[] = [];
+  let lastFifo = -1;
+  receiver.onMessage((m) => {
+    const i = m.payload.readUInt32LE(0);
+    if (i >= MESSAGES || !m.payload.equals(payloads[i]!)) return void problems.push(`message ${i} corrupted`);
+    arrivals[i]!++;
+    if ((m.mode === 'fifo') !== fifo[i]) problems.push(`message ${i} arrived in the wrong mode`);
+    if (m.mode !== 'fifo') return;
+    if (i < lastFifo) problems.push(`FIFO message ${i} after ${lastFifo}`);
+    lastFifo = i;
+  });
+  const peer = await sender.connect(receiver.address);
+  const before = sender.stats().packetsSent;
+  const handles: SendHandle[] = [];
+  for (let i = 0; i < MESSAGES; i++) {
+    const h = sender.trySend(peer, payloads[i]!, { mode: fifo[i] ? 'fifo' : 'unordered' });
+    if (typeof h === 'string')
+      return { packetsSent: 0, problems: [`message ${i} refused: ${h}`], arrivals, droppedLoss: 0 };
+    handles.push(h);
+  }
+  await Promise.all(handles.map((h) => h.delivered));
+  return {
+    packetsSent: sender.stats().packetsSent - before,
+    problems,
+    arrivals,
+    droppedLoss: receiver.impairmentStats()?.droppedLoss ?? 0,
+  };
+}
+
+function checkExactlyOnce(t: ExecutionContext, run: Run, seed: number): void {
+  t.deepEqual(run.problems, [], `seed ${seed}`);
+  const wrong: string[] = [];
+  run.arrivals.forEach((n, i) => {
+    if (n !== 1) wrong.push(`message ${i} arrived ${n} times`);
+  });
+  t.deepEqual(wrong, [], `seed ${seed}: every message exactly once`);
+}
+
+test(`${MESSAGES} messages of ${SIZE_BYTES} B sent in one turn travel in far fewer packets, exactly once, intact, FIFO in order`, async (t) => {
+  const seed = testSeed();
+  t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+  const run = await burst(t, null, seed);
+  checkExactlyOnce(t, run, seed);
+  // 18 records of 76 B fit a 1452-byte packet: about 56 DATA packets, plus a few acks and probes
+  t.true(
+    run.packetsSent < MESSAGES / 8,
+    `seed ${seed}: ${run.packetsSent} packets for ${MESSAGES} messages (several messages per packet)`,
+  );
+});
+
+test('coalesced packets lost (10 %), duplicated and reordered still deliver every message exactly once, FIFO in order', async (t) => {
+  const seed = testSeed();
+  t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+  const run = await burst(t, 'loss=0.1,dup=0.05,reorder=0.05', seed);
+  checkExactlyOnce(t, run, seed);
+  t.true(run.droppedLoss > 0, `seed ${seed}: the impairment really dropped datagrams`);
+  t.true(run.packetsSent < MESSAGES / 2, `seed ${seed}: ${run.packetsSent} packets, still coalesced`);
+});
