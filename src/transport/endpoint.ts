@@ -51,7 +51,7 @@ import {
   type ImpairmentStats,
 } from './impair/impairment.js';
 import type { OutgoingMessage } from './outgoing-message.js';
-import { MessageHistory } from './message-history.js';
+import { MessageTable } from './message-table.js';
 import { ReceiveShare } from './receive-share.js';
 import { Session, type SessionHost } from './session.js';
 import { formatEndpointStats, sumPeerStats } from './stats.js';
@@ -173,8 +173,8 @@ export class Endpoint implements MessageEndpoint {
 
   private handler: MessageHandler | null = null;
   private readonly listeners = new Set<(c: PeerStateChange) => void>();
-  private readonly liveMessages = new Map<number, OutgoingMessage>();
-  private readonly history = new MessageHistory();
+  /** Messages by id: those in play and the most recent finished ones. */
+  private readonly messages = new MessageTable();
   private nextMessageId = 1;
   private closed = false;
   private resetsThisSecond = 0;
@@ -461,7 +461,7 @@ export class Endpoint implements MessageEndpoint {
     }
     const now = this.clock.nowMs();
     const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, now);
-    this.liveMessages.set(msg.messageId, msg);
+    this.messages.add(msg);
     // (enqueue marked the session active: the flush runs once this synchronous run of the caller
     // ends, so the messages it queued leave together, packed, before the event loop moves on)
     return msg;
@@ -482,7 +482,7 @@ export class Endpoint implements MessageEndpoint {
   }
 
   messageState(messageId: number): MessageInfo | undefined {
-    return this.liveMessages.get(messageId)?.info() ?? this.history.get(messageId);
+    return this.messages.get(messageId)?.info();
   }
 
   messageStates(messageIds: readonly number[]): (MessageInfo | undefined)[] {
@@ -491,8 +491,7 @@ export class Endpoint implements MessageEndpoint {
 
   messagesOf(peer: Peer): MessageInfo[] {
     const out: MessageInfo[] = [];
-    for (const info of this.history.values()) if (info.peerId === peer.id) out.push(info);
-    for (const msg of this.liveMessages.values()) if (msg.peerId === peer.id) out.push(msg.info());
+    for (const msg of this.messages.values()) if (msg.peerId === peer.id) out.push(msg.info());
     return out.sort((a, b) => a.messageId - b.messageId);
   }
 
@@ -541,7 +540,7 @@ export class Endpoint implements MessageEndpoint {
       pendingHandshakes: this.pendingByLocalLow.size,
       partialMessages,
       reassemblyBytes,
-      liveMessages: this.liveMessages.size,
+      liveMessages: this.messages.liveCount,
     };
   }
 
@@ -701,10 +700,13 @@ export class Endpoint implements MessageEndpoint {
    */
   private markActive(session: Session): void {
     this.active.add(session);
-    if (!session.hasDataWaiting) this.scheduleTurnEnd();
-    else if (!this.flushScheduled) {
+    if (session.hasDataWaiting) {
+      // a burst of sends in one run: the first one scheduled the flush and checked the timer
+      if (this.flushScheduled) return;
       this.flushScheduled = true;
       queueMicrotask(this.flush);
+    } else {
+      this.scheduleTurnEnd();
     }
     if (this.timerDueMs > this.clock.nowMs() + this.config.tickMs) this.ensureTimer(this.config.tickMs);
   }
@@ -723,9 +725,7 @@ export class Endpoint implements MessageEndpoint {
   }
 
   private onMessageFinished(msg: OutgoingMessage): void {
-    // (a two-generation history: trimming one Map at its first key walked every deleted hole)
-    if (msg.retired) this.liveMessages.delete(msg.messageId);
-    this.history.set(msg.info());
+    this.messages.onFinished(msg);
   }
 
   // ================================================================== session table

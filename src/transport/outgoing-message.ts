@@ -21,6 +21,23 @@ export const FRAG_LOST = 3;
 
 const ignore = (): void => {};
 
+/** What a message holds once its bytes are no longer needed (one shared empty list). */
+const NO_PIECES: readonly Uint8Array[] = Object.freeze([]);
+
+/** Copies below this length go byte by byte: a view for `set` costs more than the bytes. */
+const SMALL_COPY_BYTES = 64;
+
+/** Copies `src[from, from + n)` to `dst` at `at` without making a view when it can. */
+function copyBytes(src: Uint8Array, from: number, n: number, dst: Uint8Array, at: number): void {
+  if (n <= SMALL_COPY_BYTES) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i]!;
+  } else if (from === 0 && n === src.length) {
+    dst.set(src, at);
+  } else {
+    dst.set(src.subarray(from, from + n), at);
+  }
+}
+
 /**
  * A promise in the state `outcome` says, or a pending one whose resolvers go to `capture`. Rejections
  * are reported through the promise; a caller that ignores one must not crash the process.
@@ -46,8 +63,13 @@ export class OutgoingMessage implements SendHandle {
   state: MessageState = 'queued';
   errorCode: ErrorCode | undefined;
   readonly fragmentCount: number;
-  readonly fragState: Uint8Array;
-  readonly sendCount: Uint16Array;
+  /**
+   * Per fragment: its FRAG_* state and how often it was sent. Typed arrays for a message of several
+   * fragments; a one-element plain array for a single-fragment one (the common small message: two
+   * typed arrays cost more to make than the rest of the message).
+   */
+  readonly fragState: Uint8Array | number[];
+  readonly sendCount: Uint16Array | number[];
   ackedCount = 0;
   /** Next fragment never sent yet. */
   nextUnsent = 0;
@@ -63,6 +85,8 @@ export class OutgoingMessage implements SendHandle {
    * sequence and the peer gets the right bytes or none.
    */
   retired = false;
+  /** The endpoint's message table counted this message's retirement (message-table.ts). */
+  released = false;
   private pieces: readonly Uint8Array[];
   /** Bytes the pieces hold: `sizeBytes`, or 0 once they were let go. */
   private heldBytes: number;
@@ -90,8 +114,9 @@ export class OutgoingMessage implements SendHandle {
     this.heldBytes = 0;
     for (const piece of pieces) this.heldBytes += piece.length;
     this.fragmentCount = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / chunkBytes);
-    this.fragState = new Uint8Array(this.fragmentCount);
-    this.sendCount = new Uint16Array(this.fragmentCount);
+    const single = this.fragmentCount === 1;
+    this.fragState = single ? [FRAG_UNSENT] : new Uint8Array(this.fragmentCount);
+    this.sendCount = single ? [0] : new Uint16Array(this.fragmentCount);
   }
 
   /** Resolves when the peer has every fragment. */
@@ -144,7 +169,7 @@ export class OutgoingMessage implements SendHandle {
       const pieceEnd = pieceStart + piece.length;
       if (left > 0 && from < pieceEnd) {
         const n = Math.min(left, pieceEnd - from);
-        dst.set(piece.subarray(from - pieceStart, from - pieceStart + n), at);
+        copyBytes(piece, from - pieceStart, n, dst, at);
         at += n;
         from += n;
         left -= n;
@@ -239,7 +264,7 @@ export class OutgoingMessage implements SendHandle {
   }
 
   private dropPieces(): number {
-    this.pieces = [];
+    this.pieces = NO_PIECES;
     this.heldBytes = 0;
     return 0;
   }
