@@ -57,6 +57,12 @@ export interface NodeReport {
     fragments: number;
     /** Complete messages by sending node. */
     bySource: number[];
+    /**
+     * The same, counting only messages received within the plan's duration from the start: while
+     * every sender was still sending (what a fairness share compares; the drain after it empties
+     * whatever each sender still had queued, which says how deep its queue was, not its share).
+     */
+    bySourceWhileSending: number[];
     /** Nanoseconds from the run's start to the first and last received message. */
     firstNs: number;
     lastNs: number;

@@ -66,7 +66,11 @@ export interface RunResult {
   rr_timeouts: number;
   latency: { delivery: LatencySummary; round_trip: LatencySummary | null };
   /** n-to-1 and n-to-n: messages received from each sender, and the smallest share over the largest. */
-  per_sender: { messages: number[]; min_over_max: number } | null;
+  /**
+   * n1/nn: messages received from each sender while every sender was sending (within the duration),
+   * the same over the whole run including the drain, and the smallest over the largest of the first.
+   */
+  per_sender: { messages: number[]; messages_all: number[]; min_over_max: number } | null;
   retransmits: RetransmitFigures | null;
   processes: ProcessFigures[];
   /** Transport-specific counters, summed over the nodes (ferry's stats, udx's stream counters). */
@@ -165,9 +169,10 @@ function merged(hists: readonly NodeReport['delivery'][]): LatencyHistogram {
 function perSender(s: Scenario, reports: readonly NodeReport[]): RunResult['per_sender'] {
   if (s.workload !== 'n1' && s.workload !== 'nn') return null;
   const senders = s.nodes.filter((n) => n.sendTo.length > 0).map((n) => n.node);
-  const counts = senders.map((from) => sum(reports, (r) => r.received.bySource[from] ?? 0));
+  const counts = senders.map((from) => sum(reports, (r) => r.received.bySourceWhileSending[from] ?? 0));
+  const all = senders.map((from) => sum(reports, (r) => r.received.bySource[from] ?? 0));
   const max = Math.max(0, ...counts);
-  return { messages: counts, min_over_max: max > 0 ? Math.min(...counts) / max : 0 };
+  return { messages: counts, messages_all: all, min_over_max: max > 0 ? Math.min(...counts) / max : 0 };
 }
 
 function retransmits(reports: readonly NodeReport[]): RetransmitFigures | null {

@@ -57,6 +57,7 @@ export class Traffic {
   private readonly sent = { messages: 0, payloadBytes: 0, offered: 0, refused: 0, backPressureWaits: 0 };
   private readonly received = { messages: 0, payloadBytes: 0, fragments: 0, firstNs: 0, lastNs: 0 };
   private readonly bySource = new Array<number>(MAX_NODES).fill(0);
+  private readonly bySourceWhileSending = new Array<number>(MAX_NODES).fill(0);
   /** Raw dgram reassembly state per source: the message being collected and fragments seen. */
   private readonly fragSeq = new Array<number>(MAX_NODES).fill(-1);
   private readonly fragSeen = new Array<number>(MAX_NODES).fill(0);
@@ -130,7 +131,14 @@ export class Traffic {
       pid: process.pid,
       role: this.plan.role,
       sent: { ...this.sent, seconds: sendSeconds },
-      received: { ...this.received, bySource: this.bySource.slice(0, highestNonZero(this.bySource) + 1) },
+      received: {
+        ...this.received,
+        bySource: this.bySource.slice(0, highestNonZero(this.bySource) + 1),
+        bySourceWhileSending: this.bySourceWhileSending.slice(
+          0,
+          highestNonZero(this.bySourceWhileSending) + 1,
+        ),
+      },
       delivery: this.delivery.toJSON(),
       rtt: this.rtt.toJSON(),
       rrTimeouts: this.rrTimeouts,
@@ -268,6 +276,7 @@ export class Traffic {
     r.lastNs = relNs;
     r.messages++;
     this.bySource[fromOf(h)]!++;
+    if (relNs <= this.plan.durationMs * 1e6) this.bySourceWhileSending[fromOf(h)]!++;
     const kind = kindOf(h);
     if (kind === KIND_DATA) this.delivery.recordNs(ageNs(h, nowNs));
     else if (kind === KIND_REQUEST) {

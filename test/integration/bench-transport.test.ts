@@ -31,7 +31,7 @@ interface Run {
   packets_per_s: number | null;
   round_trips: number | null;
   latency: { delivery: Latency; round_trip: Latency | null };
-  per_sender: { messages: number[]; min_over_max: number } | null;
+  per_sender: { messages: number[]; messages_all: number[]; min_over_max: number } | null;
   processes: { node: number; pid: number; cpu_s: number; peak_rss_bytes: number }[];
 }
 
@@ -112,6 +112,17 @@ function checkRun(t: import('ava').ExecutionContext, run: Run, what: string): vo
       run.per_sender!.messages.length,
       run.workload === 'n1' ? run.nodes - 1 : run.nodes,
       `${what}: senders`,
+    );
+    const { messages, messages_all: all } = run.per_sender!;
+    t.is(all.length, messages.length, `${what}: senders over the whole run`);
+    t.true(
+      messages.every((m, i) => m <= all[i]!),
+      `${what}: received while sending (${messages.join(',')}) is part of the whole run (${all.join(',')})`,
+    );
+    t.is(
+      all.reduce((a, b) => a + b, 0),
+      run.messages_received,
+      `${what}: the whole-run counts add up to the messages received`,
     );
   }
   t.is(run.processes.length, run.nodes, `${what}: a process did not report`);
