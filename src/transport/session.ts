@@ -585,13 +585,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.retransmitFrags.push(frag);
   }
 
-  /** True when messages wait to be sent (new ones, repairs, pieces). */
-  get hasDataWaiting(): boolean {
-    return (
-      this.pieceMsg !== null ||
-      this.retransmitHead < this.retransmitMsgs.length ||
-      this.sendCursor < this.outgoing.length
-    );
+  /** True when a standalone ACK should go now (nothing to piggyback it on went). */
+  ackDue(nowMs: number): boolean {
+    return this.acks.isDue(nowMs) || (this.deliveredDirty && nowMs >= this.deliveredDueMs);
   }
 
   /** True when there is data the windows would let go (the endpoint keeps its timer fast then). */
