@@ -168,6 +168,8 @@ export class Endpoint implements MessageEndpoint {
   private readonly active = new Set<Session>();
   private flushScheduled = false;
   private turnEndScheduled = false;
+  /** The clock when the current synchronous run of sends began (valid while flushScheduled). */
+  private runNowMs = 0;
   /** The socket's receive buffer as the kernel granted it, split between the peers sending to us (counted each tick). */
   private readonly receiveShare: ReceiveShare;
   private timer: TimerHandle | null = null;
@@ -461,8 +463,9 @@ export class Endpoint implements MessageEndpoint {
     if (mode !== 'unordered' && mode !== 'fifo') {
       throw new FerryError('INVALID_ARGUMENT', `mode must be 'unordered' or 'fifo', got ${String(mode)}`);
     }
-    const now = this.clock.nowMs();
-    const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, now);
+    // one clock read per synchronous run of sends (the flush scheduled by the first ends the run)
+    if (!this.flushScheduled) this.runNowMs = this.clock.nowMs();
+    const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, this.runNowMs);
     this.messages.add(msg);
     // (enqueue marked the session active: the flush runs once this synchronous run of the caller
     // ends, so the messages it queued leave together, packed, before the event loop moves on)
