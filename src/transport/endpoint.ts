@@ -217,6 +217,7 @@ export class Endpoint implements MessageEndpoint {
     this.host = {
       config,
       socketSharePackets: (packetBytes) => this.receiveShare.sharePackets(packetBytes),
+      activeSenders: () => this.receiveShare.senders,
       acquireBuffer: () => this.acquireBuffer(),
       releaseBuffer: (buf) => this.releaseBuffer(buf),
       sendPacket: (session, buf, length, slices, sliceCount) =>

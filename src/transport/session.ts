@@ -53,6 +53,8 @@ export interface SessionHost {
    * between the peers sending to it now (receive-share.ts).
    */
   socketSharePackets(packetBytes: number): number;
+  /** Peers sending DATA to the endpoint now (at least 1): acks are spaced by it (ack-scheduler.ts). */
+  activeSenders(): number;
   /** A pool buffer of at least `packetBytes`, or null when the send pool is empty. */
   acquireBuffer(): Buffer | null;
   /**
@@ -221,7 +223,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.chunkBytes = c.packetBytes - DATA_OVERHEAD_BYTES;
     this.maxPacketBytes = c.packetBytes;
     this.sent = new SentPackets<OutgoingMessage>(c.maxInFlightPackets * 2, this);
-    this.acks = new AckScheduler(c.ackDelayMs, c.ackEveryPackets);
+    this.acks = new AckScheduler(c.ackDelayMs, c.ackEveryPackets, c.initialCwndPackets);
     this.rtt = new RttEstimator(c.initialRtoMs, c.minRtoMs, c.maxRtoMs, c.tickMs + c.ackDelayMs);
     this.cc = new CongestionController(
       c.initialCwndPackets,
@@ -947,7 +949,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       // A completed message is acked at the end of this loop turn: its sender learns `received`
       // (and frees its buffers) now, not an ack delay later.
       const completed = this.inbox.received !== completedBefore;
-      this.acks.onAckEliciting(nowMs, gap || duplicates > 0 || completed);
+      this.acks.onAckEliciting(nowMs, gap || duplicates > 0 || completed, this.host.activeSenders());
       // An ack carries the highest MAX_SACK_RANGES ranges only: when a burst opens more new gaps than
       // that before the turn's ack goes, the lower ones would never be reported and the sender would
       // resend them for nothing. Ack inline before that happens.

@@ -43,3 +43,27 @@ test('nothing pending, nothing due; a delivery report waits at most the delay', 
   clock.advance(5);
   t.true(acks.isDue(clock.nowMs()));
 });
+
+test('with several senders each is acked every ackEveryPackets x senders packets, at most the initial window', (t) => {
+  const packetsUntilAck = (senders: number): number => {
+    const acks = new AckScheduler(5, 8, 32);
+    const clock = new ManualClock();
+    let n = 0;
+    while (!acks.isDue(clock.nowMs()) && n < 1000) {
+      acks.onAckEliciting(clock.nowMs(), false, senders);
+      n++;
+    }
+    return n;
+  };
+  t.is(packetsUntilAck(1), 8, 'one sender: every ackEveryPackets');
+  t.is(packetsUntilAck(2), 16, 'two senders: each half as often, the receiver sends as many acks');
+  t.is(packetsUntilAck(4), 32);
+  t.is(packetsUntilAck(8), 32, 'never more than the initial window: a small flow is not left to the timer');
+  const acks = new AckScheduler(5, 8, 32);
+  acks.onAckEliciting(0, true, 8);
+  t.true(acks.isDue(0), 'a gap is still acked at once');
+  const late = new AckScheduler(5, 8, 32);
+  late.onAckEliciting(0, false, 8);
+  t.false(late.isDue(4));
+  t.true(late.isDue(5), 'the ack delay still bounds the wait');
+});
