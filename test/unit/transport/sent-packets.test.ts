@@ -5,12 +5,14 @@ import { PACKET_THRESHOLD, SentPackets, type SentPacketSink } from '../../../src
 class Sink implements SentPacketSink<string> {
   acked: string[] = [];
   lost: number[] = [];
+  lostRecords: string[] = [];
   spurious = 0;
   onPacketAcked(ref: string, fragment: number): void {
     this.acked.push(`${ref}${fragment}`);
   }
-  onPacketLost(_ref: string | null, _fragment: number, pn: number): void {
-    this.lost.push(pn);
+  onPacketLost(ref: string | null, fragment: number, pn: number): void {
+    if (this.lost[this.lost.length - 1] !== pn) this.lost.push(pn);
+    this.lostRecords.push(`${ref}${fragment}@${pn}`);
   }
   onSpuriousLoss(): void {
     this.spurious++;
@@ -98,4 +100,41 @@ test('the ring refuses more packets than its capacity in flight', (t) => {
   sendN(log, 8, 0);
   t.false(log.hasRoom());
   t.throws(() => log.takeTracked('m', 0, 1, 0), { code: 'INTERNAL' } as never);
+});
+
+test('a packet carrying several records reports each of them once when acked or lost', (t) => {
+  const clock = new ManualClock();
+  const sink = new Sink();
+  const log = new SentPackets<string>(64, sink);
+  const first = log.takeTracked('a', 0, 0, clock.nowMs());
+  log.addRecord('b', 0);
+  log.addRecord('c', 0);
+  const second = log.takeTracked(null, 0, 0, clock.nowMs());
+  log.addRecord('d', 0);
+  log.addRecord('e', 3);
+  sendN(log, PACKET_THRESHOLD, clock.nowMs());
+  clock.advance(5);
+  // the first packet is acked, the second is lost by SACK evidence (later packets acked)
+  log.onAck(first, Float64Array.of(second + 1), Uint32Array.of(PACKET_THRESHOLD), 1, clock.nowMs());
+  t.is(log.ackedPackets, 1 + PACKET_THRESHOLD);
+  t.deepEqual(sink.acked.slice(0, 3), ['a0', 'b0', 'c0']);
+  log.detectLosses(clock.nowMs(), 1000);
+  t.deepEqual(sink.lost, [second], 'the packet is lost once');
+  t.deepEqual(sink.lostRecords, [`d0@${second}`, `e3@${second}`], 'each of its messages is reported');
+});
+
+test('the record ring bounds the records in flight and frees them with the oldest packet', (t) => {
+  const clock = new ManualClock();
+  const log = new SentPackets<string>(4, new Sink(), 8);
+  t.is(log.recordRoom(), 8);
+  const first = log.takeTracked('m', 0, 0, clock.nowMs());
+  for (let i = 1; i < 6; i++) log.addRecord('m', i);
+  log.takeTracked('n', 0, 0, clock.nowMs());
+  log.addRecord('n', 1);
+  t.is(log.recordRoom(), 0);
+  t.false(log.hasRoom(), 'no room for another packet while the ring is full');
+  t.throws(() => log.addRecord('x', 0), { code: 'INTERNAL' } as never);
+  log.onAck(first, none.starts, none.lengths, 0, clock.nowMs());
+  t.is(log.recordRoom(), 6, 'the acked oldest packet gave its six records back');
+  t.true(log.hasRoom());
 });
