@@ -18,6 +18,11 @@
  * slot's `recordStart`, so no packet allocates, and the run of the oldest unresolved packet bounds
  * the records in use. The sink hears of every record of an acked or lost packet, one call each
  * (consecutive calls for one packet share its number).
+ *
+ * Untracked packets (ACK, HEARTBEAT, PROBE) take numbers without ring room, so numbers run past the
+ * oldest packet in flight by more than the ring's size, and the peer acks them: a number says which
+ * slot to look at, never that the slot is its own. Every slot access checks the slot's owner
+ * (`owns`), and walks stop at `trackedEnd` (no tracked packet is numbered beyond it).
  */
 import { FerryError } from '../core/errors.js';
 
@@ -158,9 +163,7 @@ export class SentPackets<T> {
     while (this.lostHead < this.lostTail) {
       const i = this.lostHead & this.mask;
       const pn = this.lostPn[i]!;
-      const slot = pn & this.mask;
-      const stillOurs = this.state[slot] === LOST && this.slotPn[slot] === pn;
-      if (stillOurs && nowMs - this.lostAtMs[i]! < keepMs && this.next - pn <= this.mask) return;
+      if (this.owns(pn, LOST) && nowMs - this.lostAtMs[i]! < keepMs && this.next - pn <= this.mask) return;
       this.lostHead++;
     }
   }
@@ -176,7 +179,10 @@ export class SentPackets<T> {
     return this.recordMask + 1 - (this.nextRecord - oldest);
   }
 
-  /** Takes a number for a packet that needs no ack (ACK, handshake): nothing is tracked. */
+  /**
+   * Takes a number for a packet that needs no ack (ACK, handshake): nothing is tracked, and no room
+   * is needed (the number may lie beyond the ring's reach of the oldest packet in flight).
+   */
   takeUntracked(): number {
     const pn = this.next++;
     if (this.base === pn) this.base = this.next;
@@ -224,11 +230,25 @@ export class SentPackets<T> {
 
   /** Send time of the oldest packet in flight, or Infinity. */
   oldestSentAtMs(): number {
-    for (let pn = this.base; pn < this.next; pn++) {
-      const slot = pn & this.mask;
-      if (this.state[slot] === IN_FLIGHT) return this.sentAtMs[slot]!;
+    const end = this.trackedEnd();
+    for (let pn = this.base; pn < end; pn++) {
+      if (this.owns(pn, IN_FLIGHT)) return this.sentAtMs[pn & this.mask]!;
     }
     return Infinity;
+  }
+
+  /** True when packet `pn` owns its slot and the slot is in `state` (an untracked number owns none). */
+  private owns(pn: number, state: number): boolean {
+    const slot = pn & this.mask;
+    return this.state[slot] === state && this.slotPn[slot] === pn;
+  }
+
+  /**
+   * One past the highest number a tracked packet may have: `takeTracked` needs `next - base <= mask`,
+   * so none is a ring's size past `base` (only untracked numbers run further).
+   */
+  private trackedEnd(): number {
+    return Math.min(this.next, this.base + this.mask + 1);
   }
 
   /**
@@ -246,12 +266,13 @@ export class SentPackets<T> {
     this.ackedPackets = 0;
     this.ackNowMs = nowMs;
     this.sampleDelivered = -1;
-    const top = Math.min(cumulativeAck, this.next - 1);
+    const end = this.trackedEnd();
+    const top = Math.min(cumulativeAck, end - 1);
     for (let pn = this.base; pn <= top; pn++) if (this.ackOne(pn)) largestNew = pn;
-    const oldest = Math.max(1, this.next - this.mask - 1); // lowest number whose slot may still be ours
+    const oldest = Math.max(1, end - this.mask - 1); // a ring's size of numbers: the walk stays bounded
     for (let i = 0; i < count; i++) {
       const from = Math.max(starts[i]!, oldest);
-      const to = Math.min(starts[i]! + lengths[i]!, this.next);
+      const to = Math.min(starts[i]! + lengths[i]!, end);
       for (let pn = from; pn < to; pn++) if (this.ackOne(pn)) largestNew = Math.max(largestNew, pn);
     }
     let sample = -1;
@@ -281,11 +302,11 @@ export class SentPackets<T> {
 
   private ackOne(pn: number): boolean {
     const slot = pn & this.mask;
-    if (this.state[slot] === LOST && this.slotPn[slot] === pn) {
+    if (this.owns(pn, LOST)) {
       this.onLateAck(slot, pn);
       return false;
     }
-    if (this.state[slot] !== IN_FLIGHT) return false;
+    if (!this.owns(pn, IN_FLIGHT)) return false; // resolved, or untracked (its slot is another's)
     this.state[slot] = EMPTY;
     this.inFlight--;
     const bytes = this.bytes[slot]!;
@@ -323,9 +344,10 @@ export class SentPackets<T> {
   detectLosses(nowMs: number, rttMs: number): number {
     const tooOldMs = nowMs - this.timeThreshold * rttMs;
     let lost = 0;
-    for (let pn = this.base; pn < this.largestAcked; pn++) {
+    const end = Math.min(this.largestAcked, this.trackedEnd());
+    for (let pn = this.base; pn < end; pn++) {
       const slot = pn & this.mask;
-      if (this.state[slot] !== IN_FLIGHT) continue;
+      if (!this.owns(pn, IN_FLIGHT)) continue;
       if (this.largestAcked - pn >= this.packetThreshold || this.sentAtMs[slot]! <= tooOldMs) {
         this.loseOne(pn, nowMs);
         lost++;
@@ -341,9 +363,10 @@ export class SentPackets<T> {
    */
   onTimeout(sentBeforeMs: number, maxCount: number): number {
     let lost = 0;
-    for (let pn = this.base; pn < this.next && lost < maxCount; pn++) {
+    const end = this.trackedEnd();
+    for (let pn = this.base; pn < end && lost < maxCount; pn++) {
       const slot = pn & this.mask;
-      if (this.state[slot] !== IN_FLIGHT) continue;
+      if (!this.owns(pn, IN_FLIGHT)) continue;
       if (this.sentAtMs[slot]! > sentBeforeMs) break; // numbers follow send order
       this.loseOne(pn, sentBeforeMs);
       lost++;
@@ -382,7 +405,12 @@ export class SentPackets<T> {
     }
   }
 
+  /** Moves `base` to the oldest packet in flight (or `next`): past resolved and untracked numbers. */
   private advanceBase(): void {
-    while (this.base < this.next && this.state[this.base & this.mask] !== IN_FLIGHT) this.base++;
+    if (this.inFlight === 0) {
+      this.base = this.next;
+      return;
+    }
+    while (this.base < this.next && !this.owns(this.base, IN_FLIGHT)) this.base++;
   }
 }
