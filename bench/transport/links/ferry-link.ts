@@ -17,6 +17,13 @@ import {
 } from '../../../src/index.js';
 import type { Link, LinkCounters, LinkOptions, PeerEndpoint, ReceiveHandler } from './link.js';
 
+/**
+ * The sender's queue per peer (`maxQueuedBytes`). The transport's default (256 MiB) lets a bulk sender
+ * queue seconds of data, so one-way delivery times measured the queue (p50 3.3 s at 1 MiB messages);
+ * a buffer of the order a stream keeps makes them measure the path (p50 21 ms) at the same goodput.
+ */
+const BENCH_QUEUED_BYTES = 8 * 1024 * 1024;
+
 /** Longest wait for a lower-numbered node's session to appear (it connects after the same phase). */
 const SESSION_WAIT_MS = 20_000;
 
@@ -39,6 +46,7 @@ export class FerryLink implements Link {
       config: {
         packetBytes: this.opts.packetSizeBytes,
         maxMessageBytes: Math.max(this.opts.maxMessageBytes, 1),
+        maxQueuedBytes: Math.max(BENCH_QUEUED_BYTES, this.opts.maxMessageBytes),
       },
       // Explicit: a FERRY_IMPAIR left in the environment must not impair a run that did not ask.
       impair: this.opts.impair === '' ? null : this.opts.impair,
