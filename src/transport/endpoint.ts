@@ -168,7 +168,7 @@ export class Endpoint implements MessageEndpoint {
   private readonly active = new Set<Session>();
   private flushScheduled = false;
   private turnEndScheduled = false;
-  /** The clock when the current synchronous run of sends began (valid while flushScheduled). */
+  /** The clock when the current run began (set whenever a flush gets scheduled; valid while flushScheduled). */
   private runNowMs = 0;
   /** The socket's receive buffer as the kernel granted it, split between the peers sending to us (counted each tick). */
   private readonly receiveShare: ReceiveShare;
@@ -464,7 +464,8 @@ export class Endpoint implements MessageEndpoint {
     if (mode !== 'unordered' && mode !== 'fifo') {
       throw new FerryError('INVALID_ARGUMENT', `mode must be 'unordered' or 'fifo', got ${String(mode)}`);
     }
-    // one clock read per synchronous run of sends (the flush scheduled by the first ends the run)
+    // one clock read per run of sends (the flush ends the run; markActive read the clock when
+    // whatever came first - this send, a received packet, a delivery - scheduled it)
     if (!this.flushScheduled) this.runNowMs = this.clock.nowMs();
     const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, this.runNowMs);
     this.messages.add(msg);
@@ -709,10 +710,14 @@ export class Endpoint implements MessageEndpoint {
     // a burst of sends in one run: the first one scheduled the flush and checked the timer
     if (this.flushScheduled) return;
     this.flushScheduled = true;
+    // a new run begins whatever scheduled its flush (a send, a received packet, a delivery, a tick):
+    // sends made before the flush stamp their messages with this reading, never an older run's
+    const nowMs = this.clock.nowMs();
+    this.runNowMs = nowMs;
     // (a reaction on a settled promise: queueMicrotask makes an AsyncResource and a bound function
     // per call, which cost a request-response round trip several microseconds)
     void SETTLED.then(this.flush);
-    if (this.timerDueMs > this.clock.nowMs() + this.config.tickMs) this.ensureTimer(this.config.tickMs);
+    if (this.timerDueMs > nowMs + this.config.tickMs) this.ensureTimer(this.config.tickMs);
   }
 
   private onStateChange(session: Session, previous: PeerState, reason: ErrorCode | undefined): void {
