@@ -9,10 +9,14 @@
  * sequence still in play, and anything below the ring's base is done. Memory is bounded by
  * `maxReassemblyBytes` (advertised to the sender as the receive window): a fragment that would exceed
  * it is refused unacked, and comes again later.
+ *
+ * Sequences here are full numbers; a record carries their low 32 bits, expanded against the window's
+ * base (the message sequence) and the next FIFO sequence due (the FIFO one) by wire/sequence.ts.
  */
 import { LIMITS } from '../core/limits.js';
 import { claimedCutBytes, type PacketView } from '../wire/packet-codec.js';
 import { PIECE_UNIT_BYTES } from '../wire/packet-layout.js';
+import { expandSeq, fifoSeqAfter } from '../wire/sequence.js';
 import type { DeliveryMode } from './types.js';
 
 const NONE = 0;
@@ -97,35 +101,37 @@ export class Inbox {
    * datagram it keeps alive); a fragment (or piece) is copied into its message's reassembly buffer.
    */
   onRecord(view: PacketView, chargeBytes: number): FragmentResult {
-    const seq = view.messageSeq;
+    const seq = expandSeq(view.messageSeq, this.base);
     if (seq < this.base) return 'duplicate';
     if (seq - this.base >= LIMITS.MAX_MESSAGE_WINDOW) return 'refused';
     if (view.messageLength > this.maxMessageBytes) return 'refused';
     const state = this.states[seq & this.mask]!;
     if (state === COMPLETE || state === DELIVERED) return 'duplicate';
-    const fifo = view.fifoSeq !== 0;
+    const fifoSeq = view.fifoSeq === 0 ? 0 : expandSeq(view.fifoSeq, this.nextFifo);
     if (view.fragmentCount === 1 && state === NONE && !view.isPiece)
-      return this.completeSingle(view, seq, fifo, chargeBytes);
-    return this.addFragment(view, seq, fifo, state);
+      return this.completeSingle(view, seq, fifoSeq, chargeBytes);
+    return this.addFragment(view, seq, fifoSeq, state);
   }
 
-  private completeSingle(view: PacketView, seq: number, fifo: boolean, charged: number): FragmentResult {
-    if (!this.fits(charged, fifo, view.fifoSeq)) return 'refused';
+  private completeSingle(view: PacketView, seq: number, fifoSeq: number, charged: number): FragmentResult {
+    const fifo = fifoSeq !== 0;
+    if (!this.fits(charged, fifo, fifoSeq)) return 'refused';
     this.usedBytes += charged;
-    this.markComplete(seq, view.fifoSeq, fifo, view.recordData(), charged);
+    this.markComplete(seq, fifoSeq, fifo, view.recordData(), charged);
     return 'accepted';
   }
 
-  private addFragment(view: PacketView, seq: number, fifo: boolean, state: number): FragmentResult {
+  private addFragment(view: PacketView, seq: number, fifoSeq: number, state: number): FragmentResult {
+    const fifo = fifoSeq !== 0;
     let p = state === PARTIAL ? this.partials.get(seq) : undefined;
     if (!p) {
-      if (!this.fits(view.messageLength, fifo, view.fifoSeq)) return 'refused';
+      if (!this.fits(view.messageLength, fifo, fifoSeq)) return 'refused';
       p = {
         buffer: Buffer.allocUnsafe(view.messageLength),
         received: new Uint8Array(view.fragmentCount),
         receivedCount: 0,
         fragmentCount: view.fragmentCount,
-        fifoSeq: view.fifoSeq,
+        fifoSeq,
         cutBytes: claimedCutBytes(view),
         pieces: null,
       };
@@ -137,7 +143,7 @@ export class Inbox {
     if (
       p.fragmentCount !== view.fragmentCount ||
       p.buffer.length !== view.messageLength ||
-      p.fifoSeq !== view.fifoSeq
+      p.fifoSeq !== fifoSeq
     ) {
       return 'refused'; // inconsistent with the first fragment: never trust it
     }
@@ -256,7 +262,7 @@ export class Inbox {
     }
     if (msg.mode === 'fifo') {
       this.fifoBusy = false;
-      this.nextFifo = msg.fifoSeq + 1;
+      this.nextFifo = fifoSeqAfter(msg.fifoSeq);
     }
     this.onDelivered();
   }

@@ -12,6 +12,7 @@
 import { FerryError, type ErrorCode } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { AckBodyView, ackBodyBytes, writeAckBody } from '../wire/control-bodies.js';
+import { fifoSeqAfter } from '../wire/sequence.js';
 import {
   bodyOffset,
   recordHeaderBytes,
@@ -306,8 +307,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     const c = this.host.config;
     if (this.state !== 'connected') return 'NOT_CONNECTED';
     if (sizeBytes > c.maxMessageBytes) return 'MESSAGE_TOO_LARGE';
-    const oldest = this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
-    if (this.nextSeq - oldest >= c.maxQueuedMessages) return 'BACK_PRESSURED';
+    if (this.nextSeq - this.oldestSeq() >= c.maxQueuedMessages) return 'BACK_PRESSURED';
     const fragments = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / this.chunkBytes);
     const full =
       (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) ||
@@ -315,6 +315,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     if (!full) return null;
     this.lastRefusedBytes = sizeBytes;
     return 'BACK_PRESSURED';
+  }
+
+  /**
+   * The sequence of the oldest message not yet finished (the next one when none is): the base of the
+   * window the peer's delivered reports lie in, against which their 32-bit values are expanded.
+   */
+  private oldestSeq(): number {
+    return this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
   }
 
   /** Size of the last message refused for queue room: `writable` waits until one that size fits. */
@@ -328,7 +336,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     sizeBytes: number,
     nowMs: number,
   ): OutgoingMessage {
-    const fifoSeq = mode === 'fifo' ? this.nextFifoSeq++ : 0;
+    const fifoSeq = mode === 'fifo' ? this.takeFifoSeq() : 0;
     const msg = new OutgoingMessage(
       messageId,
       this.id,
@@ -345,6 +353,13 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.queuedPackets += msg.fragmentCount;
     this.host.markActive(this);
     return msg;
+  }
+
+  /** The next FIFO sequence (a full number; fifoSeqAfter skips those whose wire value is 0). */
+  private takeFifoSeq(): number {
+    const seq = this.nextFifoSeq;
+    this.nextFifoSeq = fifoSeqAfter(seq);
+    return seq;
   }
 
   /** Outstanding (not finished) messages, oldest first. */
@@ -904,7 +919,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
         break;
       case PacketType.ACK:
         this.received.record(view.packetNumber);
-        if (this.ackBody.decode(view.buf, view.payloadOffset, view.payloadLength))
+        if (this.ackBody.decode(view.buf, view.payloadOffset, view.payloadLength, this.oldestSeq()))
           this.onDeliveredReport(nowMs);
         break;
       case PacketType.HEARTBEAT:

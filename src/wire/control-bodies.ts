@@ -14,9 +14,13 @@
  * HEARTBEAT, CLOSE | (empty) |
  * ACK        | delivered below (32) | range count (16) | reserved (16) | count x [ start - below (32) | length (32) ] |
  * ```
+ *
+ * ACK's "delivered below" is the low 32 bits of a message sequence; the reader expands it against its
+ * own window (sequence.ts). Ranges are relative to it, so they need no expansion of their own.
  */
 import { LIMITS } from '../core/limits.js';
 import { readU64, writeU64 } from './packet-codec.js';
+import { expandSeq, seqToWire } from './sequence.js';
 
 export const NONCE_BYTES = 16;
 export const PROOF_BYTES = 32;
@@ -101,7 +105,10 @@ export function ackBodyBytes(rangeCount: number): number {
   return ACK_RANGES_OFFSET + rangeCount * ACK_RANGE_BYTES;
 }
 
-/** Writes an ACK body at `at`; ranges are absolute [start, length) message sequences above `below`. */
+/**
+ * Writes an ACK body at `at`; ranges are absolute [start, length) message sequences above `below`
+ * (full numbers: `below` goes as its low 32 bits, the ranges as offsets from it).
+ */
 export function writeAckBody(
   buf: Buffer,
   at: number,
@@ -110,7 +117,7 @@ export function writeAckBody(
   lengths: ArrayLike<number>,
   count: number,
 ): number {
-  buf.writeUInt32BE(deliveredBelow >>> 0, at + ACK_DELIVERED_BELOW_OFFSET);
+  buf.writeUInt32BE(seqToWire(deliveredBelow), at + ACK_DELIVERED_BELOW_OFFSET);
   buf.writeUInt16BE(count, at + ACK_RANGE_COUNT_OFFSET);
   buf.writeUInt16BE(0, at + ACK_RANGE_COUNT_OFFSET + 2);
   for (let i = 0; i < count; i++) {
@@ -123,7 +130,7 @@ export function writeAckBody(
 
 /**
  * Delivered-message report of an ACK, decoded into a reusable object: every message sequence below
- * `deliveredBelow` was delivered, and so was each range above it.
+ * `deliveredBelow` was delivered, and so was each range above it (full sequences, expanded).
  */
 export class AckBodyView {
   deliveredBelow = 0;
@@ -132,23 +139,24 @@ export class AckBodyView {
   readonly rangeLength = new Uint32Array(LIMITS.MAX_SACK_RANGES);
 
   /**
-   * Reads the body at `buf[offset, offset + length)` (default: all of `buf`), without copying;
-   * false when malformed (counts, overlaps, sizes).
+   * Reads the body at `buf[offset, offset + length)` without copying; `nearSeq` is a message sequence
+   * the reader knows is close to the report's (the sender: its oldest undelivered message), against
+   * which the 32-bit "delivered below" is expanded. False when malformed (counts, overlaps, sizes).
    */
-  decode(buf: Buffer, offset = 0, length = buf.length - offset): boolean {
+  decode(buf: Buffer, offset: number, length: number, nearSeq: number): boolean {
     if (length < ACK_RANGES_OFFSET) return false;
-    const below = buf.readUInt32BE(offset + ACK_DELIVERED_BELOW_OFFSET);
+    const below = expandSeq(buf.readUInt32BE(offset + ACK_DELIVERED_BELOW_OFFSET), nearSeq);
     const count = buf.readUInt16BE(offset + ACK_RANGE_COUNT_OFFSET);
     if (count > LIMITS.MAX_SACK_RANGES || length !== ackBodyBytes(count)) return false;
-    let floor = below;
+    let floor = 0; // offsets from `below`: ascending, disjoint, within 32 bits
     for (let i = 0; i < count; i++) {
       const r = offset + ACK_RANGES_OFFSET + i * ACK_RANGE_BYTES;
-      const start = below + buf.readUInt32BE(r);
+      const delta = buf.readUInt32BE(r);
       const len = buf.readUInt32BE(r + 4);
-      if (start <= floor || len === 0 || start + len > 0xffff_ffff) return false;
-      this.rangeStart[i] = start;
+      if (delta <= floor || len === 0 || delta + len > 0xffff_ffff) return false;
+      this.rangeStart[i] = below + delta;
       this.rangeLength[i] = len;
-      floor = start + len;
+      floor = delta + len;
     }
     this.deliveredBelow = below;
     this.rangeCount = count;

@@ -2,3 +2,4 @@
 export * from './packet-layout.js';
 export * from './packet-codec.js';
 export * from './control-bodies.js';
+export * from './sequence.js';

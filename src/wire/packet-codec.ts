@@ -53,6 +53,7 @@ import {
   VERSION,
   VERSION_OFFSET,
 } from './packet-layout.js';
+import { seqToWire } from './sequence.js';
 
 const TWO_32 = 0x1_0000_0000;
 /** High half of the largest 53-bit value. */
@@ -110,7 +111,9 @@ export class PacketView {
   /** 0 for a record that is not a piece. */
   private readonly recPieceFragmentLength = new Uint32Array(LIMITS.MAX_RECORDS_PER_PACKET);
   // the selected record
+  /** Low 32 bits of the message sequence, as on the wire (the inbox expands it: sequence.ts). */
   messageSeq = 0;
+  /** Low 32 bits of the FIFO sequence; 0 for an unordered message. */
   fifoSeq = 0;
   messageLength = 0;
   fragmentOffset = 0;
@@ -200,7 +203,8 @@ export class PacketView {
     const fifoSeq = buf.readUInt32BE(at + RECORD_FIFO_SEQ_OFFSET);
     const dataLength = buf.readUInt16BE(at + RECORD_LENGTH_OFFSET);
     const flags = buf[at + RECORD_FLAGS_OFFSET]!;
-    if (seq === 0 || (flags & ~KNOWN_RECORD_FLAGS) !== 0 || buf[at + RECORD_RESERVED_OFFSET] !== 0) return -1;
+    // (any message sequence is valid: wire 0 is message 2^32 after the wrap, see sequence.ts)
+    if ((flags & ~KNOWN_RECORD_FLAGS) !== 0 || buf[at + RECORD_RESERVED_OFFSET] !== 0) return -1;
     let messageLength = dataLength;
     let fragmentOffset = 0;
     let index = 0;
@@ -392,7 +396,8 @@ export function recordHeaderBytes(fragmentCount: number): number {
 /**
  * Writes a DATA record header at `at` for `dataLength` bytes of message `messageSeq`: the short form
  * for a whole message (`fragmentCount` 1), the fragment form otherwise (its count must be >= 2 for
- * the packet to be valid). Returns where the bytes go.
+ * the packet to be valid). The sequences are full numbers; their low 32 bits go on the wire
+ * (sequence.ts). Returns where the bytes go.
  */
 export function writeRecordHeader(
   buf: Buffer,
@@ -405,8 +410,8 @@ export function writeRecordHeader(
   fragmentIndex: number,
   fragmentCount: number,
 ): number {
-  buf.writeUInt32BE(messageSeq, at + RECORD_MESSAGE_SEQ_OFFSET);
-  buf.writeUInt32BE(fifoSeq, at + RECORD_FIFO_SEQ_OFFSET);
+  buf.writeUInt32BE(seqToWire(messageSeq), at + RECORD_MESSAGE_SEQ_OFFSET);
+  buf.writeUInt32BE(seqToWire(fifoSeq), at + RECORD_FIFO_SEQ_OFFSET);
   buf.writeUInt16BE(dataLength, at + RECORD_LENGTH_OFFSET);
   buf[at + RECORD_RESERVED_OFFSET] = 0;
   if (fragmentCount === 1) {

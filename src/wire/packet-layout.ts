@@ -44,8 +44,8 @@
  *
  * ```
  * +---------------------------------------------------------------+
- * |                 message sequence (32, per session)            | +0
- * |     FIFO sequence (32, per session; 0 for unordered messages) | +4
+ * |        message sequence (low 32 bits, per session)            | +0
+ * |     FIFO sequence (low 32 bits, per session; 0: unordered)    | +4
  * |   record length (16)          | record flags  |   reserved 0  | +8
  * +---------------------------------------------------------------+
  * only with record flag FRAGMENT (the message is in several records):
@@ -61,6 +61,9 @@
  * |  record length bytes of the message                           |
  * +---------------------------------------------------------------+
  * ```
+ *
+ * Message and FIFO sequences are full numbers in each side; a record carries their low 32 bits, which
+ * the receiver expands near its window (sequence.ts).
  *
  * A record without FRAGMENT is a whole message: its length is the record length. A PIECE record
  * carries a piece of fragment `fragment index`, cut at multiples of PIECE_UNIT_BYTES from the

@@ -122,3 +122,53 @@ test('fragments inconsistent with the first one of their message are refused', (
   t.is(take(inbox, fragment(1, 1, 4, 35)), 'refused');
   t.is(take(inbox, fragment(1 + 16_384, 0, 1, 5)), 'refused', 'beyond the message window');
 });
+
+test('across the 2^32 wrap: records expand to full sequences, FIFO order holds, duplicates stay duplicates', (t) => {
+  const TWO_32 = 2 ** 32;
+  const inbox = new Inbox(1 << 20, 1 << 20, () => {});
+  // where an inbox is after 2^32 - 3 messages, 2^32 - 2 of them FIFO (no public way to get there)
+  const fields = inbox as unknown as Record<string, number>;
+  for (const [name, value] of Object.entries({
+    base: TWO_32 - 2,
+    highestSeq: TWO_32 - 3,
+    nextFifo: TWO_32 - 1,
+  })) {
+    t.is(typeof fields[name], 'number', name);
+    fields[name] = value;
+  }
+  const got = collect(inbox);
+  // FIFO sequences 2^32 - 1, 2^32 + 1 (2^32 is skipped: its wire form 0 means unordered), 2^32 + 2
+  t.is(take(inbox, fragment(TWO_32 + 2, 0, 1, 5, TWO_32 + 2)), 'accepted');
+  t.is(take(inbox, fragment(TWO_32 + 1, 1, 3, 25)), 'accepted', 'a fragment of message 2^32 + 1');
+  t.is(take(inbox, fragment(TWO_32, 0, 1, 5, TWO_32 + 1)), 'accepted', 'message 2^32: wire 0');
+  t.is(take(inbox, fragment(TWO_32 - 1, 0, 1, 5)), 'accepted');
+  t.deepEqual(
+    got.map((m) => [m.seq, m.fifoSeq]),
+    [[TWO_32 - 1, 0]],
+    'the FIFO ones wait for FIFO 2^32 - 1',
+  );
+  t.is(take(inbox, fragment(TWO_32 - 2, 0, 1, 5, TWO_32 - 1)), 'accepted');
+  t.deepEqual(
+    got.map((m) => [m.seq, m.fifoSeq]),
+    [
+      [TWO_32 - 1, 0],
+      [TWO_32 - 2, TWO_32 - 1],
+      [TWO_32, TWO_32 + 1],
+      [TWO_32 + 2, TWO_32 + 2],
+    ],
+  );
+  t.is(inbox.deliveredBelow, TWO_32 + 1, 'message 2^32 + 1 is still being reassembled');
+  t.is(take(inbox, fragment(TWO_32 + 1, 0, 3, 25)), 'accepted');
+  t.is(take(inbox, fragment(TWO_32 + 1, 2, 3, 25)), 'accepted');
+  t.deepEqual(got.at(-1)?.seq, TWO_32 + 1);
+  t.deepEqual(
+    [...got.at(-1)!.payload],
+    Array.from({ length: 25 }, (_, i) => i),
+  );
+  t.is(inbox.deliveredBelow, TWO_32 + 3);
+  t.is(take(inbox, fragment(TWO_32 - 1, 0, 1, 5)), 'duplicate', 'from before the wrap');
+  t.is(take(inbox, fragment(TWO_32, 0, 1, 5, TWO_32 + 1)), 'duplicate');
+  t.is(take(inbox, fragment(TWO_32 + 3 + 16_384, 0, 1, 5)), 'refused', 'beyond the window past the wrap');
+  t.is(take(inbox, fragment(TWO_32 + 3, 0, 1, 5, TWO_32 + 3)), 'accepted', 'the next FIFO one');
+  t.is(got.length, 6);
+});

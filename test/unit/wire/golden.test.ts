@@ -48,7 +48,8 @@ test('golden HELLO and ACK bodies decode to their fields', (t) => {
   t.is(hello?.maxPacketBytes, 1452);
   t.is(view.decode(readFileSync(new URL('ack-with-sack-and-delivered.bin', FIXTURES))), 'ok');
   const ack = new AckBodyView();
-  t.true(ack.decode(view.payload()));
+  const body = view.payload();
+  t.true(ack.decode(body, 0, body.length, 10));
   t.is(ack.deliveredBelow, 10);
   t.deepEqual([ack.rangeCount, ack.rangeStart[0], ack.rangeLength[0], ack.rangeStart[1]], [2, 12, 3, 20]);
   t.is(view.sackStart[0], 2 ** 33 + 2);
@@ -58,8 +59,8 @@ test('control bodies of the wrong size or with absurd values are refused', (t) =
   const ack = new AckBodyView();
   const bad = Buffer.alloc(8);
   bad.writeUInt16BE(60_000, 4);
-  t.false(ack.decode(bad));
-  t.false(ack.decode(Buffer.alloc(3)));
+  t.false(ack.decode(bad, 0, bad.length, 1));
+  t.false(ack.decode(Buffer.alloc(3), 0, 3, 1));
   t.is(decodeHello(Buffer.alloc(35)), null);
   t.is(decodeHello(Buffer.alloc(36)), null, 'connection id 0 and packet size 0');
 });
