@@ -189,8 +189,11 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private deliveryProgressMs = 0;
   private deliveryProbeMs = 0;
   private lastMessageTimeoutScanMs = 0;
+  /** The previous delivered report (an ACK's body), whole: a repeat of it is skipped. */
   private lastDeliveredBelow = -1;
-  private lastDeliveredSignature = -1;
+  private lastDeliveredCount = 0;
+  private readonly lastDeliveredStarts = new Float64Array(LIMITS.MAX_SACK_RANGES);
+  private readonly lastDeliveredLengths = new Uint32Array(LIMITS.MAX_SACK_RANGES);
 
   // --- messages in ---
   readonly inbox: Inbox;
@@ -1063,18 +1066,15 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   private onDeliveredReport(nowMs: number): void {
     const a = this.ackBody;
-    const signature =
-      a.rangeCount === 0
-        ? 0
-        : a.rangeStart[a.rangeCount - 1]! + a.rangeLength[a.rangeCount - 1]! + a.rangeCount;
-    if (a.deliveredBelow === this.lastDeliveredBelow && signature === this.lastDeliveredSignature) return;
-    this.lastDeliveredBelow = a.deliveredBelow;
-    this.lastDeliveredSignature = signature;
+    if (this.repeatsLastReport()) return;
     let progressed = false;
     // Messages sit in sequence order: nothing at or above the report's highest sequence can be in it,
     // so a report costs the messages it may cover, not every message outstanding.
+    const last = a.rangeCount - 1;
     const reportedEnd =
-      a.rangeCount === 0 ? a.deliveredBelow : Math.max(a.deliveredBelow, signature - a.rangeCount);
+      a.rangeCount === 0
+        ? a.deliveredBelow
+        : Math.max(a.deliveredBelow, a.rangeStart[last]! + a.rangeLength[last]!);
     for (let i = this.outHead; i < this.outgoing.length; i++) {
       const msg = this.outgoing[i]!;
       if (msg.seq >= reportedEnd) break;
@@ -1091,6 +1091,27 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     }
     this.trimOutgoing();
     this.wakeWritable();
+  }
+
+  /**
+   * True when the ACK's delivered report equals the previous one, range for range (nothing new was
+   * delivered); else remembers it. Whole: two different range sets may share their ends and count.
+   */
+  private repeatsLastReport(): boolean {
+    const a = this.ackBody;
+    let same = a.deliveredBelow === this.lastDeliveredBelow && a.rangeCount === this.lastDeliveredCount;
+    for (let i = 0; same && i < a.rangeCount; i++) {
+      same =
+        a.rangeStart[i] === this.lastDeliveredStarts[i] && a.rangeLength[i] === this.lastDeliveredLengths[i];
+    }
+    if (same) return true;
+    this.lastDeliveredBelow = a.deliveredBelow;
+    this.lastDeliveredCount = a.rangeCount;
+    for (let i = 0; i < a.rangeCount; i++) {
+      this.lastDeliveredStarts[i] = a.rangeStart[i]!;
+      this.lastDeliveredLengths[i] = a.rangeLength[i]!;
+    }
+    return false;
   }
 
   private isReportedDelivered(seq: number): boolean {
