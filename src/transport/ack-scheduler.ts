@@ -26,15 +26,18 @@ export class AckScheduler {
    * receiver's profile was in those sends). A sender at 1/n of the rate then gets acks at the same
    * interval in time as alone. Never more than `maxSpacedPackets` (the initial window), so a flow
    * that is still small (a late starter) is not left waiting for the ack timer; `ackDelayMs` still
-   * bounds the wait.
+   * bounds the wait. And never more than half of `windowPackets`, the receive window this receiver
+   * advertises to the sender: a sender whose share of the window (8 senders of 64 KB packets: 16
+   * packets) is below the spacing would otherwise fill its window and wait `ackDelayMs` for every ack.
    */
-  onAckEliciting(nowMs: number, urgent: boolean, senders = 1): void {
+  onAckEliciting(nowMs: number, urgent: boolean, senders = 1, windowPackets = Infinity): void {
     if (this.pendingPackets === 0 && !this.immediate) this.firstPendingAtMs = nowMs;
     this.pendingPackets++;
-    const every = Math.max(
+    const spaced = Math.max(
       this.ackEveryPackets,
       Math.min(this.ackEveryPackets * senders, this.maxSpacedPackets),
     );
+    const every = Math.min(spaced, Math.max(1, Math.floor(windowPackets / 2)));
     if (urgent || this.pendingPackets >= every) this.immediate = true;
   }
 

@@ -967,7 +967,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       // A completed message is acked at the end of this loop turn: its sender learns `received`
       // (and frees its buffers) now, not an ack delay later.
       const completed = this.inbox.received !== completedBefore;
-      this.acks.onAckEliciting(nowMs, gap || duplicates > 0 || completed, this.host.activeSenders());
+      const urgent = gap || duplicates > 0 || completed;
+      this.acks.onAckEliciting(nowMs, urgent, this.host.activeSenders(), this.receiveWindow());
       // An ack carries the highest MAX_SACK_RANGES ranges only: when a burst opens more new gaps than
       // that before the turn's ack goes, the lower ones would never be reported and the sender would
       // resend them for nothing. Ack inline before that happens.

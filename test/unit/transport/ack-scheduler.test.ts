@@ -67,3 +67,23 @@ test('with several senders each is acked every ackEveryPackets x senders packets
   t.false(late.isDue(4));
   t.true(late.isDue(5), 'the ack delay still bounds the wait');
 });
+
+test('the spacing never exceeds half the window advertised to the sender: a small share is not left to the timer', (t) => {
+  // 8 senders of 64 KB packets: spacing min(8 x 8, 32) = 32, but each sender's window share is 16 packets
+  const clock = new ManualClock();
+  const acks = new AckScheduler(5, 8, 32);
+  let n = 0;
+  while (!acks.isDue(clock.nowMs()) && n < 16) {
+    acks.onAckEliciting(clock.nowMs(), false, 8, 16);
+    n++;
+  }
+  t.true(acks.isDue(clock.nowMs()), 'a whole window arrived and no ack is due before the ack delay');
+  t.is(n, 8, 'acked after half the window');
+  acks.onAckSent();
+  acks.onAckEliciting(clock.nowMs(), false, 1, 3);
+  t.true(acks.isDue(clock.nowMs()), 'a window of 3: acked after 1 (half rounded down, at least 1)');
+  acks.onAckSent();
+  const wide = new AckScheduler(5, 8, 32);
+  for (let i = 0; i < 31; i++) wide.onAckEliciting(clock.nowMs(), false, 8, 1000);
+  t.false(wide.isDue(clock.nowMs()), 'a wide window keeps the spacing');
+});
