@@ -168,8 +168,10 @@ export interface MessageEndpoint {
 
   /**
    * Sends a message (payload as one buffer or as pieces, sent without concatenating them) to one peer
-   * or to several. Throws FerryError (BACK_PRESSURED, NOT_CONNECTED, MESSAGE_TOO_LARGE, CLOSED) where
-   * trySend would return a status.
+   * or to several. The payload's bytes go out (and are resent) from where they lie: keep them
+   * unchanged until the handle's `received` settles (a message that times out takes its own copy
+   * first). Throws FerryError (BACK_PRESSURED, NOT_CONNECTED, MESSAGE_TOO_LARGE, CLOSED) where trySend
+   * would return a status.
    */
   send(peer: Peer, payload: Uint8Array | readonly Uint8Array[], opts?: SendOptions): SendHandle;
   sendMany(
