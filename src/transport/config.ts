@@ -152,7 +152,7 @@ export const TRANSPORT_SCHEMA = {
   // --- resources ---
   maxQueuedMessages: {
     kind: 'int',
-    default: 1024,
+    default: 8192,
     min: 1,
     max: LIMITS.MAX_MESSAGE_WINDOW,
     doc: 'messages per peer between the oldest undelivered and the newest (trySend says BACK_PRESSURED beyond)',
