@@ -1081,6 +1081,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       if (msg.seq >= reportedEnd) break;
       if (msg.retired || !this.isReportedDelivered(msg.seq)) continue;
       if (msg.ackedCount < msg.fragmentCount) this.onMessageReceived(msg); // its last ack was lost
+      // Learned after its deadline: it was not delivered within messageTimeoutMs, whatever the scan
+      // granularity (the peer has it: nothing left to send, so no copy of the bytes).
+      if (this.pastDeadline(msg, nowMs)) this.failTimedOut(msg, true);
       msg.markDelivered();
       this.undeliveredReceived--;
       this.host.onMessageFinished(msg);
@@ -1208,17 +1211,29 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.lastMessageTimeoutScanMs = nowMs;
     for (let i = this.outHead; i < this.outgoing.length; i++) {
       const msg = this.outgoing[i]!;
-      if (msg.finished || nowMs - msg.createdAtMs < limitMs) continue;
+      if (!this.pastDeadline(msg, nowMs)) continue;
       // the wait ends; the transmission goes on, so the peer's view of the session stays consistent
       // (from the message's own copy of the bytes: its caller may reuse them once the promises fail)
-      this.copiedOutBytes += msg.fail(
-        'MESSAGE_TIMEOUT',
-        `message ${msg.messageId} not delivered within ${limitMs} ms`,
-        false,
-      );
-      this.stats.messagesFailed++;
+      this.failTimedOut(msg, false);
       this.host.onMessageFinished(msg);
     }
+  }
+
+  /** True when `msg` is still waiting and older than messageTimeoutMs (0: no deadline). */
+  private pastDeadline(msg: OutgoingMessage, nowMs: number): boolean {
+    const limitMs = this.host.config.messageTimeoutMs;
+    return limitMs > 0 && !msg.finished && nowMs - msg.createdAtMs >= limitMs;
+  }
+
+  /** Fails `msg` with MESSAGE_TIMEOUT; `delivered` when the peer already has it (nothing to copy). */
+  private failTimedOut(msg: OutgoingMessage, delivered: boolean): void {
+    const limitMs = this.host.config.messageTimeoutMs;
+    this.copiedOutBytes += msg.fail(
+      'MESSAGE_TIMEOUT',
+      `message ${msg.messageId} not delivered within ${limitMs} ms`,
+      delivered,
+    );
+    this.stats.messagesFailed++;
   }
 
   private tickHandshake(nowMs: number): void {
