@@ -298,6 +298,8 @@ export class TcpSession implements FrameSink {
     if (n < 0) return this.malformed('DELIVERED');
     if (this.outHead >= this.outgoing.length) return true;
     const firstSeq = this.outgoing[this.outHead]!.seq;
+    const limitMs = this.host.config.messageTimeoutMs;
+    const nowMs = limitMs > 0 ? this.host.nowMs() : 0;
     for (let r = 0; r < n; r++) {
       const start = this.rangeStarts[r]!;
       const end = start + this.rangeCounts[r]!;
@@ -308,6 +310,8 @@ export class TcpSession implements FrameSink {
       for (let i = from; i < to; i++) {
         const msg = this.outgoing[i]!;
         if (msg.retired) continue;
+        // learned after its deadline: not delivered within messageTimeoutMs (the scan is every 50 ms)
+        if (limitMs > 0 && !msg.finished && nowMs - msg.createdAtMs >= limitMs) this.failTimedOut(msg, true);
         msg.markDelivered();
         this.host.onMessageFinished(msg);
       }
@@ -622,10 +626,16 @@ export class TcpSession implements FrameSink {
       const msg = this.outgoing[i]!;
       if (msg.finished || nowMs - msg.createdAtMs < limitMs) continue;
       // the wait ends; the message stays in the session's sequence (the peer may still deliver it)
-      msg.fail('MESSAGE_TIMEOUT', `message ${msg.messageId} not delivered within ${limitMs} ms`, false);
-      this.stats.messagesFailed++;
+      this.failTimedOut(msg, false);
       this.host.onMessageFinished(msg);
     }
+  }
+
+  /** Fails `msg` with MESSAGE_TIMEOUT; `delivered` when the peer already has it. */
+  private failTimedOut(msg: OutgoingMessage, delivered: boolean): void {
+    const limitMs = this.host.config.messageTimeoutMs;
+    msg.fail('MESSAGE_TIMEOUT', `message ${msg.messageId} not delivered within ${limitMs} ms`, delivered);
+    this.stats.messagesFailed++;
   }
 
   // ------------------------------------------------------------------ end
