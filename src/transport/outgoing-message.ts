@@ -143,6 +143,24 @@ export class OutgoingMessage implements SendHandle {
     return this.state === 'delivered' || this.state === 'failed';
   }
 
+  /** Still waiting and older than `limitMs` at `nowMs` (`limitMs` 0: no deadline). */
+  pastDeadline(nowMs: number, limitMs: number): boolean {
+    return limitMs > 0 && !this.finished && nowMs - this.createdAtMs >= limitMs;
+  }
+
+  /**
+   * Fails the promises with MESSAGE_TIMEOUT. `delivered`: the peer already has the message (it is
+   * retired, nothing is copied); otherwise it is still transmitted from its own copy. Returns the
+   * payload bytes copied.
+   */
+  timeOut(limitMs: number, delivered: boolean): number {
+    return this.fail(
+      'MESSAGE_TIMEOUT',
+      `message ${this.messageId} not delivered within ${limitMs} ms`,
+      delivered,
+    );
+  }
+
   fragmentOffset(index: number): number {
     return index * this.chunkBytes;
   }

@@ -1083,7 +1083,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       if (msg.ackedCount < msg.fragmentCount) this.onMessageReceived(msg); // its last ack was lost
       // Learned after its deadline: it was not delivered within messageTimeoutMs, whatever the scan
       // granularity (the peer has it: nothing left to send, so no copy of the bytes).
-      if (this.pastDeadline(msg, nowMs)) this.failTimedOut(msg, true);
+      if (msg.pastDeadline(nowMs, this.host.config.messageTimeoutMs)) this.failTimedOut(msg, true);
       msg.markDelivered();
       this.undeliveredReceived--;
       this.host.onMessageFinished(msg);
@@ -1211,7 +1211,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.lastMessageTimeoutScanMs = nowMs;
     for (let i = this.outHead; i < this.outgoing.length; i++) {
       const msg = this.outgoing[i]!;
-      if (!this.pastDeadline(msg, nowMs)) continue;
+      if (!msg.pastDeadline(nowMs, limitMs)) continue;
       // the wait ends; the transmission goes on, so the peer's view of the session stays consistent
       // (from the message's own copy of the bytes: its caller may reuse them once the promises fail)
       this.failTimedOut(msg, false);
@@ -1219,20 +1219,9 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     }
   }
 
-  /** True when `msg` is still waiting and older than messageTimeoutMs (0: no deadline). */
-  private pastDeadline(msg: OutgoingMessage, nowMs: number): boolean {
-    const limitMs = this.host.config.messageTimeoutMs;
-    return limitMs > 0 && !msg.finished && nowMs - msg.createdAtMs >= limitMs;
-  }
-
   /** Fails `msg` with MESSAGE_TIMEOUT; `delivered` when the peer already has it (nothing to copy). */
   private failTimedOut(msg: OutgoingMessage, delivered: boolean): void {
-    const limitMs = this.host.config.messageTimeoutMs;
-    this.copiedOutBytes += msg.fail(
-      'MESSAGE_TIMEOUT',
-      `message ${msg.messageId} not delivered within ${limitMs} ms`,
-      delivered,
-    );
+    this.copiedOutBytes += msg.timeOut(this.host.config.messageTimeoutMs, delivered);
     this.stats.messagesFailed++;
   }
 

@@ -311,7 +311,7 @@ export class TcpSession implements FrameSink {
         const msg = this.outgoing[i]!;
         if (msg.retired) continue;
         // learned after its deadline: not delivered within messageTimeoutMs (the scan is every 50 ms)
-        if (limitMs > 0 && !msg.finished && nowMs - msg.createdAtMs >= limitMs) this.failTimedOut(msg, true);
+        if (msg.pastDeadline(nowMs, limitMs)) this.failTimedOut(msg, true);
         msg.markDelivered();
         this.host.onMessageFinished(msg);
       }
@@ -624,7 +624,7 @@ export class TcpSession implements FrameSink {
     this.lastMessageTimeoutScanMs = nowMs;
     for (let i = this.outHead; i < this.outgoing.length; i++) {
       const msg = this.outgoing[i]!;
-      if (msg.finished || nowMs - msg.createdAtMs < limitMs) continue;
+      if (!msg.pastDeadline(nowMs, limitMs)) continue;
       // the wait ends; the message stays in the session's sequence (the peer may still deliver it)
       this.failTimedOut(msg, false);
       this.host.onMessageFinished(msg);
@@ -633,8 +633,7 @@ export class TcpSession implements FrameSink {
 
   /** Fails `msg` with MESSAGE_TIMEOUT; `delivered` when the peer already has it. */
   private failTimedOut(msg: OutgoingMessage, delivered: boolean): void {
-    const limitMs = this.host.config.messageTimeoutMs;
-    msg.fail('MESSAGE_TIMEOUT', `message ${msg.messageId} not delivered within ${limitMs} ms`, delivered);
+    msg.timeOut(this.host.config.messageTimeoutMs, delivered);
     this.stats.messagesFailed++;
   }
 
