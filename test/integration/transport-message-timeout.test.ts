@@ -8,11 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { systemClock } from '../../src/core/clock.js';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import { Impairment } from '../../src/transport/impair/impairment.js';
-
-async function until(cond: () => boolean, rounds: number): Promise<boolean> {
-  for (let i = 0; i < rounds && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-}
+import { until } from '../helpers/transport.js';
 
 test('a timed-out message is sent whole from its own copy; the session goes on', async (t) => {
   t.timeout(60_000);

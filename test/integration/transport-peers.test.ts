@@ -1,12 +1,6 @@
 import test from 'ava';
-import { Endpoint, type EndpointOptions } from '../../src/transport/endpoint.js';
+import { endpoint } from '../helpers/transport.js';
 import type { PeerStateChange } from '../../src/transport/types.js';
-
-async function endpoint(t: import('ava').ExecutionContext, opts: EndpointOptions = {}): Promise<Endpoint> {
-  const ep = await Endpoint.create({ impair: null, ...opts });
-  t.teardown(() => ep.close());
-  return ep;
-}
 
 test('connect pins a session; both sides report state changes; connect twice gives the same peer', async (t) => {
   const server = await endpoint(t);

@@ -4,34 +4,15 @@
  * so losing the last packets and their resends looks like a black hole until the current size itself
  * is probed (path-mtu.ts). Seeds 2 and 3 dropped the size before that confirmation existed.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { systemClock } from '../../src/core/clock.js';
-import { Endpoint, type EndpointOptions } from '../../src/transport/endpoint.js';
 import { Impairment } from '../../src/transport/impair/impairment.js';
-import type { Peer, PeerStats } from '../../src/transport/types.js';
+import { endpoint, statsOf, until } from '../helpers/transport.js';
 
 const CONFIG = 'packetBytes=9000,sendPoolBytes=16MiB';
 const MESSAGES = 16;
 const BUDGET_MS = 20_000;
-
-async function endpoint(t: ExecutionContext, opts: EndpointOptions = {}): Promise<Endpoint> {
-  const ep = await Endpoint.create({ impair: null, ...opts });
-  t.teardown(() => ep.close());
-  return ep;
-}
-
-function statsOf(ep: Endpoint, peer: Peer): PeerStats {
-  const info = ep.peers().find((p) => p.id === peer.id);
-  if (!info) throw new Error(`no peer ${peer.id}`);
-  return info.stats;
-}
-
-/** Waits (bounded: 20 s) until `cond` holds; returns whether it did. */
-async function until(cond: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 2000 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-}
 
 for (const seed of [2, 3]) {
   test(`20 % random loss on a path that never shrinks: no black hole (seed ${seed})`, async (t) => {

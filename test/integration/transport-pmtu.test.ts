@@ -2,35 +2,13 @@
  * Path-MTU probing over loopback: the impairment layer's `mtu` plays a path that carries less than
  * loopback's 65507 bytes, and `setMtu` shrinks and grows it while a session runs.
  */
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { systemClock } from '../../src/core/clock.js';
-import { Endpoint, type EndpointOptions } from '../../src/transport/endpoint.js';
 import { Impairment } from '../../src/transport/impair/impairment.js';
-import type { Peer, PeerStats } from '../../src/transport/types.js';
+import { endpoint, statsOf, until } from '../helpers/transport.js';
 
 const BIG = 'packetBytes=65507,sendPoolBytes=16MiB';
-
-async function endpoint(t: ExecutionContext, opts: EndpointOptions = {}): Promise<Endpoint> {
-  const ep = await Endpoint.create({ impair: null, ...opts });
-  t.teardown(() => ep.close());
-  return ep;
-}
-
-function statsOf(ep: Endpoint, peer: Peer): PeerStats {
-  const info = ep.peers().find((p) => p.id === peer.id);
-  if (!info) throw new Error(`no peer ${peer.id}`);
-  return info.stats;
-}
-
-/** Waits (bounded: 20 s) until `cond` holds; returns whether it did. */
-async function until(cond: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 2000; i++) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return cond();
-}
 
 function sha(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
