@@ -4,7 +4,7 @@
  * CLI do); afterwards every function here is synchronous.
  *
  * xxhash64 stays on wasm although the binding copies each input into wasm memory: the copy runs at
- * 10-40 GB/s, while a pure TypeScript xxh64 (xxh64.ts, measured by bench/hash.ts) hashes at 0.1-0.3x
+ * 10-40 GB/s, while a pure TypeScript xxh64 (bench/lib/xxh64.ts, measured by bench/hash.ts) hashes at 0.1-0.3x
  * the wasm speed, because JavaScript has no 64x64-bit multiply outside BigInt.
  */
 import xxhash from 'xxhash-wasm';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import xxhash from 'xxhash-wasm';
-import { Xxh64, xxh64Range } from '../../../src/core/xxh64.js';
+import { Xxh64, xxh64Range } from '../../../bench/lib/xxh64.js';
 
 /** Small seeded generator (mulberry32): the same seed gives the same inputs. */
 function rng(seed: number): () => number {

@@ -8,7 +8,8 @@
  * high half of the 32x32-bit product, is two exact double multiplies by 16-bit limbs of `cLo` (each
  * product < 2^48) and two floors. Measured on the stripe loop: that beat four 16-bit limb `imul`s by
  * about 1.5x, and hand-inlining the four lanes beat a helper returning through module variables by 2x.
- * It is still several times slower than the wasm build: see bench/hash.ts and the commit that added
+ * It is several times slower than the wasm build (bench/hash.ts measures both), so it lives here, beside
+ * the benchmark, and the product hashes with xxhash-wasm (src/core/checksum.ts). See the commit that added
  * this file for the figures.
  *
  * `Xxh64` is a reusable streaming state, allocation-free after construction (`reset`, `update`...,
