@@ -13,7 +13,7 @@ import { encodeFrame, encodeHelloBody, writeFrameHeader } from '../../src/transp
 import { FRAME_HEADER_BYTES, FrameType, PROTOCOL_VERSION } from '../../src/transport/tcp/frame-layout.js';
 import { TcpEndpoint } from '../../src/transport/tcp/tcp-endpoint.js';
 import { prng, testSeed } from './transport-exchange.js';
-import { RawClient } from './transport-tcp-raw.js';
+import { RawClient } from '../helpers/raw-tcp.js';
 
 const CONNECTIONS = 2000;
 const PARALLEL = 50;
