@@ -25,11 +25,28 @@ export const TRANSPORTS = ['udp', 'tcp'] as const satisfies readonly TransportKi
 /** What `createEndpoint` returns, with each class's own extras (incarnation, memoryStats). */
 export type AnyEndpoint = Endpoint | TcpEndpoint;
 
+export type OpenOptions = Omit<CreateEndpointOptions, 'transport'>;
+
 /** An endpoint of `transport` on loopback without impairment, closed at teardown. */
 export async function openEndpoint(
   t: ExecutionContext,
+  transport: 'udp',
+  opts?: OpenOptions,
+): Promise<Endpoint>;
+export async function openEndpoint(
+  t: ExecutionContext,
+  transport: 'tcp',
+  opts?: OpenOptions,
+): Promise<TcpEndpoint>;
+export async function openEndpoint(
+  t: ExecutionContext,
   transport: TransportKind,
-  opts: Omit<CreateEndpointOptions, 'transport'> = {},
+  opts?: OpenOptions,
+): Promise<AnyEndpoint>;
+export async function openEndpoint(
+  t: ExecutionContext,
+  transport: TransportKind,
+  opts: OpenOptions = {},
 ): Promise<AnyEndpoint> {
   const ep = (await createEndpoint({ transport, impair: null, ...opts })) as AnyEndpoint;
   t.teardown(() => ep.close());
