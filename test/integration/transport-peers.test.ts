@@ -211,14 +211,17 @@ for (const transport of TRANSPORTS) {
     await a.send(peer, Buffer.alloc(5000)).delivered;
     const s = a.stats();
     t.is(s.peers, 1);
-    t.is(s.totals.payloadBytesSent, 5000);
     t.true(s.bytesSent >= 5000 + 16);
-    t.is(b.stats().totals.payloadBytesReceived, 5000);
     t.is(b.stats().totals.messagesReceived, 1);
     t.is(b.stats().totals.messagesDelivered, 1);
     if (transport === 'udp') {
+      // resent payload counts too (a busy loopback drops a datagram now and then)
+      t.true(s.totals.payloadBytesSent >= 5000);
+      t.true(b.stats().totals.payloadBytesReceived >= 5000);
       t.true(a.peers()[0]!.stats.packetsSent >= 4, 'datagrams: HELLO, CONFIRM, 5000 B in packets');
     } else {
+      t.is(s.totals.payloadBytesSent, 5000);
+      t.is(b.stats().totals.payloadBytesReceived, 5000);
       t.true(a.peers()[0]!.stats.packetsSent >= 3, 'frames: HELLO, CONFIRM, DATA');
       // the packet machinery (retransmission, congestion window) is UDP's: over TCP it stays 0
       for (const k of ['retransmits', 'fastRetransmits', 'timeouts', 'duplicates', 'cwndPackets'] as const)
