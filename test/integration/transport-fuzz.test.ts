@@ -12,7 +12,7 @@ import { encodePacket, type PacketFields } from '../../src/wire/packet-codec.js'
 import { PacketType } from '../../src/wire/packet-layout.js';
 import { encodeHello } from '../../src/wire/control-bodies.js';
 import { xxh32 } from '../../src/core/checksum.js';
-import { prng, testSeed } from './transport-exchange.js';
+import { prng, testSeed } from '../helpers/exchange.js';
 
 const DATAGRAMS = 100_000;
 

@@ -12,7 +12,7 @@ import { randomNonce } from '../../src/transport/handshake-auth.js';
 import { encodeFrame, encodeHelloBody, writeFrameHeader } from '../../src/transport/tcp/frame-codec.js';
 import { FRAME_HEADER_BYTES, FrameType, PROTOCOL_VERSION } from '../../src/transport/tcp/frame-layout.js';
 import { TcpEndpoint } from '../../src/transport/tcp/tcp-endpoint.js';
-import { prng, testSeed } from './transport-exchange.js';
+import { prng, testSeed } from '../helpers/exchange.js';
 import { RawClient } from '../helpers/raw-tcp.js';
 
 const CONNECTIONS = 2000;
