@@ -18,28 +18,12 @@ import {
   type SendHandle,
   type TransportKind,
 } from '../../src/index.js';
+import { prng } from './seed.js';
 
 export const MESSAGES = 10_000;
 const MiB = 1 << 20;
 const POOL_BYTES = 2 * MiB;
 const HEADER_BYTES = 8;
-
-/** mulberry32: small, seeded, good enough for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function testSeed(): number {
-  const fromEnv = Number(process.env.FERRY_TEST_SEED);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
-}
 
 function logUniform(rand: () => number, lo: number, hi: number): number {
   return Math.floor(Math.exp(Math.log(lo) + rand() * (Math.log(hi) - Math.log(lo))));

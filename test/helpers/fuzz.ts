@@ -9,7 +9,7 @@ import type { ExecutionContext } from 'ava';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { type EndpointStats, type Peer, type TransportKind } from '../../src/index.js';
-import { prng, testSeed } from './exchange.js';
+import { prng, testSeed } from './seed.js';
 import { openEndpoint, type AnyEndpoint } from './transport.js';
 
 v8.setFlagsFromString('--expose-gc');

@@ -3,7 +3,8 @@
  * impairment, for both transports, is in transport-exchange.test.ts.
  */
 import test from 'ava';
-import { runExchange, testSeed } from '../helpers/exchange.js';
+import { runExchange } from '../helpers/exchange.js';
+import { testSeed } from '../helpers/seed.js';
 
 // One scenario at a time: they share two cores with everything else.
 for (const loss of [0.01, 0.05, 0.2]) {

@@ -4,7 +4,8 @@
  * impaired runs are UDP's (impairment works on datagrams): transport-exchange-loss and -faults.
  */
 import test from 'ava';
-import { runExchange, testSeed } from '../helpers/exchange.js';
+import { runExchange } from '../helpers/exchange.js';
+import { testSeed } from '../helpers/seed.js';
 import { TRANSPORTS } from '../helpers/transport.js';
 
 // One scenario at a time: they share two cores with everything else.
