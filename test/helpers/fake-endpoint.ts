@@ -25,6 +25,7 @@ import type {
   SendOptions,
   SendStatus,
 } from '../../src/transport/types.js';
+import { prng } from './seed.js';
 
 export interface FakeNetworkOptions {
   /** Shuffle unordered deliveries with this seed (default: deliver in send order). */
@@ -78,18 +79,6 @@ function emptyStats(): PeerStats {
   };
 }
 
-/** A seeded generator (mulberry32): reproducible shuffles. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class FakeNetwork {
   readonly endpoints = new Map<number, FakeEndpoint>();
   readonly maxQueuedMessages: number;
@@ -102,7 +91,7 @@ export class FakeNetwork {
   constructor(readonly opts: FakeNetworkOptions = {}) {
     this.maxQueuedMessages = opts.maxQueuedMessages ?? 64;
     this.maxMessageBytes = opts.maxMessageBytes ?? 16 * 1024 * 1024;
-    this.random = opts.reorderSeed === undefined ? null : rng(opts.reorderSeed);
+    this.random = opts.reorderSeed === undefined ? null : prng(opts.reorderSeed);
   }
 
   /** A new endpoint on 127.0.0.1 (port chosen unless given). */

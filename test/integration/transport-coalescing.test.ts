@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import type { SendHandle } from '../../src/transport/types.js';
-import { prng, testSeed } from './transport-exchange.js';
+import { prng, testSeed } from '../helpers/seed.js';
 
 const MESSAGES = 1000;
 const SIZE_BYTES = 64;

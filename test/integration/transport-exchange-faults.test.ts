@@ -1,5 +1,6 @@
 import test from 'ava';
-import { runExchange, testSeed } from './transport-exchange.js';
+import { runExchange } from '../helpers/exchange.js';
+import { testSeed } from '../helpers/seed.js';
 
 test.serial('10 000 messages arrive exactly once under 5 % duplication', async (t) => {
   const { receiver } = await runExchange(t, { seed: testSeed(), impair: 'dup=0.05' });

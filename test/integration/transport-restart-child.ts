@@ -1,13 +1,16 @@
 /**
- * Child process of transport-restart.test.ts: binds 127.0.0.1:PORT, connects to the survivor and
- * sends FIFO messages `TAG:i` (i = 0, 1, ...) until it is killed. Prints `connected` once the session
- * is up. With TAG `listen` it only binds and waits (a restarted peer that forgot the session). Uses
- * only the public Endpoint API (it is also the "plain script" check).
+ * Child process of transport-restart.test.ts: binds 127.0.0.1:PORT with the given transport, connects
+ * to the survivor and sends FIFO messages `TAG:i` (i = 0, 1, ...) until it is killed or stopped.
+ * Prints `connected` once the session is up. With TAG `listen` it only binds and waits (a restarted
+ * peer that forgot the session). Uses only the public API (it is also the "plain script" check).
+ *
+ * Usage: transport-restart-child.ts udp|tcp SURVIVOR_PORT OWN_PORT TAG CONFIG
  */
-import { Endpoint } from '../../src/index.js';
+import { createEndpoint, type TransportKind } from '../../src/index.js';
 
-const [survivorPort, ownPort, tag, config] = process.argv.slice(2);
-const endpoint = await Endpoint.create({
+const [transport, survivorPort, ownPort, tag, config] = process.argv.slice(2);
+const endpoint = await createEndpoint({
+  transport: transport as TransportKind,
   port: Number(ownPort),
   secret: 'restart-test',
   impair: null,

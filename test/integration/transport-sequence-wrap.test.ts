@@ -9,7 +9,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import type { Peer } from '../../src/transport/types.js';
-import { prng, testSeed } from './transport-exchange.js';
+import { prng, testSeed } from '../helpers/seed.js';
 
 const ROUNDS = 6;
 const PER_ROUND = 500;

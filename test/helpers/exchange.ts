@@ -6,32 +6,24 @@
  * Sizes: 10 000 messages, log-uniform: 99 % over 0 B..64 KiB, 1 % over 64 KiB..1 MiB, plus exactly
  * one 0 B and one 1 MiB message; about 100 MB per run. Content is a slice of a seeded random pool, so
  * a misplaced or corrupted fragment cannot go unnoticed.
+ *
+ * The endpoints come from the public `createEndpoint`, over the transport the caller names.
  */
 import type { ExecutionContext } from 'ava';
-import { Endpoint } from '../../src/transport/endpoint.js';
-import type { MessageEndpoint, Peer, SendHandle } from '../../src/transport/types.js';
+import {
+  createEndpoint,
+  Endpoint,
+  TcpEndpoint,
+  type Peer,
+  type SendHandle,
+  type TransportKind,
+} from '../../src/index.js';
+import { prng } from './seed.js';
 
 export const MESSAGES = 10_000;
 const MiB = 1 << 20;
 const POOL_BYTES = 2 * MiB;
 const HEADER_BYTES = 8;
-
-/** mulberry32: small, seeded, good enough for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function testSeed(): number {
-  const fromEnv = Number(process.env.FERRY_TEST_SEED);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
-}
 
 function logUniform(rand: () => number, lo: number, hi: number): number {
   return Math.floor(Math.exp(Math.log(lo) + rand() * (Math.log(hi) - Math.log(lo))));
@@ -55,27 +47,35 @@ interface Expected {
   offset: number;
 }
 
-export interface ExchangeOptions<E extends MessageEndpoint = Endpoint> {
-  seed: number;
-  count?: number;
-  /** Impairment for both endpoints' receive paths (the seed is appended per endpoint). */
-  impair?: string;
-  config?: string;
-  /** Makes the two endpoints (default: UDP `Endpoint.create`); lets other transports run the same check. */
-  create?: (opts: { impair: string | null; config: string | undefined }) => Promise<E>;
+/** The endpoint class of each transport. */
+interface EndpointOf {
+  udp: Endpoint;
+  tcp: TcpEndpoint;
 }
 
-export interface ExchangeResult<E extends MessageEndpoint = Endpoint> {
-  sender: E;
-  receiver: E;
+export interface ExchangeOptions<K extends TransportKind = 'udp'> {
+  seed: number;
+  /** Default 'udp'. */
+  transport?: K;
+  count?: number;
+  /** Impairment for both endpoints' receive paths (the seed is appended per endpoint); UDP only. */
+  impair?: string;
+  config?: string;
+}
+
+export interface ExchangeResult<K extends TransportKind = 'udp'> {
+  sender: EndpointOf[K];
+  receiver: EndpointOf[K];
   bytes: number;
+  /** How many times the sender's trySend said BACK_PRESSURED (the limits were reached). */
+  backPressured: number;
 }
 
 /** Runs the exchange and asserts exactly-once, intact, FIFO-ordered delivery. */
-export async function runExchange<E extends MessageEndpoint = Endpoint>(
+export async function runExchange<K extends TransportKind = 'udp'>(
   t: ExecutionContext,
-  opts: ExchangeOptions<E>,
-): Promise<ExchangeResult<E>> {
+  opts: ExchangeOptions<K>,
+): Promise<ExchangeResult<K>> {
   const { seed } = opts;
   const count = opts.count ?? MESSAGES;
   t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
@@ -90,14 +90,14 @@ export async function runExchange<E extends MessageEndpoint = Endpoint>(
   }));
 
   const impair = (n: number): string | null => (opts.impair ? `${opts.impair},seed=${seed + n}` : null);
-  const create =
-    opts.create ??
-    ((o: { impair: string | null; config: string | undefined }) =>
-      Endpoint.create(o) as unknown as Promise<E>);
-  const receiver = await create({ impair: impair(1), config: opts.config });
-  t.teardown(() => receiver.close());
-  const sender = await create({ impair: impair(2), config: opts.config });
-  t.teardown(() => sender.close());
+  const create = async (n: number): Promise<EndpointOf[K]> => {
+    const ep = await createEndpoint({ transport: opts.transport, impair: impair(n), config: opts.config });
+    t.teardown(() => ep.close());
+    return ep as EndpointOf[K];
+  };
+  const receiver = await create(1);
+  const sender = await create(2);
+  let backPressured = 0;
 
   const seen = new Uint8Array(count);
   const smallArrivals = new Map<string, number>();
@@ -153,7 +153,8 @@ export async function runExchange<E extends MessageEndpoint = Endpoint>(
         break;
       }
       t.is(h, 'BACK_PRESSURED', `seed ${seed}: trySend refused message ${i}`);
-      if (h !== 'BACK_PRESSURED') return { sender, receiver, bytes };
+      if (h !== 'BACK_PRESSURED') return { sender, receiver, bytes, backPressured };
+      backPressured++;
       await sender.writable(peer);
     }
   }
@@ -178,5 +179,5 @@ export async function runExchange<E extends MessageEndpoint = Endpoint>(
     states.every((s) => s?.state === 'delivered'),
     `seed ${seed}: every recent message reports state delivered`,
   );
-  return { sender, receiver, bytes };
+  return { sender, receiver, bytes, backPressured };
 }

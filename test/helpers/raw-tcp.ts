@@ -2,6 +2,10 @@
  * A hand-driven TCP transport client for tests: opens a plain socket to an endpoint, writes frames
  * built with the codec, and collects the frames it gets back, so tests can play a forger, a stale
  * incarnation or a restarted peer without going through TcpEndpoint.
+ *
+ * The one place the tests reach into the TCP transport's internals (frame codec and layout, the
+ * handshake proof): what a test needs of them is re-exported here, so a move inside src/transport
+ * changes this file only.
  */
 import net from 'node:net';
 import { HandshakeAuth, randomNonce, type HandshakeTranscript } from '../../src/transport/handshake-auth.js';
@@ -14,7 +18,16 @@ import {
 } from '../../src/transport/tcp/frame-codec.js';
 import { FrameType, PROTOCOL_VERSION } from '../../src/transport/tcp/frame-layout.js';
 import { FrameReader } from '../../src/transport/tcp/frame-reader.js';
-import type { PeerAddress } from '../../src/transport/types.js';
+import type { PeerAddress } from '../../src/index.js';
+
+export { randomNonce } from '../../src/transport/handshake-auth.js';
+export { encodeFrame, encodeHelloBody, writeFrameHeader } from '../../src/transport/tcp/frame-codec.js';
+export {
+  CloseReason,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  PROTOCOL_VERSION,
+} from '../../src/transport/tcp/frame-layout.js';
 
 export interface RawFrame {
   type: number;
