@@ -12,22 +12,11 @@ import {
 } from '../../../src/nbd/handshake-codec.js';
 import { encodeRequest } from '../../../src/nbd/transmission-codec.js';
 import { startNbd } from './harness.js';
+import { prng as rng } from '../../helpers/seed.js';
 import { readData, replyError } from './raw-client.js';
 
 const CONNECTIONS = 240;
 const BATCH = 24;
-
-/** mulberry32: small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function request(type: number, offset: number, length: number, flags = 0, payload?: Buffer): Buffer {
   const h = Buffer.alloc(28);
