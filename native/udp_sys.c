@@ -51,20 +51,28 @@ static int set_buffer(int fd, int opt, int force_opt, int bytes, int *granted) {
   return getsockopt(fd, SOL_SOCKET, opt, granted, &len) == 0 ? 0 : errno;
 }
 
-static int set_pmtud(int fd, int family, int mode) {
-  if (family == 4) {
-    int v = mode == FU_PMTUD_PROBE ? IP_PMTUDISC_PROBE : mode == FU_PMTUD_DO ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;
-    return setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof(v)) == 0 ? 0 : errno;
-  }
-  int v = mode == FU_PMTUD_PROBE ? IPV6_PMTUDISC_PROBE : mode == FU_PMTUD_DO ? IPV6_PMTUDISC_DO : IPV6_PMTUDISC_DONT;
-  return setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof(v)) == 0 ? 0 : errno;
+/* Don't-fragment modes. A dual-stack IPv6 socket also gets the IPv4 option, for IPv4-mapped peers. */
+static int set_pmtud(int fd, int family, int dual_stack, int mode) {
+  int v4 = mode == FU_PMTUD_PROBE ? IP_PMTUDISC_PROBE : mode == FU_PMTUD_DO ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT;
+  if (family == 4) return setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof(v4)) == 0 ? 0 : errno;
+  int v6 = mode == FU_PMTUD_PROBE ? IPV6_PMTUDISC_PROBE : mode == FU_PMTUD_DO ? IPV6_PMTUDISC_DO : IPV6_PMTUDISC_DONT;
+  if (setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v6, sizeof(v6)) != 0) return errno;
+  if (dual_stack && setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v4, sizeof(v4)) != 0) return errno;
+  return 0;
 }
 
-#define FAIL(call)            \
-  do {                        \
-    err = errno;              \
-    *failed_call = (call);    \
-    goto fail;                \
+/* Records the failing call and its errno, then closes the socket (label `fail`). */
+#define FAIL(call)         \
+  do {                     \
+    err = errno;           \
+    *failed_call = (call); \
+    goto fail;             \
+  } while (0)
+#define FAIL_WITH(call, e) \
+  do {                     \
+    err = (e);             \
+    *failed_call = (call); \
+    goto fail;             \
   } while (0)
 
 int fu_open(const fu_open_opts *o, fu_socket *out, const char **failed_call) {
@@ -86,18 +94,12 @@ int fu_open(const fu_open_opts *o, fu_socket *out, const char **failed_call) {
     int v6only = o->ipv6_only ? 1 : 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) != 0) FAIL("setsockopt(IPV6_V6ONLY)");
   }
-  if ((err = set_buffer(fd, SO_SNDBUF, SO_SNDBUFFORCE, o->send_buffer_bytes, &out->send_buffer_bytes))) {
-    *failed_call = "setsockopt(SO_SNDBUF)";
-    goto fail_err;
-  }
-  if ((err = set_buffer(fd, SO_RCVBUF, SO_RCVBUFFORCE, o->recv_buffer_bytes, &out->recv_buffer_bytes))) {
-    *failed_call = "setsockopt(SO_RCVBUF)";
-    goto fail_err;
-  }
-  if ((err = set_pmtud(fd, o->family, o->pmtud))) {
-    *failed_call = "setsockopt(IP_MTU_DISCOVER)";
-    goto fail_err;
-  }
+  if ((err = set_buffer(fd, SO_SNDBUF, SO_SNDBUFFORCE, o->send_buffer_bytes, &out->send_buffer_bytes)))
+    FAIL_WITH("setsockopt(SO_SNDBUF)", err);
+  if ((err = set_buffer(fd, SO_RCVBUF, SO_RCVBUFFORCE, o->recv_buffer_bytes, &out->recv_buffer_bytes)))
+    FAIL_WITH("setsockopt(SO_RCVBUF)", err);
+  if ((err = set_pmtud(fd, o->family, o->family == 6 && !o->ipv6_only, o->pmtud)))
+    FAIL_WITH("setsockopt(IP_MTU_DISCOVER)", err);
   /* GSO probe: the option exists (4.18+) when reading it succeeds. */
   int seg = 0;
   socklen_t seglen = sizeof(seg);
@@ -110,7 +112,6 @@ int fu_open(const fu_open_opts *o, fu_socket *out, const char **failed_call) {
   out->fd = fd;
   return 0;
 fail:
-fail_err:
   close(fd);
   return err;
 }

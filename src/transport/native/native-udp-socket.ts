@@ -223,7 +223,7 @@ export class NativeUdpSocket {
         `gro needs recvSlotBytes = ${L.MAX_RECV_SLOT_BYTES} (coalesced datagrams reach 64 KiB); set gro: false for smaller slots`,
       );
     const pmtud = options.pmtud ?? 'probe';
-    if (!(pmtud in PMTUD))
+    if (!Object.hasOwn(PMTUD, pmtud))
       throw ferryError('INVALID_ARGUMENT', `pmtud must be 'probe', 'do' or 'off', got '${pmtud}'`);
     const addon = options.addon ?? requireNativeUdp();
     let raw: RawUdpSocket;
