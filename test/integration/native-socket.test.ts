@@ -202,3 +202,18 @@ test.serial(
     await second;
   },
 );
+
+test('a dual-stack IPv6 socket talks to IPv4 peers through IPv4-mapped addresses', async (t) => {
+  if (!nativeOrFallback(t)) return;
+  const rx = open(t, { host: '::' });
+  const v4 = open(t, { host: '127.0.0.1' });
+  const got = collect(rx, 1);
+  t.true(v4.sendTo(v4.destination('127.0.0.1', rx.port), [Buffer.from('from v4')]));
+  const r = await got;
+  t.deepEqual(r.datagrams[0], Buffer.from('from v4'));
+  t.deepEqual(r.sources, [`::ffff:127.0.0.1:${v4.port}`]);
+  // and back: an IPv4 host on the IPv6 socket is mapped when parsed
+  const back = collect(v4, 1);
+  t.true(rx.sendTo(rx.destination('127.0.0.1', v4.port), [Buffer.from('from v6')]));
+  t.deepEqual((await back).sources, [`127.0.0.1:${rx.port}`]);
+});
