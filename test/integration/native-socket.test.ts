@@ -217,3 +217,25 @@ test('a dual-stack IPv6 socket talks to IPv4 peers through IPv4-mapped addresses
   t.true(rx.sendTo(rx.destination('127.0.0.1', v4.port), [Buffer.from('from v6')]));
   t.deepEqual((await back).sources, [`127.0.0.1:${rx.port}`]);
 });
+
+test('a backlog larger than one wake-up (batch x MAX_RECV_ROUNDS) is drained over several turns of the loop', async (t) => {
+  if (!nativeOrFallback(t)) return;
+  const rx = open(t, { host: '127.0.0.1', recvBatch: 4, gro: false, recvSlotBytes: 2048 });
+  const tx = open(t, { host: '127.0.0.1' });
+  const to = tx.destination('127.0.0.1', rx.port);
+  const total = 1000; // 4 x 8 = 32 datagrams per wake-up at most
+  const got = collect(rx, total);
+  const batch = new SendBatch(100);
+  const sent: Buffer[] = [];
+  for (let k = 0; k < total / 100; k++) {
+    batch.clear();
+    for (let i = 0; i < 100; i++) {
+      sent.push(patterned(k * 100 + i, 200));
+      batch.add(to, sent[sent.length - 1]!);
+    }
+    t.is(tx.send(batch), 100);
+  }
+  const r = await got;
+  t.deepEqual(r.datagrams, sent);
+  t.true(rx.stats.recvBatches >= total / 4);
+});
