@@ -145,7 +145,7 @@ async function pumpNative(
 ): Promise<number> {
   let sentDatagrams = 0;
   while (sentDatagrams < count) {
-    const sent = tx.send(batch);
+    const sent = tx.sendBatch(batch);
     sentDatagrams += sent * perEntry;
     if (sent < batch.length) await new Promise<void>((resolve) => tx.awaitWritable(resolve));
   }

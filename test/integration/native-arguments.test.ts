@@ -56,7 +56,7 @@ test('send-side misuse: wrong family, too many GSO segments, a closed socket', (
   // a destination parsed for the IPv6 socket handed to the IPv4 one: the addon refuses it
   const wrong = new SendBatch(1);
   wrong.add(v6.destination('::1', 9), new Uint8Array(1));
-  const err = t.throws(() => v4.send(wrong));
+  const err = t.throws(() => v4.sendBatch(wrong));
   t.true(isFerryError(err, 'INVALID_ARGUMENT'));
   t.regex(err.message, /family/);
   const to = v4.destination('127.0.0.1', 9);
@@ -103,7 +103,7 @@ test('a datagram the kernel refuses counts as lost in the stats, the rest of the
   b.add(to, new Uint8Array(10));
   b.add(to, new Uint8Array(L.MAX_DATAGRAM_BYTES + 1)); // EMSGSIZE
   b.add(to, new Uint8Array(10));
-  t.is(s.send(b), 3);
+  t.is(s.sendBatch(b), 3);
   t.is(s.stats.sendErrors, 1);
   t.is(s.stats.lastSendError, 'EMSGSIZE');
   t.is(s.stats.sentDatagrams, 2);

@@ -55,7 +55,7 @@ const batch = new SendBatch(DATAGRAMS);
 for (let i = 0; i < DATAGRAMS; i++) batch.add(to, patterned(i, BYTES));
 
 function pump(): void {
-  const sent = tx.send(batch);
+  const sent = tx.sendBatch(batch);
   batch.discard(sent);
   if (batch.length === 0) return;
   shortSends++;

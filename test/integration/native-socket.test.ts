@@ -49,7 +49,7 @@ test('a batch of 64 datagrams goes out in one sendmmsg and arrives intact', asyn
   }
   t.false(batch.add(to, sent[0]!), 'a full batch says so');
   const got = collect(rx, 64);
-  t.is(tx.send(batch), 64);
+  t.is(tx.sendBatch(batch), 64);
   t.is(tx.stats.sendSyscalls, 1);
   t.is(tx.stats.sendBatches, 1);
   const r = await got;
@@ -70,7 +70,7 @@ test('scatter-gather: a header and payload views of a larger buffer go as one da
   t.true(batch.add(to, header));
   t.true(batch.append(payload.subarray(0, 10)));
   const got = collect(rx, 2);
-  t.is(tx.send(batch), 2);
+  t.is(tx.sendBatch(batch), 2);
   const r = await got;
   t.deepEqual(r.datagrams[0], Buffer.concat(views));
   t.deepEqual(r.datagrams[1], Buffer.concat([header, payload.subarray(0, 10)]));
@@ -165,13 +165,13 @@ test('close inside the batch callback: no further callbacks, no crash, the peer 
   );
   const batch = new SendBatch(64);
   for (let i = 0; i < 64; i++) batch.add(to, patterned(i, 100));
-  t.is(tx.send(batch), 64); // more than one receive round's worth: the loop must stop after close
+  t.is(tx.sendBatch(batch), 64); // more than one receive round's worth: the loop must stop after close
   await closed;
-  tx.send(batch);
+  tx.sendBatch(batch);
   await new Promise((r) => setTimeout(r, 50));
   t.is(batches, 1);
   t.true(rx.closed);
-  const err = t.throws(() => rx.send(batch));
+  const err = t.throws(() => rx.sendBatch(batch));
   t.is((err as { code?: string }).code, 'CLOSED');
   t.throws(() => rx.onBatch(() => {}), { message: /closed/ });
 });
@@ -233,7 +233,7 @@ test('a backlog larger than one wake-up (batch x MAX_RECV_ROUNDS) is drained ove
       sent.push(patterned(k * 100 + i, 200));
       batch.add(to, sent[sent.length - 1]!);
     }
-    t.is(tx.send(batch), 100);
+    t.is(tx.sendBatch(batch), 100);
   }
   const r = await got;
   t.deepEqual(r.datagrams, sent);

@@ -298,7 +298,7 @@ export class NativeUdpSocket {
    * those, `awaitWritable`, and send the rest. A datagram the kernel refuses outright (EMSGSIZE,
    * unreachable) counts as taken and lost, and shows in `stats.sendErrors`.
    */
-  send(batch: SendBatch): number {
+  sendBatch(batch: SendBatch): number {
     this.checkOpen();
     try {
       return this.raw.sendBatch(batch.slices, batch.desc, batch.length);
@@ -341,7 +341,7 @@ export class NativeUdpSocket {
     const b = this.single;
     b.clear();
     b.addv(to, slices, count, segmentBytes);
-    const sent = this.send(b);
+    const sent = this.sendBatch(b);
     b.clear();
     return sent === 1;
   }
@@ -373,7 +373,7 @@ export class NativeUdpSocket {
     cb(batch);
   };
 
-  /** Calls `callback` once, when the socket buffer has room again after `send` came back short. */
+  /** Calls `callback` once, when the socket buffer has room again after `sendBatch` came back short. */
   awaitWritable(callback: () => void): void {
     this.checkOpen();
     this.raw.awaitWritable(callback);

@@ -11,7 +11,7 @@
  * const batch = new SendBatch();
  * batch.add(peer, header); batch.append(payload);   // one datagram of two slices
  * batch.add(peer, big, 1452);                       // GSO: big.length / 1452 datagrams on the wire
- * const sent = socket.send(batch);                  // < batch.length: socket buffer full, await writable
+ * const sent = socket.sendBatch(batch);               // < batch.length: socket buffer full, await writable
  */
 import { ferryError } from '../../core/errors.js';
 import type { Destination } from './address.js';
