@@ -35,3 +35,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
+
+# The native UDP addon: npm ci builds it (the package's install script), but a checkout whose lock
+# file did not change since its last install has none yet. Never fatal: JavaScript is the fallback.
+[ -f build/Release/ferry_udp.node ] || node scripts/build-native.js
