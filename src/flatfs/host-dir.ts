@@ -1,43 +1,100 @@
 /**
- * Reading a host directory as a flat namespace: which entries are files the directory backend
- * serves, and their sizes and times.
+ * Reading a host directory tree as a flat namespace: which entries are files the directory backend
+ * serves, which are folders, and their sizes and times.
  *
- * Why: the directory backend works on directories that already hold things. Only regular files
- * whose names are valid ferry names (and whose bytes are valid UTF-8, so the name round-trips) are
- * files of the flat filesystem; subdirectories, symlinks, devices and undecodable names are not
- * there as far as callers can tell, and no call ever follows a symlink out of the root.
+ * Why: the directory backend works on directories that already hold things. A name `a/b/c` is the
+ * host path `root/a/b/c`; only regular files whose names are valid ferry names (bytes valid UTF-8,
+ * so the name round-trips) and whose every folder is a real host directory are files of the flat
+ * filesystem. Symlinks (to files or folders), devices and undecodable names are not there as far
+ * as callers can tell: walks use the entry types of readdir (lstat's), so they never descend
+ * through a symlink out of the root.
  */
 import { promises as fsp, type Stats } from 'node:fs';
 import { LIMITS } from '../core/limits.js';
 import { errnoOf, hostError } from './host-errors.js';
-import { isValidName } from './names.js';
+import { SEPARATOR, compareNames, isValidName } from './names.js';
 import type { FileStat } from './types.js';
 
-/** Names of the regular files in `root` that are valid ferry names (unsorted). */
-export async function readFileNames(root: string): Promise<string[]> {
+/** The files and folders directly in one host folder, as keys: `dir/name` and `dir/name/`. */
+export interface FolderEntries {
+  files: string[];
+  folders: string[];
+}
+
+/** The host path of a name or folder key (`''` is the root). */
+export function hostPath(root: string, key: string): string {
+  return key === '' ? root : `${root}/${key}`;
+}
+
+/**
+ * The entries of folder `folder` (`''` or `a/b/`) whose keys are valid names (unsorted); none when
+ * the folder is gone.
+ */
+export async function readFolder(root: string, folder: string): Promise<FolderEntries> {
   let entries;
   try {
-    entries = await fsp.readdir(root, { withFileTypes: true, encoding: 'buffer' });
+    entries = await fsp.readdir(hostPath(root, folder), { withFileTypes: true, encoding: 'buffer' });
   } catch (err) {
-    throw hostError(err, `listing the root directory '${root}'`);
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return { files: [], folders: [] };
+    throw hostError(err, `listing the folder '${folder === '' ? root : folder}'`);
   }
-  const names: string[] = [];
+  const out: FolderEntries = { files: [], folders: [] };
   for (const entry of entries) {
-    if (!entry.isFile()) continue; // the entry type is lstat's (Node resolves unknown types)
     const raw = entry.name as unknown as Buffer;
     const name = raw.toString('utf8');
-    if (!Buffer.from(name, 'utf8').equals(raw) || !isValidName(name)) continue;
-    names.push(name);
+    if (!Buffer.from(name, 'utf8').equals(raw)) continue;
+    const key = folder + name;
+    // The entry type is lstat's (Node resolves unknown types): symlinks are neither.
+    if (entry.isFile() && isValidName(key)) out.files.push(key);
+    else if (entry.isDirectory() && isValidName(key)) out.folders.push(key + SEPARATOR);
   }
+  return out;
+}
+
+/**
+ * Every file name under `folder`, at any depth, in name order, handed to `visit` until it returns
+ * false; folders are read one at a time, in order, and only as far as the walk gets. `skip(folder)`
+ * true leaves a whole folder unread (the listing uses it for folders before its cursor).
+ */
+export async function walkFiles(
+  root: string,
+  folder: string,
+  visit: (entry: string) => boolean | Promise<boolean>,
+  skip: (folder: string) => boolean = () => false,
+): Promise<boolean> {
+  const { files, folders } = await readFolder(root, folder);
+  const entries = [...files, ...folders].sort(compareNames);
+  for (const entry of entries) {
+    if (!entry.endsWith(SEPARATOR)) {
+      if (!(await visit(entry))) return false;
+    } else if (!skip(entry) && !(await walkFiles(root, entry, visit, skip))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Every file name in the tree (hidden ones too), in name order. */
+export async function allFileNames(root: string): Promise<string[]> {
+  const names: string[] = [];
+  await walkFiles(root, '', (name) => {
+    names.push(name);
+    return true;
+  });
   return names;
 }
 
-/** lstat of a root entry, or null when there is none (or it vanished). */
+/** True when folder `folder` (`a/`) holds a served file at some depth (stops at the first). */
+export async function holdsFiles(root: string, folder: string): Promise<boolean> {
+  return !(await walkFiles(root, folder, () => false));
+}
+
+/** lstat of an entry, or null when there is none (or it vanished). */
 export async function lstatOrNull(filePath: string): Promise<Stats | null> {
   try {
     return await fsp.lstat(filePath);
   } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return null;
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return null;
     throw hostError(err, `looking up '${filePath}'`);
   }
 }
@@ -52,7 +109,7 @@ export async function statRegularFiles(
   const worker = async (): Promise<void> => {
     for (let i = next++; i < names.length; i = next++) {
       const name = names[i] as string;
-      const stat = await lstatOrNull(`${root}/${name}`);
+      const stat = await lstatOrNull(hostPath(root, name));
       if (stat?.isFile()) found[i] = { name, stat };
     }
   };
@@ -64,7 +121,7 @@ export async function statRegularFiles(
 
 /** The total size of the served files in `root` (what a quota starts from). */
 export async function sumFileBytes(root: string): Promise<number> {
-  const files = await statRegularFiles(root, await readFileNames(root));
+  const files = await statRegularFiles(root, await allFileNames(root));
   return files.reduce((sum, f) => sum + f.stat.size, 0);
 }
 
