@@ -38,6 +38,7 @@ import {
   fileStatOf,
   holdsFiles,
   hostPath,
+  isOpenedAt,
   lstatOrNull,
   statRegularFiles,
   sumFileBytes,
@@ -603,18 +604,9 @@ export class DirectoryFlatFs implements FlatFs {
       await file.close().catch(() => undefined);
       throw hostError(err, `opening '${name}'`);
     });
-    if (stat.isFile() && (await this.opensInside(file, name))) return file;
+    if (stat.isFile() && (await isOpenedAt(file, path.join(this.realRoot, name)))) return file;
     await file.close().catch(() => undefined);
     throw inTheWay(name);
-  }
-
-  /**
-   * False when the host says `file` is not `root/name` (a folder on the way was swapped for a
-   * symlink after it was checked). Where /proc is missing, the checks before the open stand alone.
-   */
-  private async opensInside(file: HostFile, name: string): Promise<boolean> {
-    const real = await fsp.readlink(`/proc/self/fd/${file.fd}`).catch(() => null);
-    return real === null || real === path.join(this.realRoot, name);
   }
 
   /** fsync of a folder (`''` is the root), opened without following a symlink. */

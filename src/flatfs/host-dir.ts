@@ -10,6 +10,7 @@
  * through a symlink out of the root.
  */
 import { promises as fsp, type Stats } from 'node:fs';
+import type { FileHandle as HostFile } from 'node:fs/promises';
 import { LIMITS } from '../core/limits.js';
 import { errnoOf, hostError } from './host-errors.js';
 import { SEPARATOR, compareNames, isValidName } from './names.js';
@@ -87,6 +88,16 @@ export async function allFileNames(root: string): Promise<string[]> {
 /** True when folder `folder` (`a/`) holds a served file at some depth (stops at the first). */
 export async function holdsFiles(root: string, folder: string): Promise<boolean> {
   return !(await walkFiles(root, folder, () => false));
+}
+
+/**
+ * False when the host says the open `file` is not at `realPath` (a folder on the way was swapped
+ * for a symlink after it was checked). Where /proc is missing, the checks before the open stand
+ * alone and this says true.
+ */
+export async function isOpenedAt(file: HostFile, realPath: string): Promise<boolean> {
+  const real = await fsp.readlink(`/proc/self/fd/${file.fd}`).catch(() => null);
+  return real === null || real === realPath;
 }
 
 /** lstat of an entry, or null when there is none (or it vanished). */

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KiB, MiB } from '../../../src/core/limits.js';
 import { DirectoryFlatFs } from '../../../src/flatfs/directory.js';
+import { isOpenedAt } from '../../../src/flatfs/host-dir.js';
 import { HIDDEN_PREFIX } from '../../../src/flatfs/types.js';
 import { flatFsCompliance, pattern, rejectsWith } from './compliance.js';
 
@@ -242,4 +243,23 @@ test('directory: a folder left empty on the host (by a crash) does not block a f
   execFileSync('mkfifo', [path.join(root, 'only-junk', 'fifo')]);
   await rejectsWith(t, fs.create('only-junk'), 'EXISTS');
   t.true((await fsp.lstat(path.join(root, 'only-junk', 'fifo'))).isFIFO(), 'host entries are never removed');
+});
+
+test('directory: an open file is checked to be where its name says (a folder swapped for a symlink is caught)', async (t) => {
+  const { root, outside } = await populatedRoot(t);
+  const realRoot = await fsp.realpath(root);
+  const inside = await fsp.open(path.join(root, 'existing'));
+  t.teardown(() => inside.close());
+  t.true(await isOpenedAt(inside, path.join(realRoot, 'existing')));
+  // What a race would give: the path root/linkdir/secret opened through the symlink linkdir.
+  const through = await fsp.open(path.join(root, 'linkdir', 'secret'));
+  t.teardown(() => through.close());
+  const proc = await fsp.readlink(`/proc/self/fd/${through.fd}`).catch(() => null);
+  if (proc === null) {
+    t.log('no /proc/self/fd here: only the checks before the open apply');
+    t.pass();
+    return;
+  }
+  t.is(proc, path.join(await fsp.realpath(outside), 'secret'));
+  t.false(await isOpenedAt(through, path.join(realRoot, 'linkdir', 'secret')));
 });
