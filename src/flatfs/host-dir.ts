@@ -13,81 +13,92 @@ import { promises as fsp, type Stats } from 'node:fs';
 import type { FileHandle as HostFile } from 'node:fs/promises';
 import { LIMITS } from '../core/limits.js';
 import { errnoOf, hostError } from './host-errors.js';
-import { SEPARATOR, compareNames, isValidName } from './names.js';
+import { SEPARATOR } from './names.js';
 import type { FileStat } from './types.js';
-
-/** The files and folders directly in one host folder, as keys: `dir/name` and `dir/name/`. */
-export interface FolderEntries {
-  files: string[];
-  folders: string[];
-}
 
 /** The host path of a name or folder key (`''` is the root). */
 export function hostPath(root: string, key: string): string {
   return key === '' ? root : `${root}/${key}`;
 }
 
-/**
- * The entries of folder `folder` (`''` or `a/b/`) whose keys are valid names (unsorted); none when
- * the folder is gone.
- */
-export async function readFolder(root: string, folder: string): Promise<FolderEntries> {
-  let entries;
-  try {
-    entries = await fsp.readdir(hostPath(root, folder), { withFileTypes: true, encoding: 'buffer' });
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return { files: [], folders: [] };
-    throw hostError(err, `listing the folder '${folder === '' ? root : folder}'`);
-  }
-  const out: FolderEntries = { files: [], folders: [] };
-  for (const entry of entries) {
-    const raw = entry.name as unknown as Buffer;
-    const name = raw.toString('utf8');
-    if (!Buffer.from(name, 'utf8').equals(raw)) continue;
-    const key = folder + name;
-    // The entry type is lstat's (Node resolves unknown types): symlinks are neither.
-    if (entry.isFile() && isValidName(key)) out.files.push(key);
-    else if (entry.isDirectory() && isValidName(key)) out.folders.push(key + SEPARATOR);
-  }
-  return out;
-}
+/** Entries a host folder is read in at a time (opendir's buffer): memory stays flat in any folder. */
+const SCAN_BATCH_ENTRIES = 1024;
 
 /**
- * Every file name under `folder`, at any depth, in name order, handed to `visit` until it returns
- * false; folders are read one at a time, in order, and only as far as the walk gets. `skip(folder)`
- * true leaves a whole folder unread (the listing uses it for folders before its cursor).
+ * Streams the entries of folder `folder` (`''` or `a/b/`) that are files or folders of the flat
+ * filesystem, as keys (`a/b/name`, or `a/b/name/` for a folder), in the host's order, until `visit`
+ * returns false; resolves to false then, true when the folder is done (or gone). A folder of a
+ * million entries is never held in memory.
  */
-export async function walkFiles(
+export async function scanFolder(
   root: string,
   folder: string,
-  visit: (entry: string) => boolean | Promise<boolean>,
-  skip: (folder: string) => boolean = () => false,
+  visit: (key: string, isFolder: boolean) => boolean,
 ): Promise<boolean> {
-  const { files, folders } = await readFolder(root, folder);
-  const entries = [...files, ...folders].sort(compareNames);
-  for (const entry of entries) {
-    if (!entry.endsWith(SEPARATOR)) {
-      if (!(await visit(entry))) return false;
-    } else if (!skip(entry) && !(await walkFiles(root, entry, visit, skip))) {
-      return false;
+  let dir;
+  try {
+    dir = await fsp.opendir(hostPath(root, folder), {
+      // Names as bytes, so undecodable ones can be told apart (the typings know only text encodings).
+      encoding: 'buffer' as BufferEncoding,
+      bufferSize: SCAN_BATCH_ENTRIES,
+    });
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return true;
+    throw hostError(err, `listing the folder '${folder === '' ? root : folder}'`);
+  }
+  const folderBytes = Buffer.byteLength(folder, 'utf8');
+  try {
+    // for-await closes the directory when the loop ends, and when it is left early.
+    for await (const entry of dir) {
+      // The entry type is lstat's (Node resolves unknown types): symlinks are neither.
+      const isFolder = entry.isDirectory();
+      if (!isFolder && !entry.isFile()) continue;
+      const raw = entry.name as unknown as Buffer;
+      if (!isSegment(raw) || folderBytes + raw.length > LIMITS.MAX_NAME_BYTES) continue;
+      const name = raw.toString('utf8');
+      // Bytes that are not UTF-8 decode to U+FFFD: no name round-trips to them.
+      if (name.includes('\uFFFD') && !Buffer.from(name, 'utf8').equals(raw)) continue;
+      if (!visit(isFolder ? `${folder}${name}${SEPARATOR}` : folder + name, isFolder)) return false;
     }
+  } catch (err) {
+    throw hostError(err, `listing the folder '${folder === '' ? root : folder}'`);
   }
   return true;
 }
 
-/** Every file name in the tree (hidden ones too), in name order. */
+/** A host entry name that is a valid segment: 1..MAX_SEGMENT_BYTES, not `.` or `..` (no `/` or NUL can occur). */
+function isSegment(raw: Buffer): boolean {
+  if (raw.length === 0 || raw.length > LIMITS.MAX_SEGMENT_BYTES) return false;
+  const dots = raw.length <= 2 && raw.every((b) => b === 0x2e);
+  return !dots;
+}
+
+/** Every file name in the tree (hidden ones too), in no particular order. */
 export async function allFileNames(root: string): Promise<string[]> {
   const names: string[] = [];
-  await walkFiles(root, '', (name) => {
-    names.push(name);
-    return true;
-  });
+  const folders = [''];
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    await scanFolder(root, folder, (key, isFolder) => {
+      (isFolder ? folders : names).push(key);
+      return true;
+    });
+  }
   return names;
 }
 
 /** True when folder `folder` (`a/`) holds a served file at some depth (stops at the first). */
 export async function holdsFiles(root: string, folder: string): Promise<boolean> {
-  return !(await walkFiles(root, folder, () => false));
+  const folders = [folder];
+  for (let next = folders.pop(); next !== undefined; next = folders.pop()) {
+    let found = false;
+    await scanFolder(root, next, (key, isFolder) => {
+      if (isFolder) folders.push(key);
+      else found = true;
+      return !found;
+    });
+    if (found) return true;
+  }
+  return false;
 }
 
 /**

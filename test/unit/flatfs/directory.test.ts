@@ -263,3 +263,35 @@ test('directory: an open file is checked to be where its name says (a folder swa
   t.is(proc, path.join(await fsp.realpath(outside), 'secret'));
   t.false(await isOpenedAt(through, path.join(realRoot, 'linkdir', 'secret')));
 });
+
+test('directory: listing pages past many empty host folders (a page is found in several passes over a folder)', async (t) => {
+  const root = await tempDir();
+  t.teardown(() => fsp.rm(root, { recursive: true, force: true }));
+  for (let i = 0; i < 20; i++)
+    await fsp.mkdir(path.join(root, `a-${String(i).padStart(2, '0')}`, 'inner'), { recursive: true });
+  for (let i = 0; i < 5; i++) await fsp.writeFile(path.join(root, `b-${i}`), 'x');
+  await fsp.mkdir(path.join(root, 'c', 'empty'), { recursive: true });
+  await fsp.writeFile(path.join(root, 'c', 'file'), 'x');
+  const fs = await DirectoryFlatFs.open({ root });
+  t.teardown(() => fs.close());
+  for (const delimiter of [undefined, '/'] as const) {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await fs.list({
+        limit: 2,
+        ...(delimiter === undefined ? {} : { delimiter }),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      seen.push(...page.entries.map((e) => e.name), ...(page.prefixes ?? []));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+    t.deepEqual(
+      seen,
+      delimiter === undefined
+        ? ['b-0', 'b-1', 'b-2', 'b-3', 'b-4', 'c/file']
+        : ['b-0', 'b-1', 'b-2', 'b-3', 'b-4', 'c/'],
+      String(delimiter),
+    );
+  }
+});
