@@ -370,7 +370,12 @@ export class DirectoryFlatFs implements FlatFs {
   async statfs(): Promise<FsStat> {
     this.checkOpen();
     const files = (await allFileNames(this.root)).length;
-    const base = { files, maxNameBytes: LIMITS.MAX_NAME_BYTES, readOnly: this.readOnly };
+    const base = {
+      files,
+      maxNameBytes: LIMITS.MAX_NAME_BYTES,
+      maxSegmentBytes: LIMITS.MAX_SEGMENT_BYTES,
+      readOnly: this.readOnly,
+    };
     if (this.quotaBytes !== null) {
       const freeBytes = Math.max(0, this.quotaBytes - this.usedBytes);
       return { ...base, totalBytes: this.quotaBytes, usedBytes: this.usedBytes, freeBytes };

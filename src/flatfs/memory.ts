@@ -249,6 +249,7 @@ export class MemoryFlatFs implements FlatFs {
       freeBytes: Math.max(0, this.quotaBytes - this.usedBytes),
       files: this.files.size,
       maxNameBytes: LIMITS.MAX_NAME_BYTES,
+      maxSegmentBytes: LIMITS.MAX_SEGMENT_BYTES,
       readOnly: this.readOnly,
     };
   }

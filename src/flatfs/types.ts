@@ -112,7 +112,13 @@ export interface FsStat {
   usedBytes: number;
   freeBytes: number;
   files: number;
+  /** Longest name (whole key), in UTF-8 bytes: LIMITS.MAX_NAME_BYTES. */
   maxNameBytes: number;
+  /**
+   * Longest segment of a name, in UTF-8 bytes: LIMITS.MAX_SEGMENT_BYTES (what a mount reports as
+   * its `namemax`). Optional only for clients of servers that do not send it yet.
+   */
+  maxSegmentBytes?: number;
   readOnly: boolean;
 }
 

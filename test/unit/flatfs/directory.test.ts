@@ -202,6 +202,7 @@ test('directory: statfs without a quota reports the host filesystem', async (t) 
   t.is(st.totalBytes, host.blocks * host.bsize);
   t.true(st.freeBytes > 0 && st.freeBytes <= st.totalBytes);
   t.is(st.usedBytes + st.freeBytes, st.totalBytes);
+  t.like(st, { maxNameBytes: 1024, maxSegmentBytes: 255 });
 });
 
 test('directory: nested names are host folders, made as needed and removed with their last file', async (t) => {

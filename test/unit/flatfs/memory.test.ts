@@ -69,6 +69,12 @@ test('memory: file times come from the injected wall clock', async (t) => {
   t.like(await fs.stat('g'), { mtimeMs: 2_000_000, ctimeMs: 4_000_000 });
 });
 
+test('memory: statfs reports both name limits', async (t) => {
+  const fs = new MemoryFlatFs({ quotaBytes: KiB });
+  t.teardown(() => fs.close());
+  t.like(await fs.statfs(), { maxNameBytes: 1024, maxSegmentBytes: 255 });
+});
+
 test('memory: options are checked', (t) => {
   for (const quotaBytes of [-1, 1.5, Number.NaN, undefined]) {
     const err = t.throws(() => new MemoryFlatFs({ quotaBytes } as unknown as { quotaBytes: number }));
