@@ -715,6 +715,33 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory, features:
     t.deepEqual(await readFile(fs, 'photos/img.jpg'), Buffer.from('partial'));
   });
 
+  it('nested names: concurrent creates, renames and unlinks that share folders', async (t) => {
+    const fs = await setup(t, factory);
+    const names = Array.from({ length: 24 }, (_, i) => `shared/${i % 3}/file-${String(i).padStart(2, '0')}`);
+    await Promise.all(names.map((n, i) => writeFile(fs, n, pattern(100, i))));
+    t.deepEqual(await allNames(fs), [...names].sort(compareNames));
+    // Empty some folders while others fill up, all at once.
+    await Promise.all([
+      ...names.filter((n) => n.startsWith('shared/0/')).map((n) => fs.unlink(n)),
+      ...names
+        .filter((n) => n.startsWith('shared/1/'))
+        .map((n) => fs.rename(n, n.replace('shared/1/', 'moved/'))),
+      ...Array.from({ length: 8 }, (_, i) => writeFile(fs, `shared/3/new-${i}`, pattern(10, i))),
+    ]);
+    const expected = [
+      ...names.filter((n) => n.startsWith('shared/1/')).map((n) => n.replace('shared/1/', 'moved/')),
+      ...names.filter((n) => n.startsWith('shared/2/')),
+      ...Array.from({ length: 8 }, (_, i) => `shared/3/new-${i}`),
+    ].sort(compareNames);
+    t.deepEqual(await allNames(fs), expected);
+    for (const n of expected.filter((e) => e.startsWith('moved/'))) {
+      const i = Number(n.slice(-2));
+      sameBytes(t, await readFile(fs, n), pattern(100, i), n);
+    }
+    await writeFile(fs, 'shared/0', Buffer.from('the emptied folder is free'));
+    t.is((await fs.statfs()).files, expected.length + 1);
+  });
+
   if (features.prefixListing === true) prefixListingTests(it, factory);
 
   it('quota: NO_SPACE before anything is written, and space comes back', async (t) => {
