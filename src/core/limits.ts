@@ -76,13 +76,24 @@ export const LIMITS = {
   NBD_READ_BUFFER_BYTES: 64 * KiB,
 
   // --- storage ---
-  /** Longest file name, in UTF-8 bytes. */
-  MAX_NAME_BYTES: 255,
+  /**
+   * Longest file name (a whole key such as `photos/2026/img.jpg`), in UTF-8 bytes: S3's key limit,
+   * and well inside Linux's PATH_MAX (4096) once joined to a server root.
+   */
+  MAX_NAME_BYTES: 1024,
+  /**
+   * Longest segment of a name (the text between `/`s), in UTF-8 bytes: NAME_MAX of ext4, XFS, btrfs
+   * and APFS, so every segment can be a host folder or file name in the directory backend.
+   */
+  MAX_SEGMENT_BYTES: 255,
   /** Largest single read or write request on a block device or file. */
   MAX_IO_BYTES: 64 * MiB,
   /** Largest file or device ferry serves. */
   MAX_FILE_BYTES: 16 * TiB,
-  /** Most entries returned by one list page. */
+  /**
+   * Most entries (files plus folders) returned by one list page: a folder of a million files lists
+   * in pages of at most this many, never all at once.
+   */
   MAX_LIST_PAGE: 10_000,
   /** Chunk of the memory block device: the unit it allocates, frees and reports in extents. */
   BLOCKDEV_MEMORY_CHUNK_BYTES: 64 * KiB,

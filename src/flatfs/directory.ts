@@ -1,14 +1,24 @@
 /**
- * DirectoryFlatFs: the flat filesystem as the regular files of one host directory.
+ * DirectoryFlatFs: the flat filesystem as the regular files of one host directory tree.
  *
- * Why: `ferry serve --root DIR` serves real files, durably. Names are validated before they become
- * paths (so no name leaves the root), files are opened with O_NOFOLLOW and checked to be regular
- * (so no symlink or FIFO in the directory is followed or blocks us), and each handle is one host
- * FileHandle doing positional I/O, so reads go straight into the caller's buffer.
+ * Why: `ferry serve --root DIR` serves real files, durably. A name `a/b/c` is the host file
+ * `DIR/a/b/c`: folders are created as names need them and removed when their last file goes
+ * (never the root), so the host tree holds no empty folders of ours. Names are validated before
+ * they become paths (so no name leaves the root), every folder on a name's path is checked with
+ * lstat to be a real directory and files are opened with O_NOFOLLOW and checked to be regular (so no
+ * symlink or FIFO in the tree is followed or blocks us), and each handle is one host FileHandle
+ * doing positional I/O, so reads go straight into the caller's buffer.
  *
- * Durability: `fsync(handle)` is FileHandle.sync, plus a directory fsync the first time for a file
- * this backend created (so its name survives a crash too); `rename` and `unlink` fsync the
- * directory before they resolve.
+ * Symlinks, and what is guaranteed: Node has no openat(), so a path is checked and then used. With
+ * no one else changing the tree, no call follows a symlink. If a host user swaps a folder for a
+ * symlink between the check and the use, a path call (mkdir, rename, unlink, rmdir) may act
+ * through it; an opened file, though, is checked afterwards (Linux: /proc/self/fd) to be the file
+ * inside the root that its name says, and refused otherwise, so no handle ever reads or writes
+ * outside the root.
+ *
+ * Durability: `fsync(handle)` is FileHandle.sync, plus an fsync of the file's folders (up to the
+ * root) the first time for a file this backend created (so its name survives a crash too);
+ * `rename` and `unlink` fsync the folders they changed before they resolve.
  *
  * Concurrency: namespace changes (create, open, rename, unlink, truncate by name) run one at a
  * time; reads and writes run in parallel, and a size change of a file waits for its in-flight I/O.
@@ -22,10 +32,21 @@ import { FerryError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { checkBytes, checkFileSize, checkIo, checkQuota, checkTime } from './args.js';
 import { HandleTable, type HandleEntry } from './handles.js';
-import { fileStatOf, lstatOrNull, readFileNames, statRegularFiles, sumFileBytes } from './host-dir.js';
+import { isAFolder, notAFolder } from './folders.js';
+import {
+  allFileNames,
+  fileStatOf,
+  holdsFiles,
+  hostPath,
+  isOpenedAt,
+  lstatOrNull,
+  statRegularFiles,
+  sumFileBytes,
+} from './host-dir.js';
 import { errnoOf, hostError } from './host-errors.js';
-import { compareNames, validateName } from './names.js';
-import { checkListOptions, pageOf } from './paginate.js';
+import { listHostPage } from './host-list.js';
+import { parentsOf, validateName } from './names.js';
+import { checkListOptions } from './paginate.js';
 import { RwLock } from './rw-lock.js';
 import type {
   CreateOptions,
@@ -100,6 +121,8 @@ export class DirectoryFlatFs implements FlatFs {
     opts: DirectoryFlatFsOptions,
     root: string,
     private readonly dir: HostFile,
+    /** The root with symlinks resolved: what /proc/self/fd shows for files inside it. */
+    private readonly realRoot: string,
     usedBytes: number,
   ) {
     this.root = root;
@@ -117,8 +140,9 @@ export class DirectoryFlatFs implements FlatFs {
       throw hostError(err, `opening the root directory '${root}'`);
     });
     try {
+      const realRoot = await fsp.realpath(root);
       const usedBytes = opts.quotaBytes === undefined ? 0 : await sumFileBytes(root);
-      return new DirectoryFlatFs(opts, root, dir, usedBytes);
+      return new DirectoryFlatFs(opts, root, dir, realRoot, usedBytes);
     } catch (err) {
       await dir.close().catch(() => undefined);
       throw err;
@@ -135,11 +159,16 @@ export class DirectoryFlatFs implements FlatFs {
     return this.namespace.exclusive(async () => {
       this.checkOpen();
       this.handles.ensureRoom();
-      const existing = await lstatOrNull(this.pathOf(name));
-      if (existing !== null) checkReplaceable(name, existing, exclusive);
+      const missing = await this.foldersToMake(name);
+      const existing = missing.length > 0 ? null : await this.fileOrNothingAt(name);
+      if (existing !== null && exclusive) {
+        throw new FerryError('EXISTS', `a file named '${name}' exists: pick another name or remove it`, {
+          name,
+        });
+      }
       const inode = this.pin(name, existing?.size ?? 0);
       try {
-        const file = await inode.lock.exclusive(() => this.recreate(inode, sizeBytes, exclusive));
+        const file = await inode.lock.exclusive(() => this.recreate(inode, sizeBytes, exclusive, missing));
         if (existing === null) inode.needsDirSync = true;
         return this.handles.add({ inode, file, writable: true });
       } catch (err) {
@@ -192,11 +221,13 @@ export class DirectoryFlatFs implements FlatFs {
 
   async list(opts?: ListOptions): Promise<ListPage> {
     this.checkOpen();
-    const request = checkListOptions(opts);
-    const names = (await readFileNames(this.root)).sort(compareNames);
-    const page = pageOf(names, request);
+    const page = await listHostPage(this.root, checkListOptions(opts));
     const found = await statRegularFiles(this.root, page.names);
-    return { entries: found.map((f) => fileStatOf(f.name, f.stat)), nextCursor: page.nextCursor };
+    return {
+      entries: found.map((f) => fileStatOf(f.name, f.stat)),
+      prefixes: page.prefixes,
+      nextCursor: page.nextCursor,
+    };
   }
 
   async read(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
@@ -276,12 +307,19 @@ export class DirectoryFlatFs implements FlatFs {
       this.checkOpen();
       await this.lookup(from);
       if (from === to) return;
-      const target = await lstatOrNull(this.pathOf(to));
-      if (target?.isDirectory()) throw inTheWay(to);
-      await this.host(fsp.rename(this.pathOf(from), this.pathOf(to)), `renaming '${from}' to '${to}'`);
-      this.forgetName(to, target?.isFile() ? target.size : 0);
+      const missing = await this.foldersToMake(to);
+      const target = missing.length > 0 ? null : await this.fileOrNothingAt(to);
+      await this.makeFolders(to, missing);
+      try {
+        await this.host(fsp.rename(this.pathOf(from), this.pathOf(to)), `renaming '${from}' to '${to}'`);
+      } catch (err) {
+        await this.removeEmptyFolders(to).catch(() => undefined);
+        throw err;
+      }
+      this.forgetName(to, target?.size ?? 0);
       this.moveInode(from, to);
-      await this.syncDir();
+      const changed = new Set([parentOf(to), ...missing.map(parentOf), await this.removeEmptyFolders(from)]);
+      for (const folder of changed) await this.syncFolder(folder);
     });
   }
 
@@ -294,7 +332,7 @@ export class DirectoryFlatFs implements FlatFs {
       const stat = await this.lookup(name);
       await this.host(fsp.unlink(this.pathOf(name)), `removing '${name}'`);
       this.forgetName(name, stat.size);
-      await this.syncDir();
+      await this.syncFolder(await this.removeEmptyFolders(name));
     });
   }
 
@@ -322,7 +360,7 @@ export class DirectoryFlatFs implements FlatFs {
     if (!inode.needsDirSync || !inode.linked) return;
     inode.needsDirSync = false;
     try {
-      await this.syncDir();
+      for (const folder of ['', ...parentsOf(inode.name)]) await this.syncFolder(folder);
     } catch (err) {
       inode.needsDirSync = true;
       throw err;
@@ -331,8 +369,13 @@ export class DirectoryFlatFs implements FlatFs {
 
   async statfs(): Promise<FsStat> {
     this.checkOpen();
-    const files = (await readFileNames(this.root)).length;
-    const base = { files, maxNameBytes: LIMITS.MAX_NAME_BYTES, readOnly: this.readOnly };
+    const files = (await allFileNames(this.root)).length;
+    const base = {
+      files,
+      maxNameBytes: LIMITS.MAX_NAME_BYTES,
+      maxSegmentBytes: LIMITS.MAX_SEGMENT_BYTES,
+      readOnly: this.readOnly,
+    };
     if (this.quotaBytes !== null) {
       const freeBytes = Math.max(0, this.quotaBytes - this.usedBytes);
       return { ...base, totalBytes: this.quotaBytes, usedBytes: this.usedBytes, freeBytes };
@@ -386,16 +429,23 @@ export class DirectoryFlatFs implements FlatFs {
    * create's work under the inode's exclusive lock: space is reserved before the host file is
    * opened or created, so NO_SPACE changes nothing.
    */
-  private async recreate(inode: DirInode, sizeBytes: number, exclusive: boolean): Promise<HostFile> {
+  private async recreate(
+    inode: DirInode,
+    sizeBytes: number,
+    exclusive: boolean,
+    missingFolders: readonly string[],
+  ): Promise<HostFile> {
     const deltaBytes = sizeBytes - inode.sizeBytes;
     this.reserve(deltaBytes);
     inode.sizeBytes = sizeBytes;
     let file: HostFile;
     try {
+      await this.makeFolders(inode.name, missingFolders);
       file = await this.openHost(inode.name, C.O_RDWR | C.O_CREAT | (exclusive ? C.O_EXCL : 0));
     } catch (err) {
       this.usedBytes -= deltaBytes;
       inode.sizeBytes -= deltaBytes;
+      await this.removeEmptyFolders(inode.name).catch(() => undefined);
       throw err;
     }
     try {
@@ -475,11 +525,75 @@ export class DirectoryFlatFs implements FlatFs {
     this.inodes.set(to, inode);
   }
 
-  /** The host entry for `name`, which must be a regular file (NOT_FOUND otherwise). */
+  /**
+   * The host entry for `name`, which must be a regular file in a chain of real folders (NOT_FOUND
+   * otherwise: a symlink on the way is not a folder).
+   */
   private async lookup(name: string): Promise<Stats> {
+    for (const folder of parentsOf(name)) {
+      if (!(await lstatOrNull(this.pathOf(folder)))?.isDirectory()) throw notFound(name);
+    }
     const stat = await lstatOrNull(this.pathOf(name));
     if (stat?.isFile()) return stat;
-    throw new FerryError('NOT_FOUND', `no file named '${name}': check the name with list`, { name });
+    throw notFound(name);
+  }
+
+  /**
+   * The folders of `name` that do not exist yet, outermost first; NOT_A_FOLDER when a file holds one
+   * of them, EXISTS when another host entry (a symlink, a device) does.
+   */
+  private async foldersToMake(name: string): Promise<string[]> {
+    const parents = parentsOf(name);
+    for (const [i, folder] of parents.entries()) {
+      const stat = await lstatOrNull(this.pathOf(folder));
+      if (stat === null) return parents.slice(i);
+      if (stat.isDirectory()) continue;
+      if (stat.isFile()) throw notAFolder(name, folder);
+      throw inTheWay(folder);
+    }
+    return [];
+  }
+
+  /**
+   * The file at `name` (to be replaced), or null when nothing is there. IS_A_FOLDER when it is a
+   * folder holding files; a folder holding none (left by a crash) is removed; any other host entry
+   * is EXISTS.
+   */
+  private async fileOrNothingAt(name: string): Promise<Stats | null> {
+    const stat = await lstatOrNull(this.pathOf(name));
+    if (stat === null || stat.isFile()) return stat;
+    if (!stat.isDirectory()) throw inTheWay(name);
+    if (await holdsFiles(this.root, `${name}/`)) throw isAFolder(name);
+    // rmdir only removes an empty directory, and never follows a symlink.
+    await fsp.rmdir(this.pathOf(name)).catch(() => {
+      throw inTheWay(name);
+    });
+    return null;
+  }
+
+  /** Creates `folders` (outermost first) for `name`. */
+  private async makeFolders(name: string, folders: readonly string[]): Promise<void> {
+    for (const folder of folders) {
+      await fsp.mkdir(this.pathOf(folder)).catch((err: unknown) => {
+        if (errnoOf(err) !== 'EEXIST') throw hostError(err, `creating the folder '${folder}' for '${name}'`);
+      });
+    }
+  }
+
+  /**
+   * Removes the folders of `name` that are empty now, innermost first, never the root; resolves to
+   * the innermost folder that stays (`''` for the root): the one whose entries changed last.
+   */
+  private async removeEmptyFolders(name: string): Promise<string> {
+    const folders = parentsOf(name).reverse();
+    for (const folder of folders) {
+      const removed = await fsp.rmdir(this.pathOf(folder)).then(
+        () => true,
+        () => false,
+      );
+      if (!removed) return folder;
+    }
+    return '';
   }
 
   /** Opens a host file without following symlinks, and makes sure it is a regular file. */
@@ -495,17 +609,31 @@ export class DirectoryFlatFs implements FlatFs {
       await file.close().catch(() => undefined);
       throw hostError(err, `opening '${name}'`);
     });
-    if (stat.isFile()) return file;
+    if (stat.isFile() && (await isOpenedAt(file, path.join(this.realRoot, name)))) return file;
     await file.close().catch(() => undefined);
     throw inTheWay(name);
   }
 
-  private async syncDir(): Promise<void> {
-    await this.host(this.dir.sync(), 'fsync of the root directory');
+  /** fsync of a folder (`''` is the root), opened without following a symlink. */
+  private async syncFolder(folder: string): Promise<void> {
+    if (folder === '') {
+      await this.host(this.dir.sync(), 'fsync of the root directory');
+      return;
+    }
+    const what = `fsync of the folder '${folder}'`;
+    const dir = await this.host(
+      fsp.open(this.pathOf(folder), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW),
+      what,
+    );
+    try {
+      await this.host(dir.sync(), what);
+    } finally {
+      await dir.close().catch(() => undefined);
+    }
   }
 
   private pathOf(name: string): string {
-    return path.join(this.root, name);
+    return hostPath(this.root, name);
   }
 
   /** Awaits a host call, turning its failure into a FerryError naming what failed. */
@@ -546,11 +674,13 @@ async function checkRoot(root: unknown): Promise<string> {
   return resolved;
 }
 
-function checkReplaceable(name: string, existing: Stats, exclusive: boolean): void {
-  if (!existing.isFile()) throw inTheWay(name);
-  if (exclusive) {
-    throw new FerryError('EXISTS', `a file named '${name}' exists: pick another name or remove it`, { name });
-  }
+function notFound(name: string): FerryError {
+  return new FerryError('NOT_FOUND', `no file named '${name}': check the name with list`, { name });
+}
+
+/** The folder holding `name` (`''` for the root). */
+function parentOf(name: string): string {
+  return parentsOf(name).pop() ?? '';
 }
 
 /** A host entry that is not a regular file (directory, symlink, FIFO...) holds the name. */

@@ -6,13 +6,16 @@
  * synchronously inside its promise, so operations never interleave halfway and need no locks.
  * Memory is bounded by the quota on logical bytes (a file's size, holes included): a hole costs no
  * memory but counts against the quota, which keeps the promise of `sizeBytes` honest.
+ * Folders are the prefixes of names, counted per folder so that a name that collides with a file or
+ * a folder is refused in a few map lookups, never a scan.
  */
 import { FerryError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { checkBytes, checkFileSize, checkIo, checkQuota, checkTime } from './args.js';
 import { HandleTable, type HandleEntry } from './handles.js';
-import { compareNames, validateName } from './names.js';
+import { compareNames, parentsOf, validateName } from './names.js';
 import { checkListOptions, pageOf } from './paginate.js';
+import { isAFolder, notAFolder } from './folders.js';
 import { SparseData } from './sparse-data.js';
 import type {
   CreateOptions,
@@ -69,6 +72,8 @@ export class MemoryFlatFs implements FlatFs {
   readonly readOnly: boolean;
   readonly quotaBytes: number;
   private readonly files = new Map<string, MemInode>();
+  /** Files under each folder (`a/b` counts in `a` and `a/b`), for the file/folder collision rules. */
+  private readonly folderFiles = new Map<string, number>();
   private readonly handles: HandleTable<MemHandle>;
   private readonly nowMs: () => number;
   private sortedNames: string[] | null = null;
@@ -91,6 +96,7 @@ export class MemoryFlatFs implements FlatFs {
     checkFileSize(sizeBytes);
     this.checkWritable();
     this.handles.ensureRoom();
+    this.checkCreatable(name);
     const existing = this.files.get(name);
     if (existing !== undefined && opts?.exclusive === true) {
       throw new FerryError('EXISTS', `a file named '${name}' exists: pick another name or remove it`, {
@@ -138,7 +144,11 @@ export class MemoryFlatFs implements FlatFs {
   async list(opts?: ListOptions): Promise<ListPage> {
     this.checkOpen();
     const page = pageOf(this.sorted(), checkListOptions(opts));
-    return { entries: page.names.map((n) => statOf(this.lookup(n))), nextCursor: page.nextCursor };
+    return {
+      entries: page.names.map((n) => statOf(this.lookup(n))),
+      prefixes: page.prefixes,
+      nextCursor: page.nextCursor,
+    };
   }
 
   async read(handle: FileHandle, offset: number, length: number): Promise<Buffer> {
@@ -198,9 +208,11 @@ export class MemoryFlatFs implements FlatFs {
     this.checkWritable();
     const inode = this.lookup(from);
     if (from === to) return;
+    this.checkCreatable(to);
     const target = this.files.get(to);
     if (target !== undefined) this.unlinkInode(target);
     this.files.delete(from);
+    this.countFolders(from, -1);
     this.link(to, inode);
     inode.ctimeMs = this.nowMs();
   }
@@ -237,6 +249,7 @@ export class MemoryFlatFs implements FlatFs {
       freeBytes: Math.max(0, this.quotaBytes - this.usedBytes),
       files: this.files.size,
       maxNameBytes: LIMITS.MAX_NAME_BYTES,
+      maxSegmentBytes: LIMITS.MAX_SEGMENT_BYTES,
       readOnly: this.readOnly,
     };
   }
@@ -253,6 +266,7 @@ export class MemoryFlatFs implements FlatFs {
     this.closed = true;
     this.handles.drain();
     this.files.clear();
+    this.folderFiles.clear();
     this.sortedNames = null;
     this.usedBytes = 0;
   }
@@ -267,6 +281,7 @@ export class MemoryFlatFs implements FlatFs {
     validateName(name);
     checkBytes('data', data);
     checkFileSize(data.length);
+    this.checkCreatable(name);
     this.reserve(data.length - (this.files.get(name)?.data.sizeBytes ?? 0));
     const inode = this.files.get(name) ?? this.link(name, this.newInode(name));
     inode.data.truncate(0);
@@ -322,6 +337,7 @@ export class MemoryFlatFs implements FlatFs {
   private link(name: string, inode: MemInode): MemInode {
     inode.name = name;
     inode.linked = true;
+    if (!this.files.has(name)) this.countFolders(name, 1);
     this.files.set(name, inode);
     this.sortedNames = null;
     return inode;
@@ -329,6 +345,7 @@ export class MemoryFlatFs implements FlatFs {
 
   private unlinkInode(inode: MemInode): void {
     this.files.delete(inode.name);
+    this.countFolders(inode.name, -1);
     this.sortedNames = null;
     inode.linked = false;
     inode.ctimeMs = this.nowMs();
@@ -346,6 +363,21 @@ export class MemoryFlatFs implements FlatFs {
     const now = this.nowMs();
     inode.mtimeMs = now;
     inode.ctimeMs = now;
+  }
+
+  /** NOT_A_FOLDER when a file holds one of `name`'s folders, IS_A_FOLDER when `name` is a folder. */
+  private checkCreatable(name: string): void {
+    for (const folder of parentsOf(name)) if (this.files.has(folder)) throw notAFolder(name, folder);
+    if (this.folderFiles.has(name)) throw isAFolder(name);
+  }
+
+  /** One file more (+1) or fewer (-1) in each folder of `name`; a folder at 0 files is gone. */
+  private countFolders(name: string, delta: 1 | -1): void {
+    for (const folder of parentsOf(name)) {
+      const count = (this.folderFiles.get(folder) ?? 0) + delta;
+      if (count === 0) this.folderFiles.delete(folder);
+      else this.folderFiles.set(folder, count);
+    }
   }
 
   private lookup(name: string): MemInode {

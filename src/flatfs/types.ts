@@ -5,10 +5,17 @@
  * one interface and passes the one compliance suite in test/unit/flatfs/compliance.ts.
  *
  * Semantics, for every implementation:
- * - Names are UTF-8, 1..255 bytes, no `/`, no NUL, not `.` or `..` (BAD_NAME / NAME_TOO_LONG).
+ * - Names are keys, as in an object store: segments joined by `/` (`photos/2026/img.jpg`), UTF-8,
+ *   1..MAX_NAME_BYTES in all and 1..MAX_SEGMENT_BYTES per segment, no empty, `.` or `..` segment,
+ *   no leading or trailing `/`, no NUL (BAD_NAME / NAME_TOO_LONG; see names.ts).
  *   Names that start with HIDDEN_PREFIX are internal (temporary files and journals of transfers in
  *   progress): they are valid, but `list` leaves them out unless asked, and servers refuse them in
  *   user requests.
+ * - No directory objects exist. A folder is a prefix ending in `/` that some file's name starts
+ *   with: it exists while it holds a file, and goes with its last file. A name cannot be both a
+ *   file and a folder: creating `a/b` (create, or rename onto it) while `a` is a file fails with
+ *   NOT_A_FOLDER; creating `a` while files `a/...` exist fails with IS_A_FOLDER. Lookups of a name
+ *   that is not a file (stat, open, unlink...) are NOT_FOUND, whatever the name's folders hold.
  * - Files are sparse: a write past the end extends the file, the gap reads as zeros.
  * - Handles: `open`/`create` return a numeric handle; it stays valid after the file is unlinked or
  *   renamed over (POSIX semantics) until `closeFile`.
@@ -36,19 +43,54 @@ export interface FileStat {
   ctimeMs: number;
 }
 
+/**
+ * What `list` returns, as S3's ListObjectsV2: the names that start with `prefix`, in UTF-8 byte
+ * order; with `delimiter: '/'`, the names below the next `/` after the prefix are rolled up into
+ * one folder each (`prefixes`, like CommonPrefixes), so one call lists one level of one folder.
+ *
+ * @example
+ * // The top level of folder photos/: files photos/x.jpg and folders photos/2026/, page by page.
+ * let cursor: string | undefined;
+ * do {
+ *   const page = await fs.list({ prefix: 'photos/', delimiter: '/', cursor, limit: 1000 });
+ *   for (const f of page.entries) console.log(f.name, f.sizeBytes);
+ *   for (const folder of page.prefixes ?? []) console.log(folder);
+ *   cursor = page.nextCursor ?? undefined;
+ * } while (cursor !== undefined);
+ */
 export interface ListOptions {
-  /** Return entries with names after this one (from a previous page's `nextCursor`). */
+  /**
+   * Only names after this one, in UTF-8 byte order: a valid name, or a folder (name + `/`; then
+   * nothing inside that folder either). A page's `nextCursor` is the continuation token, and any
+   * name works as S3's StartAfter.
+   */
   cursor?: string;
-  /** At most this many entries (default and ceiling: LIMITS.MAX_LIST_PAGE). */
+  /** At most this many entries and prefixes together (default and ceiling: LIMITS.MAX_LIST_PAGE). */
   limit?: number;
   /** Include HIDDEN_PREFIX names (default false). */
   includeHidden?: boolean;
+  /** Only names that start with this string (default ''): `photos/` for the folder photos. */
+  prefix?: string;
+  /**
+   * `/` to roll the names below the next `/` after `prefix` up into `prefixes` (one level of one
+   * folder); absent for every name under `prefix`, at any depth. No other delimiter is supported.
+   */
+  delimiter?: '/';
 }
 
 export interface ListPage {
-  /** Sorted by name (by UTF-8 bytes). */
+  /** Files, sorted by name (by UTF-8 bytes). */
   entries: FileStat[];
-  /** Pass as `cursor` to get the next page; null when this page is the last. */
+  /**
+   * Folders (with `delimiter`): each distinct `prefix + segment + '/'` that holds files, sorted.
+   * Always present from the memory and directory backends (empty without a delimiter); optional
+   * only so that clients of older servers still type-check.
+   */
+  prefixes?: string[];
+  /**
+   * Pass as `cursor` to get the next page; null when this page is the last. It is the last entry
+   * or prefix of this page, whichever sorts later.
+   */
   nextCursor: string | null;
 }
 
@@ -70,7 +112,13 @@ export interface FsStat {
   usedBytes: number;
   freeBytes: number;
   files: number;
+  /** Longest name (whole key), in UTF-8 bytes: LIMITS.MAX_NAME_BYTES. */
   maxNameBytes: number;
+  /**
+   * Longest segment of a name, in UTF-8 bytes: LIMITS.MAX_SEGMENT_BYTES (what a mount reports as
+   * its `namemax`). Optional only for clients of servers that do not send it yet.
+   */
+  maxSegmentBytes?: number;
   readOnly: boolean;
 }
 

@@ -7,8 +7,7 @@
  */
 import { xxh64 } from '../core/checksum.js';
 import { FerryError } from '../core/errors.js';
-import { LIMITS } from '../core/limits.js';
-import { isHiddenName, validateName } from '../flatfs/names.js';
+import { internalName, isHiddenName, validateName } from '../flatfs/names.js';
 import { HIDDEN_PREFIX } from '../flatfs/types.js';
 
 /** Throws BAD_NAME / NAME_TOO_LONG for a name a user may not use. */
@@ -23,12 +22,16 @@ export function checkUserName(name: string): void {
   }
 }
 
-/** The hidden names of an upload's data and journal (readable when short enough, else hashed). */
+/**
+ * The hidden names of an upload's data and journal: the name under one hidden folder per kind
+ * (`.ferry~part/photos/a.jpg`; see internalName for why not a suffix), or hashed when that is too
+ * long for the name rules.
+ */
 export function uploadNames(name: string): { part: string; journal: string; journalTmp: string } {
-  const readable = `${HIDDEN_PREFIX}${name}`;
-  const base =
-    Buffer.byteLength(readable, 'utf8') + 12 <= LIMITS.MAX_NAME_BYTES
-      ? readable
-      : `${HIDDEN_PREFIX}${xxh64(Buffer.from(name, 'utf8')).toString(16).padStart(16, '0')}`;
+  const part = internalName('part', name);
+  const journal = internalName('journal', name);
+  const journalTmp = internalName('jtmp', name);
+  if (part !== null && journal !== null && journalTmp !== null) return { part, journal, journalTmp };
+  const base = `${HIDDEN_PREFIX}${xxh64(Buffer.from(name, 'utf8')).toString(16).padStart(16, '0')}`;
   return { part: `${base}.part`, journal: `${base}.journal`, journalTmp: `${base}.jtmp` };
 }

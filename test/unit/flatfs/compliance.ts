@@ -9,7 +9,8 @@
 import test, { type ExecutionContext } from 'ava';
 import { FerryError, type ErrorCode } from '../../../src/core/errors.js';
 import { GiB, KiB, LIMITS, MiB } from '../../../src/core/limits.js';
-import { HIDDEN_PREFIX, type FlatFs } from '../../../src/flatfs/types.js';
+import { compareNames } from '../../../src/flatfs/names.js';
+import { HIDDEN_PREFIX, type FlatFs, type ListOptions, type ListPage } from '../../../src/flatfs/types.js';
 import { pattern } from './pattern.js';
 
 export { pattern };
@@ -85,17 +86,30 @@ const BAD_NAMES: ReadonlyArray<readonly [string, string, ErrorCode]> = [
   ['empty', '', 'BAD_NAME'],
   ['dot', '.', 'BAD_NAME'],
   ['dot-dot', '..', 'BAD_NAME'],
-  ['slash inside', 'a/b', 'BAD_NAME'],
+  ['empty segment', 'a//b', 'BAD_NAME'],
+  ['trailing slash (a folder)', 'a/', 'BAD_NAME'],
+  ['dot segment', 'a/./b', 'BAD_NAME'],
+  ['dot-dot segment', 'a/../b', 'BAD_NAME'],
+  ['dot-dot last segment', 'a/..', 'BAD_NAME'],
+  ['dot last segment', 'a/.', 'BAD_NAME'],
   ['slash alone', '/', 'BAD_NAME'],
   ['parent path', '../escape', 'BAD_NAME'],
+  ['deep parent path', 'a/b/../../../escape', 'BAD_NAME'],
   ['absolute path', '/etc/passwd', 'BAD_NAME'],
+  ['NUL in a folder', 'a\0/b', 'BAD_NAME'],
   ['NUL', 'a\0b', 'BAD_NAME'],
   ['lone high surrogate', 'a\uD800b', 'BAD_NAME'],
   ['lone low surrogate', '\uDC00', 'BAD_NAME'],
   ['256 ASCII bytes', 'x'.repeat(256), 'NAME_TOO_LONG'],
   ['256 bytes of 2-byte chars', '\u00e9'.repeat(128), 'NAME_TOO_LONG'],
   ['258 bytes of 3-byte chars', '\u20ac'.repeat(86), 'NAME_TOO_LONG'],
+  ['a 256-byte folder segment', `${'x'.repeat(256)}/f`, 'NAME_TOO_LONG'],
+  ['a 256-byte last segment', `a/b/${'y'.repeat(256)}`, 'NAME_TOO_LONG'],
+  ['1025 bytes of short segments', `${'abcd/'.repeat(204)}abcde`, 'NAME_TOO_LONG'],
 ];
+
+/** A name of exactly MAX_NAME_BYTES (1024): three segments of MAX_SEGMENT_BYTES, one of 254, one of 1. */
+const LONGEST_NAME = `${'0'.repeat(255)}/${'1'.repeat(255)}/${'2'.repeat(255)}/${'3'.repeat(254)}/z`;
 
 const GOOD_EDGE_NAMES: readonly string[] = [
   'x'.repeat(255),
@@ -107,9 +121,26 @@ const GOOD_EDGE_NAMES: readonly string[] = [
   'back\\slash',
   'new\nline',
   '-dash',
+  'photos/2026/img_001.jpg',
+  `${'d/'.repeat(200)}deep`,
+  'фото/2026/日本語の名前.txt',
+  '\u{1F600}/\u{1F601}/\u{1F602}',
+  `${'y'.repeat(255)}/${'\u00e9'.repeat(127)}x`,
+  '..../...../x',
+  'sp ace/ /tab\t/end',
+  LONGEST_NAME,
 ];
 
-export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
+/** What a backend supports beyond the calls every backend has. */
+export interface FlatFsFeatures {
+  /**
+   * `list` honours `prefix` and `delimiter` and returns `prefixes` (default false: the remote client
+   * does not carry them over the wire yet; the memory and directory backends pass true).
+   */
+  prefixListing?: boolean;
+}
+
+export function flatFsCompliance(name: string, factory: FlatFsFactory, features: FlatFsFeatures = {}): void {
   const it = (title: string, fn: (t: T) => Promise<void>): void => {
     test(`${name}: ${title}`, fn);
   };
@@ -214,7 +245,7 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
     t.is((await fs.list({ cursor: 'zzz' })).entries.length, 0);
     await rejectsWith(t, fs.list({ limit: 0 }), 'INVALID_ARGUMENT');
     await rejectsWith(t, fs.list({ limit: 1.5 }), 'INVALID_ARGUMENT');
-    await rejectsWith(t, fs.list({ cursor: 'a/b' }), 'BAD_NAME');
+    await rejectsWith(t, fs.list({ cursor: 'a//b' }), 'BAD_NAME');
     t.is(
       (await fs.list({ limit: LIMITS.MAX_LIST_PAGE + 1 })).entries.length,
       22,
@@ -231,7 +262,9 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
     t.deepEqual(await allNames(fs, true), [hidden, 'visible'].sort());
     t.is((await fs.stat(hidden)).sizeBytes, 11);
     const onlyHidden = await fs.list({ limit: 1, cursor: 'visible' });
-    t.deepEqual(onlyHidden, { entries: [], nextCursor: null });
+    t.deepEqual(onlyHidden.entries, []);
+    t.deepEqual(onlyHidden.prefixes ?? [], []);
+    t.is(onlyHidden.nextCursor, null);
     const first = await fs.list({ limit: 1 });
     t.deepEqual(
       first.entries.map((e) => e.name),
@@ -407,7 +440,7 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
     await fs.rename('old', 'fresh');
     t.deepEqual(await allNames(fs), ['fresh']);
     await rejectsWith(t, fs.rename('missing', 'x'), 'NOT_FOUND');
-    await rejectsWith(t, fs.rename('fresh', 'a/b'), 'BAD_NAME');
+    await rejectsWith(t, fs.rename('fresh', 'a//b'), 'BAD_NAME');
     t.deepEqual(await allNames(fs), ['fresh']);
   });
 
@@ -568,19 +601,148 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
     }
     await rejectsWith(t, fs.create(42 as unknown as string), 'BAD_NAME');
     t.deepEqual(await allNames(fs, true), ['ok']);
-    const msg = (await rejectsWith(t, fs.create('a/b'), 'BAD_NAME')).message;
-    t.regex(msg, /1\.\.255 UTF-8 bytes/, 'the message says what a valid name is');
+    const msg = (await rejectsWith(t, fs.create('a//b'), 'BAD_NAME')).message;
+    t.regex(
+      msg,
+      /1\.\.1024 UTF-8 bytes .* each segment 1\.\.255 bytes/,
+      'the message says what a valid name is',
+    );
   });
 
   it('name validation: edge names that are valid work end to end', async (t) => {
     const fs = await setup(t, factory);
     for (const [i, n] of GOOD_EDGE_NAMES.entries()) {
-      t.true(Buffer.byteLength(n) <= 255);
+      t.true(Buffer.byteLength(n) <= LIMITS.MAX_NAME_BYTES);
       await writeFile(fs, n, pattern(i + 1, i));
       t.deepEqual(await readFile(fs, n), pattern(i + 1, i), JSON.stringify(n));
     }
     t.deepEqual((await allNames(fs)).sort(), [...GOOD_EDGE_NAMES].sort());
   });
+
+  it('nested names: deep paths work end to end; rename moves across folders', async (t) => {
+    const fs = await setup(t, factory);
+    const deep = `${Array.from({ length: 40 }, (_, i) => `level-${i}`).join('/')}/leaf.bin`;
+    await writeFile(fs, deep, pattern(3000, 1));
+    await writeFile(fs, 'photos/2026/img_001.jpg', pattern(10, 2));
+    await writeFile(fs, 'photos/2026/img_002.jpg', pattern(20, 3));
+    await writeFile(fs, 'photos/cover.jpg', pattern(30, 4));
+    sameBytes(t, await readFile(fs, deep), pattern(3000, 1));
+    t.is((await fs.stat('photos/2026/img_002.jpg')).sizeBytes, 20);
+    t.deepEqual(await allNames(fs), [
+      deep,
+      'photos/2026/img_001.jpg',
+      'photos/2026/img_002.jpg',
+      'photos/cover.jpg',
+    ]);
+    const h = await fs.open('photos/2026/img_001.jpg');
+    await fs.rename('photos/2026/img_001.jpg', 'archive/2026/01/img_001.jpg');
+    t.is((await fs.fstat(h)).name, 'archive/2026/01/img_001.jpg', 'the handle follows its file');
+    await fs.closeFile(h);
+    await fs.rename('photos/2026/img_002.jpg', 'top.jpg');
+    await fs.rename(deep, 'level-0/short');
+    await rejectsWith(t, fs.stat('photos/2026/img_001.jpg'), 'NOT_FOUND');
+    t.deepEqual(await allNames(fs), [
+      'archive/2026/01/img_001.jpg',
+      'level-0/short',
+      'photos/cover.jpg',
+      'top.jpg',
+    ]);
+    sameBytes(t, await readFile(fs, 'archive/2026/01/img_001.jpg'), pattern(10, 2));
+    sameBytes(t, await readFile(fs, 'level-0/short'), pattern(3000, 1));
+    // A folder emptied by rename or unlink is gone: a file may take its name.
+    await writeFile(fs, 'photos/2026', Buffer.from('now a file'));
+    await fs.unlink('archive/2026/01/img_001.jpg');
+    await writeFile(fs, 'archive', Buffer.from('also a file'));
+    t.deepEqual(await allNames(fs), [
+      'archive',
+      'level-0/short',
+      'photos/2026',
+      'photos/cover.jpg',
+      'top.jpg',
+    ]);
+    t.is((await fs.statfs()).files, 5);
+  });
+
+  it('nested names: a file and a folder never share a name, and a refusal writes nothing', async (t) => {
+    const fs = await setup(t, factory);
+    await writeFile(fs, 'a', Buffer.from('file a'));
+    await writeFile(fs, 'x/y', Buffer.from('file x/y'));
+    const notFolder = await rejectsWith(t, fs.create('a/b'), 'NOT_A_FOLDER');
+    t.regex(notFolder.message, /a file is named 'a'.*rename or remove/);
+    await rejectsWith(t, fs.create('a/b/c', { exclusive: true }), 'NOT_A_FOLDER');
+    const isFolder = await rejectsWith(t, fs.create('x'), 'IS_A_FOLDER');
+    t.regex(isFolder.message, /'x' is a folder.*pick another name/);
+    await rejectsWith(t, fs.create('x', { exclusive: true, sizeBytes: 10 }), 'IS_A_FOLDER');
+    await rejectsWith(t, fs.rename('a', 'x'), 'IS_A_FOLDER');
+    await rejectsWith(t, fs.rename('x/y', 'a/y'), 'NOT_A_FOLDER');
+    await rejectsWith(t, fs.rename('a', 'a/inside'), 'NOT_A_FOLDER');
+    await rejectsWith(t, fs.rename('x/y', 'x'), 'IS_A_FOLDER');
+    for (const [what, call] of [
+      ['stat of a folder', () => fs.stat('x')],
+      ['open of a folder', () => fs.open('x')],
+      ['unlink of a folder', () => fs.unlink('x')],
+      ['truncate of a folder', () => fs.truncate('x', 0)],
+      ['setTimes of a folder', () => fs.setTimes('x', 0, 0)],
+      ['rename of a folder', () => fs.rename('x', 'z')],
+      ['stat under a file', () => fs.stat('a/b')],
+      ['open under a file', () => fs.open('a/b')],
+      ['unlink under a file', () => fs.unlink('a/b')],
+    ] as const) {
+      const err = await t.throwsAsync(call(), undefined, what);
+      t.is((err as FerryError)?.code, 'NOT_FOUND', `${what}: ${err?.message}`);
+    }
+    t.deepEqual(await allNames(fs, true), ['a', 'x/y'], 'nothing was written');
+    t.deepEqual(await readFile(fs, 'a'), Buffer.from('file a'));
+    t.deepEqual(await readFile(fs, 'x/y'), Buffer.from('file x/y'));
+    // Once the collision is gone, the name is free.
+    await fs.unlink('x/y');
+    await fs.rename('a', 'x');
+    await writeFile(fs, 'a/b', Buffer.from('now a folder'));
+    t.deepEqual(await allNames(fs), ['a/b', 'x']);
+    await rejectsWith(t, fs.create('x/y'), 'NOT_A_FOLDER');
+    t.is((await fs.statfs()).files, 2);
+  });
+
+  it('nested names: hidden names nest, and a hidden folder is hidden', async (t) => {
+    const fs = await setup(t, factory);
+    const part = `${HIDDEN_PREFIX}part/photos/img.jpg`;
+    await writeFile(fs, part, Buffer.from('partial'));
+    await writeFile(fs, 'photos/img.jpg', Buffer.from('old'));
+    t.deepEqual(await allNames(fs), ['photos/img.jpg']);
+    t.deepEqual(await allNames(fs, true), [part, 'photos/img.jpg']);
+    await fs.rename(part, 'photos/img.jpg');
+    t.deepEqual(await allNames(fs, true), ['photos/img.jpg']);
+    t.deepEqual(await readFile(fs, 'photos/img.jpg'), Buffer.from('partial'));
+  });
+
+  it('nested names: concurrent creates, renames and unlinks that share folders', async (t) => {
+    const fs = await setup(t, factory);
+    const names = Array.from({ length: 24 }, (_, i) => `shared/${i % 3}/file-${String(i).padStart(2, '0')}`);
+    await Promise.all(names.map((n, i) => writeFile(fs, n, pattern(100, i))));
+    t.deepEqual(await allNames(fs), [...names].sort(compareNames));
+    // Empty some folders while others fill up, all at once.
+    await Promise.all([
+      ...names.filter((n) => n.startsWith('shared/0/')).map((n) => fs.unlink(n)),
+      ...names
+        .filter((n) => n.startsWith('shared/1/'))
+        .map((n) => fs.rename(n, n.replace('shared/1/', 'moved/'))),
+      ...Array.from({ length: 8 }, (_, i) => writeFile(fs, `shared/3/new-${i}`, pattern(10, i))),
+    ]);
+    const expected = [
+      ...names.filter((n) => n.startsWith('shared/1/')).map((n) => n.replace('shared/1/', 'moved/')),
+      ...names.filter((n) => n.startsWith('shared/2/')),
+      ...Array.from({ length: 8 }, (_, i) => `shared/3/new-${i}`),
+    ].sort(compareNames);
+    t.deepEqual(await allNames(fs), expected);
+    for (const n of expected.filter((e) => e.startsWith('moved/'))) {
+      const i = Number(n.slice(-2));
+      sameBytes(t, await readFile(fs, n), pattern(100, i), n);
+    }
+    await writeFile(fs, 'shared/0', Buffer.from('the emptied folder is free'));
+    t.is((await fs.statfs()).files, expected.length + 1);
+  });
+
+  if (features.prefixListing === true) prefixListingTests(it, factory);
 
   it('quota: NO_SPACE before anything is written, and space comes back', async (t) => {
     const fs = await setup(t, factory, { quotaBytes: 1 * MiB });
@@ -732,5 +894,143 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory): void {
       const err = await t.throwsAsync(fn(), undefined, call);
       t.is((err as FerryError)?.code, 'CLOSED', `${call}: ${err?.message}`);
     }
+  });
+}
+
+/** A page's files and folders as one list, in name order. */
+function pageItems(page: ListPage): string[] {
+  return [...page.entries.map((e) => e.name), ...(page.prefixes ?? [])].sort(compareNames);
+}
+
+/** Every item of a listing walked in pages of `limit`, checking each page's size and cursor. */
+async function walkPages(t: T, fs: FlatFs, opts: ListOptions, limit: number): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const page = await fs.list({ ...opts, limit, ...(cursor === undefined ? {} : { cursor }) });
+    const items = pageItems(page);
+    t.true(items.length <= limit, `a page holds at most ${limit}`);
+    if (page.nextCursor === null) return [...seen, ...items];
+    t.is(
+      page.nextCursor as string | undefined,
+      items[items.length - 1],
+      'the cursor is the last item of the page',
+    );
+    seen.push(...items);
+    cursor = page.nextCursor;
+  }
+  t.fail('the listing never ended');
+  return seen;
+}
+
+/** Listing by prefix and delimiter (ListObjectsV2), for backends with FlatFsFeatures.prefixListing. */
+function prefixListingTests(
+  it: (title: string, fn: (t: T) => Promise<void>) => void,
+  factory: FlatFsFactory,
+): void {
+  const TREE = [
+    'a.txt',
+    'a/1',
+    'a/2/x',
+    'a0',
+    'b/c/d',
+    'photos/20-notes.txt',
+    'photos/2025/x.jpg',
+    'photos/2026/img_001.jpg',
+    'photos/2026/img_002.jpg',
+    'photos/cover.jpg',
+    `${HIDDEN_PREFIX}part/a`,
+    'z',
+  ];
+
+  it('list with a delimiter: one level of one folder, files and folders in name order', async (t) => {
+    const fs = await setup(t, factory);
+    for (const [i, n] of TREE.entries()) await writeFile(fs, n, pattern(i + 1, i));
+    const root = await fs.list({ delimiter: '/' });
+    t.deepEqual(
+      root.entries.map((e) => [e.name, e.sizeBytes]),
+      [
+        ['a.txt', 1],
+        ['a0', 4],
+        ['z', 12],
+      ],
+    );
+    t.deepEqual(root.prefixes, ['a/', 'b/', 'photos/']);
+    t.is(root.nextCursor, null);
+    t.deepEqual(
+      pageItems(root),
+      ['a.txt', 'a/', 'a0', 'b/', 'photos/', 'z'],
+      "'/' sorts between '.' and '0'",
+    );
+    t.deepEqual((await fs.list({ delimiter: '/', includeHidden: true })).prefixes, [
+      `${HIDDEN_PREFIX}part/`,
+      'a/',
+      'b/',
+      'photos/',
+    ]);
+    const photos = await fs.list({ prefix: 'photos/', delimiter: '/' });
+    t.deepEqual(
+      photos.entries.map((e) => e.name),
+      ['photos/20-notes.txt', 'photos/cover.jpg'],
+    );
+    t.deepEqual(photos.prefixes, ['photos/2025/', 'photos/2026/']);
+    const partial = await fs.list({ prefix: 'photos/20', delimiter: '/' });
+    t.deepEqual(pageItems(partial), ['photos/20-notes.txt', 'photos/2025/', 'photos/2026/']);
+    t.deepEqual(pageItems(await fs.list({ prefix: 'photos/2026/', delimiter: '/' })), [
+      'photos/2026/img_001.jpg',
+      'photos/2026/img_002.jpg',
+    ]);
+    t.deepEqual(pageItems(await fs.list({ prefix: 'a', delimiter: '/' })), ['a.txt', 'a/', 'a0']);
+    t.deepEqual(pageItems(await fs.list({ prefix: 'a/', delimiter: '/' })), ['a/1', 'a/2/']);
+    const everyDepth = await fs.list({ prefix: 'photos/' });
+    t.deepEqual(
+      everyDepth.entries.map((e) => e.name),
+      TREE.filter((n) => n.startsWith('photos/')),
+    );
+    t.deepEqual(everyDepth.prefixes, [], 'no delimiter, no folders');
+    for (const prefix of ['nothing/', 'a.txt/', '../', '/', 'a//', 'photos/2026/img_001.jpg/']) {
+      const empty = await fs.list({ prefix, delimiter: '/' });
+      t.deepEqual([pageItems(empty), empty.nextCursor], [[], null], `prefix ${prefix}`);
+    }
+    await fs.unlink('b/c/d');
+    t.deepEqual((await fs.list({ delimiter: '/' })).prefixes, ['a/', 'photos/'], 'an emptied folder is gone');
+    await rejectsWith(t, fs.list({ delimiter: ',' as '/' }), 'INVALID_ARGUMENT');
+    await rejectsWith(t, fs.list({ prefix: 'a\0' }), 'BAD_NAME');
+    await rejectsWith(t, fs.list({ prefix: 'x'.repeat(LIMITS.MAX_NAME_BYTES + 1) }), 'NAME_TOO_LONG');
+    await rejectsWith(t, fs.list({ cursor: 'a//', delimiter: '/' }), 'BAD_NAME');
+  });
+
+  it('list with a delimiter pages through a big folder, each file and folder once', async (t) => {
+    const fs = await setup(t, factory);
+    const files = Array.from({ length: 250 }, (_, i) => `big/f-${String(i).padStart(3, '0')}`);
+    const folders = Array.from({ length: 30 }, (_, i) => `big/sub-${String(i).padStart(2, '0')}/`);
+    for (const n of files) await writeFile(fs, n, Buffer.from(n));
+    for (const f of folders) await writeFile(fs, `${f}x`, Buffer.from(f));
+    await writeFile(fs, 'big/sub-05/deeper/y', Buffer.from('y'));
+    await writeFile(fs, 'bigger', Buffer.from('outside the prefix'));
+    const expected = [...files, ...folders].sort(compareNames);
+    t.deepEqual(await walkPages(t, fs, { prefix: 'big/', delimiter: '/' }, 7), expected);
+    t.deepEqual(await walkPages(t, fs, { prefix: 'big/', delimiter: '/' }, LIMITS.MAX_LIST_PAGE), expected);
+    const afterFolder = await fs.list({ prefix: 'big/', delimiter: '/', cursor: 'big/sub-03/', limit: 2 });
+    t.deepEqual(pageItems(afterFolder), ['big/sub-04/', 'big/sub-05/'], 'nothing inside the cursor folder');
+    t.is(afterFolder.nextCursor, 'big/sub-05/');
+    const insideFolder = await fs.list({ prefix: 'big/', delimiter: '/', cursor: 'big/sub-03/x', limit: 1 });
+    t.deepEqual(pageItems(insideFolder), ['big/sub-04/'], 'a cursor inside a folder is past that folder');
+    const startAfter = await fs.list({ prefix: 'big/', delimiter: '/', cursor: 'big/f-2', limit: 3 });
+    t.deepEqual(pageItems(startAfter), ['big/f-200', 'big/f-201', 'big/f-202'], 'any name is a start-after');
+    const all = [...files, ...folders.map((f) => `${f}x`), 'big/sub-05/deeper/y'].sort(compareNames);
+    t.deepEqual(await walkPages(t, fs, { prefix: 'big/' }, 13), all);
+    const afterSub = await fs.list({ prefix: 'big/', cursor: 'big/sub-05/', limit: 2 });
+    t.deepEqual(
+      pageItems(afterSub),
+      ['big/sub-05/deeper/y', 'big/sub-05/x'],
+      'no delimiter: a folder cursor is a start-after',
+    );
+    // Changes behind the cursor do not disturb paging.
+    const first = await fs.list({ prefix: 'big/', delimiter: '/', limit: 100 });
+    await fs.unlink('big/f-000');
+    await fs.unlink('big/f-050');
+    const rest = await walkPages(t, fs, { prefix: 'big/', delimiter: '/', cursor: first.nextCursor! }, 50);
+    t.deepEqual([...pageItems(first), ...rest], expected);
   });
 }

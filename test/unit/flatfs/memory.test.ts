@@ -10,14 +10,18 @@ import { flatFsCompliance, pattern, rejectsWith } from './compliance.js';
 /** Logical bytes for the suite's default: room for the 6 GiB sparse tests. */
 const ROOMY_QUOTA_BYTES = 64 * GiB;
 
-flatFsCompliance('memory', async (opts) => {
-  const fs = new MemoryFlatFs({
-    quotaBytes: opts.quotaBytes ?? ROOMY_QUOTA_BYTES,
-    readOnly: opts.readOnly ?? false,
-    files: opts.files ?? [],
-  });
-  return { fs, cleanup: () => fs.close() };
-});
+flatFsCompliance(
+  'memory',
+  async (opts) => {
+    const fs = new MemoryFlatFs({
+      quotaBytes: opts.quotaBytes ?? ROOMY_QUOTA_BYTES,
+      readOnly: opts.readOnly ?? false,
+      files: opts.files ?? [],
+    });
+    return { fs, cleanup: () => fs.close() };
+  },
+  { prefixListing: true },
+);
 
 test('memory: a write at 6 GiB allocates only the chunks it touches', async (t) => {
   const fs = new MemoryFlatFs({ quotaBytes: ROOMY_QUOTA_BYTES });
@@ -65,6 +69,12 @@ test('memory: file times come from the injected wall clock', async (t) => {
   t.like(await fs.stat('g'), { mtimeMs: 2_000_000, ctimeMs: 4_000_000 });
 });
 
+test('memory: statfs reports both name limits', async (t) => {
+  const fs = new MemoryFlatFs({ quotaBytes: KiB });
+  t.teardown(() => fs.close());
+  t.like(await fs.statfs(), { maxNameBytes: 1024, maxSegmentBytes: 255 });
+});
+
 test('memory: options are checked', (t) => {
   for (const quotaBytes of [-1, 1.5, Number.NaN, undefined]) {
     const err = t.throws(() => new MemoryFlatFs({ quotaBytes } as unknown as { quotaBytes: number }));
@@ -73,9 +83,20 @@ test('memory: options are checked', (t) => {
   t.throws(() => new MemoryFlatFs({ quotaBytes: 10, files: [['big', Buffer.alloc(11)]] }), {
     message: /quota/,
   });
-  t.throws(() => new MemoryFlatFs({ quotaBytes: 10, files: [['a/b', Buffer.alloc(1)]] }), {
-    message: /'\/'/,
+  t.throws(() => new MemoryFlatFs({ quotaBytes: 10, files: [['a//b', Buffer.alloc(1)]] }), {
+    message: /empty segment/,
   });
+  t.throws(
+    () =>
+      new MemoryFlatFs({
+        quotaBytes: 10,
+        files: [
+          ['a', Buffer.alloc(1)],
+          ['a/b', Buffer.alloc(1)],
+        ],
+      }),
+    { message: /a file is named 'a'/ },
+  );
   t.throws(() => new MemoryFlatFs({ quotaBytes: 10, maxOpenFiles: LIMITS.MAX_OPEN_FILES + 1 }));
 });
 

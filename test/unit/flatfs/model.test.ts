@@ -13,7 +13,16 @@ import { KiB } from '../../../src/core/limits.js';
 import { DirectoryFlatFs } from '../../../src/flatfs/directory.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
 import type { FlatFs } from '../../../src/flatfs/types.js';
-import { MODEL_NAMES, ModelFs, applyReal, describeOutcome, opArb, type Op } from './model.js';
+import {
+  LIST_PREFIXES,
+  MODEL_NAMES,
+  ModelFs,
+  applyReal,
+  describeOutcome,
+  opArb,
+  type Op,
+  type Outcome,
+} from './model.js';
 
 /** Small enough that random sequences hit NO_SPACE now and then. */
 const QUOTA_BYTES = 512 * KiB;
@@ -59,10 +68,10 @@ async function agree(backend: Backend, ops: Op[]): Promise<void> {
   try {
     const model = new ModelFs(QUOTA_BYTES);
     const handles: number[] = [];
-    const check = async (op: Op, step: number): Promise<void> => {
+    const check = async (op: Op, step: number): Promise<Outcome> => {
       const expected = model.apply(op);
       const actual = await applyReal(fs, handles, op);
-      if (JSON.stringify(actual) === JSON.stringify(expected)) return;
+      if (JSON.stringify(actual) === JSON.stringify(expected)) return expected;
       throw new Error(
         `step ${step} ${JSON.stringify(op)}: ${backend.name} gave ${describeOutcome(actual)}, model ${describeOutcome(expected)}`,
       );
@@ -71,6 +80,17 @@ async function agree(backend: Backend, ops: Op[]): Promise<void> {
     // Then every file, read whole through a fresh handle, and the listing, must agree too.
     await check({ kind: 'list', includeHidden: true }, -1);
     await check({ kind: 'statfs' }, -1);
+    // Every prefix, with and without a delimiter, walked in pages of 2 along the model's cursors.
+    for (const prefix of LIST_PREFIXES) {
+      for (const delimited of [false, true]) {
+        let cursor: string | null = null;
+        do {
+          const op: Op = { kind: 'list', includeHidden: true, prefix, delimited, cursor, limit: 2 };
+          const page = await check(op, -1);
+          cursor = page.ok ? ((page.value as [unknown, string | null])[1] ?? null) : null;
+        } while (cursor !== null);
+      }
+    }
     for (const name of MODEL_NAMES) {
       await check({ kind: 'open', name, write: false }, -1);
       const handle = model.handleCount - 1;

@@ -3,15 +3,32 @@
  *
  * Why: a backend and a Map of name -> Buffer (plus open handles and a byte count) must agree on
  * every result and every error code of any sequence of operations. The model is written for
- * obviousness, not speed: whole-buffer copies, no sparseness, no concurrency.
+ * obviousness, not speed: whole-buffer copies, no sparseness, no concurrency; a listing filters,
+ * rolls up, sorts and slices every name; the file/folder collision rule is a scan of every name.
+ * The names nest and collide (`a` and `a/x`, `b` and `b/c`), so the rule is exercised often.
  */
 import fc from 'fast-check';
 import { FerryError } from '../../../src/core/errors.js';
 import { KiB } from '../../../src/core/limits.js';
+import { compareNames } from '../../../src/flatfs/names.js';
 import { HIDDEN_PREFIX, type FlatFs } from '../../../src/flatfs/types.js';
 import { pattern } from './pattern.js';
 
-export const MODEL_NAMES = ['a', 'b', 'c', `${HIDDEN_PREFIX}tmp`] as const;
+export const MODEL_NAMES = [
+  'a',
+  'b',
+  'c',
+  'a/x',
+  'a/y/z',
+  'b/c',
+  `${HIDDEN_PREFIX}tmp`,
+  `${HIDDEN_PREFIX}part/a`,
+] as const;
+
+/** The listing parameters the random `list` operations choose from. */
+export const LIST_PREFIXES = ['', 'a', 'a/', 'a/y/', 'b/', HIDDEN_PREFIX] as const;
+const LIST_CURSORS = [null, 'a', 'a/', 'a/x', 'b', 'b/'] as const;
+const LIST_LIMITS = [null, 1, 2, 3] as const;
 
 export type Op =
   | { kind: 'create'; name: string; sizeBytes: number; exclusive: boolean }
@@ -26,7 +43,14 @@ export type Op =
   | { kind: 'unlink'; name: string }
   | { kind: 'stat'; name: string }
   | { kind: 'fstat'; handle: number }
-  | { kind: 'list'; includeHidden: boolean }
+  | {
+      kind: 'list';
+      includeHidden: boolean;
+      prefix?: string;
+      delimited?: boolean;
+      cursor?: string | null;
+      limit?: number | null;
+    }
   | { kind: 'statfs' };
 
 /** Offsets and sizes cluster around the 64 KiB memory chunk boundaries, up to ~200 KiB. */
@@ -39,13 +63,17 @@ const nameArb = fc.constantFrom(...MODEL_NAMES);
 const handleArb = fc.nat({ max: 12 });
 const seedArb = fc.nat({ max: 255 });
 
+/** Namespace changes and listings weigh more, so short sequences still build nested trees to list. */
 export const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({
-    kind: fc.constant('create'),
-    name: nameArb,
-    sizeBytes: fc.oneof(fc.constant(0), offsetArb),
-    exclusive: fc.boolean(),
-  }),
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('create'),
+      name: nameArb,
+      sizeBytes: fc.oneof(fc.constant(0), offsetArb),
+      exclusive: fc.boolean(),
+    }),
+  },
   fc.record({ kind: fc.constant('open'), name: nameArb, write: fc.boolean() }),
   fc.record({ kind: fc.constant('close'), handle: handleArb }),
   fc.record({
@@ -59,11 +87,21 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('read'), handle: handleArb, offset: offsetArb, lengthBytes: lengthArb }),
   fc.record({ kind: fc.constant('truncate'), name: nameArb, sizeBytes: offsetArb }),
   fc.record({ kind: fc.constant('ftruncate'), handle: handleArb, sizeBytes: offsetArb }),
-  fc.record({ kind: fc.constant('rename'), from: nameArb, to: nameArb }),
-  fc.record({ kind: fc.constant('unlink'), name: nameArb }),
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('rename'), from: nameArb, to: nameArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('unlink'), name: nameArb }) },
   fc.record({ kind: fc.constant('stat'), name: nameArb }),
   fc.record({ kind: fc.constant('fstat'), handle: handleArb }),
-  fc.record({ kind: fc.constant('list'), includeHidden: fc.boolean() }),
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('list'),
+      includeHidden: fc.boolean(),
+      prefix: fc.constantFrom(...LIST_PREFIXES),
+      delimited: fc.boolean(),
+      cursor: fc.constantFrom(...LIST_CURSORS),
+      limit: fc.constantFrom(...LIST_LIMITS),
+    }),
+  },
   fc.record({ kind: fc.constant('statfs') }),
 ) as fc.Arbitrary<Op>;
 
@@ -154,16 +192,40 @@ export class ModelFs {
         return [inode.name, inode.data.length];
       }
       case 'list':
-        return [...this.files.values()]
-          .filter((f) => op.includeHidden || !f.name.startsWith(HIDDEN_PREFIX))
-          .map((f) => [f.name, f.data.length])
-          .sort((x, y) => Buffer.compare(Buffer.from(x[0] as string), Buffer.from(y[0] as string)));
+        return this.list(op);
       case 'statfs':
         return [this.files.size, this.usedBytes];
     }
   }
 
+  /** Every name, rolled up and sorted, then the page after the cursor: [items, nextCursor]. */
+  private list(op: Extract<Op, { kind: 'list' }>): unknown {
+    const prefix = op.prefix ?? '';
+    const items = new Map<string, unknown[]>();
+    for (const f of this.files.values()) {
+      if (!f.name.startsWith(prefix) || (!op.includeHidden && f.name.startsWith(HIDDEN_PREFIX))) continue;
+      const slash = op.delimited === true ? f.name.indexOf('/', prefix.length) : -1;
+      if (slash === -1) items.set(f.name, [f.name, f.data.length]);
+      else items.set(f.name.slice(0, slash + 1), [f.name.slice(0, slash + 1)]);
+    }
+    const byBytes = (x: string, y: string): number => Buffer.compare(Buffer.from(x), Buffer.from(y));
+    const cursor = op.cursor ?? null;
+    const after = [...items.keys()].filter((k) => cursor === null || byBytes(k, cursor) > 0).sort(byBytes);
+    const page = after.slice(0, op.limit ?? after.length);
+    const nextCursor = after.length > page.length ? (page[page.length - 1] ?? null) : null;
+    return [page.map((k) => items.get(k)), nextCursor];
+  }
+
+  /** NOT_A_FOLDER when a file is a folder of `name`, IS_A_FOLDER when files are under `name/`. */
+  private checkCreatable(name: string): void {
+    for (const other of this.files.keys()) {
+      if (name.startsWith(`${other}/`)) throw new ModelError('NOT_A_FOLDER');
+      if (other.startsWith(`${name}/`)) throw new ModelError('IS_A_FOLDER');
+    }
+  }
+
   private create(name: string, sizeBytes: number, exclusive: boolean): null {
+    this.checkCreatable(name);
     const existing = this.files.get(name);
     if (existing && exclusive) throw new ModelError('EXISTS');
     this.reserve(sizeBytes - (existing?.data.length ?? 0));
@@ -178,6 +240,7 @@ export class ModelFs {
   private rename(from: string, to: string): null {
     const inode = this.lookup(from);
     if (from === to) return null;
+    this.checkCreatable(to);
     const target = this.files.get(to);
     if (target) this.unlinkInode(target);
     this.files.delete(from);
@@ -292,8 +355,21 @@ async function runReal(fs: FlatFs, handles: number[], op: Op): Promise<unknown> 
       const st = await fs.fstat(h(op.handle));
       return [st.name, st.sizeBytes];
     }
-    case 'list':
-      return (await fs.list({ includeHidden: op.includeHidden })).entries.map((e) => [e.name, e.sizeBytes]);
+    case 'list': {
+      const page = await fs.list({
+        includeHidden: op.includeHidden,
+        ...(op.prefix === undefined ? {} : { prefix: op.prefix }),
+        ...(op.delimited === true ? { delimiter: '/' as const } : {}),
+        ...(op.cursor === undefined || op.cursor === null ? {} : { cursor: op.cursor }),
+        ...(op.limit === undefined || op.limit === null ? {} : { limit: op.limit }),
+      });
+      const items: Array<[string, ...unknown[]]> = [
+        ...page.entries.map((e): [string, number] => [e.name, e.sizeBytes]),
+        ...(page.prefixes ?? []).map((p): [string] => [p]),
+      ];
+      items.sort((x, y) => compareNames(x[0], y[0]));
+      return [items, page.nextCursor];
+    }
     case 'statfs': {
       const st = await fs.statfs();
       return [st.files, st.usedBytes];

@@ -1,10 +1,20 @@
 /**
  * Name rules and name order, checked against slow oracles: validity against a direct reading of
- * the rule on the UTF-8 bytes, order against Buffer.compare of the encoded names.
+ * the rule on the UTF-8 bytes (split at 0x2f), order against Buffer.compare of the encoded names.
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { isHiddenName, isValidName, compareNames, validateName } from '../../../src/flatfs/names.js';
+import {
+  compareNames,
+  folderOf,
+  internalName,
+  isHiddenName,
+  isValidName,
+  parentsOf,
+  validateCursor,
+  validateName,
+  validatePrefix,
+} from '../../../src/flatfs/names.js';
 import { HIDDEN_PREFIX } from '../../../src/flatfs/types.js';
 
 /** The rule, read literally on the encoded bytes. */
@@ -16,19 +26,35 @@ function wellFormed(s: string): boolean {
 function oracleValid(name: string): boolean {
   if (!wellFormed(name)) return false;
   const bytes = Buffer.from(name, 'utf8');
-  return (
-    bytes.length >= 1 &&
-    bytes.length <= 255 &&
-    !bytes.includes(0x2f) &&
-    !bytes.includes(0x00) &&
-    name !== '.' &&
-    name !== '..'
-  );
+  if (bytes.length < 1 || bytes.length > 1024 || bytes.includes(0x00)) return false;
+  const segments: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i === bytes.length || bytes[i] === 0x2f) {
+      segments.push(bytes.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  return segments.every((seg) => {
+    const text = seg.toString('latin1');
+    return seg.length >= 1 && seg.length <= 255 && text !== '.' && text !== '..';
+  });
 }
+
+/** Segments that hit every rule: empty, dots, long, unicode. */
+const segmentLike = fc.oneof(
+  fc.constantFrom('', '.', '..', '...', 'a', 'x'.repeat(255), 'x'.repeat(256), '\u00e9'.repeat(128), '\0'),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 20 }),
+);
 
 const nameLike = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 140 }),
   fc.string({ unit: 'grapheme', maxLength: 90 }),
+  fc.array(segmentLike, { minLength: 1, maxLength: 8 }).map((segs) => segs.join('/')),
+  fc
+    .array(fc.constantFrom('x'.repeat(255), 'y'.repeat(254), 'zz'), { minLength: 3, maxLength: 6 })
+    .map((segs) => segs.join('/')),
   fc.constantFrom(
     '',
     '.',
@@ -36,6 +62,11 @@ const nameLike = fc.oneof(
     '...',
     '/',
     'a/b',
+    'a//b',
+    '/a',
+    'a/',
+    'a/./b',
+    'a/../b',
     '\0',
     'x'.repeat(255),
     'x'.repeat(256),
@@ -55,18 +86,24 @@ test('validateName accepts exactly what the rule allows', (t) => {
 test('validateName tells what is wrong and what a valid name is', (t) => {
   const tooLong = t.throws(() => validateName('\u00e9'.repeat(128)));
   t.is((tooLong as { code?: string }).code, 'NAME_TOO_LONG');
-  t.regex(tooLong.message, /256 UTF-8 bytes/);
+  t.regex(tooLong.message, /segment .* is 256 UTF-8 bytes/);
+  const keyTooLong = t.throws(() => validateName('abcd/'.repeat(204) + 'abcde'));
+  t.is((keyTooLong as { code?: string }).code, 'NAME_TOO_LONG');
+  t.regex(keyTooLong.message, /file name is 1025 UTF-8 bytes/);
   for (const [bad, why] of [
     ['', /empty/],
-    ['..', /reserved/],
-    ['a/b', /'\/'/],
+    ['..', /'\.\.' segment, which is reserved/],
+    ['a/./b', /'\.' segment, which is reserved/],
+    ['a//b', /empty segment/],
+    ['/a', /starts with '\/'/],
+    ['a/', /ends with '\/'/],
     ['a\0', /NUL/],
     ['\uD800', /surrogate/],
   ] as const) {
     const err = t.throws(() => validateName(bad));
     t.is((err as { code?: string }).code, 'BAD_NAME');
     t.regex(err.message, why);
-    t.regex(err.message, /a valid name is 1\.\.255 UTF-8 bytes/);
+    t.regex(err.message, /a valid name is 1\.\.1024 UTF-8 bytes .* each segment 1\.\.255 bytes/);
   }
   t.is((t.throws(() => validateName(7)) as { code?: string }).code, 'BAD_NAME');
 });
@@ -90,4 +127,39 @@ test('hidden names are those with the prefix', (t) => {
   t.true(isValidName(`${HIDDEN_PREFIX}x`));
   t.false(isHiddenName('.ferry'));
   t.false(isHiddenName(`x${HIDDEN_PREFIX}`));
+});
+
+test('prefixes and cursors: a prefix is any text a name could start with; a cursor a name or folder', (t) => {
+  for (const prefix of ['', 'a', 'a/', 'a/b', '.', '..', '../', '/', 'a//'])
+    t.notThrows(() => validatePrefix(prefix));
+  for (const [bad, code] of [
+    ['a\0', 'BAD_NAME'],
+    ['\uD800', 'BAD_NAME'],
+    ['x'.repeat(1025), 'NAME_TOO_LONG'],
+  ] as const) {
+    t.is((t.throws(() => validatePrefix(bad)) as { code?: string }).code, code);
+  }
+  for (const cursor of ['a', 'a/b', 'a/', 'a/b/']) t.notThrows(() => validateCursor(cursor));
+  for (const cursor of ['', '/', 'a//', '../', 'a/../']) {
+    t.is((t.throws(() => validateCursor(cursor)) as { code?: string }).code, 'BAD_NAME', cursor);
+  }
+});
+
+test('parentsOf and folderOf split at every /', (t) => {
+  t.deepEqual(parentsOf('a/b/c'), ['a', 'a/b']);
+  t.deepEqual(parentsOf('a'), []);
+  t.is(folderOf('a/b/c'), 'a/b/');
+  t.is(folderOf('a/b/'), 'a/b/');
+  t.is(folderOf('ab'), '');
+});
+
+test('internal names mirror the user tree under one hidden folder per kind', (t) => {
+  t.is(internalName('part', 'photos/a.jpg'), `${HIDDEN_PREFIX}part/photos/a.jpg`);
+  t.true(isHiddenName(internalName('part', 'a') ?? ''));
+  const longest = `${'0'.repeat(255)}/${'1'.repeat(255)}/${'2'.repeat(255)}/${'3'.repeat(254)}/z`;
+  t.true(isValidName(longest));
+  t.is(internalName('part', longest), null, 'too long for the hidden tree: the caller hashes');
+  // The internal names of two user names collide only when the user names do.
+  t.not(internalName('part', 'a'), internalName('part', 'a.part'));
+  t.false((internalName('part', 'a.part/x') ?? '').startsWith(`${internalName('part', 'a')}/`));
 });

@@ -106,7 +106,7 @@ test('resume sends only the blocks the server lacks', async (t) => {
 test('bad names, hidden names and unknown requests get typed errors; server keeps serving', async (t) => {
   const { client } = await setup(t);
   for (const [name, code] of [
-    ['a/b', 'BAD_NAME'],
+    ['a//b', 'BAD_NAME'],
     ['..', 'BAD_NAME'],
     [`${HIDDEN_PREFIX}x.part`, 'BAD_NAME'],
     ['x'.repeat(300), 'NAME_TOO_LONG'],
