@@ -6,9 +6,9 @@
  * and checks the flags, reads the secret, prints where it listens and stops cleanly on a signal
  * (requests in progress finish; open uploads are left resumable).
  */
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_SERVER_PORT, FerryServer, parseBytes, type FerryServerOptions } from '../../src/index.js';
+import { readSecret, transportFromArgs } from '../remote.js';
 import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
 
@@ -27,26 +27,8 @@ interface ServeArgs {
   name?: string;
 }
 
-/** The secret from --secret-file, else FERRY_SECRET, else none. Throws UsageError for an unreadable or empty file. */
-export function readSecret(secretFile: string | undefined): string | undefined {
-  if (secretFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(secretFile, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read --secret-file ${secretFile}: ${(err as Error).message}`);
-    }
-    const secret = text.replace(/\r?\n$/, '');
-    if (secret === '')
-      throw new UsageError(`--secret-file ${secretFile} is empty: put the shared secret in it`);
-    return secret;
-  }
-  const env = process.env.FERRY_SECRET;
-  return env === undefined || env === '' ? undefined : env;
-}
-
 /** Parses HOST:PORT or [V6]:PORT. */
-export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+function parseHostPort(text: string, flag: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
   if (!m)
     throw new UsageError(
@@ -57,16 +39,6 @@ export function parseHostPort(text: string, flag: string): { host: string; port:
   const raw = m[1]!;
   const host = raw.startsWith('[') ? raw.slice(1, -1) : raw === 'localhost' ? '127.0.0.1' : raw;
   return { host, port };
-}
-
-/** Parses --packet-size into a transport config string. */
-export function transportFromArgs(packetSize: string | undefined): string | undefined {
-  if (packetSize === undefined) return undefined;
-  const n = parseBytes(packetSize);
-  if (!Number.isSafeInteger(n) || n < 1200 || n > 65507) {
-    throw new UsageError(`--packet-size ${packetSize}: use 1200..65507 bytes (loopback takes up to 65507)`);
-  }
-  return `packetBytes=${n}`;
 }
 
 function parseDevices(specs: readonly string[]): Record<string, string> {
