@@ -16,6 +16,8 @@ export const ALLOWED = {
   'src/transfer': ['src/transport', 'src/blockdev', 'src/flatfs', 'src/wire', 'src/core'],
   'src/fuse': ['src/transfer', 'src/transport', 'src/blockdev', 'src/flatfs', 'src/wire', 'src/core'],
   'src/nbd': ['src/transfer', 'src/transport', 'src/blockdev', 'src/flatfs', 'src/wire', 'src/core'],
+  // Standalone programs over the transport (the `ferry impair` UDP proxy): no files, no transfers.
+  'src/proxy': ['src/transport', 'src/wire', 'src/core'],
   'src/index.ts': ['src/*'],
   // cli and bench are thin adapters over the public API; `ferry bench` (cli) runs the benchmarks in bench/.
   cli: ['src/index.ts', 'bench'],
