@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
+import { relativeImports } from './imports.js';
 
 /** The folders whose files the rule checks and whose imports it follows. */
 export const CYCLE_ROOTS = ['src', 'cli', 'bench'];
@@ -102,9 +103,7 @@ export default {
         if (!inRoots(root, self)) return {};
         const within = (f) => inRoots(root, f);
         const rel = (f) => path.relative(root, f).split(path.sep).join('/');
-        function check(node) {
-          const spec = node.source && node.source.value;
-          if (typeof spec !== 'string' || !spec.startsWith('.')) return;
+        return relativeImports(context, (node, spec) => {
           const target = resolveImport(self, spec);
           if (target === undefined || !within(target)) return;
           const chain = target === self ? [self] : pathBack(target, self, cachedImportsOf, within);
@@ -113,13 +112,7 @@ export default {
             node: node.source,
             message: `import cycle: ${[self, ...chain].map(rel).join(' -> ')}: move what they share into a module of its own that imports none of them`,
           });
-        }
-        return {
-          ImportDeclaration: check,
-          ExportNamedDeclaration: check,
-          ExportAllDeclaration: check,
-          ImportExpression: check,
-        };
+        });
       },
     },
   },

@@ -5,6 +5,7 @@
 // under cli/commands/; it may not import another command (what two commands share goes into cli/,
 // e.g. cli/remote.ts or cli/util.ts). The registry, cli/commands/index.ts, lists them all.
 import path from 'node:path';
+import { relativeImports } from './imports.js';
 
 /** For each layer, the layers its files may import from (its own layer is always allowed). */
 export const ALLOWED = {
@@ -49,16 +50,6 @@ function commandOf(relPath) {
     .replace(/\.[jt]s$/, '');
 }
 
-/** The checks of import declarations, export-from declarations and dynamic imports. */
-function importVisitors(check) {
-  return {
-    ImportDeclaration: check,
-    ExportNamedDeclaration: check,
-    ExportAllDeclaration: check,
-    ImportExpression: check,
-  };
-}
-
 export default {
   rules: {
     'command-independence': {
@@ -72,10 +63,7 @@ export default {
         const fromRel = path.relative(root, context.filename).split(path.sep).join('/');
         const from = commandOf(fromRel);
         if (from === undefined || fromRel === COMMAND_REGISTRY) return {};
-        return importVisitors((node) => {
-          const spec = node.source && node.source.value;
-          if (typeof spec !== 'string' || !spec.startsWith('.')) return;
-          const target = path.relative(root, path.resolve(path.dirname(context.filename), spec));
+        return relativeImports(context, (node, spec, target) => {
           const to = commandOf(target);
           if (to === undefined || to === from) return;
           context.report({
@@ -96,18 +84,14 @@ export default {
         const fromRel = path.relative(root, context.filename);
         const from = layerOf(fromRel);
         if (!from) return {};
-        function check(node) {
-          const spec = node.source && node.source.value;
-          if (typeof spec !== 'string' || !spec.startsWith('.')) return;
-          const target = path.relative(root, path.resolve(path.dirname(context.filename), spec));
+        return relativeImports(context, (node, _spec, target) => {
           const to = layerOf(target.replace(/\.js$/, '.ts')) ?? layerOf(target);
           if (!to || allowed(from, to)) return;
           context.report({
             node: node.source,
             message: `${from} may not import from ${to} (DESIGN.md layers: ${from} may use ${ALLOWED[from].join(', ') || 'only itself'})`,
           });
-        }
-        return importVisitors(check);
+        });
       },
     },
   },

@@ -1,7 +1,8 @@
 /**
- * The lint rules that keep the import graph in shape: no ferry sub-command imports another
- * (eslint-rules/layers.js, `command-independence`), and no import cycles among src/, cli/ and
- * bench/ (eslint-rules/import-cycles.js). Each runs through ESLint on a small tree in a temp folder.
+ * The lint rules that keep the import graph in shape: the layer direction (eslint-rules/layers.js,
+ * `layer-direction`), no ferry sub-command importing another (`command-independence`), and no import
+ * cycles among src/, cli/ and bench/ (eslint-rules/import-cycles.js). Each runs through ESLint on a
+ * small tree in a temp folder.
  */
 import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -31,7 +32,11 @@ async function lintTree(files: Record<string, string>): Promise<Map<string, stri
           files: ['**/*.ts'],
           languageOptions: { parser: tseslint.parser as unknown as ESLint.Plugin },
           plugins: { ferry: { rules: { ...layers.default.rules, ...cycles.default.rules } } },
-          rules: { 'ferry/command-independence': 'error', 'ferry/no-import-cycle': 'error' },
+          rules: {
+            'ferry/layer-direction': 'error',
+            'ferry/command-independence': 'error',
+            'ferry/no-import-cycle': 'error',
+          },
         },
       ],
     });
@@ -104,4 +109,21 @@ test('a tree without cycles passes', async (t) => {
       "import type { Report } from './report.js';\nexport const render = (r: Report) => String(r.n);\n",
   });
   for (const [file, messages] of out) t.deepEqual(messages, [], file);
+});
+
+test('the impairment proxy (src/proxy) stands on transport, wire and core, and the transport below it does not use it', async (t) => {
+  const out = await lintTree({
+    'src/core/errors.ts': 'export const e = 1;\n',
+    'src/transport/impair/impairment.ts': "import { e } from '../../core/errors.js';\nexport const i = e;\n",
+    'src/transfer/client.ts': 'export const c = 1;\n',
+    'src/proxy/impair-proxy.ts':
+      "import { i } from '../transport/impair/impairment.js';\nimport { c } from '../transfer/client.js';\nexport const p = i + c;\n",
+    'src/transport/endpoint.ts': "import { p } from '../proxy/impair-proxy.js';\nexport const q = p;\n",
+    'src/index.ts': "export { p } from './proxy/impair-proxy.js';\n",
+  });
+  t.deepEqual(out.get('src/proxy/impair-proxy.ts'), [
+    'ferry/layer-direction: src/proxy may not import from src/transfer (DESIGN.md layers: src/proxy may use src/transport, src/wire, src/core)',
+  ]);
+  t.regex(out.get('src/transport/endpoint.ts')?.[0] ?? '', /src\/transport may not import from src\/proxy/);
+  t.deepEqual(out.get('src/index.ts'), []);
 });
