@@ -7,7 +7,7 @@
  * way and fail with the same messages; commands import this, never each other.
  */
 import { readFileSync } from 'node:fs';
-import type { Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
 import { openClient, parseBytes, parseRemote, type FerryClient, type RemoteRef } from '../src/index.js';
 import { asUsage, UsageError } from './util.js';
 
@@ -64,19 +64,25 @@ export function connectTo(ref: RemoteRef, args: RemoteArgs): Promise<FerryClient
   });
 }
 
+/** `--secret-file`, as the server and the remote commands take it (read with `readSecret`). */
+export const SECRET_FILE_OPTION = {
+  type: 'string',
+  requiresArg: true,
+  describe: 'file holding the shared secret (else FERRY_SECRET)',
+} as const satisfies Options;
+
+/** `--packet-size`, as the server and the remote commands take it (read with `transportFromArgs`). */
+export const PACKET_SIZE_OPTION = {
+  type: 'string',
+  requiresArg: true,
+  describe: 'largest datagram, 1200..65507 bytes',
+} as const satisfies Options;
+
 /** Options every remote command shares. */
 export function remoteOptions<T>(y: Argv<T>): Argv<T & RemoteArgs> {
   return y
-    .option('secret-file', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'file holding the shared secret (else FERRY_SECRET)',
-    })
-    .option('packet-size', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'largest datagram, 1200..65507 bytes',
-    })
+    .option('secret-file', SECRET_FILE_OPTION)
+    .option('packet-size', PACKET_SIZE_OPTION)
     .option('connect-timeout', {
       type: 'number',
       requiresArg: true,

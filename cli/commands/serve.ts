@@ -8,7 +8,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_SERVER_PORT, FerryServer, parseBytes, type FerryServerOptions } from '../../src/index.js';
-import { readSecret, transportFromArgs } from '../remote.js';
+import { PACKET_SIZE_OPTION, readSecret, SECRET_FILE_OPTION, transportFromArgs } from '../remote.js';
 import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
 
@@ -110,11 +110,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
         describe: 'serve a block device: NAME=memory:SIZE or NAME=file:PATH[:SIZE] (repeatable)',
       })
-      .option('secret-file', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'file holding the shared secret (else FERRY_SECRET)',
-      })
+      .option('secret-file', SECRET_FILE_OPTION)
       .option('read-only', { type: 'boolean', default: false, describe: 'refuse every change' })
       .option('quota', {
         type: 'string',
@@ -135,11 +131,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
         describe: 'UDP port of discovery probes',
       })
-      .option('packet-size', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'largest datagram, 1200..65507 bytes',
-      })
+      .option('packet-size', PACKET_SIZE_OPTION)
       .option('name', { type: 'string', requiresArg: true, describe: 'server name shown by ferry discover' })
       .example('$0 serve --memory --quota 8GiB', 'serve 8 GiB of memory on 127.0.0.1:7733')
       .example(
