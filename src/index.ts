@@ -50,17 +50,19 @@ export {
   readImpairmentConfig,
   type ImpairmentConfig,
   type ImpairmentStats,
+  parseHostPort,
+  formatHostPort,
+  isLoopbackHost,
+  type HostPort,
+} from './transport/impair/index.js';
+export {
   ImpairProxy,
   IMPAIR_PROXY_SCHEMA,
   type ImpairProxyOptions,
   type ImpairProxySettings,
   type ImpairProxyStats,
   type ImpairDirection,
-  parseHostPort,
-  formatHostPort,
-  isLoopbackHost,
-  type HostPort,
-} from './transport/impair/index.js';
+} from './proxy/index.js';
 export {
   MemoryFlatFs,
   DirectoryFlatFs,

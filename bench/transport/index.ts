@@ -13,35 +13,23 @@ import { fileURLToPath } from 'node:url';
 import type { ImplName } from './links/link.js';
 import type { TransportBenchOptions } from './options.js';
 import { planRuns, type PlannedRun } from './plan.js';
+import { REPORT_SCHEMA, type TransportBenchReport } from './report.js';
 import { skippedRun, toResult, type RunResult } from './results.js';
 import { runScenario } from './run.js';
 import type { Scenario } from './scenario.js';
-import { checkTargets, type TargetCheck } from './targets.js';
+import { checkTargets } from './targets.js';
 import { ensureUdx, loadUdx } from './udx-native.js';
 import { WorkerPool, type ForkSpec } from './workers.js';
 
 export { parseTransportOptions, type TransportBenchOptions, type RawTransportOptions } from './options.js';
 export { renderTransportReport } from './render.js';
+export { REPORT_SCHEMA, type TransportBenchReport } from './report.js';
 export { summarizeProfileDir } from './cpu-profile.js';
 
-export const REPORT_SCHEMA = 'ferry.bench.transport/1';
 /** A paced step that delivers less than this share of its offered rate is saturated. */
 const SATURATED_SHARE = 0.9;
 const SATURATED_STEPS = 2;
 const POOL_CLOSE_TIMEOUT_MS = 3000;
-
-export interface TransportBenchReport {
-  schema: typeof REPORT_SCHEMA;
-  started_at: string;
-  finished_at: string;
-  host: { node: string; platform: string; cpus: number; cpu_model: string };
-  options: TransportBenchOptions;
-  /** Implementations that could not run at all, with the reason. */
-  unavailable: Partial<Record<ImplName, string>>;
-  interrupted: boolean;
-  runs: RunResult[];
-  targets: TargetCheck[];
-}
 
 export interface TransportBenchIo {
   /** Progress and notices for people (stderr). */

@@ -7,7 +7,7 @@ import { formatNumber, formatTable, type Cell } from '../lib/table.js';
 import type { ImplName } from './links/link.js';
 import type { RunResult } from './results.js';
 import type { TargetCheck } from './targets.js';
-import type { TransportBenchReport } from './index.js';
+import type { TransportBenchReport } from './report.js';
 
 const BASELINES: readonly ImplName[] = ['dgram', 'tcp', 'udx'];
 const P50 = '50.000000';

@@ -10,13 +10,10 @@ import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  FerryError,
   fileSink,
   fileSource,
   looksRemote,
-  openClient,
   parseBytes,
-  parseRemote,
   streamSink,
   type CopyOptions,
   type CopyStats,
@@ -25,13 +22,7 @@ import {
 } from '../../src/index.js';
 import { printJson, UsageError } from '../util.js';
 import { formatBytes, progressBar } from '../progress.js';
-import { readSecret, transportFromArgs } from './serve.js';
-
-export interface RemoteArgs {
-  'secret-file'?: string;
-  'packet-size'?: string;
-  'connect-timeout'?: number;
-}
+import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from '../remote.js';
 
 interface CpArgs extends RemoteArgs {
   paths: string[];
@@ -43,49 +34,6 @@ interface CpArgs extends RemoteArgs {
   'block-size'?: string;
   window?: number;
   progress?: boolean;
-}
-
-/** Parses a remote address, turning BAD_URL into a usage error (exit 2). */
-export function remoteArg(text: string): RemoteRef {
-  try {
-    return parseRemote(text);
-  } catch (err) {
-    if (err instanceof FerryError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
-/** Connects to the server a remote address names (secret from --secret-file or FERRY_SECRET). */
-export function connectTo(ref: RemoteRef, args: RemoteArgs): Promise<FerryClient> {
-  const secret = readSecret(args['secret-file']);
-  const transport = transportFromArgs(args['packet-size']);
-  return openClient({
-    host: ref.host,
-    port: ref.port,
-    ...(secret !== undefined ? { secret } : {}),
-    ...(transport !== undefined ? { transport } : {}),
-    ...(args['connect-timeout'] !== undefined ? { connectTimeoutMs: args['connect-timeout'] * 1000 } : {}),
-  });
-}
-
-/** Options every remote command shares. */
-export function remoteOptions<T>(y: Argv<T>): Argv<T & RemoteArgs> {
-  return y
-    .option('secret-file', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'file holding the shared secret (else FERRY_SECRET)',
-    })
-    .option('packet-size', {
-      type: 'string',
-      requiresArg: true,
-      describe: 'largest datagram, 1200..65507 bytes',
-    })
-    .option('connect-timeout', {
-      type: 'number',
-      requiresArg: true,
-      describe: 'seconds to wait for the server (default 5)',
-    }) as Argv<T & RemoteArgs>;
 }
 
 function copyOptions(args: CpArgs): CopyOptions {

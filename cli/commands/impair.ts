@@ -11,13 +11,12 @@ import {
   IMPAIR_PROXY_SCHEMA,
   IMPAIRMENT_SCHEMA,
   ImpairProxy,
-  isFerryError,
   parseKeyValues,
   type ImpairProxyStats,
   type ImpairmentStats,
 } from '../../src/index.js';
 import { untilSignal } from '../signals.js';
-import { UsageError } from '../util.js';
+import { asUsage, failAsUsage, throwAsUsage, UsageError } from '../util.js';
 
 /** Command-line flags that set one impairment setting each. */
 const FLAG_SETTINGS = {
@@ -115,14 +114,6 @@ export const impairCommand: CommandModule<object, ImpairArgs> = {
   },
 };
 
-/**
- * yargs validation failures (a missing or value-less option, an unknown flag) become bad usage
- * before the handler runs; without this the global fail hook lets the handler start anyway.
- */
-function failAsUsage(msg: string | undefined, err: Error | undefined): never {
-  throw new UsageError((msg || err?.message || 'bad usage').replace(/\s*\n\s*/g, ' '));
-}
-
 /** Impairment and proxy settings from --config, overridden by the individual flags. */
 function settingsFrom(argv: ImpairArgs): {
   impairment: Record<string, string>;
@@ -130,7 +121,7 @@ function settingsFrom(argv: ImpairArgs): {
 } {
   const impairment: Record<string, string> = {};
   const proxySettings: Record<string, string> = { direction: argv.direction };
-  const given = usage(() => parseKeyValues(argv.config ?? '', '--config'));
+  const given = asUsage(() => parseKeyValues(argv.config ?? '', '--config'));
   for (const [key, value] of Object.entries(given)) {
     if (key in IMPAIRMENT_SCHEMA) impairment[key] = value;
     else if (key in IMPAIR_PROXY_SCHEMA) proxySettings[key] = value;
@@ -160,25 +151,7 @@ async function createProxy(
       insecure: argv.insecure,
     });
   } catch (err) {
-    // Wrong values and refused addresses are fixed by changing the command line: bad usage.
-    if (
-      isFerryError(err, 'INVALID_ARGUMENT') ||
-      isFerryError(err, 'INVALID_CONFIG') ||
-      isFerryError(err, 'NOT_LOOPBACK')
-    ) {
-      throw new UsageError(err.message);
-    }
-    throw err;
-  }
-}
-
-/** Runs `fn`, turning a FerryError about the arguments into bad usage. */
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (isFerryError(err)) throw new UsageError(err.message);
-    throw err;
+    throwAsUsage(err, ['INVALID_ARGUMENT', 'INVALID_CONFIG', 'NOT_LOOPBACK']);
   }
 }
 

@@ -1,6 +1,6 @@
 // Every `ferry` sub-command, one module each. Add a command by adding its module here.
 import type { CommandModule } from 'yargs';
-import { benchCommand } from './bench.js';
+import { benchCommand } from './bench/index.js';
 import { cpCommand } from './cp.js';
 import { demoCommand } from './demo.js';
 import { discoverCommand } from './discover.js';

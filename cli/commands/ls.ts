@@ -5,7 +5,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { FileStat } from '../../src/index.js';
 import { printJson } from '../util.js';
-import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from './cp.js';
+import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from '../remote.js';
 
 interface LsArgs extends RemoteArgs {
   remote: string;

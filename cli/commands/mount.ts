@@ -20,8 +20,6 @@ import {
   isFerryError,
   MemoryFlatFs,
   formatRemote,
-  openClient,
-  parseRemote,
   RemoteFlatFs,
   mountFlatFs,
   parseBytes,
@@ -31,10 +29,9 @@ import {
   type FlatFs,
   type FuseMount,
   type FuseMountConfig,
-  type RemoteRef,
 } from '../../src/index.js';
-import { UsageError } from '../util.js';
-import { readSecret } from './serve.js';
+import { connectTo, remoteArg } from '../remote.js';
+import { asUsage, failAsUsage, UsageError } from '../util.js';
 
 interface MountArgs {
   paths: string[];
@@ -164,17 +161,14 @@ function splitPaths(argv: MountArgs): { source: string | null; mountpoint: strin
 
 /** --config, then the individual flags over it; bad values are bad usage. */
 function mountConfig(argv: MountArgs): FuseMountConfig {
-  try {
+  return asUsage(() => {
     const given: Record<string, unknown> = parseKeyValues(argv.config ?? '', '--config');
     if (argv['read-only']) given.readOnly = true;
     if (argv['attr-timeout'] !== undefined) given.attrTimeoutMs = argv['attr-timeout'];
     if (argv['entry-timeout'] !== undefined) given.entryTimeoutMs = argv['entry-timeout'];
     if (argv['op-timeout'] !== undefined) given.opTimeoutMs = argv['op-timeout'];
     return readFuseMountConfig(given);
-  } catch (err) {
-    if (isFerryError(err)) throw new UsageError(err.message);
-    throw err;
-  }
+  });
 }
 
 async function openBackend(argv: MountArgs, source: string | null): Promise<Backend> {
@@ -220,20 +214,9 @@ async function openDirectory(
 
 /** A ferry server over the network (`ferry serve`), through RemoteFlatFs. */
 async function openRemote(url: string, secretFile: string | undefined): Promise<Backend> {
-  let ref: RemoteRef;
-  try {
-    ref = parseRemote(url);
-  } catch (err) {
-    if (isFerryError(err)) throw new UsageError(err.message);
-    throw err;
-  }
+  const ref = remoteArg(url);
   if (ref.name !== null) throw new UsageError(`mount a server, not a file: ferry://${ref.host}:${ref.port}`);
-  const secret = readSecret(secretFile);
-  const client = await openClient({
-    host: ref.host,
-    port: ref.port,
-    ...(secret !== undefined ? { secret } : {}),
-  });
+  const client = await connectTo(ref, { 'secret-file': secretFile });
   return { fs: new RemoteFlatFs(client), description: `server ${formatRemote(ref)}` };
 }
 
@@ -297,8 +280,4 @@ function printStats(mount: FuseMount, json: boolean, why: string): void {
 
 function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(bytes % 2 ** 30 === 0 ? 0 : 2)} GiB`;
-}
-
-function failAsUsage(msg: string | undefined, err: Error | undefined): never {
-  throw new UsageError(msg || err?.message || 'bad usage');
 }

@@ -9,20 +9,16 @@
 import type { Argv, CommandModule } from 'yargs';
 import {
   FileBlockDevice,
-  isFerryError,
   MemoryBlockDevice,
   NbdServer,
-  openClient,
   parseBytes,
-  parseRemote,
   RemoteBlockDevice,
   type BlockDevice,
   type NbdListenAddress,
-  type RemoteRef,
 } from '../../src/index.js';
+import { connectTo, remoteArg } from '../remote.js';
 import { untilSignal } from '../signals.js';
-import { UsageError } from '../util.js';
-import { readSecret } from './serve.js';
+import { asUsage, failAsUsage, throwAsUsage, UsageError } from '../util.js';
 
 interface NbdArgs {
   remote?: string;
@@ -133,10 +129,6 @@ async function closeWithin(device: BlockDevice, limitMs: number): Promise<void> 
   clearTimeout(timer);
 }
 
-function failAsUsage(msg: string | undefined, err: Error | undefined): never {
-  throw new UsageError((msg || err?.message || 'bad usage').replace(/\s*\n\s*/g, ' '));
-}
-
 function listenAddress(argv: NbdArgs): NbdListenAddress {
   if ((argv.unix === undefined) === (argv.listen === undefined)) {
     throw new UsageError('give exactly one of --unix PATH or --listen HOST:PORT');
@@ -161,7 +153,10 @@ async function openDevice(argv: NbdArgs): Promise<BlockDevice> {
   const readOnly = argv['read-only'];
   if (argv.memory !== undefined) {
     const sizeBytes = sizeOf('--memory', argv.memory);
-    return usage(() => new MemoryBlockDevice({ sizeBytes, memoryLimitBytes: sizeBytes, readOnly }));
+    return asUsage(
+      () => new MemoryBlockDevice({ sizeBytes, memoryLimitBytes: sizeBytes, readOnly }),
+      ['INVALID_ARGUMENT'],
+    );
   }
   if (argv.file !== undefined) {
     const sizeBytes = argv.size === undefined ? undefined : sizeOf('--size', argv.size);
@@ -175,20 +170,9 @@ async function openRemote(url: string, secretFile: string | undefined): Promise<
   if (!url.startsWith('ferry://')) {
     throw new UsageError(`"${url}" is not a device: write ferry://HOST:PORT/DEV, or use --memory / --file`);
   }
-  let ref: RemoteRef;
-  try {
-    ref = parseRemote(url);
-  } catch (err) {
-    if (isFerryError(err)) throw new UsageError(err.message);
-    throw err;
-  }
+  const ref = remoteArg(url);
   if (ref.name === null) throw new UsageError(`name the device to export: ${url}/DEV`);
-  const secret = readSecret(secretFile);
-  const client = await openClient({
-    host: ref.host,
-    port: ref.port,
-    ...(secret !== undefined ? { secret } : {}),
-  });
+  const client = await connectTo(ref, { 'secret-file': secretFile });
   try {
     return await RemoteBlockDevice.open(client, ref.name, { ownsClient: true });
   } catch (err) {
@@ -204,15 +188,7 @@ async function startServer(argv: NbdArgs, device: BlockDevice, where: NbdListenA
       where,
     );
   } catch (err) {
-    // Wrong values and refused addresses are fixed by changing the command line: bad usage.
-    if (
-      isFerryError(err, 'INVALID_ARGUMENT') ||
-      isFerryError(err, 'INVALID_CONFIG') ||
-      isFerryError(err, 'INSECURE_BIND')
-    ) {
-      throw new UsageError(err.message);
-    }
-    throw err;
+    throwAsUsage(err, ['INVALID_ARGUMENT', 'INVALID_CONFIG', 'INSECURE_BIND']);
   }
 }
 
@@ -221,15 +197,6 @@ function sizeOf(flag: string, text: string): number {
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new UsageError(`${flag} ${text}: write a size such as 512MiB or 8G`);
   return n;
-}
-
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (isFerryError(err, 'INVALID_ARGUMENT')) throw new UsageError(err.message);
-    throw err;
-  }
 }
 
 function describeDevice(argv: NbdArgs, device: BlockDevice): string {

@@ -3,7 +3,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { printJson, UsageError } from '../util.js';
-import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from './cp.js';
+import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from '../remote.js';
 
 interface RmArgs extends RemoteArgs {
   remotes: string[];

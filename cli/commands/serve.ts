@@ -6,9 +6,9 @@
  * and checks the flags, reads the secret, prints where it listens and stops cleanly on a signal
  * (requests in progress finish; open uploads are left resumable).
  */
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_SERVER_PORT, FerryServer, parseBytes, type FerryServerOptions } from '../../src/index.js';
+import { PACKET_SIZE_OPTION, readSecret, SECRET_FILE_OPTION, transportFromArgs } from '../remote.js';
 import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
 
@@ -27,26 +27,8 @@ interface ServeArgs {
   name?: string;
 }
 
-/** The secret from --secret-file, else FERRY_SECRET, else none. Throws UsageError for an unreadable or empty file. */
-export function readSecret(secretFile: string | undefined): string | undefined {
-  if (secretFile !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(secretFile, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read --secret-file ${secretFile}: ${(err as Error).message}`);
-    }
-    const secret = text.replace(/\r?\n$/, '');
-    if (secret === '')
-      throw new UsageError(`--secret-file ${secretFile} is empty: put the shared secret in it`);
-    return secret;
-  }
-  const env = process.env.FERRY_SECRET;
-  return env === undefined || env === '' ? undefined : env;
-}
-
 /** Parses HOST:PORT or [V6]:PORT. */
-export function parseHostPort(text: string, flag: string): { host: string; port: number } {
+function parseHostPort(text: string, flag: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
   if (!m)
     throw new UsageError(
@@ -57,16 +39,6 @@ export function parseHostPort(text: string, flag: string): { host: string; port:
   const raw = m[1]!;
   const host = raw.startsWith('[') ? raw.slice(1, -1) : raw === 'localhost' ? '127.0.0.1' : raw;
   return { host, port };
-}
-
-/** Parses --packet-size into a transport config string. */
-export function transportFromArgs(packetSize: string | undefined): string | undefined {
-  if (packetSize === undefined) return undefined;
-  const n = parseBytes(packetSize);
-  if (!Number.isSafeInteger(n) || n < 1200 || n > 65507) {
-    throw new UsageError(`--packet-size ${packetSize}: use 1200..65507 bytes (loopback takes up to 65507)`);
-  }
-  return `packetBytes=${n}`;
 }
 
 function parseDevices(specs: readonly string[]): Record<string, string> {
@@ -138,11 +110,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
         describe: 'serve a block device: NAME=memory:SIZE or NAME=file:PATH[:SIZE] (repeatable)',
       })
-      .option('secret-file', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'file holding the shared secret (else FERRY_SECRET)',
-      })
+      .option('secret-file', SECRET_FILE_OPTION)
       .option('read-only', { type: 'boolean', default: false, describe: 'refuse every change' })
       .option('quota', {
         type: 'string',
@@ -163,11 +131,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         requiresArg: true,
         describe: 'UDP port of discovery probes',
       })
-      .option('packet-size', {
-        type: 'string',
-        requiresArg: true,
-        describe: 'largest datagram, 1200..65507 bytes',
-      })
+      .option('packet-size', PACKET_SIZE_OPTION)
       .option('name', { type: 'string', requiresArg: true, describe: 'server name shown by ferry discover' })
       .example('$0 serve --memory --quota 8GiB', 'serve 8 GiB of memory on 127.0.0.1:7733')
       .example(

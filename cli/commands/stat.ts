@@ -5,7 +5,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { isFerryError, type FerryClient } from '../../src/index.js';
 import { printJson } from '../util.js';
-import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from './cp.js';
+import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from '../remote.js';
 
 interface StatArgs extends RemoteArgs {
   remote: string;

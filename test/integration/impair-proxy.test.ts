@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManualClock } from '../../src/core/clock.js';
 import { isFerryError } from '../../src/core/errors.js';
-import { ImpairProxy, type ImpairProxyOptions } from '../../src/transport/impair/proxy.js';
+import { ImpairProxy, type ImpairProxyOptions } from '../../src/proxy/index.js';
 
 async function udpSocket(t: ExecutionContext, type: 'udp4' | 'udp6' = 'udp4'): Promise<dgram.Socket> {
   const s = dgram.createSocket(type);

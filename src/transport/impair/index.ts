@@ -1,4 +1,5 @@
-// The impairment layer's public surface: the seeded Impairment, its settings, and the UDP proxy.
+// The impairment layer's public surface: the seeded Impairment, its settings, and the address helpers
+// (the standalone UDP proxy built on it lives in src/proxy/).
 export {
   Impairment,
   impairmentFromEnv,
@@ -8,12 +9,4 @@ export {
   type ImpairmentConfig,
   type ImpairmentStats,
 } from './impairment.js';
-export {
-  ImpairProxy,
-  IMPAIR_PROXY_SCHEMA,
-  type ImpairProxyOptions,
-  type ImpairProxySettings,
-  type ImpairProxyStats,
-  type ImpairDirection,
-} from './proxy.js';
 export { parseHostPort, formatHostPort, isLoopbackHost, type HostPort } from './address.js';

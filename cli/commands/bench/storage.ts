@@ -1,25 +1,24 @@
 /**
  * The storage sub-commands of `ferry bench`: `blockdev`, `fs` (bench/storage), `compare`
- * (bench/compare.ts) and `report` (bench/report). Kept beside bench.ts so the transport and storage
- * benchmarks each own their flags; bench.ts only registers these modules.
+ * (bench/compare.ts) and `report` (bench/report). Kept beside index.ts so the transport and storage
+ * benchmarks each own their flags; index.ts only registers these modules.
  *
  * Exit codes: 2 for bad usage; 1 when a run failed, the run was interrupted, or compare found a
  * regression beyond its threshold (so CI can use it); 0 otherwise.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { isFerryError } from '../../src/index.js';
-import { compareReports, DEFAULT_THRESHOLD, readReport, renderComparison } from '../../bench/compare.js';
-import { renderHtmlReport } from '../../bench/report/html.js';
+import { compareReports, DEFAULT_THRESHOLD, readReport, renderComparison } from '../../../bench/compare.js';
+import { renderHtmlReport } from '../../../bench/report/html.js';
 import {
   parseStorageOptions,
   renderStorageReport,
   runStorageBench,
   type RawStorageOptions,
   type StorageBenchReport,
-} from '../../bench/storage/index.js';
-import { abortOnSignal } from '../signals.js';
-import { printJson, UsageError } from '../util.js';
+} from '../../../bench/storage/index.js';
+import { abortOnSignal } from '../../signals.js';
+import { asUsage, failAsUsage, printJson, UsageError } from '../../util.js';
 
 type StorageArgs = Omit<RawStorageOptions, 'job'> & { only?: string; json: boolean; report?: string };
 
@@ -117,7 +116,7 @@ function storageOptions(y: Argv<object>, kind: 'blockdev' | 'fs'): Argv<StorageA
 
 async function runStorage(kind: 'blockdev' | 'fs', argv: StorageArgs): Promise<void> {
   const a = argv as StorageArgs & Record<string, unknown>;
-  const options = usage(() =>
+  const options = asUsage(() =>
     parseStorageOptions(kind, {
       backend: a.backend,
       remote: a.remote,
@@ -207,10 +206,10 @@ export const compareBenchCommand: CommandModule<object, CompareArgs> = {
       ) as unknown as Argv<CompareArgs>,
   handler: async (argv) => {
     const [a, b] = await Promise.all([readInput(argv.old), readInput(argv.new)]);
-    const c = usage(() =>
+    const c = asUsage(() =>
       compareReports(
-        usage(() => readReport(a, argv.old)),
-        usage(() => readReport(b, argv.new)),
+        asUsage(() => readReport(a, argv.old)),
+        asUsage(() => readReport(b, argv.new)),
         argv.threshold,
       ),
     );
@@ -265,21 +264,5 @@ async function readInput(file: string): Promise<string> {
 
 async function loadReport(file: string): Promise<StorageBenchReport> {
   const text = await readInput(file);
-  return usage(() => readReport(text, file));
-}
-
-/** yargs validation failures become bad usage (exit 2) before a handler runs. */
-function failAsUsage(msg: string | undefined, err: Error | undefined): never {
-  if (err && !(err instanceof UsageError) && msg === undefined) throw err;
-  throw new UsageError((msg || err?.message || 'bad usage').replace(/\s*\n\s*/g, ' '));
-}
-
-/** Runs `fn`, turning a FerryError about the arguments or input files into bad usage. */
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (isFerryError(err)) throw new UsageError(err.message);
-    throw err;
-  }
+  return asUsage(() => readReport(text, file));
 }

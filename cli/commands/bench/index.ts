@@ -5,7 +5,6 @@
  * what was measured.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { isFerryError } from '../../src/index.js';
 import {
   parseTransportOptions,
   renderTransportReport,
@@ -13,15 +12,10 @@ import {
   summarizeProfileDir,
   type RawTransportOptions,
   type TransportBenchReport,
-} from '../../bench/transport/index.js';
-import { abortOnSignal } from '../signals.js';
-import { printJson, UsageError } from '../util.js';
-import {
-  blockdevBenchCommand,
-  compareBenchCommand,
-  fsBenchCommand,
-  reportBenchCommand,
-} from './bench-storage.js';
+} from '../../../bench/transport/index.js';
+import { abortOnSignal } from '../../signals.js';
+import { asUsage, failAsUsage, printJson } from '../../util.js';
+import { blockdevBenchCommand, compareBenchCommand, fsBenchCommand, reportBenchCommand } from './storage.js';
 
 /** Functions listed per profile in the --cpu-prof-dir summary. */
 const PROFILE_TOP = 20;
@@ -100,7 +94,7 @@ const transportCommand: CommandModule<object, TransportArgs> = {
         'a few seconds: does everything run?',
       ) as unknown as Argv<TransportArgs>,
   handler: async (argv) => {
-    const options = usage(() =>
+    const options = asUsage(() =>
       parseTransportOptions({
         impl: argv.impl,
         workload: argv.workload,
@@ -149,19 +143,3 @@ export const benchCommand: CommandModule<object, object> = {
       .fail(failAsUsage),
   handler: () => {},
 };
-
-/** yargs validation failures become bad usage (exit 2) before a handler runs. */
-function failAsUsage(msg: string | undefined, err: Error | undefined): never {
-  if (err && !(err instanceof UsageError) && msg === undefined) throw err;
-  throw new UsageError((msg || err?.message || 'bad usage').replace(/\s*\n\s*/g, ' '));
-}
-
-/** Runs `fn`, turning a FerryError about the arguments into bad usage. */
-function usage<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (isFerryError(err)) throw new UsageError(err.message);
-    throw err;
-  }
-}

@@ -19,14 +19,14 @@
  * ```
  */
 import dgram from 'node:dgram';
-import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
-import { readConfig, type ConfigOf } from '../../core/config.js';
-import { FerryError } from '../../core/errors.js';
-import { MiB } from '../../core/limits.js';
-import { formatHostPort, isLoopbackHost, parseHostPort, type HostPort } from './address.js';
-import { readImpairmentConfig, type ImpairmentConfig } from './config.js';
-import { Impairment, type ImpairmentStats } from './impairment.js';
-import { randomSeed } from './prng.js';
+import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
+import { readConfig, type ConfigOf } from '../core/config.js';
+import { FerryError } from '../core/errors.js';
+import { MiB } from '../core/limits.js';
+import { formatHostPort, isLoopbackHost, parseHostPort, type HostPort } from '../transport/impair/address.js';
+import { readImpairmentConfig, type ImpairmentConfig } from '../transport/impair/config.js';
+import { Impairment, type ImpairmentStats } from '../transport/impair/impairment.js';
+import { randomSeed } from '../transport/impair/prng.js';
 
 export const IMPAIR_PROXY_SCHEMA = {
   direction: {
