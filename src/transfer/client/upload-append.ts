@@ -5,12 +5,13 @@
  * server then refuses as out of order) is sent again from there.
  */
 import type { Readable } from 'node:stream';
-import { createXxh64, xxh64 } from '../core/checksum.js';
-import { FerryError, isFerryError } from '../core/errors.js';
-import { systemClock } from '../core/clock.js';
-import { BLOCK_HEADER_BYTES, MESSAGES, writeBlockHeader } from '../wire/transfer/index.js';
-import { checkAborted, windowBlocksOf, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
-import { TRANSFER_LIMITS } from './limits.js';
+import { createXxh64, xxh64 } from '../../core/checksum.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import { systemClock } from '../../core/clock.js';
+import { BLOCK_HEADER_BYTES, MESSAGES, writeBlockHeader } from '../../wire/transfer/index.js';
+import { checkAborted, windowBlocksOf, type CopyOptions, type CopyStats } from './copy-options.js';
+import { Pacer } from './pacer.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 import type { RpcClient } from './rpc-client.js';
 import { chunksOf, type UploadSource } from './sources.js';
 

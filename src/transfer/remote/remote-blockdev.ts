@@ -12,12 +12,12 @@
  * await dev.write(0, Buffer.alloc(4096, 1));
  * await dev.flush();
  */
-import { FerryError } from '../core/errors.js';
-import { checkBytes, checkOpen, checkRange } from '../blockdev/range.js';
-import type { BlockDevice, BlockExtent } from '../blockdev/types.js';
-import { decodeExtents, encodeRequest, HEADER_BYTES } from '../wire/transfer/index.js';
-import type { FerryClient } from './client.js';
-import { TRANSFER_LIMITS } from './limits.js';
+import { FerryError } from '../../core/errors.js';
+import { checkBytes, checkOpen, checkRange } from '../../blockdev/range.js';
+import type { BlockDevice, BlockExtent } from '../../blockdev/types.js';
+import { decodeExtents, encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
+import type { FerryClient } from '../client/client.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 
 const CHUNK = TRANSFER_LIMITS.REMOTE_IO_CHUNK_BYTES;
 

@@ -4,15 +4,15 @@
  * (a pipe). The journal records (bytes applied, next sequence number) after an fsync, so resume
  * truncates the part file to what the journal vouches for and continues from there.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
-import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
-import { FerryError } from '../core/errors.js';
-import { LIMITS } from '../core/limits.js';
-import type { FileHandle, FlatFs } from '../flatfs/types.js';
-import { JOURNAL_KIND_APPEND } from '../wire/transfer/index.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { createXxh64, xxh64, type Hasher64 } from '../../core/checksum.js';
+import { FerryError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import type { FileHandle, FlatFs } from '../../flatfs/types.js';
+import { JOURNAL_KIND_APPEND } from '../../wire/transfer/index.js';
 import { readJournal, removeQuietly, writeJournal } from './journal-store.js';
-import { TRANSFER_LIMITS } from './limits.js';
-import { uploadNames } from './names.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
+import { uploadNames } from '../names.js';
 
 export interface AppendParams {
   name: string;

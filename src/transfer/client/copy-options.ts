@@ -2,10 +2,9 @@
  * The options, progress reports and summaries of a copy, shared by uploads, append sequences and
  * downloads (and by `ferry cp --json`, `ferry demo`, and library users).
  */
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
-import { FerryError } from '../core/errors.js';
-import { TRANSFER_LIMITS } from './limits.js';
+import type { Clock } from '../../core/clock.js';
+import { FerryError } from '../../core/errors.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 
 export interface CopyProgress {
   /** Bytes of the file confirmed so far (acknowledged by the server, or received and written). */
@@ -54,27 +53,6 @@ export interface CopyStats {
   rttMs: number;
   /** Whole-file xxhash64 (hex), or null with verify off. */
   fileHash: string | null;
-}
-
-/** Paces payload bytes to a rate (block granularity). */
-export class Pacer {
-  private readonly startMs: number;
-  private sentBytes = 0;
-
-  constructor(
-    private readonly rateBytesPerSec: number | undefined,
-    private readonly clock: Clock = systemClock,
-  ) {
-    this.startMs = clock.nowMs();
-  }
-
-  async take(bytes: number): Promise<void> {
-    if (!this.rateBytesPerSec) return;
-    this.sentBytes += bytes;
-    const dueMs = this.startMs + (this.sentBytes / this.rateBytesPerSec) * 1000;
-    const waitMs = dueMs - this.clock.nowMs();
-    if (waitMs > 1) await new Promise<void>((r) => this.clock.setTimer(waitMs, r));
-  }
 }
 
 /** Throws ABORTED if the signal fired. */

@@ -13,10 +13,10 @@
  * const h = await fs.create('notes.txt');
  * await fs.write(h, 0, Buffer.from('hello'));
  */
-import { FerryError } from '../core/errors.js';
-import { LIMITS } from '../core/limits.js';
-import { checkFileSize, checkIo } from '../flatfs/args.js';
-import { validateName } from '../flatfs/names.js';
+import { FerryError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import { checkFileSize, checkIo } from '../../flatfs/args.js';
+import { validateName } from '../../flatfs/names.js';
 import type {
   CreateOptions,
   FileHandle,
@@ -26,10 +26,10 @@ import type {
   ListOptions,
   ListPage,
   OpenOptions,
-} from '../flatfs/types.js';
-import { decodeEntries, encodeRequest, HEADER_BYTES } from '../wire/transfer/index.js';
-import type { FerryClient } from './client.js';
-import { TRANSFER_LIMITS } from './limits.js';
+} from '../../flatfs/types.js';
+import { decodeEntries, encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
+import type { FerryClient } from '../client/client.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 
 const CHUNK = TRANSFER_LIMITS.REMOTE_IO_CHUNK_BYTES;
 

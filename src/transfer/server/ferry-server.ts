@@ -4,20 +4,20 @@
  * TransferServer over them. `ferry serve`, `ferry demo` and tests start servers this way.
  */
 import { isIP } from 'node:net';
-import type { Clock } from '../core/clock.js';
-import { FerryError } from '../core/errors.js';
-import { GiB } from '../core/limits.js';
-import { openBlockDevice, parseBlockDeviceSpec } from '../blockdev/factory.js';
-import type { BlockDevice } from '../blockdev/types.js';
-import { DirectoryFlatFs } from '../flatfs/directory.js';
-import { MemoryFlatFs } from '../flatfs/memory.js';
-import type { FlatFs } from '../flatfs/types.js';
-import { Endpoint } from '../transport/endpoint.js';
-import type { TransportConfig } from '../transport/config.js';
-import { isLoopbackHost } from '../core/address.js';
-import type { PeerAddress } from '../transport/types.js';
-import { DEFAULT_DISCOVERY_PORT, DiscoveryResponder } from './discovery.js';
-import { TransferServer } from './server.js';
+import type { Clock } from '../../core/clock.js';
+import { FerryError } from '../../core/errors.js';
+import { GiB } from '../../core/limits.js';
+import { openBlockDevice, parseBlockDeviceSpec } from '../../blockdev/factory.js';
+import type { BlockDevice } from '../../blockdev/types.js';
+import { DirectoryFlatFs } from '../../flatfs/directory.js';
+import { MemoryFlatFs } from '../../flatfs/memory.js';
+import type { FlatFs } from '../../flatfs/types.js';
+import { Endpoint } from '../../transport/endpoint.js';
+import type { TransportConfig } from '../../transport/config.js';
+import { isLoopbackHost } from '../../core/address.js';
+import type { PeerAddress } from '../../transport/types.js';
+import { DEFAULT_DISCOVERY_PORT, DiscoveryResponder } from '../discovery.js';
+import { TransferServer } from './transfer-server.js';
 
 /** Quota of a memory filesystem unless told (it bounds memory use). */
 export const DEFAULT_MEMORY_QUOTA_BYTES = 4 * GiB;

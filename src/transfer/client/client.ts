@@ -3,16 +3,16 @@
  * and down, list, stat and remove, with progress callbacks and a stats summary per copy.
  */
 import type { Readable } from 'node:stream';
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
-import { FerryError, isFerryError } from '../core/errors.js';
-import type { FileStat, FsStat, ListOptions, ListPage } from '../flatfs/types.js';
-import type { MessageEndpoint, Peer, PeerAddress } from '../transport/types.js';
-import { decodeDevices, decodeEntries, type WireDevice } from '../wire/transfer/index.js';
-import { uploadAppend } from './client-append.js';
-import { downloadFile } from './client-download.js';
-import { uploadOffset } from './client-upload.js';
-import type { CopyOptions, CopyStats } from './copy-types.js';
+import type { Clock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import type { FileStat, FsStat, ListOptions, ListPage } from '../../flatfs/types.js';
+import type { MessageEndpoint, Peer, PeerAddress } from '../../transport/types.js';
+import { decodeDevices, decodeEntries, type WireDevice } from '../../wire/transfer/index.js';
+import { uploadAppend } from './upload-append.js';
+import { downloadFile } from './download-file.js';
+import { uploadOffset } from './upload-offset.js';
+import type { CopyOptions, CopyStats } from './copy-options.js';
 import { attachRpc } from './router.js';
 import { RpcClient, type RpcClientOptions } from './rpc-client.js';
 import type { DownloadSink, UploadSource } from './sources.js';

@@ -5,16 +5,17 @@
  * copied once into a pooled buffer until the cursor reaches it (sequential sinks such as stdout also
  * get their bytes in order from there). The end compares the hash with the server's.
  */
-import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
-import { FerryError, isFerryError } from '../core/errors.js';
-import { systemClock } from '../core/clock.js';
-import { encodeRequest, READ_REPLY_HEADER_BYTES, READ_REPLY_OFF_HASH } from '../wire/transfer/index.js';
-import { checkAborted, windowBlocksOf, Pacer, type CopyOptions, type CopyStats } from './copy-types.js';
-import { TRANSFER_LIMITS } from './limits.js';
+import { createXxh64, xxh64, type Hasher64 } from '../../core/checksum.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import { systemClock } from '../../core/clock.js';
+import { encodeRequest, READ_REPLY_HEADER_BYTES, READ_REPLY_OFF_HASH } from '../../wire/transfer/index.js';
+import { checkAborted, windowBlocksOf, type CopyOptions, type CopyStats } from './copy-options.js';
+import { Pacer } from './pacer.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 import type { RpcClient } from './rpc-client.js';
-import { InOrder } from './in-order.js';
+import { InOrder } from '../in-order.js';
 import type { DownloadSink } from './sources.js';
-import { WaitingPool } from './waiting-pool.js';
+import { WaitingPool } from '../waiting-pool.js';
 
 const MAX_READ_RETRIES = 8;
 

@@ -5,10 +5,10 @@
  * The hash is kept along the way while reads arrive in order (the usual case: the client asks in
  * order); whatever was not hashed in order is read once more at close.
  */
-import { createXxh64, type Hasher64 } from '../core/checksum.js';
-import { FerryError } from '../core/errors.js';
-import type { FileHandle, FlatFs } from '../flatfs/types.js';
-import { TRANSFER_LIMITS } from './limits.js';
+import { createXxh64, type Hasher64 } from '../../core/checksum.js';
+import { FerryError } from '../../core/errors.js';
+import type { FileHandle, FlatFs } from '../../flatfs/types.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 
 const REHASH_CHUNK_BYTES = 1 << 20;
 

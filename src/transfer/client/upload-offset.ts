@@ -7,21 +7,21 @@
  * read), which keeps the whole-file hash a single in-order pass even with many blocks in flight and
  * even for blocks a resume skips.
  */
-import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
-import { FerryError, isFerryError } from '../core/errors.js';
-import { BufferPool } from '../core/pool.js';
-import { systemClock } from '../core/clock.js';
-import { MESSAGES, BLOCK_HEADER_BYTES, writeBlockHeader } from '../wire/transfer/index.js';
-import { Bitmap } from './bitmap.js';
+import { createXxh64, xxh64, type Hasher64 } from '../../core/checksum.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import { BufferPool } from '../../core/pool.js';
+import { systemClock } from '../../core/clock.js';
+import { MESSAGES, BLOCK_HEADER_BYTES, writeBlockHeader } from '../../wire/transfer/index.js';
+import { Bitmap } from '../bitmap.js';
 import {
   checkAborted,
   windowBlocksOf,
   chooseBlockBytes,
-  Pacer,
   type CopyOptions,
   type CopyStats,
-} from './copy-types.js';
-import { TRANSFER_LIMITS } from './limits.js';
+} from './copy-options.js';
+import { Pacer } from './pacer.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 import type { RpcClient } from './rpc-client.js';
 import type { UploadSource } from './sources.js';
 

@@ -13,16 +13,16 @@
  * hashed from the message itself; blocks that arrived early are read back from the part file when
  * the cursor reaches them (one background loop), so in-order traffic is never read twice.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
-import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
-import { FerryError } from '../core/errors.js';
-import { LIMITS } from '../core/limits.js';
-import type { FileHandle, FlatFs } from '../flatfs/types.js';
-import { JOURNAL_KIND_OFFSET } from '../wire/transfer/index.js';
-import { Bitmap } from './bitmap.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { createXxh64, xxh64, type Hasher64 } from '../../core/checksum.js';
+import { FerryError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import type { FileHandle, FlatFs } from '../../flatfs/types.js';
+import { JOURNAL_KIND_OFFSET } from '../../wire/transfer/index.js';
+import { Bitmap } from '../bitmap.js';
 import { readJournal, removeQuietly, writeJournal } from './journal-store.js';
-import { TRANSFER_LIMITS } from './limits.js';
-import { uploadNames } from './names.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
+import { uploadNames } from '../names.js';
 
 export interface OffsetUploadParams {
   name: string;

@@ -13,20 +13,20 @@
  * // ... later
  * await server.close();
  */
-import { xxh64 } from '../core/checksum.js';
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
-import { FerryError, isFerryError } from '../core/errors.js';
-import { LIMITS } from '../core/limits.js';
-import type { BlockDevice } from '../blockdev/types.js';
-import type { FileHandle, FlatFs } from '../flatfs/types.js';
+import { xxh64 } from '../../core/checksum.js';
+import type { Clock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import type { BlockDevice } from '../../blockdev/types.js';
+import type { FileHandle, FlatFs } from '../../flatfs/types.js';
 import type {
   IncomingMessage,
   MessageEndpoint,
   Peer,
   PeerStateChange,
   SendHandle,
-} from '../transport/types.js';
+} from '../../transport/types.js';
 import {
   BLOCK_HEADER_BYTES,
   HEADER_BYTES,
@@ -50,14 +50,14 @@ import {
   type BlockHeader,
   type MessageHeader,
   type MessageName,
-} from '../wire/transfer/index.js';
-import { AppendUpload } from './server-append.js';
-import { Download } from './server-download.js';
-import { OffsetUpload } from './server-upload.js';
-import { TRANSFER_LIMITS } from './limits.js';
-import { checkUserName } from './names.js';
-import { validateName } from '../flatfs/names.js';
-import { WaitingPool } from './waiting-pool.js';
+} from '../../wire/transfer/index.js';
+import { AppendUpload } from './append-upload.js';
+import { Download } from './download.js';
+import { OffsetUpload } from './offset-upload.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
+import { checkUserName } from '../names.js';
+import { validateName } from '../../flatfs/names.js';
+import { WaitingPool } from '../waiting-pool.js';
 
 export interface TransferServerOptions {
   endpoint: MessageEndpoint;
