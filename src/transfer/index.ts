@@ -1,5 +1,8 @@
-// The transfer layer's public surface: server, client, remote storage clients, copy sources/sinks,
-// discovery, and the limits they run under.
+/**
+ * The transfer layer's public surface: server, client, remote storage clients, copy sources/sinks,
+ * discovery, and the limits they run under. Why: src/index.ts re-exports from here, so the folder
+ * layout below can change without changing the public API.
+ */
 export { TransferServer, type TransferServerOptions, type ServerStats } from './server/transfer-server.js';
 export {
   FerryServer,

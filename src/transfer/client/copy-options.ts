@@ -1,6 +1,7 @@
 /**
  * The options, progress reports and summaries of a copy, shared by uploads, append sequences and
- * downloads (and by `ferry cp --json`, `ferry demo`, and library users).
+ * downloads (and by `ferry cp --json`, `ferry demo`, and library users), with the small rules all
+ * three apply the same way: the window, the block size, the abort check, the hash as text.
  */
 import type { Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
@@ -53,6 +54,19 @@ export interface CopyStats {
   rttMs: number;
   /** Whole-file xxhash64 (hex), or null with verify off. */
   fileHash: string | null;
+}
+
+/** What a copy function reports; the client adds the timing and the transport's counters. */
+export type CopyResult = Omit<CopyStats, 'retransmits' | 'rttMs' | 'seconds' | 'rateBytesPerSec'>;
+
+/** A whole-file hash as CopyStats shows it: 16 hex digits. */
+export function hashHex(hash: bigint): string {
+  return hash.toString(16).padStart(16, '0');
+}
+
+/** The error for a local source that got shorter while being copied. */
+export function sourceShrank(): FerryError {
+  return new FerryError('IO_ERROR', 'the source shrank while being copied: copy again');
 }
 
 /** Throws ABORTED if the signal fired. */

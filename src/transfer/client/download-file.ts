@@ -5,26 +5,42 @@
  * copied once into a pooled buffer until the cursor reaches it (sequential sinks such as stdout also
  * get their bytes in order from there). The end compares the hash with the server's.
  */
-import { createXxh64, xxh64, type Hasher64 } from '../../core/checksum.js';
+import { xxh64 } from '../../core/checksum.js';
 import { FerryError, isFerryError } from '../../core/errors.js';
 import { systemClock } from '../../core/clock.js';
 import { encodeRequest, READ_REPLY_HEADER_BYTES, READ_REPLY_OFF_HASH } from '../../wire/transfer/index.js';
-import { checkAborted, windowBlocksOf, type CopyOptions, type CopyStats } from './copy-options.js';
+import { checkAborted, hashHex, windowBlocksOf, type CopyOptions, type CopyResult } from './copy-options.js';
 import { Pacer } from './pacer.js';
 import { TRANSFER_LIMITS } from '../../core/limits.js';
 import type { RpcClient } from './rpc-client.js';
-import { InOrder } from '../in-order.js';
+import { InOrder, InOrderHasher } from '../in-order.js';
 import type { DownloadSink } from './sources.js';
 import { WaitingPool } from '../waiting-pool.js';
 
 const MAX_READ_RETRIES = 8;
+
+/** One download in progress: the reads handed out, the blocks done, the first failure. */
+interface DownloadRun {
+  rpc: RpcClient;
+  transferId: number;
+  sizeBytes: number;
+  blockBytes: number;
+  sink: DownloadSink;
+  inOrder: InOrder | null;
+  pacer: Pacer;
+  opts: CopyOptions;
+  next: number;
+  bytesDone: number;
+  blocks: number;
+  failed: unknown;
+}
 
 export async function downloadFile(
   rpc: RpcClient,
   name: string,
   makeSink: (sizeBytes: number) => Promise<DownloadSink>,
   opts: CopyOptions,
-): Promise<Omit<CopyStats, 'retransmits' | 'rttMs' | 'seconds' | 'rateBytesPerSec'>> {
+): Promise<CopyResult> {
   const open = await rpc.call('DOWNLOAD_OPEN', { name });
   const sizeBytes = open.sizeBytes;
   const blockBytes = Math.min(
@@ -35,46 +51,28 @@ export async function downloadFile(
   let sink: DownloadSink | null = null;
   try {
     sink = await makeSink(sizeBytes);
-    const s = sink;
     const window = windowBlocksOf(opts);
-    const hasher: Hasher64 | null = verify ? createXxh64() : null;
-    const needOrder = verify || s.sequential;
-    const inOrder = needOrder
-      ? new InOrder(new WaitingPool(blockBytes, window * 2), async (data) => {
-          hasher?.update(data);
-          if (s.sequential) await s.write(0, data);
-        })
-      : null;
-    const state = { next: 0, bytesDone: 0, blocks: 0, failed: null as unknown };
-    const pacer = new Pacer(opts.rateBytesPerSec, opts.clock ?? systemClock);
-    const worker = async (): Promise<void> => {
-      try {
-        while (state.next < sizeBytes && state.failed === null) {
-          checkAborted(opts.signal);
-          const offset = state.next;
-          const length = Math.min(blockBytes, sizeBytes - offset);
-          state.next += length;
-          await pacer.take(length);
-          await readBlock(rpc, open.transferId, offset, length, s, inOrder);
-          state.blocks++;
-          state.bytesDone += length;
-          opts.onProgress?.({ bytesDone: state.bytesDone, bytesTotal: sizeBytes });
-        }
-      } catch (err) {
-        state.failed ??= err;
-      }
+    const hasher = verify ? new InOrderHasher() : null;
+    const run: DownloadRun = {
+      rpc,
+      transferId: open.transferId,
+      sizeBytes,
+      blockBytes,
+      sink,
+      inOrder: orderedFeed(sink, hasher, blockBytes, window),
+      pacer: new Pacer(opts.rateBytesPerSec, opts.clock ?? systemClock),
+      opts,
+      next: 0,
+      bytesDone: 0,
+      blocks: 0,
+      failed: null,
     };
-    await Promise.all(Array.from({ length: window }, worker));
-    if (state.failed) throw state.failed;
+    await Promise.all(Array.from({ length: window }, () => worker(run)));
+    if (run.failed) throw run.failed;
     const close = await rpc.call('DOWNLOAD_CLOSE', { transferId: open.transferId, verify: verify ? 1 : 0 });
     const fileHash = hasher ? hasher.digest() : null;
-    if (fileHash !== null && fileHash !== close.fileHash) {
-      throw new FerryError(
-        'HASH_MISMATCH',
-        `downloaded ${name} does not match the server's xxhash64 (${fileHash.toString(16)} vs ${close.fileHash.toString(16)}): nothing was kept; copy again`,
-      );
-    }
-    await s.commit();
+    if (fileHash !== null && fileHash !== close.fileHash) throw hashMismatch(name, fileHash, close.fileHash);
+    await sink.commit();
     sink = null;
     return {
       direction: 'download',
@@ -83,16 +81,59 @@ export async function downloadFile(
       bytes: sizeBytes,
       bytesMoved: sizeBytes,
       blockBytes,
-      blocksSent: state.blocks,
+      blocksSent: run.blocks,
       blocksResent: 0,
       blocksSkipped: 0,
       resumed: false,
-      fileHash: fileHash === null ? null : fileHash.toString(16).padStart(16, '0'),
+      fileHash: fileHash === null ? null : hashHex(fileHash),
     };
   } catch (err) {
     await sink?.discard().catch(() => undefined);
     await rpc.call('TRANSFER_ABORT', { transferId: open.transferId, keepJournal: 0 }).catch(() => undefined);
     throw err;
+  }
+}
+
+function hashMismatch(name: string, ours: bigint, theirs: bigint): FerryError {
+  return new FerryError(
+    'HASH_MISMATCH',
+    `downloaded ${name} does not match the server's xxhash64 (${ours.toString(16)} vs ${theirs.toString(16)}): nothing was kept; copy again`,
+  );
+}
+
+/**
+ * What needs the bytes in offset order (the whole-file hash, a sequential sink such as stdout)
+ * gets them through an InOrder; null when nothing does.
+ */
+function orderedFeed(
+  sink: DownloadSink,
+  hasher: InOrderHasher | null,
+  blockBytes: number,
+  window: number,
+): InOrder | null {
+  if (!hasher && !sink.sequential) return null;
+  return new InOrder(new WaitingPool(blockBytes, window * 2), async (data, offset) => {
+    hasher?.offer(offset, data);
+    if (sink.sequential) await sink.write(0, data);
+  });
+}
+
+/** Takes the next read until the file is done or the download failed. */
+async function worker(run: DownloadRun): Promise<void> {
+  try {
+    while (run.next < run.sizeBytes && run.failed === null) {
+      checkAborted(run.opts.signal);
+      const offset = run.next;
+      const length = Math.min(run.blockBytes, run.sizeBytes - offset);
+      run.next += length;
+      await run.pacer.take(length);
+      await readBlock(run.rpc, run.transferId, offset, length, run.sink, run.inOrder);
+      run.blocks++;
+      run.bytesDone += length;
+      run.opts.onProgress?.({ bytesDone: run.bytesDone, bytesTotal: run.sizeBytes });
+    }
+  } catch (err) {
+    run.failed ??= err;
   }
 }
 

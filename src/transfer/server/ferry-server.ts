@@ -2,6 +2,10 @@
  * A whole ferry server in one call: binds the UDP endpoint, opens the storage (memory, a host
  * directory, or a FlatFs you pass), the named block devices, optional discovery, and the
  * TransferServer over them. `ferry serve`, `ferry demo` and tests start servers this way.
+ *
+ * Why apart from TransferServer: TransferServer answers requests on an endpoint and storage it is
+ * given and owns neither (so tests run it over a fake network and a memory FlatFs); FerryServer
+ * owns what it opened, and closes it in order.
  */
 import { isIP } from 'node:net';
 import type { Clock } from '../../core/clock.js';
