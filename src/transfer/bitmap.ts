@@ -1,6 +1,9 @@
 /**
  * A fixed-size bit set of blocks (bit i in byte i>>3, least significant bit first), the layout of
  * the verified-block map on the wire and in the journal.
+ *
+ * Why shared: the server keeps it per offset upload (verified and durable blocks) and sends it on a
+ * resume; the client reads the same bytes to skip what the server holds.
  */
 export class Bitmap {
   readonly bytes: Uint8Array;

@@ -1,16 +1,24 @@
-// The transfer layer's public surface: server, client, remote storage clients, copy sources/sinks,
-// discovery, and the limits they run under.
-export { TransferServer, type TransferServerOptions, type ServerStats } from './server.js';
+/**
+ * The transfer layer's public surface: server, client, remote storage clients, copy sources/sinks,
+ * discovery, and the limits they run under. Why: src/index.ts re-exports from here, so the folder
+ * layout below can change without changing the public API.
+ */
+export { TransferServer, type TransferServerOptions, type ServerStats } from './server/transfer-server.js';
 export {
   FerryServer,
   DEFAULT_MEMORY_QUOTA_BYTES,
   DEFAULT_SERVER_PORT,
   type FerryServerOptions,
-} from './ferry-server.js';
-export { FerryClient, DEFAULT_CONNECT_TIMEOUT_MS, type ConnectOptions, type ServerInfo } from './client.js';
-export { openClient, type OpenClientOptions } from './open-client.js';
-export { RemoteFlatFs, type RemoteFlatFsOptions } from './remote-flatfs.js';
-export { RemoteBlockDevice } from './remote-blockdev.js';
+} from './server/ferry-server.js';
+export {
+  FerryClient,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  type ConnectOptions,
+  type ServerInfo,
+} from './client/client.js';
+export { openClient, type OpenClientOptions } from './client/open-client.js';
+export { RemoteFlatFs, type RemoteFlatFsOptions } from './remote/remote-flatfs.js';
+export { RemoteBlockDevice } from './remote/remote-blockdev.js';
 export {
   fileSource,
   bufferSource,
@@ -19,8 +27,8 @@ export {
   streamSink,
   type UploadSource,
   type DownloadSink,
-} from './sources.js';
-export type { CopyOptions, CopyProgress, CopyStats } from './copy-types.js';
+} from './client/sources.js';
+export type { CopyOptions, CopyProgress, CopyStats } from './client/copy-options.js';
 export {
   discover,
   DiscoveryResponder,
@@ -29,5 +37,5 @@ export {
   type DiscoveredServer,
   type DiscoverOptions,
 } from './discovery.js';
-export { parseRemote, formatRemote, looksRemote, type RemoteRef } from './remote-url.js';
-export { TRANSFER_LIMITS } from './limits.js';
+export { parseRemote, formatRemote, looksRemote, type RemoteRef } from './client/remote-url.js';
+export { TRANSFER_LIMITS } from '../core/limits.js';

@@ -5,9 +5,9 @@ import { initChecksums } from '../../../src/core/checksum.js';
 import { isFerryError } from '../../../src/core/errors.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
 import { HIDDEN_PREFIX } from '../../../src/flatfs/types.js';
-import { FerryClient } from '../../../src/transfer/client.js';
-import { TransferServer } from '../../../src/transfer/server.js';
-import { bufferSink, bufferSource } from '../../../src/transfer/sources.js';
+import { FerryClient } from '../../../src/transfer/client/client.js';
+import { TransferServer } from '../../../src/transfer/server/transfer-server.js';
+import { bufferSink, bufferSource } from '../../../src/transfer/client/sources.js';
 import { FakeNetwork } from '../../helpers/fake-endpoint.js';
 
 test.before(async () => {

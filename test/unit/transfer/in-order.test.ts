@@ -1,5 +1,7 @@
 import test from 'ava';
-import { InOrder } from '../../../src/transfer/in-order.js';
+import { initChecksums, xxh64 } from '../../../src/core/checksum.js';
+import { FerryError, isFerryError } from '../../../src/core/errors.js';
+import { InOrder, InOrderHasher } from '../../../src/transfer/in-order.js';
 import { WaitingPool } from '../../../src/transfer/waiting-pool.js';
 
 const BLOCK = 4;
@@ -43,4 +45,41 @@ test('an early block offered at any moment of a finishing drain is still consume
     t.deepEqual(seen, [1, 2, 3], `third block offered ${delay} microtasks after the release`);
     t.is(inOrder.cursor, 3 * BLOCK, `cursor after delay ${delay}`);
   }
+});
+
+test('the hasher takes bytes at its cursor, reads back a gap, and matches xxhash64 of the whole', async (t) => {
+  await initChecksums();
+  const file = Buffer.from(Array.from({ length: 100 }, (_, i) => (i * 7) & 0xff));
+  const h = new InOrderHasher();
+  t.true(h.offer(0, file.subarray(0, 10)));
+  t.false(h.offer(30, file.subarray(30, 40)), 'bytes past the cursor are not hashed');
+  t.is(h.cursor, 10);
+  const reads: Array<[number, number]> = [];
+  const read = async (offset: number, target: Buffer): Promise<number> => {
+    reads.push([offset, target.length]);
+    return file.copy(target, 0, offset, offset + target.length);
+  };
+  await h.readUpTo(40, read, Buffer.alloc(16), () => new FerryError('IO_ERROR', 'short'));
+  t.deepEqual(reads, [
+    [10, 16],
+    [26, 14],
+  ]);
+  t.true(h.offer(40, file.subarray(40)));
+  t.is(h.digest(), xxh64(file));
+});
+
+test("a short read back throws the caller's error and hashes nothing of it", async (t) => {
+  await initChecksums();
+  const h = new InOrderHasher();
+  const err = await t.throwsAsync(
+    h.readUpTo(
+      8,
+      async () => 3,
+      Buffer.alloc(8),
+      (offset) => new FerryError('IO_ERROR', `gone at ${offset}`),
+    ),
+  );
+  t.true(isFerryError(err, 'IO_ERROR'));
+  t.regex(err.message, /gone at 0/);
+  t.is(h.cursor, 0);
 });

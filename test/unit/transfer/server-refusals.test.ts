@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { initChecksums, xxh64 } from '../../../src/core/checksum.js';
 import { isFerryError } from '../../../src/core/errors.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
-import { FerryClient } from '../../../src/transfer/client.js';
-import { TransferServer } from '../../../src/transfer/server.js';
-import { bufferSource } from '../../../src/transfer/sources.js';
+import { FerryClient } from '../../../src/transfer/client/client.js';
+import { TransferServer } from '../../../src/transfer/server/transfer-server.js';
+import { bufferSource } from '../../../src/transfer/client/sources.js';
 import { BLOCK_HEADER_BYTES, MESSAGES, writeBlockHeader } from '../../../src/wire/transfer/index.js';
 import { FakeNetwork, type FakeNetworkOptions } from '../../helpers/fake-endpoint.js';
 

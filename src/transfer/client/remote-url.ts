@@ -4,7 +4,7 @@
  * with the accepted forms in the message.
  */
 import { isIP } from 'node:net';
-import { FerryError } from '../core/errors.js';
+import { FerryError } from '../../core/errors.js';
 
 export interface RemoteRef {
   host: string;

@@ -13,10 +13,10 @@
  * const h = await fs.create('notes.txt');
  * await fs.write(h, 0, Buffer.from('hello'));
  */
-import { FerryError } from '../core/errors.js';
-import { LIMITS } from '../core/limits.js';
-import { checkFileSize, checkIo } from '../flatfs/args.js';
-import { validateName } from '../flatfs/names.js';
+import { FerryError } from '../../core/errors.js';
+import { LIMITS } from '../../core/limits.js';
+import { checkFileSize, checkIo } from '../../flatfs/args.js';
+import { validateName } from '../../flatfs/names.js';
 import type {
   CreateOptions,
   FileHandle,
@@ -26,12 +26,10 @@ import type {
   ListOptions,
   ListPage,
   OpenOptions,
-} from '../flatfs/types.js';
-import { decodeEntries, encodeRequest, HEADER_BYTES } from '../wire/transfer/index.js';
-import type { FerryClient } from './client.js';
-import { TRANSFER_LIMITS } from './limits.js';
-
-const CHUNK = TRANSFER_LIMITS.REMOTE_IO_CHUNK_BYTES;
+} from '../../flatfs/types.js';
+import { decodeEntries, encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
+import type { FerryClient } from '../client/client.js';
+import { CHUNK_BYTES, inChunks, pieceOf } from './chunks.js';
 
 export interface RemoteFlatFsOptions {
   /** Close the client session when the filesystem is closed (default true). */
@@ -130,31 +128,24 @@ export class RemoteFlatFs implements FlatFs {
     checkIo(offset, target.length);
     this.checkHandle(handle);
     const rpc = this.rpc;
-    const jobs: Promise<number>[] = [];
-    for (let at = 0; at < target.length || (at === 0 && target.length === 0); at += CHUNK) {
-      const length = Math.min(CHUNK, target.length - at);
-      const pos = at;
-      jobs.push(
-        rpc.request(
-          'READ',
-          (id) => [encodeRequest('READ', id, { handle, offset: offset + pos, length })],
-          'unordered',
-          (payload) => {
-            const data = payload.subarray(HEADER_BYTES);
-            if (data.length > length) throw new FerryError('PROTOCOL_ERROR', 'read reply longer than asked');
-            target.set(data, pos);
-            return data.length;
-          },
-        ),
+    const read = (at: number, length: number): Promise<number> =>
+      rpc.request(
+        'READ',
+        (id) => [encodeRequest('READ', id, { handle, offset: offset + at, length })],
+        'unordered',
+        (payload) => {
+          const data = payload.subarray(HEADER_BYTES);
+          if (data.length > length) throw new FerryError('PROTOCOL_ERROR', 'read reply longer than asked');
+          target.set(data, at);
+          return data.length;
+        },
       );
-      if (target.length === 0) break;
-    }
-    const counts = await Promise.all(jobs);
+    const counts = await inChunks(target.length, read, true);
     // short only at end of file: the bytes are those of the chunks up to the first short one
     let total = 0;
     for (let i = 0; i < counts.length; i++) {
       total += counts[i]!;
-      if (counts[i]! < Math.min(CHUNK, target.length - i * CHUNK)) break;
+      if (counts[i]! < Math.min(CHUNK_BYTES, target.length - i * CHUNK_BYTES)) break;
     }
     return total;
   }
@@ -168,12 +159,9 @@ export class RemoteFlatFs implements FlatFs {
       await rpc.call('WRITE', { handle, offset, data: Buffer.alloc(0) });
       return;
     }
-    const jobs: Promise<unknown>[] = [];
-    for (let at = 0; at < data.length; at += CHUNK) {
-      const piece = Buffer.from(data.buffer, data.byteOffset + at, Math.min(CHUNK, data.length - at));
-      jobs.push(rpc.call('WRITE', { handle, offset: offset + at, data: piece }));
-    }
-    await Promise.all(jobs);
+    await inChunks(data.length, (at, length) =>
+      rpc.call('WRITE', { handle, offset: offset + at, data: pieceOf(data, at, length) }),
+    );
   }
 
   async append(handle: FileHandle, data: Uint8Array): Promise<number> {

@@ -10,10 +10,10 @@
  * hot paths pass an `onReply` that consumes the payload in place (a download writes it straight to
  * its file offset); control calls get a decoded copy.
  */
-import type { Clock, TimerHandle } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
-import { FerryError, isErrorCode } from '../core/errors.js';
-import type { IncomingMessage, MessageEndpoint, Peer, PeerStateChange } from '../transport/types.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { FerryError, isErrorCode } from '../../core/errors.js';
+import type { IncomingMessage, MessageEndpoint, Peer, PeerStateChange } from '../../transport/types.js';
 import {
   decodeErrorReply,
   decodeReply,
@@ -27,8 +27,8 @@ import {
   encodeRequest,
   messageNameOf,
   OFF_TYPE,
-} from '../wire/transfer/index.js';
-import { TRANSFER_LIMITS } from './limits.js';
+} from '../../wire/transfer/index.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 
 /** Consumes a reply payload in place; its promise settles before the payload may be reused. */
 export type ReplyConsumer<T> = (payload: Buffer, header: MessageHeader) => T | Promise<T>;

@@ -3,9 +3,9 @@
  * authenticates with the secret, and returns a FerryClient that closes the endpoint with itself.
  */
 import { isIP } from 'node:net';
-import { FerryError } from '../core/errors.js';
-import { Endpoint } from '../transport/endpoint.js';
-import type { TransportConfig } from '../transport/config.js';
+import { FerryError } from '../../core/errors.js';
+import { Endpoint } from '../../transport/endpoint.js';
+import type { TransportConfig } from '../../transport/config.js';
 import { FerryClient } from './client.js';
 
 export interface OpenClientOptions {

@@ -1,11 +1,11 @@
 /**
  * The options, progress reports and summaries of a copy, shared by uploads, append sequences and
- * downloads (and by `ferry cp --json`, `ferry demo`, and library users).
+ * downloads (and by `ferry cp --json`, `ferry demo`, and library users), with the small rules all
+ * three apply the same way: the window, the block size, the abort check, the hash as text.
  */
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
-import { FerryError } from '../core/errors.js';
-import { TRANSFER_LIMITS } from './limits.js';
+import type { Clock } from '../../core/clock.js';
+import { FerryError } from '../../core/errors.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 
 export interface CopyProgress {
   /** Bytes of the file confirmed so far (acknowledged by the server, or received and written). */
@@ -56,25 +56,17 @@ export interface CopyStats {
   fileHash: string | null;
 }
 
-/** Paces payload bytes to a rate (block granularity). */
-export class Pacer {
-  private readonly startMs: number;
-  private sentBytes = 0;
+/** What a copy function reports; the client adds the timing and the transport's counters. */
+export type CopyResult = Omit<CopyStats, 'retransmits' | 'rttMs' | 'seconds' | 'rateBytesPerSec'>;
 
-  constructor(
-    private readonly rateBytesPerSec: number | undefined,
-    private readonly clock: Clock = systemClock,
-  ) {
-    this.startMs = clock.nowMs();
-  }
+/** A whole-file hash as CopyStats shows it: 16 hex digits. */
+export function hashHex(hash: bigint): string {
+  return hash.toString(16).padStart(16, '0');
+}
 
-  async take(bytes: number): Promise<void> {
-    if (!this.rateBytesPerSec) return;
-    this.sentBytes += bytes;
-    const dueMs = this.startMs + (this.sentBytes / this.rateBytesPerSec) * 1000;
-    const waitMs = dueMs - this.clock.nowMs();
-    if (waitMs > 1) await new Promise<void>((r) => this.clock.setTimer(waitMs, r));
-  }
+/** The error for a local source that got shorter while being copied. */
+export function sourceShrank(): FerryError {
+  return new FerryError('IO_ERROR', 'the source shrank while being copied: copy again');
 }
 
 /** Throws ABORTED if the signal fired. */

@@ -7,21 +7,24 @@
  * read), which keeps the whole-file hash a single in-order pass even with many blocks in flight and
  * even for blocks a resume skips.
  */
-import { createXxh64, xxh64, type Hasher64 } from '../core/checksum.js';
-import { FerryError, isFerryError } from '../core/errors.js';
-import { BufferPool } from '../core/pool.js';
-import { systemClock } from '../core/clock.js';
-import { MESSAGES, BLOCK_HEADER_BYTES, writeBlockHeader } from '../wire/transfer/index.js';
-import { Bitmap } from './bitmap.js';
+import { xxh64 } from '../../core/checksum.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import { BufferPool } from '../../core/pool.js';
+import { systemClock } from '../../core/clock.js';
+import { MESSAGES, BLOCK_HEADER_BYTES, writeBlockHeader } from '../../wire/transfer/index.js';
+import { Bitmap } from '../bitmap.js';
+import { InOrderHasher } from '../in-order.js';
 import {
   checkAborted,
   windowBlocksOf,
   chooseBlockBytes,
-  Pacer,
   type CopyOptions,
-  type CopyStats,
-} from './copy-types.js';
-import { TRANSFER_LIMITS } from './limits.js';
+  hashHex,
+  sourceShrank,
+  type CopyResult,
+} from './copy-options.js';
+import { Pacer } from './pacer.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 import type { RpcClient } from './rpc-client.js';
 import type { UploadSource } from './sources.js';
 
@@ -35,7 +38,7 @@ interface UploadRun {
   blockBytes: number;
   blockCount: number;
   verified: Bitmap;
-  hasher: Hasher64 | null;
+  hasher: InOrderHasher | null;
   nextIndex: number;
   readLock: Promise<void>;
   pacer: Pacer;
@@ -52,7 +55,7 @@ export async function uploadOffset(
   source: UploadSource,
   name: string,
   opts: CopyOptions,
-): Promise<Omit<CopyStats, 'retransmits' | 'rttMs' | 'seconds' | 'rateBytesPerSec'>> {
+): Promise<CopyResult> {
   const blockBytes = chooseBlockBytes(
     source.sizeBytes,
     opts.blockBytes ?? TRANSFER_LIMITS.DEFAULT_BLOCK_BYTES,
@@ -75,7 +78,7 @@ export async function uploadOffset(
     blockBytes,
     blockCount: begin.blockCount,
     verified,
-    hasher: opts.verify === false ? null : createXxh64(),
+    hasher: opts.verify === false ? null : new InOrderHasher(),
     nextIndex: 0,
     readLock: Promise.resolve(),
     pacer: new Pacer(opts.rateBytesPerSec, opts.clock ?? systemClock),
@@ -107,7 +110,7 @@ export async function uploadOffset(
       blocksResent: run.blocksResent,
       blocksSkipped: skipped,
       resumed: begin.resumed === 1,
-      fileHash: run.hasher ? fileHash.toString(16).padStart(16, '0') : null,
+      fileHash: run.hasher ? hashHex(fileHash) : null,
     };
   } catch (err) {
     // leave what arrived resumable unless the server already dropped the transfer
@@ -144,7 +147,7 @@ async function nextBlock(run: UploadRun, buf: Buffer): Promise<{ index: number; 
           'IO_ERROR',
           `the source shrank while being copied (short read at ${offset}): copy again`,
         );
-      run.hasher?.update(data);
+      run.hasher?.offer(offset, data);
       if (!skip) return { index, length };
     }
     return null;
@@ -180,7 +183,7 @@ async function sendBlock(run: UploadRun, buf: Buffer, index: number, length: num
     if (attempt > 0) {
       // read again: the bytes in the buffer are the suspects
       const n = await run.source.readInto(offset, data);
-      if (n !== length) throw new FerryError('IO_ERROR', `the source shrank while being copied: copy again`);
+      if (n !== length) throw sourceShrank();
     }
     await run.pacer.take(length);
     const hash = xxh64(data);

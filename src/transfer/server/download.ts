@@ -2,19 +2,21 @@
  * The sending side of a download: reads served straight into pooled packet buffers, and the
  * whole-file xxhash64 the client checks at the end.
  *
- * The hash is kept along the way while reads arrive in order (the usual case: the client asks in
- * order); whatever was not hashed in order is read once more at close.
+ * Why a class: a download is a transfer the server holds between requests (open, reads, close),
+ * with its file handle, its counters for the log line and its running hash.
+ *
+ * The hash (the shared InOrderHasher) is kept along the way while reads arrive in order (the usual
+ * case: the client asks in order); whatever was not hashed in order is read once more at close.
  */
-import { createXxh64, type Hasher64 } from '../core/checksum.js';
-import { FerryError } from '../core/errors.js';
-import type { FileHandle, FlatFs } from '../flatfs/types.js';
-import { TRANSFER_LIMITS } from './limits.js';
+import { FerryError } from '../../core/errors.js';
+import type { FileHandle, FlatFs } from '../../flatfs/types.js';
+import { InOrderHasher } from '../in-order.js';
+import { TRANSFER_LIMITS } from '../../core/limits.js';
 
 const REHASH_CHUNK_BYTES = 1 << 20;
 
 export class Download {
-  private hasher: Hasher64 = createXxh64();
-  private hashedTo = 0;
+  private readonly hasher = new InOrderHasher();
   bytesServed = 0;
   closed = false;
 
@@ -58,10 +60,7 @@ export class Download {
   async readInto(offset: number, target: Buffer): Promise<number> {
     const n = await this.fs.readInto(this.handle, offset, target);
     if (n !== target.length) throw new FerryError('IO_ERROR', `${this.name} changed size while being read`);
-    if (offset === this.hashedTo) {
-      this.hasher.update(target);
-      this.hashedTo += n;
-    }
+    this.hasher.offer(offset, target);
     this.bytesServed += n;
     return n;
   }
@@ -71,17 +70,17 @@ export class Download {
     if (this.closed) throw new FerryError('UNKNOWN_TRANSFER', `the download of ${this.name} is closed`);
     this.closed = true;
     try {
+      if (!verify) return 0n;
       const buf = Buffer.allocUnsafe(
-        Math.min(REHASH_CHUNK_BYTES, Math.max(1, this.sizeBytes - this.hashedTo)),
+        Math.min(REHASH_CHUNK_BYTES, Math.max(1, this.sizeBytes - this.hasher.cursor)),
       );
-      while (verify && this.hashedTo < this.sizeBytes) {
-        const want = Math.min(buf.length, this.sizeBytes - this.hashedTo);
-        const n = await this.fs.readInto(this.handle, this.hashedTo, buf.subarray(0, want));
-        if (n !== want) throw new FerryError('IO_ERROR', `${this.name} changed size while being read`);
-        this.hasher.update(buf.subarray(0, n));
-        this.hashedTo += n;
-      }
-      return verify ? this.hasher.digest() : 0n;
+      await this.hasher.readUpTo(
+        this.sizeBytes,
+        (offset, target) => this.fs.readInto(this.handle, offset, target),
+        buf,
+        () => new FerryError('IO_ERROR', `${this.name} changed size while being read`),
+      );
+      return this.hasher.digest();
     } finally {
       await this.fs.closeFile(this.handle).catch(() => undefined);
     }

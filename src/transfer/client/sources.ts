@@ -9,8 +9,8 @@
 import { open, rename, unlink, type FileHandle as NodeFileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { initChecksums, xxh64 } from '../core/checksum.js';
-import { FerryError } from '../core/errors.js';
+import { initChecksums, xxh64 } from '../../core/checksum.js';
+import { FerryError } from '../../core/errors.js';
 
 /** A seekable source of known size. */
 export interface UploadSource {

@@ -2,22 +2,26 @@
  * A whole ferry server in one call: binds the UDP endpoint, opens the storage (memory, a host
  * directory, or a FlatFs you pass), the named block devices, optional discovery, and the
  * TransferServer over them. `ferry serve`, `ferry demo` and tests start servers this way.
+ *
+ * Why apart from TransferServer: TransferServer answers requests on an endpoint and storage it is
+ * given and owns neither (so tests run it over a fake network and a memory FlatFs); FerryServer
+ * owns what it opened, and closes it in order.
  */
 import { isIP } from 'node:net';
-import type { Clock } from '../core/clock.js';
-import { FerryError } from '../core/errors.js';
-import { GiB } from '../core/limits.js';
-import { openBlockDevice, parseBlockDeviceSpec } from '../blockdev/factory.js';
-import type { BlockDevice } from '../blockdev/types.js';
-import { DirectoryFlatFs } from '../flatfs/directory.js';
-import { MemoryFlatFs } from '../flatfs/memory.js';
-import type { FlatFs } from '../flatfs/types.js';
-import { Endpoint } from '../transport/endpoint.js';
-import type { TransportConfig } from '../transport/config.js';
-import { isLoopbackHost } from '../core/address.js';
-import type { PeerAddress } from '../transport/types.js';
-import { DEFAULT_DISCOVERY_PORT, DiscoveryResponder } from './discovery.js';
-import { TransferServer } from './server.js';
+import type { Clock } from '../../core/clock.js';
+import { FerryError } from '../../core/errors.js';
+import { GiB } from '../../core/limits.js';
+import { openBlockDevice, parseBlockDeviceSpec } from '../../blockdev/factory.js';
+import type { BlockDevice } from '../../blockdev/types.js';
+import { DirectoryFlatFs } from '../../flatfs/directory.js';
+import { MemoryFlatFs } from '../../flatfs/memory.js';
+import type { FlatFs } from '../../flatfs/types.js';
+import { Endpoint } from '../../transport/endpoint.js';
+import type { TransportConfig } from '../../transport/config.js';
+import { isLoopbackHost } from '../../core/address.js';
+import type { PeerAddress } from '../../transport/types.js';
+import { DEFAULT_DISCOVERY_PORT, DiscoveryResponder } from '../discovery.js';
+import { TransferServer } from './transfer-server.js';
 
 /** Quota of a memory filesystem unless told (it bounds memory use). */
 export const DEFAULT_MEMORY_QUOTA_BYTES = 4 * GiB;

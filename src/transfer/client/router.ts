@@ -4,7 +4,7 @@
  * Why: an endpoint has one message handler, but a program may talk to several servers through one
  * endpoint (a copy from one, a mount of another); each server session gets its own RpcClient.
  */
-import type { MessageEndpoint } from '../transport/types.js';
+import type { MessageEndpoint } from '../../transport/types.js';
 import type { RpcClient } from './rpc-client.js';
 
 const routers = new WeakMap<MessageEndpoint, Map<string, RpcClient>>();

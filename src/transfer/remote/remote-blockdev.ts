@@ -12,14 +12,12 @@
  * await dev.write(0, Buffer.alloc(4096, 1));
  * await dev.flush();
  */
-import { FerryError } from '../core/errors.js';
-import { checkBytes, checkOpen, checkRange } from '../blockdev/range.js';
-import type { BlockDevice, BlockExtent } from '../blockdev/types.js';
-import { decodeExtents, encodeRequest, HEADER_BYTES } from '../wire/transfer/index.js';
-import type { FerryClient } from './client.js';
-import { TRANSFER_LIMITS } from './limits.js';
-
-const CHUNK = TRANSFER_LIMITS.REMOTE_IO_CHUNK_BYTES;
+import { FerryError } from '../../core/errors.js';
+import { checkBytes, checkOpen, checkRange } from '../../blockdev/range.js';
+import type { BlockDevice, BlockExtent } from '../../blockdev/types.js';
+import { decodeExtents, encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
+import type { FerryClient } from '../client/client.js';
+import { inChunks, pieceOf } from './chunks.js';
 
 export class RemoteBlockDevice implements BlockDevice {
   closed = false;
@@ -80,39 +78,34 @@ export class RemoteBlockDevice implements BlockDevice {
   private async readChunks(offset: number, target: Uint8Array): Promise<void> {
     const rpc = this.client.rpc;
     const device = this.device;
-    const jobs: Promise<void>[] = [];
-    for (let at = 0; at < target.length; at += CHUNK) {
-      const length = Math.min(CHUNK, target.length - at);
-      const pos = at;
-      jobs.push(
-        rpc.request(
-          'BD_READ',
-          (id) => [encodeRequest('BD_READ', id, { device, offset: offset + pos, length })],
-          'unordered',
-          (payload) => {
-            const data = payload.subarray(HEADER_BYTES);
-            if (data.length !== length)
-              throw new FerryError(
-                'PROTOCOL_ERROR',
-                `device read returned ${data.length} bytes, asked ${length}`,
-              );
-            target.set(data, pos);
-          },
-        ),
-      );
-    }
-    await Promise.all(jobs);
+    await inChunks(target.length, (at, length) =>
+      rpc.request(
+        'BD_READ',
+        (id) => [encodeRequest('BD_READ', id, { device, offset: offset + at, length })],
+        'unordered',
+        (payload) => {
+          const data = payload.subarray(HEADER_BYTES);
+          if (data.length !== length)
+            throw new FerryError(
+              'PROTOCOL_ERROR',
+              `device read returned ${data.length} bytes, asked ${length}`,
+            );
+          target.set(data, at);
+        },
+      ),
+    );
   }
 
   async write(offset: number, data: Uint8Array): Promise<void> {
     checkBytes(this, 'write', data);
     checkRange(this, 'write', offset, data.length);
-    const jobs: Promise<unknown>[] = [];
-    for (let at = 0; at < data.length; at += CHUNK) {
-      const piece = Buffer.from(data.buffer, data.byteOffset + at, Math.min(CHUNK, data.length - at));
-      jobs.push(this.client.rpc.call('BD_WRITE', { device: this.device, offset: offset + at, data: piece }));
-    }
-    await this.track(Promise.all(jobs));
+    const rpc = this.client.rpc;
+    const device = this.device;
+    await this.track(
+      inChunks(data.length, (at, length) =>
+        rpc.call('BD_WRITE', { device, offset: offset + at, data: pieceOf(data, at, length) }),
+      ),
+    );
   }
 
   async flush(): Promise<void> {

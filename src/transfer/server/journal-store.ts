@@ -5,14 +5,14 @@
  * fsynced, then renamed over the old journal (rename is atomic and durable when it resolves), so a
  * crash at any instant leaves either the previous claim or the new one.
  */
-import { isFerryError } from '../core/errors.js';
-import type { FlatFs } from '../flatfs/types.js';
+import { isFerryError } from '../../core/errors.js';
+import type { FlatFs } from '../../flatfs/types.js';
 import {
   decodeJournal,
   encodeJournal,
   JOURNAL_HEADER_BYTES,
   type JournalRecord,
-} from '../wire/transfer/index.js';
+} from '../../wire/transfer/index.js';
 
 export async function writeJournal(
   fs: FlatFs,

@@ -1,18 +1,22 @@
 /**
  * A client session with one ferry server: connect (with a bounded handshake), then copy files up
  * and down, list, stat and remove, with progress callbacks and a stats summary per copy.
+ *
+ * Why a class over the copy functions: one session (its RpcClient and reply route) serves every
+ * copy and call made through it, and the stats of each copy (time, rate, the transport's
+ * retransmits and RTT) are taken the same way around whichever copy function ran.
  */
 import type { Readable } from 'node:stream';
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../core/clock.js';
-import { FerryError, isFerryError } from '../core/errors.js';
-import type { FileStat, FsStat, ListOptions, ListPage } from '../flatfs/types.js';
-import type { MessageEndpoint, Peer, PeerAddress } from '../transport/types.js';
-import { decodeDevices, decodeEntries, type WireDevice } from '../wire/transfer/index.js';
-import { uploadAppend } from './client-append.js';
-import { downloadFile } from './client-download.js';
-import { uploadOffset } from './client-upload.js';
-import type { CopyOptions, CopyStats } from './copy-types.js';
+import type { Clock } from '../../core/clock.js';
+import { systemClock } from '../../core/clock.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import type { FileStat, FsStat, ListOptions, ListPage } from '../../flatfs/types.js';
+import type { MessageEndpoint, Peer, PeerAddress } from '../../transport/types.js';
+import { decodeDevices, decodeEntries, type WireDevice } from '../../wire/transfer/index.js';
+import { uploadAppend } from './upload-append.js';
+import { downloadFile } from './download-file.js';
+import { uploadOffset } from './upload-offset.js';
+import type { CopyOptions, CopyResult, CopyStats } from './copy-options.js';
 import { attachRpc } from './router.js';
 import { RpcClient, type RpcClientOptions } from './rpc-client.js';
 import type { DownloadSink, UploadSource } from './sources.js';
@@ -172,9 +176,7 @@ export class FerryClient {
     return this.timed(() => downloadFile(this.rpc, name, makeSink, opts));
   }
 
-  private async timed(
-    run: () => Promise<Omit<CopyStats, 'retransmits' | 'rttMs' | 'seconds' | 'rateBytesPerSec'>>,
-  ): Promise<CopyStats> {
+  private async timed(run: () => Promise<CopyResult>): Promise<CopyStats> {
     const before = this.peerStats();
     const startMs = this.clock.nowMs();
     const r = await run();

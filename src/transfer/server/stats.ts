@@ -1,0 +1,14 @@
+/**
+ * The transfer server's counters, read by tests and stats.
+ *
+ * Why a module of its own: the server scope and the transfer table both count into them, and neither
+ * may import the other (the scope holds the table).
+ */
+export interface ServerStats {
+  requests: number;
+  errors: number;
+  blocksWritten: number;
+  blocksRefused: number;
+  uploadsCommitted: number;
+  downloadsServed: number;
+}
