@@ -36,9 +36,14 @@ const STRING_FLAGS: [keyof RawWanOptions, string][] = [
 
 export function wanBuilder<T>(y: Argv<T>): Argv<T & WanArgs> {
   let b = y as unknown as Argv<WanArgs>;
-  for (const [name, describe] of STRING_FLAGS) b = b.option(name, { type: 'string', requiresArg: true, describe });
+  for (const [name, describe] of STRING_FLAGS)
+    b = b.option(name, { type: 'string', requiresArg: true, describe });
   return b
-    .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON (ferry.bench.wan/1)' })
+    .option('json', {
+      type: 'boolean',
+      default: false,
+      describe: 'print the report as JSON (ferry.bench.wan/1)',
+    })
     .example('$0 bench wan', 'the four preset paths, 256 MiB each (needs root, several minutes)')
     .example('$0 bench wan --paths lossy50 --tools ferry,rsync --size 64MiB', 'one path, two tools')
     .example('$0 bench wan --rate 300mbit --delay 40ms --loss 0.5%', 'a custom path') as unknown as Argv<

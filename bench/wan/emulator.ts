@@ -251,7 +251,10 @@ export class WanLink {
 
   private waitReady(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`the emulator did not start: ${this.emulatorErr}`)), 10_000);
+      const timer = setTimeout(
+        () => done(new Error(`the emulator did not start: ${this.emulatorErr}`)),
+        10_000,
+      );
       const onData = (): void => {
         if (this.emulatorOut.includes('ready\n')) done(null);
       };
@@ -325,7 +328,8 @@ export class WanLink {
     for (const ns of [this.client, this.server]) {
       try {
         const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
-        for (const p of pids.split('\n').map(Number)) if (p > 0 && p !== process.pid) process.kill(p, 'SIGKILL');
+        for (const p of pids.split('\n').map(Number))
+          if (p > 0 && p !== process.pid) process.kill(p, 'SIGKILL');
       } catch {
         // namespace gone or process gone
       }

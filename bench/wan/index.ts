@@ -14,7 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { randomFile, sha256File } from '../lib/peers.js';
-import { buildEmulator, checkPrerequisites, removeStaleNamespaces, SERVER_ADDR, WanLink } from './emulator.js';
+import {
+  buildEmulator,
+  checkPrerequisites,
+  removeStaleNamespaces,
+  SERVER_ADDR,
+  WanLink,
+} from './emulator.js';
 import { lineRateBytesPerSec, transferTimeoutMs, type ToolName, type WanBenchOptions } from './options.js';
 import {
   ratio,
@@ -97,7 +103,15 @@ export async function runWanBench(o: WanBenchOptions, io: WanBenchIo): Promise<W
                 detail: {},
                 error: 'not installed',
               }
-            : await runCopy(tool, { link, src, srcHash, sizeBytes: o.sizeBytes, dir: pathDir, timeoutMs, signal: io.signal });
+            : await runCopy(tool, {
+                link,
+                src,
+                srcHash,
+                sizeBytes: o.sizeBytes,
+                dir: pathDir,
+                timeoutMs,
+                signal: io.signal,
+              });
           const r = toolResult(outcome, o.sizeBytes, p);
           result.tools.push(r);
           io.say(progressLine(p.name, r));

@@ -173,7 +173,10 @@ export function parseLoss(text: string): number {
 export function parseMtu(text: string): number {
   const v = /^\s*\d+\s*$/.test(text) ? Number(text) : NaN;
   if (!(Number.isInteger(v) && v >= 1280 && v <= 9000)) {
-    throw ferryError('INVALID_ARGUMENT', `--mtu: "${text}" is not an MTU from 1280 to 9000 (e.g. 1500, 9000)`);
+    throw ferryError(
+      'INVALID_ARGUMENT',
+      `--mtu: "${text}" is not an MTU from 1280 to 9000 (e.g. 1500, 9000)`,
+    );
   }
   return v;
 }
@@ -192,7 +195,10 @@ function parseQueue(text: string): number {
 function parseSize(text: string): number {
   const v = parseBytes(text);
   if (!(Number.isSafeInteger(v) && v >= 1 && v <= MAX_SIZE_BYTES)) {
-    throw ferryError('INVALID_ARGUMENT', `--size: "${text}" is not a file size from 1 B to 64 GiB (e.g. 256MiB, 1GiB)`);
+    throw ferryError(
+      'INVALID_ARGUMENT',
+      `--size: "${text}" is not a file size from 1 B to 64 GiB (e.g. 256MiB, 1GiB)`,
+    );
   }
   return v;
 }
@@ -200,7 +206,10 @@ function parseSize(text: string): number {
 function parseSeconds(text: string, flag: string, minS: number, maxMs: number): number {
   const v = /^\s*\d+(\.\d+)?\s*$/.test(text) ? Number(text) * 1000 : NaN;
   if (!(v >= minS * 1000 && v <= maxMs)) {
-    throw ferryError('INVALID_ARGUMENT', `${flag}: "${text}" is not a number of seconds from ${minS} to ${maxMs / 1000}`);
+    throw ferryError(
+      'INVALID_ARGUMENT',
+      `${flag}: "${text}" is not a number of seconds from ${minS} to ${maxMs / 1000}`,
+    );
   }
   return v;
 }
@@ -224,6 +233,7 @@ function parseList<T extends string>(text: string, allowed: readonly T[], flag: 
     }
     if (!out.includes(part as T)) out.push(part as T);
   }
-  if (out.length === 0) throw ferryError('INVALID_ARGUMENT', `${flag}: name at least one of ${allowed.join(', ')}`);
+  if (out.length === 0)
+    throw ferryError('INVALID_ARGUMENT', `${flag}: name at least one of ${allowed.join(', ')}`);
   return out;
 }

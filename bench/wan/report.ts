@@ -93,7 +93,9 @@ export function renderWanReport(r: WanBenchReport): string {
     '',
   ];
   for (const p of r.paths) {
-    out.push(`${p.path.name}: ${describePath(p.path)}; line rate ${(p.line_rate_bytes_per_s / 1e6).toFixed(1)} MB/s; TCP ${p.tcp_congestion_control ?? '?'}`);
+    out.push(
+      `${p.path.name}: ${describePath(p.path)}; line rate ${(p.line_rate_bytes_per_s / 1e6).toFixed(1)} MB/s; TCP ${p.tcp_congestion_control ?? '?'}`,
+    );
     if (p.error !== undefined) {
       out.push(`  could not run: ${p.error}`, '');
       continue;
@@ -104,9 +106,10 @@ export function renderWanReport(r: WanBenchReport): string {
       t.seconds ?? '-',
       t.bytes_per_s === null ? '-' : (t.bytes_per_s / 1e6).toFixed(1),
       t.line_share === null ? '-' : `${(t.line_share * 100).toFixed(1)} %`,
+      detailText(t),
     ]);
     out.push(
-      formatTable(['tool', 'status', 'seconds', 'MB/s', 'line share'], rows)
+      formatTable(['tool', 'status', 'seconds', 'MB/s', 'line share', 'notes'], rows)
         .split('\n')
         .map((l) => '  ' + l)
         .join('\n'),
@@ -142,6 +145,15 @@ export function summaryTable(r: WanBenchReport): string[] {
     ['path', 'line MB/s', ...tools.map((t) => `${t} MB/s (share)`), 'ferry/rsync', 'ferry/tcp'],
     rows,
   ).split('\n');
+}
+
+/** ferry's own figures: its copy time (without process start) and retransmits. */
+function detailText(t: ToolResult): string {
+  const d = t.detail as { copy_seconds?: number; retransmits?: number };
+  const parts: string[] = [];
+  if (typeof d.copy_seconds === 'number') parts.push(`copy ${d.copy_seconds} s`);
+  if (typeof d.retransmits === 'number') parts.push(`${d.retransmits} retransmits`);
+  return parts.join(', ');
 }
 
 function round(n: number, digits: number): number {

@@ -37,7 +37,9 @@ async function send(host: string, port: number, input: string): Promise<void> {
     sock.once('error', reject);
   });
   const closed = new Promise<void>((resolve, reject) => {
-    sock.once('close', (hadError) => (hadError ? reject(new Error('connection closed with an error')) : resolve()));
+    sock.once('close', (hadError) =>
+      hadError ? reject(new Error('connection closed with an error')) : resolve(),
+    );
     sock.resume(); // the receiver sends nothing but its FIN
   });
   await pipeline(createReadStream(input, { highWaterMark: HIGH_WATER }), sock, { end: true });

@@ -164,7 +164,13 @@ async function tcpCopy(ctx: CopyContext, dir: string, servers: ChildProcess[]): 
   await waitOutput(receiver, 'stdout', /listening/, ctx.signal);
   const r = await timedClient(
     ctx,
-    ctx.link.spawnIn(ctx.link.client, process.execPath, [...pipe, 'send', SERVER_ADDR, String(TCP_PORT), ctx.src]),
+    ctx.link.spawnIn(ctx.link.client, process.execPath, [
+      ...pipe,
+      'send',
+      SERVER_ADDR,
+      String(TCP_PORT),
+      ctx.src,
+    ]),
   );
   return finish('tcp', ctx, r, out, {});
 }
@@ -219,7 +225,8 @@ async function finish(
       seconds: null,
       identical: null,
       detail,
-      error: r.status === 'timeout' ? `no result within ${ctx.timeoutMs / 1000} s` : r.stderr.trim().slice(-500),
+      error:
+        r.status === 'timeout' ? `no result within ${ctx.timeoutMs / 1000} s` : r.stderr.trim().slice(-500),
     };
   }
   const hash = await sha256File(dest).catch(() => null);
@@ -230,7 +237,9 @@ async function finish(
     seconds: r.seconds,
     identical,
     detail,
-    ...(identical ? {} : { error: hash === null ? 'no file at the destination' : 'the copy differs from the source' }),
+    ...(identical
+      ? {}
+      : { error: hash === null ? 'no file at the destination' : 'the copy differs from the source' }),
   };
 }
 
