@@ -115,10 +115,16 @@ export function renderWanReport(r: WanBenchReport): string {
         .join('\n'),
     );
     out.push(`  ferry/rsync ${p.ratio_ferry_rsync ?? '-'}   ferry/tcp ${p.ratio_ferry_tcp ?? '-'}`);
-    if (p.emulator)
+    if (p.emulator) {
+      const dev = p.emulator.device_tx_dropped;
+      const devText =
+        dev && (dev.a || dev.b)
+          ? `; dropped at the TUN devices (emulator starved): a ${dev.a}, b ${dev.b}`
+          : '';
       out.push(
-        `  emulator a->b: ${dropSummary(p.emulator.a_to_b)} | b->a: ${dropSummary(p.emulator.b_to_a)}`,
+        `  emulator a->b: ${dropSummary(p.emulator.a_to_b)} | b->a: ${dropSummary(p.emulator.b_to_a)}${devText}`,
       );
+    }
     out.push('');
   }
   out.push(...summaryTable(r));
