@@ -25,6 +25,7 @@ const FERRY_PORT = 7733;
 const RSYNC_PORT = 873;
 const TCP_PORT = 9000;
 const SERVER_START_MS = 30_000;
+const RSYNC_IO_TIMEOUT_S = 120;
 
 export interface CopyOutcome {
   tool: ToolName;
@@ -128,7 +129,9 @@ async function rsyncCopy(ctx: CopyContext, dir: string, servers: ChildProcess[])
   const conf = path.join(ctx.dir, 'rsyncd.conf');
   await writeFile(
     conf,
-    `uid = root\ngid = root\nuse chroot = no\nmax connections = 4\n[mod]\npath = ${dir}\nread only = no\n`,
+    // timeout: the daemon's per-connection children (forked, so without PDEATHSIG) end by
+    // themselves after RSYNC_IO_TIMEOUT_S of silence if this process is killed mid-copy.
+    `uid = root\ngid = root\nuse chroot = no\nmax connections = 4\ntimeout = ${RSYNC_IO_TIMEOUT_S}\n[mod]\npath = ${dir}\nread only = no\n`,
   );
   const daemon = ctx.link.spawnIn(ctx.link.server, 'rsync', [
     '--daemon',
