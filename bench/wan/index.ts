@@ -9,7 +9,8 @@
  * is returned, marked interrupted. See emulator.ts for how teardown is guaranteed.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +46,7 @@ export { renderWanReport, WAN_REPORT_SCHEMA, type WanBenchReport } from './repor
 export { wanBuilder, rawWanOptions, type WanArgs } from './args.js';
 
 const run = promisify(execFile);
+const TEMP_PREFIX = 'ferry-bench-wan-';
 /** Emulator lifetime beyond the copies' own time bounds (set-up, hashing, teardown). */
 const EMULATOR_SLACK_S = 120;
 
@@ -62,7 +64,11 @@ export async function runWanBench(o: WanBenchOptions, io: WanBenchIo): Promise<W
   const tools = await availableTools(o.tools, io);
   await removeStaleNamespaces(io.say);
   const bin = await buildEmulator(io.say);
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-wan-'));
+  await removeStaleTempDirs(io.say);
+  const dir = await mkdtemp(path.join(os.tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
+  // If the run dies without reaching `finally` (an uncaught error, process.exit), still no 2 x SIZE left behind.
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', removeDir);
   const paths: PathResult[] = [];
   try {
     const src = path.join(dir, 'src.bin');
@@ -131,6 +137,7 @@ export async function runWanBench(o: WanBenchOptions, io: WanBenchIo): Promise<W
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+    process.off('exit', removeDir);
   }
   return {
     schema: WAN_REPORT_SCHEMA,
@@ -147,6 +154,26 @@ export async function runWanBench(o: WanBenchOptions, io: WanBenchIo): Promise<W
     interrupted: io.signal.aborted,
     paths,
   };
+}
+
+/** Deletes `ferry-bench-wan-PID-*` temp folders of runs whose process no longer exists (SIGKILL). */
+async function removeStaleTempDirs(say: (line: string) => void): Promise<void> {
+  const names = await readdir(os.tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const m = new RegExp(`^${TEMP_PREFIX}(\\d+)-`).exec(name);
+    if (!m || processExists(Number(m[1]))) continue;
+    say(`ferry bench wan: deleting ${path.join(os.tmpdir(), name)} left by an earlier run`);
+    await rm(path.join(os.tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Tools whose programs exist here (rsync is a package; ferry and tcp are this repository). */
