@@ -10,14 +10,14 @@
  * Needs rsync (apt-get install -y rsync). Not part of the test suite.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseBytes } from '../src/index.js';
+import { randomFile, stopChild } from './lib/peers.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -54,20 +54,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function randomFile(path: string, sizeBytes: number): Promise<void> {
-  const fh = await open(path, 'w');
-  const chunk = Buffer.allocUnsafe(16 * 1024 * 1024);
-  try {
-    for (let off = 0; off < sizeBytes; off += chunk.length) {
-      const n = Math.min(chunk.length, sizeBytes - off);
-      randomFillSync(chunk, 0, n);
-      await fh.write(chunk, 0, n, off);
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Starts a child and resolves once `ready` matches its stderr (or after `settleMs` if no pattern). */
 function startChild(
   cmd: string,
@@ -95,15 +81,6 @@ function startChild(
       reject(new Error(`${cmd} exited with ${code}: ${err}`));
     });
   });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; stdout: string }> {
@@ -168,7 +145,7 @@ async function main(): Promise<void> {
       retransmits: number;
     };
     const ferryOk = await same(src, join(ferryRoot, 'src.bin'));
-    await stop(server);
+    await stopChild(server);
 
     // rsync daemon (uid/gid root: see NOTES.md), whole-file so no delta algorithm runs
     const rsyncPort = await freePort();
@@ -186,7 +163,7 @@ async function main(): Promise<void> {
     children.push(daemon);
     const rsync = await timed('rsync', ['--whole-file', src, `rsync://127.0.0.1:${rsyncPort}/mod/`]);
     const rsyncOk = await same(src, join(rsyncRoot, 'src.bin'));
-    await stop(daemon);
+    await stopChild(daemon);
 
     const result = {
       schema: 'ferry.bench.cp-vs-rsync/1',
@@ -221,7 +198,7 @@ async function main(): Promise<void> {
     }
     if (!ferryOk || !rsyncOk) process.exitCode = 1;
   } finally {
-    for (const c of children) await stop(c);
+    for (const c of children) await stopChild(c);
     await rm(dir, { recursive: true, force: true });
   }
 }
