@@ -16,6 +16,7 @@ import {
 import { abortOnSignal } from '../../signals.js';
 import { asUsage, failAsUsage, printJson } from '../../util.js';
 import { blockdevBenchCommand, compareBenchCommand, fsBenchCommand, reportBenchCommand } from './storage.js';
+import { wanBenchCommand } from './wan.js';
 
 /** Functions listed per profile in the --cpu-prof-dir summary. */
 const PROFILE_TOP = 20;
@@ -135,11 +136,12 @@ export const benchCommand: CommandModule<object, object> = {
   builder: (y: Argv<object>) =>
     y
       .command(transportCommand)
+      .command(wanBenchCommand)
       .command(blockdevBenchCommand)
       .command(fsBenchCommand)
       .command(compareBenchCommand)
       .command(reportBenchCommand)
-      .demandCommand(1, 'name a benchmark: ferry bench transport|blockdev|fs|compare|report')
+      .demandCommand(1, 'name a benchmark: ferry bench transport|wan|blockdev|fs|compare|report')
       .fail(failAsUsage),
   handler: () => {},
 };
