@@ -59,7 +59,7 @@ import {
 import { CloseReason, FrameType, PROTOCOL_VERSION } from './frame-layout.js';
 import { FrameReader, type FrameFields } from './frame-reader.js';
 import { HeaderSlab } from './header-slab.js';
-import { MessageHistory } from '../message-history.js';
+import { MessageTable } from '../message-table.js';
 import { PendingConnection, type PendingHost } from './pending-connection.js';
 import { readTcpConfig, type TcpConfig } from './tcp-config.js';
 import type { HeldMessage } from './tcp-inbox.js';
@@ -118,8 +118,8 @@ export class TcpEndpoint implements MessageEndpoint {
 
   private handler: MessageHandler | null = null;
   private readonly listeners = new Set<(c: PeerStateChange) => void>();
-  private readonly liveMessages = new Map<number, OutgoingMessage>();
-  private readonly history = new MessageHistory();
+  /** Messages by id: those in play and the most recent finished ones. */
+  private readonly messages = new MessageTable();
   private nextMessageId = 1;
   private closed = false;
 
@@ -390,7 +390,7 @@ export class TcpEndpoint implements MessageEndpoint {
       throw new FerryError('INVALID_ARGUMENT', `mode must be 'unordered' or 'fifo', got ${String(mode)}`);
     }
     const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, this.clock.nowMs());
-    this.liveMessages.set(msg.messageId, msg);
+    this.messages.add(msg);
     return msg;
   }
 
@@ -405,7 +405,7 @@ export class TcpEndpoint implements MessageEndpoint {
   }
 
   messageState(messageId: number): MessageInfo | undefined {
-    return this.liveMessages.get(messageId)?.info() ?? this.history.get(messageId);
+    return this.messages.get(messageId)?.info();
   }
 
   messageStates(messageIds: readonly number[]): (MessageInfo | undefined)[] {
@@ -414,10 +414,7 @@ export class TcpEndpoint implements MessageEndpoint {
 
   messagesOf(peer: Peer): MessageInfo[] {
     const out: MessageInfo[] = [];
-    for (const info of this.history.values()) {
-      if (info.peerId === peer.id && !this.liveMessages.has(info.messageId)) out.push(info);
-    }
-    for (const msg of this.liveMessages.values()) if (msg.peerId === peer.id) out.push(msg.info());
+    for (const msg of this.messages.values()) if (msg.peerId === peer.id) out.push(msg.info());
     return out.sort((a, b) => a.messageId - b.messageId);
   }
 
@@ -472,7 +469,7 @@ export class TcpEndpoint implements MessageEndpoint {
       heldMessages,
       heldBytes,
       partialFrameBytes,
-      liveMessages: this.liveMessages.size,
+      liveMessages: this.messages.liveCount,
     };
   }
 
@@ -568,8 +565,7 @@ export class TcpEndpoint implements MessageEndpoint {
   }
 
   private onMessageFinished(msg: OutgoingMessage): void {
-    if (msg.retired) this.liveMessages.delete(msg.messageId);
-    this.history.set(msg.info());
+    this.messages.onFinished(msg);
   }
 
   private addSession(session: TcpSession): void {
