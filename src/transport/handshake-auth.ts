@@ -82,3 +82,25 @@ export function nextIncarnation(): number {
   lastIncarnation = Math.max(Date.now(), lastIncarnation + 1);
   return lastIncarnation;
 }
+
+/**
+ * The transcript both sides of a handshake sign, built the same way by both transports: from the
+ * client's HELLO (its connection id, incarnation, nonce) and the server's CHALLENGE (the same three).
+ */
+export function transcriptOf(
+  clientConnectionId: bigint,
+  clientIncarnation: number,
+  clientNonce: Buffer,
+  serverConnectionId: bigint,
+  serverIncarnation: number,
+  serverNonce: Buffer,
+): HandshakeTranscript {
+  return {
+    clientConnectionId,
+    serverConnectionId,
+    clientIncarnation,
+    serverIncarnation,
+    clientNonce,
+    serverNonce,
+  };
+}

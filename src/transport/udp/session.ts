@@ -9,10 +9,8 @@
  * ReceivedPackets, CongestionController, FailureDetector, Inbox) are small classes tested alone under
  * a ManualClock; this class wires them to the endpoint (`SessionHost`), which owns the socket.
  */
-import { FerryError, type ErrorCode } from '../core/errors.js';
-import { LIMITS } from '../core/limits.js';
-import { AckBodyView, ackBodyBytes, writeAckBody } from '../wire/control-bodies.js';
-import { fifoSeqAfter } from '../wire/sequence.js';
+import { LIMITS } from '../../core/limits.js';
+import { AckBodyView, ackBodyBytes, writeAckBody } from '../../wire/control-bodies.js';
 import {
   bodyOffset,
   recordHeaderBytes,
@@ -21,7 +19,7 @@ import {
   writeRecordHeader,
   writeSackRange,
   type PacketView,
-} from '../wire/packet-codec.js';
+} from '../../wire/packet-codec.js';
 import {
   BASE_PACKET_BYTES,
   DATA_OVERHEAD_BYTES,
@@ -32,22 +30,23 @@ import {
   PacketType,
   RECORD_HEADER_BYTES,
   SACK_RANGE_BYTES,
-} from '../wire/packet-layout.js';
-import { AckScheduler } from './ack-scheduler.js';
-import type { TransportConfig } from './config.js';
-import { CongestionController, Pacer } from './congestion.js';
-import { FailureDetector } from './failure-detector.js';
-import { Inbox, type CompleteMessage } from './inbox.js';
-import { FRAG_ACKED, FRAG_IN_FLIGHT, FRAG_LOST, FRAG_UNSENT, OutgoingMessage } from './outgoing-message.js';
-import { PathMtuProber } from './path-mtu.js';
-import { ReceivedPackets } from './received-packets.js';
-import { RttEstimator } from './rtt-estimator.js';
-import { SentPackets, type SentPacketSink } from './sent-packets.js';
-import { zeroPeerStats } from './stats.js';
-import type { Peer, PeerAddress, PeerInfo, PeerState, PeerStats } from './types.js';
+} from '../../wire/packet-layout.js';
+import { AckScheduler } from '../ack-scheduler.js';
+import type { TransportConfig } from '../config.js';
+import { CongestionController, Pacer } from '../congestion.js';
+import { FailureDetector } from '../failure-detector.js';
+import { Inbox, type CompleteMessage } from '../inbox.js';
+import { FRAG_ACKED, FRAG_IN_FLIGHT, FRAG_LOST, FRAG_UNSENT, OutgoingMessage } from '../outgoing-message.js';
+import { PathMtuProber } from '../path-mtu.js';
+import { ReceivedPackets } from '../received-packets.js';
+import { RttEstimator } from '../rtt-estimator.js';
+import { SentPackets, type SentPacketSink } from '../sent-packets.js';
+import { SessionCore, type ArrivedMessage, type CoreHost } from '../session-core.js';
+import type { PeerAddress, PeerStats } from '../types.js';
+import type { UdpLink } from './link.js';
 
 /** What a session needs from its endpoint. */
-export interface SessionHost {
+export interface SessionHost extends CoreHost<Session> {
   readonly config: TransportConfig;
   /**
    * This session's share of the endpoint socket's receive buffer in packets of `packetBytes`, split
@@ -56,52 +55,8 @@ export interface SessionHost {
   socketSharePackets(packetBytes: number): number;
   /** Peers sending DATA to the endpoint now (at least 1): acks are spaced by it (ack-scheduler.ts). */
   activeSenders(): number;
-  /** A pool buffer of at least `packetBytes`, or null when the send pool is empty. */
-  acquireBuffer(): Buffer | null;
-  /**
-   * Seals (checksum) and sends `buf[0, length)` to the session's peer, followed by `slices[0,
-   * sliceCount)` when given (a scatter-gather send: the payload stays in the message's own buffers);
-   * the buffer goes back to the pool once the socket is done with it.
-   */
-  sendPacket(
-    session: Session,
-    buf: Buffer,
-    length: number,
-    slices?: readonly Uint8Array[],
-    sliceCount?: number,
-  ): void;
-  /** Returns a pool buffer that was not sent. */
-  releaseBuffer(buf: Buffer): void;
-  /** Sends an already sealed control packet (not a pool buffer) to the session's peer. */
-  sendControl(session: Session, packet: Buffer): void;
-  /** True once the application set a message handler (until then complete messages wait). */
-  hasHandler(): boolean;
-  /** Hands a complete message to the application; true when the handler already finished. */
-  dispatch(session: Session, msg: CompleteMessage): boolean;
   /** The session wants its `pump` called soon (it has something to send). */
   markActive(session: Session): void;
-  onStateChange(session: Session, previous: PeerState, reason: ErrorCode | undefined): void;
-  /** A message finished (delivered or failed): keep its final state for queries. */
-  onMessageFinished(msg: OutgoingMessage): void;
-}
-
-/** The application's handle on a session (types.ts `Peer`). */
-export class PeerHandle implements Peer {
-  constructor(private readonly session: Session) {}
-  get id(): string {
-    return this.session.id;
-  }
-  get address(): PeerAddress {
-    return this.session.address;
-  }
-  get state(): PeerState {
-    return this.session.state;
-  }
-}
-
-interface Waiter {
-  resolve: () => void;
-  reject: (e: Error) => void;
 }
 
 /** The pacing bucket holds this many endpoint ticks of the rate (timers run late on a busy machine). */
@@ -122,17 +77,9 @@ const PIECE_CODE_BASE = 2;
 /** Bytes of a DATA piece packet beyond its payload (no SACK ranges). */
 const PIECE_OVERHEAD_BYTES = HEADER_BYTES + PIECE_RECORD_HEADER_BYTES;
 
-const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
-
-export class Session implements SentPacketSink<OutgoingMessage> {
-  readonly peer: PeerHandle;
-  state: PeerState;
-  endReason: ErrorCode | undefined;
-  pinned = false;
-  remoteConnectionId = 0n;
+export class Session extends SessionCore implements SentPacketSink<OutgoingMessage> {
   remoteHigh = 0;
   remoteLow = 0;
-  remoteIncarnation = 0;
   /** Packet size sent now (the path-MTU search moves it between 1200 and maxPacketBytes). */
   packetBytes: number;
   chunkBytes: number;
@@ -146,7 +93,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private pieceMsg: OutgoingMessage | null = null;
   private pieceFrag = 0;
   private pieceNext = 0;
-  readonly stats: PeerStats = zeroPeerStats();
 
   // --- handshake (client side; the endpoint keeps the server's half-open state) ---
   handshakeStartedMs = 0;
@@ -156,11 +102,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   handshakePacket: Buffer | null = null;
   /** Proof a duplicate CONFIRM must carry (server side), to re-send ACCEPT. */
   expectedClientProof: Buffer | null = null;
-  /** Pending `connect` calls; they get this session's Peer (a simultaneous connect may hand them over). */
-  readonly connectWaiters: { resolve: (peer: Peer) => void; reject: (e: Error) => void }[] = [];
-  closeWaiters: Waiter[] = [];
   private closeNextSendMs = 0;
-  private closeStartedMs = 0;
 
   // --- reliability ---
   private readonly sent: SentPackets<OutgoingMessage>;
@@ -174,21 +116,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private inTimeout = false;
 
   // --- messages out ---
-  private readonly outgoing: OutgoingMessage[] = [];
-  private outHead = 0;
   private sendCursor = 0;
   private readonly retransmitMsgs: OutgoingMessage[] = [];
   private readonly retransmitFrags: number[] = [];
   private retransmitHead = 0;
-  private nextSeq = 1;
-  private nextFifoSeq = 1;
-  private queuedBytes = 0;
   private queuedPackets = 0;
-  private readonly writableWaiters: Waiter[] = [];
   private undeliveredReceived = 0;
   private deliveryProgressMs = 0;
   private deliveryProbeMs = 0;
-  private lastMessageTimeoutScanMs = 0;
   /** The previous delivered report (an ACK's body), whole: a repeat of it is skipped. */
   private lastDeliveredBelow = -1;
   private lastDeliveredCount = 0;
@@ -198,8 +133,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   // --- messages in ---
   readonly inbox: Inbox;
   private deliveredDirty = false;
-  /** Payload bytes copied into packet buffers (the inbox counts the receiving side). */
-  private copiedOutBytes = 0;
   /** Gaps seen since the last ack was sent (inline ack before they outnumber the SACK ranges). */
   private gapsSinceAck = 0;
   /** When the pending delivered report must go (its own deadline: piggybacked packet acks do not carry it). */
@@ -213,16 +146,16 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   private readonly gatherSlices: Uint8Array[] = [];
 
   constructor(
-    private readonly host: SessionHost,
-    readonly id: string,
-    readonly address: PeerAddress,
-    readonly role: 'client' | 'server',
-    readonly localConnectionId: bigint,
+    protected override readonly host: SessionHost,
+    private readonly link: UdpLink,
+    id: string,
+    address: PeerAddress,
+    role: 'client' | 'server',
+    localConnectionId: bigint,
     nowMs: number,
   ) {
+    super(host, id, address, role, localConnectionId);
     const c = host.config;
-    this.state = 'connecting';
-    this.peer = new PeerHandle(this);
     this.packetBytes = c.packetBytes;
     this.chunkBytes = c.packetBytes - DATA_OVERHEAD_BYTES;
     this.maxPacketBytes = c.packetBytes;
@@ -250,10 +183,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   get localLow(): number {
     return Number(this.localConnectionId & 0xffff_ffffn);
-  }
-
-  get ended(): boolean {
-    return ENDED.has(this.state);
   }
 
   /** The handshake finished: learn the peer and open the data path. */
@@ -291,16 +220,13 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.fd.onSent(nowMs);
   }
 
-  setConnected(): void {
-    if (this.state !== 'connecting') return;
-    this.setState('connected', undefined);
-    for (const w of this.connectWaiters.splice(0)) w.resolve(this.peer);
-    if (this.host.hasHandler()) this.enableDelivery();
-  }
-
   /** Starts handing complete messages to the application (once it has a handler). */
   enableDelivery(): void {
     this.inbox.setDispatch((m) => this.host.dispatch(this, m));
+  }
+
+  handled(msg: ArrivedMessage): void {
+    this.inbox.onHandled(msg as CompleteMessage);
   }
 
   // ------------------------------------------------------------------ sending
@@ -308,9 +234,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   /** Why a message of `sizeBytes` cannot be queued now, or null when it can. */
   refusal(sizeBytes: number): 'BACK_PRESSURED' | 'NOT_CONNECTED' | 'MESSAGE_TOO_LARGE' | null {
     const c = this.host.config;
-    if (this.state !== 'connected') return 'NOT_CONNECTED';
-    if (sizeBytes > c.maxMessageBytes) return 'MESSAGE_TOO_LARGE';
-    if (this.nextSeq - this.oldestSeq() >= c.maxQueuedMessages) return 'BACK_PRESSURED';
+    const base = this.baseRefusal(sizeBytes);
+    if (base) return base;
     const fragments = sizeBytes === 0 ? 1 : Math.ceil(sizeBytes / this.chunkBytes);
     const full =
       (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) ||
@@ -318,14 +243,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     if (!full) return null;
     this.lastRefusedBytes = sizeBytes;
     return 'BACK_PRESSURED';
-  }
-
-  /**
-   * The sequence of the oldest message not yet finished (the next one when none is): the base of the
-   * window the peer's delivered reports lie in, against which their 32-bit values are expanded.
-   */
-  private oldestSeq(): number {
-    return this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
   }
 
   /** Size of the last message refused for queue room: `writable` waits until one that size fits. */
@@ -358,24 +275,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     return msg;
   }
 
-  /** The next FIFO sequence (a full number; fifoSeqAfter skips those whose wire value is 0). */
-  private takeFifoSeq(): number {
-    const seq = this.nextFifoSeq;
-    this.nextFifoSeq = fifoSeqAfter(seq);
-    return seq;
-  }
-
-  /** Outstanding (not finished) messages, oldest first. */
-  messages(): OutgoingMessage[] {
-    return this.outgoing.slice(this.outHead);
-  }
-
-  writable(): Promise<void> {
-    if (this.ended) return Promise.reject(this.endError());
-    if (!this.wouldRefuse()) return Promise.resolve();
-    return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
-  }
-
   /**
    * Sends what the windows allow, up to `budget` packets; returns how many went. With `acks` false
    * only data goes (with its piggybacked ack fields): a standalone ACK waits for the end of the loop
@@ -401,14 +300,14 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       if (this.sent.inFlight >= window || !this.sent.hasRoom()) break;
       if (!this.pacer.canSend()) break;
       // the buffer first: a fragment picked and then not sent would never be sent
-      const buf = this.host.acquireBuffer();
+      const buf = this.link.acquire();
       if (!buf) break;
       if (this.pieceMsg !== null) {
         if (this.sendNextPiece(buf, nowMs)) n++;
         continue;
       }
       if (!this.peekFragment()) {
-        this.host.releaseBuffer(buf);
+        this.link.release(buf);
         if (this.sent.inFlight < window) this.sent.markAppLimited();
         break;
       }
@@ -416,7 +315,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       const frag = this.pickedFrag;
       if (msg.fragmentLength(frag) > this.chunkBytes) {
         // cut for a larger packet size than the path carries now: send it as pieces
-        this.host.releaseBuffer(buf);
+        this.link.release(buf);
         this.takePicked();
         if (!this.startPieces(msg, frag)) break;
         continue;
@@ -448,7 +347,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   /** A PROBE: the header and zero padding up to `sizeBytes`; ack-eliciting, carries no data. */
   private sendProbe(sizeBytes: number, nowMs: number): void {
-    const buf = this.host.acquireBuffer();
+    const buf = this.link.acquire();
     if (!buf) return;
     const pn = this.sent.takeUntracked();
     this.probePn = pn;
@@ -468,7 +367,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     buf.fill(0, HEADER_BYTES, sizeBytes); // never last packet's bytes on the wire
     this.pmtu!.onProbeSent(sizeBytes, nowMs);
     this.stats.pmtuProbesSent = (this.stats.pmtuProbesSent ?? 0) + 1;
-    this.host.sendPacket(this, buf, sizeBytes);
+    this.link.send(this.stats, this.address, buf, sizeBytes, undefined, 0);
   }
 
   /** The least-unacked field for a packet numbered `pn`: never past a probe still in flight. */
@@ -520,7 +419,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       return this.sendPiece(buf, msg, frag, piece, nowMs);
     }
     this.pieceMsg = null;
-    this.host.releaseBuffer(buf);
+    this.link.release(buf);
     return false;
   }
 
@@ -576,7 +475,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
-    this.host.sendPacket(this, buf, at + payloadBytes);
+    this.link.send(this.stats, this.address, buf, at + payloadBytes, undefined, 0);
     return true;
   }
 
@@ -742,8 +641,8 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
-    if (this.gatherCount === 0) this.host.sendPacket(this, buf, at);
-    else this.host.sendPacket(this, buf, this.gatherAt, this.gatherSlices, this.gatherCount);
+    if (this.gatherCount === 0) this.link.send(this.stats, this.address, buf, at, undefined, 0);
+    else this.link.send(this.stats, this.address, buf, this.gatherAt, this.gatherSlices, this.gatherCount);
     return true;
   }
 
@@ -802,13 +701,13 @@ export class Session implements SentPacketSink<OutgoingMessage> {
    * is let go with it instead of waiting forever for bytes that will never come.
    */
   private refuseHole(buf: Buffer): false {
-    this.host.releaseBuffer(buf);
+    this.link.release(buf);
     this.end('dead', 'INTERNAL');
     return false;
   }
 
   private releaseUnsent(buf: Buffer): void {
-    this.host.releaseBuffer(buf);
+    this.link.release(buf);
   }
 
   private receiveWindow(): number {
@@ -820,7 +719,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   /** Sends a standalone ACK (cumulative, SACK, window, delivered ranges). */
   private sendAck(): boolean {
-    const buf = this.host.acquireBuffer();
+    const buf = this.link.acquire();
     if (!buf) return false;
     const room = Math.floor(
       (this.packetBytes - HEADER_BYTES - ackBodyBytes(LIMITS.MAX_SACK_RANGES)) / SACK_RANGE_BYTES,
@@ -866,7 +765,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     this.gapsSinceAck = 0;
     this.deliveredDirty = false;
     this.deliveredDueMs = Infinity;
-    this.host.sendPacket(this, buf, end);
+    this.link.send(this.stats, this.address, buf, end, undefined, 0);
     return true;
   }
 
@@ -875,7 +774,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   /** Sends a HEARTBEAT, or a CLOSE (with `flags`), with piggybacked ack fields. */
   private sendBare(type: number, flags: number, nowMs: number): boolean {
-    const buf = this.host.acquireBuffer();
+    const buf = this.link.acquire();
     if (!buf) return false;
     const cumAck = this.received.cumulativeAck;
     const leastUnacked = this.sent.leastUnacked;
@@ -895,7 +794,7 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     );
     if (type === PacketType.HEARTBEAT) this.fd.onHeartbeatSent(nowMs);
     else this.fd.onSent(nowMs);
-    this.host.sendPacket(this, buf, HEADER_BYTES);
+    this.link.send(this.stats, this.address, buf, HEADER_BYTES, undefined, 0);
     return true;
   }
 
@@ -1150,16 +1049,11 @@ export class Session implements SentPacketSink<OutgoingMessage> {
   lastNowMs = 0;
 
   /** Back-pressured for a message the size of the last one refused (a size-0 check would spin). */
-  private wouldRefuse(): boolean {
+  protected wouldRefuse(): boolean {
     const size = this.lastRefusedBytes;
     const refused = this.refusal(size) === 'BACK_PRESSURED';
     this.lastRefusedBytes = refused ? size : 0;
     return refused;
-  }
-
-  private wakeWritable(): void {
-    if (this.writableWaiters.length === 0 || this.wouldRefuse()) return;
-    for (const w of this.writableWaiters.splice(0)) w.resolve();
   }
 
   // ------------------------------------------------------------------ timers
@@ -1205,41 +1099,17 @@ export class Session implements SentPacketSink<OutgoingMessage> {
     }
   }
 
-  private checkMessageTimeouts(nowMs: number): void {
-    const limitMs = this.host.config.messageTimeoutMs;
-    if (limitMs === 0 || nowMs - this.lastMessageTimeoutScanMs < 50) return;
-    this.lastMessageTimeoutScanMs = nowMs;
-    for (let i = this.outHead; i < this.outgoing.length; i++) {
-      const msg = this.outgoing[i]!;
-      if (!msg.pastDeadline(nowMs, limitMs)) continue;
-      // the wait ends; the transmission goes on, so the peer's view of the session stays consistent
-      // (from the message's own copy of the bytes: its caller may reuse them once the promises fail)
-      this.failTimedOut(msg, false);
-      this.host.onMessageFinished(msg);
-    }
-  }
-
-  /** Fails `msg` with MESSAGE_TIMEOUT; `delivered` when the peer already has it (nothing to copy). */
-  private failTimedOut(msg: OutgoingMessage, delivered: boolean): void {
-    this.copiedOutBytes += msg.timeOut(this.host.config.messageTimeoutMs, delivered);
-    this.stats.messagesFailed++;
-  }
-
   private tickHandshake(nowMs: number): void {
     const c = this.host.config;
     if (nowMs - this.handshakeStartedMs >= c.handshakeTimeoutMs) return this.end('dead', 'HANDSHAKE_TIMEOUT');
     if (nowMs < this.handshakeNextSendMs || !this.handshakePacket) return;
     this.handshakeIntervalMs = Math.min(this.handshakeIntervalMs * 2, 1000);
     this.handshakeNextSendMs = nowMs + this.handshakeIntervalMs;
-    this.host.sendControl(this, this.handshakePacket);
+    this.link.sendControl(this.stats, this.address, this.handshakePacket);
   }
 
-  /** Starts a graceful close: CLOSE is re-sent until answered or the handshake timeout passes. */
-  beginClose(nowMs: number): void {
-    if (this.state !== 'connected') return;
-    this.failOutgoing('NOT_CONNECTED', 'the session was closed');
-    this.setState('closing', undefined);
-    this.closeStartedMs = nowMs;
+  /** The graceful close began: CLOSE is re-sent until answered or the handshake timeout passes. */
+  protected startClosing(nowMs: number): void {
     this.closeNextSendMs = 0;
     this.tickClosing(nowMs);
   }
@@ -1269,54 +1139,23 @@ export class Session implements SentPacketSink<OutgoingMessage> {
 
   // ------------------------------------------------------------------ end
 
-  private setState(state: PeerState, reason: ErrorCode | undefined): void {
-    const previous = this.state;
-    if (previous === state) return;
-    this.state = state;
-    this.host.onStateChange(this, previous, reason);
-  }
-
-  endError(): Error {
-    const code = this.endReason ?? 'NOT_CONNECTED';
-    return new FerryError(code, undefined, { peer: this.id });
-  }
-
-  /** Ends the session: every waiting promise fails with `reason`. Idempotent. */
-  end(state: 'closed' | 'dead' | 'reset' | 'blacklisted', reason: ErrorCode): void {
-    if (this.ended) return;
-    this.endReason = reason;
-    const err = this.endError();
-    this.failOutgoing(reason === 'HANDSHAKE_TIMEOUT' ? 'NOT_CONNECTED' : reason, err.message);
+  protected release(): void {
     this.sent.clear();
     this.inbox.clear();
-    for (const w of this.connectWaiters.splice(0)) w.reject(err);
-    for (const w of this.writableWaiters.splice(0)) w.reject(err);
-    this.setState(state, reason);
-    for (const w of this.closeWaiters.splice(0)) w.resolve();
   }
 
-  private failOutgoing(code: ErrorCode, message: string): void {
-    for (let i = this.outHead; i < this.outgoing.length; i++) {
-      const msg = this.outgoing[i]!;
-      if (msg.retired) continue;
-      if (!msg.finished) this.stats.messagesFailed++;
-      msg.fail(code, message, true);
-      this.host.onMessageFinished(msg);
-    }
-    this.outgoing.length = 0;
-    this.outHead = 0;
+  protected clearSendState(): void {
     this.sendCursor = 0;
     this.retransmitMsgs.length = 0;
     this.retransmitFrags.length = 0;
     this.retransmitHead = 0;
     this.pieceMsg = null;
-    this.queuedBytes = 0;
     this.queuedPackets = 0;
     this.undeliveredReceived = 0;
   }
 
   /** Stats with the live gauges filled in. */
-  snapshot(): PeerStats {
+  override snapshot(): PeerStats {
     const s = this.stats;
     s.rttMs = this.rtt.srttMs;
     s.rttVarMs = this.rtt.rttVarMs;
@@ -1332,27 +1171,6 @@ export class Session implements SentPacketSink<OutgoingMessage> {
       s.pmtuProbesLost = p.probesLost;
       s.pmtuBlackHoles = p.blackHoles;
     }
-    s.messagesQueued = 0;
-    s.messagesInFlight = 0;
-    for (let i = this.outHead; i < this.outgoing.length; i++) {
-      const msg = this.outgoing[i]!;
-      if (msg.retired) continue;
-      if (msg.state === 'queued') s.messagesQueued++;
-      else s.messagesInFlight++;
-    }
-    return { ...s };
-  }
-
-  info(): PeerInfo {
-    return {
-      id: this.id,
-      address: { ...this.address },
-      state: this.state,
-      pinned: this.pinned,
-      localConnectionId: this.localConnectionId.toString(16).padStart(16, '0'),
-      remoteConnectionId: this.remoteConnectionId.toString(16).padStart(16, '0'),
-      remoteIncarnation: this.remoteIncarnation,
-      stats: this.snapshot(),
-    };
+    return super.snapshot();
   }
 }
