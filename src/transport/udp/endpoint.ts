@@ -21,7 +21,6 @@
 import dgram from 'node:dgram';
 import { initChecksums } from '../../core/checksum.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { FerryError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import {
   decodeChallenge,
@@ -51,6 +50,7 @@ import {
 import { ReceiveShare } from '../receive-share.js';
 import { openDatagram } from '../seal.js';
 import type { PeerAddress } from '../types.js';
+import { bindSocket } from './bind.js';
 import { UdpLink } from './link.js';
 import { Session, type SessionHost } from './session.js';
 
@@ -100,19 +100,6 @@ const IDLE_TICK_MS = 50;
 const TWO_32 = 0x1_0000_0000;
 /** Settled once: `.then(f)` runs f in a microtask (the flush after a synchronous run of sends). */
 const SETTLED = Promise.resolve();
-
-/**
- * Every address this endpoint sends to is an IP literal (checked in connect and taken from rinfo), so
- * the socket's name lookup answers at once: the default (dns.lookup) costs a regular expression and
- * a nextTick per datagram sent.
- */
-function literalLookup(
-  host: string,
-  family: unknown,
-  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
-): void {
-  callback(null, host, host.includes(':') ? 6 : 4);
-}
 
 export class Endpoint extends EndpointShell<Session> implements SessionHost {
   declare readonly config: TransportConfig;
@@ -189,30 +176,12 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
         : impairSpec instanceof Impairment
           ? impairSpec
           : new Impairment(impairSpec, clock);
-    const socket = dgram.createSocket({
-      type: family === 6 ? 'udp6' : 'udp4',
-      lookup: literalLookup,
-      recvBufferSize: config.recvBufferBytes,
-      sendBufferSize: config.sendBufferBytes,
-      ipv6Only: family === 6,
-    });
+    let socket: dgram.Socket;
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(port, host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
+      socket = await bindSocket(host, port, family, config);
     } catch (err) {
       impairment?.close();
-      socket.close();
-      throw new FerryError(
-        'BIND_FAILED',
-        `could not bind ${addressKey(host, port)}: ${(err as Error).message}`,
-        {},
-        err,
-      );
+      throw err;
     }
     return new Endpoint(socket, family, config, clock, secret, impairment);
   }
