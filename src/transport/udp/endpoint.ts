@@ -377,6 +377,7 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
       if (!s.ended && (n >= SEND_BUDGET_PER_SESSION || s.ackDue(now))) more = true;
       else this.active.delete(s);
     }
+    this.link.flush();
     if (more) this.scheduleTurnEnd();
   };
 
@@ -396,6 +397,7 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
       const n = s.pump(now, SEND_BUDGET_PER_SESSION);
       if (n < SEND_BUDGET_PER_SESSION || s.ended) this.active.delete(s);
     }
+    this.link.flush();
     this.scheduleTurnEnd();
   };
 

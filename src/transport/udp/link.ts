@@ -11,6 +11,7 @@
  */
 import type dgram from 'node:dgram';
 import { BufferPool } from '../../core/pool.js';
+import type { DatagramLink } from '../link.js';
 import type { PeerStats, PeerAddress } from '../types.js';
 import { sealDatagram } from '../seal.js';
 import { UdpSender } from './udp-sender.js';
@@ -21,7 +22,7 @@ export interface LinkCounters {
   bytesSent: number;
 }
 
-export class UdpLink {
+export class UdpLink implements DatagramLink {
   private readonly pool: BufferPool;
   private readonly sendingBuffers: Buffer[] = [];
   private sendingHead = 0;
@@ -106,6 +107,9 @@ export class UdpLink {
     this.counters.bytesSent += packet.length;
     this.socket.send(packet, 0, packet.length, to.port, to.host);
   }
+
+  /** Each send went to the socket at once (dgram has no batch): nothing is held back. */
+  flush(): void {}
 
   private readonly onSendDone = (): void => {
     this.releaseSent();

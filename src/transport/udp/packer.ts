@@ -40,7 +40,7 @@ import { RttEstimator } from '../rtt-estimator.js';
 import { SentPackets, type SentPacketSink } from '../sent-packets.js';
 import { SessionCore, type ArrivedMessage, type CoreHost } from '../session-core.js';
 import type { PeerAddress } from '../types.js';
-import type { UdpLink } from './link.js';
+import type { DatagramLink } from '../link.js';
 
 export interface SessionHost extends CoreHost {
   readonly config: TransportConfig;
@@ -149,7 +149,7 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
 
   constructor(
     protected override readonly host: SessionHost,
-    protected readonly link: UdpLink,
+    protected readonly link: DatagramLink,
     id: string,
     address: PeerAddress,
     role: 'client' | 'server',
