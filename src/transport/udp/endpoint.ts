@@ -47,7 +47,7 @@ import {
   type ImpairmentConfig,
   type ImpairmentStats,
 } from '../impair/impairment.js';
-import { ReceiveShare } from '../receive-share.js';
+import { ReceiveShare } from './receive-share.js';
 import { openDatagram } from '../seal.js';
 import type { PeerAddress } from '../types.js';
 import { bindSocket } from './bind.js';

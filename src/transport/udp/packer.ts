@@ -28,16 +28,16 @@ import {
   RECORD_HEADER_BYTES,
   SACK_RANGE_BYTES,
 } from '../../wire/packet-layout.js';
-import { AckScheduler } from '../ack-scheduler.js';
+import { AckScheduler } from './ack-scheduler.js';
 import type { TransportConfig } from '../config.js';
-import { CongestionController, Pacer } from '../congestion.js';
+import { CongestionController, Pacer } from './congestion.js';
 import { FailureDetector } from '../failure-detector.js';
-import { Inbox, type CompleteMessage } from '../inbox.js';
+import { Inbox, type CompleteMessage } from './inbox.js';
 import { FRAG_IN_FLIGHT, FRAG_LOST, OutgoingMessage } from '../outgoing-message.js';
-import { PathMtuProber } from '../path-mtu.js';
-import { ReceivedPackets } from '../received-packets.js';
-import { RttEstimator } from '../rtt-estimator.js';
-import { SentPackets, type SentPacketSink } from '../sent-packets.js';
+import { PathMtuProber } from './path-mtu.js';
+import { ReceivedPackets } from './received-packets.js';
+import { RttEstimator } from './rtt-estimator.js';
+import { SentPackets, type SentPacketSink } from './sent-packets.js';
 import { SessionCore, type ArrivedMessage, type CoreHost } from '../session-core.js';
 import type { PeerAddress } from '../types.js';
 import type { DatagramLink } from '../link.js';

@@ -13,11 +13,11 @@
  * Sequences here are full numbers; a record carries their low 32 bits, expanded against the window's
  * base (the message sequence) and the next FIFO sequence due (the FIFO one) by wire/sequence.ts.
  */
-import { LIMITS } from '../core/limits.js';
-import { claimedCutBytes, type PacketView } from '../wire/packet-codec.js';
-import { PIECE_UNIT_BYTES } from '../wire/packet-layout.js';
-import { expandSeq, fifoSeqAfter } from '../wire/sequence.js';
-import type { DeliveryMode } from './types.js';
+import { LIMITS } from '../../core/limits.js';
+import { claimedCutBytes, type PacketView } from '../../wire/packet-codec.js';
+import { PIECE_UNIT_BYTES } from '../../wire/packet-layout.js';
+import { expandSeq, fifoSeqAfter } from '../../wire/sequence.js';
+import type { DeliveryMode } from '../types.js';
 
 const NONE = 0;
 const PARTIAL = 1;
