@@ -24,7 +24,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import { addressKey, EndpointShell, planBind } from '../endpoint-shell.js';
-import { HandshakeAuth, randomConnectionId, randomNonce, transcriptOf } from '../handshake-auth.js';
+import { randomConnectionId, randomNonce } from '../handshake-auth.js';
 import type { PeerAddress } from '../types.js';
 import {
   decodeConfirmBody,
@@ -335,13 +335,9 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
     }
     const localId = randomConnectionId();
     const nonce = randomNonce();
-    const transcript = transcriptOf(
-      hello.connectionId,
-      hello.incarnation,
-      hello.nonce,
-      localId,
-      this.incarnation,
-      nonce,
+    const { transcript, proof } = this.auth.challenge(
+      { connectionId: hello.connectionId, incarnation: hello.incarnation, nonce: hello.nonce },
+      { connectionId: localId, incarnation: this.incarnation, nonce },
     );
     p.hello = hello;
     p.localConnectionId = localId;
@@ -352,7 +348,7 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
       connectionId: localId,
       incarnation: this.incarnation,
       nonce,
-      proof: this.auth.serverProof(transcript),
+      proof,
     });
     this.writePending(p, encodeFrame(FrameType.CHALLENGE, 0, 0, challenge));
     return true;
@@ -385,8 +381,7 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
 
   private onConfirm(p: PendingConnection, body: Buffer): boolean {
     const proof = decodeConfirmBody(body);
-    const expected = this.auth.clientProof(p.transcript!);
-    if (!proof || !HandshakeAuth.equal(proof, expected)) {
+    if (!this.auth.verifyConfirm(p.transcript!, proof)) {
       this.dropped.unauthenticated++;
       this.dropPending(p, CloseReason.AUTH_FAILED);
       return false;

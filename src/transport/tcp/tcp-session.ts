@@ -12,7 +12,7 @@
 import type net from 'node:net';
 import type { ErrorCode } from '../../core/errors.js';
 import { FailureDetector } from '../failure-detector.js';
-import { HandshakeAuth, transcriptOf } from '../handshake-auth.js';
+import type { HandshakeAuth } from '../handshake-auth.js';
 import { OutgoingMessage } from '../outgoing-message.js';
 import { SessionCore, type ArrivedMessage, type CoreHost, type EndState } from '../session-core.js';
 import type { DeliveryMode, PeerAddress } from '../types.js';
@@ -321,22 +321,19 @@ export class TcpSession extends SessionCore implements FrameSink {
   private onChallenge(body: Buffer): boolean {
     const c = decodeChallengeBody(body);
     if (!c || !this.clientNonce) return this.malformed('CHALLENGE');
-    const transcript = transcriptOf(
-      this.localConnectionId,
-      this.localIncarnation,
-      this.clientNonce,
-      c.connectionId,
-      c.incarnation,
-      c.nonce,
+    const confirmProof = this.host.auth.confirm(
+      { connectionId: this.localConnectionId, incarnation: this.localIncarnation, nonce: this.clientNonce },
+      { connectionId: c.connectionId, incarnation: c.incarnation, nonce: c.nonce },
+      c.proof,
     );
-    if (!HandshakeAuth.equal(c.proof, this.host.auth.serverProof(transcript))) {
+    if (!confirmProof) {
       this.host.countDrop('unauthenticated');
       this.sendClose(CloseReason.AUTH_FAILED);
       this.end('closed', 'AUTH_FAILED', `${this.id} does not share this endpoint's secret`);
       return false;
     }
     this.establish(c.connectionId, c.incarnation);
-    this.writeControl(encodeFrame(FrameType.CONFIRM, 0, 0, this.host.auth.clientProof(transcript)));
+    this.writeControl(encodeFrame(FrameType.CONFIRM, 0, 0, confirmProof));
     return true;
   }
 

@@ -38,7 +38,6 @@ import {
   HandshakeAuth,
   randomConnectionId,
   randomNonce,
-  transcriptOf,
   type HandshakeTranscript,
 } from '../handshake-auth.js';
 import {
@@ -544,13 +543,9 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
   private answerHello(hello: HelloBody, address: PeerAddress): void {
     const localId = this.freshLocalId();
     const nonce = randomNonce();
-    const transcript = transcriptOf(
-      hello.sourceConnectionId,
-      hello.incarnation,
-      hello.nonce,
-      localId,
-      this.incarnation,
-      nonce,
+    const { transcript, proof } = this.auth.challenge(
+      { connectionId: hello.sourceConnectionId, incarnation: hello.incarnation, nonce: hello.nonce },
+      { connectionId: localId, incarnation: this.incarnation, nonce },
     );
     const challenge = encodePacket({
       type: PacketType.CHALLENGE,
@@ -560,7 +555,7 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
         incarnation: this.incarnation,
         nonce,
         maxPacketBytes: this.config.packetBytes,
-        proof: this.auth.serverProof(transcript),
+        proof,
       }),
     });
     const pending: PendingHandshake = {
@@ -593,12 +588,12 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
     const pending = this.pendingByLocalLow.get(view.connectionIdLow);
     const sameAddress =
       pending && pending.address.port === rinfo.port && pending.address.host === rinfo.address;
-    if (!pending || !sameAddress || Number(pending.localId >> 32n) !== view.connectionIdHigh || !proof) {
+    if (!pending || !sameAddress || Number(pending.localId >> 32n) !== view.connectionIdHigh) {
       this.dropped.unauthenticated++;
       return;
     }
-    const expected = this.auth.clientProof(pending.transcript);
-    if (!HandshakeAuth.equal(proof, expected)) {
+    const expected = this.auth.verifyConfirm(pending.transcript, proof);
+    if (!expected) {
       this.dropped.unauthenticated++;
       return;
     }
@@ -652,15 +647,12 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
       return;
     }
     const nonce = this.clientNonces.get(session)!;
-    const transcript = transcriptOf(
-      session.localConnectionId,
-      this.incarnation,
-      nonce,
-      body.sourceConnectionId,
-      body.incarnation,
-      body.nonce,
+    const confirmProof = this.auth.confirm(
+      { connectionId: session.localConnectionId, incarnation: this.incarnation, nonce },
+      { connectionId: body.sourceConnectionId, incarnation: body.incarnation, nonce: body.nonce },
+      body.proof,
     );
-    if (!HandshakeAuth.equal(body.proof, this.auth.serverProof(transcript))) {
+    if (!confirmProof) {
       this.dropped.unauthenticated++;
       session.end('closed', 'AUTH_FAILED');
       return;
@@ -676,7 +668,7 @@ export class Endpoint extends EndpointShell<Session> implements SessionHost {
     session.handshakePacket = encodePacket({
       type: PacketType.CONFIRM,
       connectionId: body.sourceConnectionId,
-      payload: this.auth.clientProof(transcript),
+      payload: confirmProof,
     });
     session.handshakeIntervalMs = Math.min(this.config.initialRtoMs, 1000);
     session.handshakeNextSendMs = now + session.handshakeIntervalMs;
