@@ -180,7 +180,7 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
       }),
     );
     socket.once('connect', () => {
-      if (session.socket === socket) session.sendHello(hello);
+      if (session.link?.socket === socket) session.sendHello(hello);
     });
     this.ensureTimer(IDLE_TICK_MS);
     return session;

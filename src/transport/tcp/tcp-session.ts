@@ -36,6 +36,7 @@ import {
 import type { FrameFields, FrameReader, FrameReadStatus, FrameSink } from './frame-reader.js';
 import type { HeaderSlab } from './header-slab.js';
 import type { TcpConfig } from './tcp-config.js';
+import { TcpLink, type StreamSink } from './link.js';
 import { TcpInbox, type HeldMessage } from './tcp-inbox.js';
 
 /** What a session needs from its endpoint. */
@@ -54,9 +55,6 @@ export interface TcpSessionHost extends CoreHost<TcpSession> {
   nowMs(): number;
 }
 
-/** Longest an ended session's socket may take to flush its last frames (CLOSE) before it is destroyed. */
-const CLOSE_LINGER_MS = 1000;
-
 const CLOSE_REASON_CODES: Record<number, ErrorCode> = {
   [CloseReason.NORMAL]: 'NOT_CONNECTED',
   [CloseReason.AUTH_FAILED]: 'AUTH_FAILED',
@@ -66,9 +64,10 @@ const CLOSE_REASON_CODES: Record<number, ErrorCode> = {
   [CloseReason.PROTOCOL_ERROR]: 'MALFORMED',
 };
 
-export class TcpSession extends SessionCore implements FrameSink {
+export class TcpSession extends SessionCore implements FrameSink, StreamSink {
   readonly startedMs: number;
-  socket: net.Socket | null = null;
+  /** The connection (null before it is attached and once the session let it go). */
+  link: TcpLink | null = null;
   reader: FrameReader | null = null;
 
   // --- handshake (client side) ---
@@ -78,7 +77,6 @@ export class TcpSession extends SessionCore implements FrameSink {
   // --- messages out ---
   /** Index in `outgoing` of the first message the peer has not acknowledged. */
   private receivedCursor = 0;
-  private corked = false;
   /** Size of the last message refused for lack of queue bytes (what `writable` waits room for). */
   private refusedBytes = 0;
 
@@ -114,32 +112,26 @@ export class TcpSession extends SessionCore implements FrameSink {
 
   /** Takes a socket (and its reader) over: from here on its frames and events belong to this session. */
   attach(socket: net.Socket, reader: FrameReader): void {
-    this.socket = socket;
+    this.link = new TcpLink(socket, this);
     this.reader = reader;
     reader.sink = this;
-    socket.on('data', (chunk: Buffer) => {
-      if (this.socket === socket) this.onChunk(chunk);
-    });
-    socket.on('drain', () => {
-      if (this.socket === socket) this.wakeWritable();
-    });
-    socket.on('error', (err: Error) => {
-      if (this.socket === socket) this.onSocketGone(err);
-    });
-    socket.on('close', () => {
-      if (this.socket === socket) this.onSocketGone(null);
-    });
   }
 
   /** Lets the socket go without ending the session (a simultaneous connect lost the tie-break). */
   detach(): void {
-    const socket = this.socket;
-    this.socket = null;
+    const link = this.link;
+    this.link = null;
     this.reader = null;
-    socket?.destroy();
+    link?.close(false);
   }
 
-  private onSocketGone(err: Error | null): void {
+  /** StreamSink: the kernel took what was queued. */
+  onDrain(): void {
+    this.wakeWritable();
+  }
+
+  /** StreamSink: the connection failed or closed. */
+  onGone(err: Error | null): void {
     if (this.ended) return;
     if (this.state === 'closing') return this.end('closed', 'NOT_CONNECTED');
     const what = err ? err.message : 'the connection closed';
@@ -149,7 +141,8 @@ export class TcpSession extends SessionCore implements FrameSink {
     this.end('dead', 'PEER_DEAD', `${this.id}: ${what} without a CLOSE (the peer went away)`);
   }
 
-  private onChunk(chunk: Buffer): void {
+  /** StreamSink: bytes arrived. */
+  onChunk(chunk: Buffer): void {
     const now = this.host.nowMs();
     this.fd.onHeard(now);
     this.stats.bytesReceived += chunk.length;
@@ -175,16 +168,16 @@ export class TcpSession extends SessionCore implements FrameSink {
 
   /** Stops reading while the application holds too much; the peer's TCP window then fills. */
   private updatePause(): void {
-    const socket = this.socket;
-    if (!socket) return;
+    const link = this.link;
+    if (!link) return;
     const over = this.inbox.overLimit;
     if (over && !this.paused) {
       this.paused = true;
-      socket.pause();
+      link.pause();
     } else if (!over && this.paused) {
       this.paused = false;
       this.fd.onHeard(this.host.nowMs()); // silence while we did not read is ours, not the peer's
-      socket.resume();
+      link.resume();
     }
   }
 
@@ -363,14 +356,14 @@ export class TcpSession extends SessionCore implements FrameSink {
   /** Why a message of `sizeBytes` cannot be queued now, or null when it can. */
   refusal(sizeBytes: number): 'BACK_PRESSURED' | 'NOT_CONNECTED' | 'MESSAGE_TOO_LARGE' | null {
     const c = this.host.config;
-    if (!this.socket) return 'NOT_CONNECTED';
+    if (!this.link) return 'NOT_CONNECTED';
     const base = this.baseRefusal(sizeBytes);
     if (base) return base;
     if (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) {
       this.refusedBytes = sizeBytes; // writable() waits until a message this large fits
       return 'BACK_PRESSURED';
     }
-    if (this.socket.writableLength > c.tcpWriteQueueBytes) return 'BACK_PRESSURED';
+    if (this.link.queuedBytes > c.tcpWriteQueueBytes) return 'BACK_PRESSURED';
     return null;
   }
 
@@ -400,9 +393,9 @@ export class TcpSession extends SessionCore implements FrameSink {
     this.refusedBytes = 0;
     const header = this.host.slab.take(FRAME_HEADER_BYTES);
     writeFrameHeader(header, 0, FrameType.DATA, mode === 'fifo' ? FrameFlags.FIFO : 0, sizeBytes, seq);
-    const socket = this.cork();
-    socket.write(header);
-    for (const piece of pieces) if (piece.length > 0) socket.write(piece);
+    const link = this.cork();
+    link.write(header);
+    for (const piece of pieces) if (piece.length > 0) link.write(piece);
     msg.state = 'sending';
     this.stats.packetsSent++;
     this.stats.bytesSent += FRAME_HEADER_BYTES + sizeBytes;
@@ -412,21 +405,15 @@ export class TcpSession extends SessionCore implements FrameSink {
     return msg;
   }
 
-  private cork(): net.Socket {
-    const socket = this.socket!;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      this.host.scheduleUncork(this);
-    }
-    return socket;
+  private cork(): TcpLink {
+    const link = this.link!;
+    if (link.cork()) this.host.scheduleUncork(this);
+    return link;
   }
 
   /** Lets the corked writes go (one writev for the batch). */
   uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket?.uncork();
+    this.link?.uncork();
   }
 
   protected wouldRefuse(): boolean {
@@ -444,8 +431,8 @@ export class TcpSession extends SessionCore implements FrameSink {
 
   /** Writes a small control frame from the header slab (ACK, HEARTBEAT) or a prepared one. */
   private writeControl(frame: Buffer): void {
-    const socket = this.socket;
-    if (!socket || socket.destroyed) return;
+    const link = this.link;
+    if (!link || !link.writable) return;
     this.stats.packetsSent++;
     this.stats.bytesSent += frame.length;
     this.host.countSent(1, frame.length);
@@ -556,7 +543,7 @@ export class TcpSession extends SessionCore implements FrameSink {
   protected startClosing(): void {
     this.sendClose(CloseReason.NORMAL);
     this.uncork();
-    this.socket?.end();
+    this.link?.end();
   }
 
   /** Tells the peer why, best effort, then ends the session (blacklisting). */
@@ -568,17 +555,10 @@ export class TcpSession extends SessionCore implements FrameSink {
   /** The session ends: the inbox is let go, the socket goes (after a CLOSE we wrote, when closing). */
   protected release(state: EndState): void {
     this.inbox.clear();
-    const socket = this.socket;
-    this.socket = null;
+    const link = this.link;
+    this.link = null;
     this.reader = null;
-    if (socket) {
-      this.corked = false;
-      socket.uncork();
-      if (state === 'closed' || state === 'blacklisted') {
-        socket.destroySoon(); // a CLOSE we wrote goes first...
-        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref(); // ...unless the peer stopped reading
-      } else socket.destroy();
-    }
+    link?.close(state === 'closed' || state === 'blacklisted');
   }
 
   protected clearSendState(): void {
