@@ -11,7 +11,7 @@
  * direct call (link.ts): no host closure per packet.
  */
 import { LIMITS } from '../../core/limits.js';
-import { AckBodyView, ackBodyBytes, writeAckBody } from '../../wire/control-bodies.js';
+import { AckBodyView } from '../../wire/control-bodies.js';
 import {
   bodyOffset,
   recordHeaderBytes,
@@ -560,93 +560,14 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
     return this.inbox.windowPackets(this.chunkBytes, max);
   }
 
-  /** Sends a standalone ACK (cumulative, SACK, window, delivered ranges). */
-  protected sendAck(): boolean {
-    const buf = this.link.acquire();
-    if (!buf) return false;
-    const room = Math.floor(
-      (this.packetBytes - HEADER_BYTES - ackBodyBytes(LIMITS.MAX_SACK_RANGES)) / SACK_RANGE_BYTES,
-    );
-    const sackCount = this.received.highestRanges(
-      this.sackStarts,
-      this.sackLengths,
-      Math.min(room, LIMITS.MAX_SACK_RANGES),
-    );
-    const cumAck = this.received.cumulativeAck;
-    const leastUnacked = this.sent.leastUnacked;
-    const pn = this.sent.takeUntracked();
-    const below = this.inbox.deliveredBelow;
-    const dCount = this.inbox.deliveredRanges(
-      this.deliveredStarts,
-      this.deliveredLengths,
-      LIMITS.MAX_SACK_RANGES,
-    );
-    writeHeader(
-      buf,
-      PacketType.ACK,
-      0,
-      sackCount,
-      ackBodyBytes(dCount),
-      this.remoteHigh,
-      this.remoteLow,
-      pn,
-      cumAck,
-      Math.min(this.leastUnackedFor(pn), leastUnacked),
-      this.receiveWindow(),
-    );
-    for (let i = 0; i < sackCount; i++)
-      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
-    const end = writeAckBody(
-      buf,
-      bodyOffset(sackCount),
-      below,
-      this.deliveredStarts,
-      this.deliveredLengths,
-      dCount,
-    );
-    this.acks.onAckSent();
-    this.gapsSinceAck = 0;
-    this.deliveredDirty = false;
-    this.deliveredDueMs = Infinity;
-    this.link.send(this.stats, this.address, buf, end, undefined, 0);
-    return true;
-  }
-
-  protected readonly deliveredStarts = new Float64Array(LIMITS.MAX_SACK_RANGES);
-  protected readonly deliveredLengths = new Uint32Array(LIMITS.MAX_SACK_RANGES);
-
-  /** Sends a HEARTBEAT, or a CLOSE (with `flags`), with piggybacked ack fields. */
-  protected sendBare(type: number, flags: number, nowMs: number): boolean {
-    const buf = this.link.acquire();
-    if (!buf) return false;
-    const cumAck = this.received.cumulativeAck;
-    const leastUnacked = this.sent.leastUnacked;
-    const pn = this.sent.takeUntracked();
-    writeHeader(
-      buf,
-      type,
-      flags,
-      0,
-      0,
-      this.remoteHigh,
-      this.remoteLow,
-      pn,
-      cumAck,
-      Math.min(this.leastUnackedFor(pn), leastUnacked),
-      this.receiveWindow(),
-    );
-    if (type === PacketType.HEARTBEAT) this.fd.onHeartbeatSent(nowMs);
-    else this.fd.onSent(nowMs);
-    this.link.send(this.stats, this.address, buf, HEADER_BYTES, undefined, 0);
-    return true;
-  }
-
   // ------------------------------------------------------------------ what the other layers add
 
   /** Sends the next piece of the fragment being sent as pieces (pieces.ts). */
   protected abstract sendNextPiece(buf: Buffer, nowMs: number): boolean;
   /** Starts sending fragment `frag` of `msg` as pieces (pieces.ts). */
   protected abstract startPieces(msg: OutgoingMessage, frag: number): boolean;
+  /** Sends a standalone ACK (session.ts). */
+  protected abstract sendAck(): boolean;
   /** A message's last fragment was acked (session.ts). */
   protected abstract onMessageReceived(msg: OutgoingMessage): void;
   /** The inbox handed a message over (session.ts). */

@@ -1,17 +1,21 @@
 /**
- * One UDP session with one peer (its receive path and timers here; the packer in packer.ts, path-MTU
- * pieces and probes in pieces.ts, what every transport's session shares in session-core.ts): the handshake state it was born from, the reliability machinery
+ * One UDP session with one peer: the handshake state it was born from, the reliability machinery
  * (packet log, acks, RTO, congestion, pacing), the send queue of messages, the inbox, liveness, and
- * the session's end.
+ * the session's end. Three layers of one object: the packer (packer.ts), path-MTU pieces and probes
+ * (pieces.ts), and here the receive path, standalone ACK/HEARTBEAT/CLOSE packets, the timers and the
+ * close; what every transport's session shares is session-core.ts.
  *
  * Why one object per peer: every packet of a session touches several of these parts, and keeping
  * them together makes the session's end (dead, reset, closed) one place that fails every waiting
  * promise with the same typed error. The parts themselves (RttEstimator, AckScheduler, SentPackets,
  * ReceivedPackets, CongestionController, FailureDetector, Inbox) are small classes tested alone under
- * a ManualClock; this class wires them to the endpoint (`SessionHost`), which owns the socket.
+ * a ManualClock; this class wires them to the endpoint (`SessionHost`) and sends through a link
+ * (`DatagramLink`); test/unit/transport/session.test.ts drives two of them over fake links.
  */
-import { type PacketView } from '../../wire/packet-codec.js';
-import { Flags, PacketType } from '../../wire/packet-layout.js';
+import { LIMITS } from '../../core/limits.js';
+import { ackBodyBytes, writeAckBody } from '../../wire/control-bodies.js';
+import { bodyOffset, writeHeader, writeSackRange, type PacketView } from '../../wire/packet-codec.js';
+import { Flags, HEADER_BYTES, PacketType, SACK_RANGE_BYTES } from '../../wire/packet-layout.js';
 import { FRAG_ACKED, FRAG_LOST, OutgoingMessage } from '../outgoing-message.js';
 import type { PeerStats } from '../types.js';
 
@@ -271,6 +275,89 @@ export class Session extends PathPieces {
     const refused = this.refusal(size) === 'BACK_PRESSURED';
     this.lastRefusedBytes = refused ? size : 0;
     return refused;
+  }
+
+  // ------------------------------------------------------------------ control packets
+
+  /** Sends a standalone ACK (cumulative, SACK, window, delivered ranges). */
+  protected sendAck(): boolean {
+    const buf = this.link.acquire();
+    if (!buf) return false;
+    const room = Math.floor(
+      (this.packetBytes - HEADER_BYTES - ackBodyBytes(LIMITS.MAX_SACK_RANGES)) / SACK_RANGE_BYTES,
+    );
+    const sackCount = this.received.highestRanges(
+      this.sackStarts,
+      this.sackLengths,
+      Math.min(room, LIMITS.MAX_SACK_RANGES),
+    );
+    const cumAck = this.received.cumulativeAck;
+    const leastUnacked = this.sent.leastUnacked;
+    const pn = this.sent.takeUntracked();
+    const below = this.inbox.deliveredBelow;
+    const dCount = this.inbox.deliveredRanges(
+      this.deliveredStarts,
+      this.deliveredLengths,
+      LIMITS.MAX_SACK_RANGES,
+    );
+    writeHeader(
+      buf,
+      PacketType.ACK,
+      0,
+      sackCount,
+      ackBodyBytes(dCount),
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      cumAck,
+      Math.min(this.leastUnackedFor(pn), leastUnacked),
+      this.receiveWindow(),
+    );
+    for (let i = 0; i < sackCount; i++)
+      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
+    const end = writeAckBody(
+      buf,
+      bodyOffset(sackCount),
+      below,
+      this.deliveredStarts,
+      this.deliveredLengths,
+      dCount,
+    );
+    this.acks.onAckSent();
+    this.gapsSinceAck = 0;
+    this.deliveredDirty = false;
+    this.deliveredDueMs = Infinity;
+    this.link.send(this.stats, this.address, buf, end, undefined, 0);
+    return true;
+  }
+
+  protected readonly deliveredStarts = new Float64Array(LIMITS.MAX_SACK_RANGES);
+  protected readonly deliveredLengths = new Uint32Array(LIMITS.MAX_SACK_RANGES);
+
+  /** Sends a HEARTBEAT, or a CLOSE (with `flags`), with piggybacked ack fields. */
+  protected sendBare(type: number, flags: number, nowMs: number): boolean {
+    const buf = this.link.acquire();
+    if (!buf) return false;
+    const cumAck = this.received.cumulativeAck;
+    const leastUnacked = this.sent.leastUnacked;
+    const pn = this.sent.takeUntracked();
+    writeHeader(
+      buf,
+      type,
+      flags,
+      0,
+      0,
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      cumAck,
+      Math.min(this.leastUnackedFor(pn), leastUnacked),
+      this.receiveWindow(),
+    );
+    if (type === PacketType.HEARTBEAT) this.fd.onHeartbeatSent(nowMs);
+    else this.fd.onSent(nowMs);
+    this.link.send(this.stats, this.address, buf, HEADER_BYTES, undefined, 0);
+    return true;
   }
 
   // ------------------------------------------------------------------ timers
