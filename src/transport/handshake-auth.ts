@@ -23,11 +23,57 @@ export interface HandshakeTranscript {
   serverNonce: Buffer;
 }
 
+/** What one side contributes to a handshake (in its HELLO or CHALLENGE). */
+export interface HandshakeSide {
+  connectionId: bigint;
+  incarnation: number;
+  nonce: Buffer;
+}
+
+function transcriptOf(client: HandshakeSide, server: HandshakeSide): HandshakeTranscript {
+  return {
+    clientConnectionId: client.connectionId,
+    serverConnectionId: server.connectionId,
+    clientIncarnation: client.incarnation,
+    serverIncarnation: server.incarnation,
+    clientNonce: client.nonce,
+    serverNonce: server.nonce,
+  };
+}
+
+/**
+ * The handshake's three decisions, the same for both transports (each encodes them in its own
+ * packets or frames): the server answers a HELLO with a CHALLENGE, the client checks the CHALLENGE
+ * and answers with a CONFIRM, the server checks the CONFIRM.
+ */
 export class HandshakeAuth {
   private readonly key: Buffer;
 
   constructor(secret: Buffer | null) {
     this.key = secret ?? Buffer.alloc(0);
+  }
+
+  /** Server: the transcript to keep and the proof the CHALLENGE carries, for `client`'s HELLO. */
+  challenge(
+    client: HandshakeSide,
+    server: HandshakeSide,
+  ): { transcript: HandshakeTranscript; proof: Buffer } {
+    const transcript = transcriptOf(client, server);
+    return { transcript, proof: this.serverProof(transcript) };
+  }
+
+  /** Client: the proof the CONFIRM carries, or null when the CHALLENGE's proof is wrong (no shared secret). */
+  confirm(client: HandshakeSide, server: HandshakeSide, serverProof: Buffer): Buffer | null {
+    const transcript = transcriptOf(client, server);
+    if (!HandshakeAuth.equal(serverProof, this.serverProof(transcript))) return null;
+    return this.clientProof(transcript);
+  }
+
+  /** Server: the client's proof when the CONFIRM carries it (kept to recognise a repeat), else null. */
+  verifyConfirm(transcript: HandshakeTranscript, proof: Buffer | null): Buffer | null {
+    if (!proof) return null;
+    const expected = this.clientProof(transcript);
+    return HandshakeAuth.equal(proof, expected) ? expected : null;
   }
 
   serverProof(t: HandshakeTranscript): Buffer {

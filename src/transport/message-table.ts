@@ -21,9 +21,10 @@ export class MessageTable {
   /** Messages added and not yet retired. */
   liveCount = 0;
 
+  /** Keeps at most `limit` messages in the ring (the largest power of two not above it). */
   constructor(limit: number = LIMITS.MAX_MESSAGE_HISTORY) {
     let size = 1;
-    while (size < limit) size *= 2;
+    while (size * 2 <= limit) size *= 2;
     this.mask = size - 1;
     this.ring = new Array<OutgoingMessage | null>(size).fill(null);
   }
@@ -49,6 +50,13 @@ export class MessageTable {
     const msg = this.ring[messageId & this.mask];
     if (msg && msg.messageId === messageId) return msg;
     return this.overflow.get(messageId);
+  }
+
+  /** Messages the table holds now (for tests and leak checks: walks the ring). */
+  get size(): number {
+    let n = this.overflow.size;
+    for (const msg of this.ring) if (msg) n++;
+    return n;
   }
 
   *values(): IterableIterator<OutgoingMessage> {

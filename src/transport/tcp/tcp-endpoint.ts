@@ -20,34 +20,12 @@
  * ```
  */
 import net from 'node:net';
-import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
-import { FerryError, type ErrorCode } from '../../core/errors.js';
-import { isLoopbackHost } from '../../core/address.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { FerryError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
-import {
-  HandshakeAuth,
-  nextIncarnation,
-  randomConnectionId,
-  randomNonce,
-  type HandshakeTranscript,
-} from '../handshake-auth.js';
-import type { OutgoingMessage } from '../outgoing-message.js';
-import { formatEndpointStats, sumPeerStats } from '../stats.js';
-import type {
-  EndpointStats,
-  IncomingMessage,
-  MessageEndpoint,
-  MessageHandler,
-  MessageInfo,
-  Peer,
-  PeerAddress,
-  PeerInfo,
-  PeerState,
-  PeerStateChange,
-  SendHandle,
-  SendOptions,
-  SendStatus,
-} from '../types.js';
+import { addressKey, EndpointShell, planBind } from '../endpoint-shell.js';
+import { randomConnectionId, randomNonce } from '../handshake-auth.js';
+import type { PeerAddress } from '../types.js';
 import {
   decodeConfirmBody,
   decodeHelloBody,
@@ -59,10 +37,8 @@ import {
 import { CloseReason, FrameType, PROTOCOL_VERSION } from './frame-layout.js';
 import { FrameReader, type FrameFields } from './frame-reader.js';
 import { HeaderSlab } from './header-slab.js';
-import { MessageHistory } from '../message-history.js';
 import { PendingConnection, type PendingHost } from './pending-connection.js';
 import { readTcpConfig, type TcpConfig } from './tcp-config.js';
-import type { HeldMessage } from './tcp-inbox.js';
 import { TcpSession, type TcpSessionHost } from './tcp-session.js';
 
 export interface TcpEndpointOptions {
@@ -84,56 +60,23 @@ export interface TcpEndpointOptions {
 
 const IDLE_TICK_MS = 50;
 
-function addressKey(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /** The peer's address as the socket reports it, IPv4-mapped IPv6 written as IPv4. */
 function plainHost(host: string | undefined): string {
   if (!host) return '';
   return host.startsWith('::ffff:') && net.isIPv4(host.slice(7)) ? host.slice(7) : host;
 }
 
-export class TcpEndpoint implements MessageEndpoint {
-  readonly config: TcpConfig;
-  readonly address: PeerAddress;
-  /** This endpoint's incarnation: grows with every restart, so peers recognise a new life. */
-  readonly incarnation: number;
+export class TcpEndpoint extends EndpointShell<TcpSession> {
+  declare readonly config: TcpConfig;
   private readonly server: net.Server;
-  private readonly family: 4 | 6;
-  private readonly clock: Clock;
-  private readonly auth: HandshakeAuth;
   private readonly slab = new HeaderSlab();
   private readonly host: TcpSessionHost;
   private readonly pendingHost: PendingHost;
-
-  private readonly sessionsByAddress = new Map<string, TcpSession>();
   private readonly pending = new Set<PendingConnection>();
-  private readonly inactive: TcpSession[] = [];
-  private readonly blacklisted = new Set<string>();
   private readonly corked: TcpSession[] = [];
   private uncorkScheduled = false;
-  private timer: TimerHandle | null = null;
-  private timerDueMs = Infinity;
-
-  private handler: MessageHandler | null = null;
-  private readonly listeners = new Set<(c: PeerStateChange) => void>();
-  private readonly liveMessages = new Map<number, OutgoingMessage>();
-  private readonly history = new MessageHistory();
-  private nextMessageId = 1;
-  private closed = false;
-
-  private readonly counters = { packetsSent: 0, packetsReceived: 0, bytesSent: 0, bytesReceived: 0 };
-  private readonly dropped: EndpointStats['dropped'] = {
-    malformed: 0,
-    badChecksum: 0,
-    badVersion: 0,
-    unknownSession: 0,
-    unauthenticated: 0,
-    staleIncarnation: 0,
-    blacklisted: 0,
-    overLimit: 0,
-  };
+  protected readonly closeTickMs = IDLE_TICK_MS;
+  protected override readonly sessionsCountReceived = true;
 
   private constructor(
     server: net.Server,
@@ -142,14 +85,8 @@ export class TcpEndpoint implements MessageEndpoint {
     clock: Clock,
     secret: Buffer | null,
   ) {
+    super(config, clock, family, server.address() as net.AddressInfo, secret, 'listens on');
     this.server = server;
-    this.family = family;
-    this.config = config;
-    this.clock = clock;
-    this.auth = new HandshakeAuth(secret);
-    const bound = server.address() as net.AddressInfo;
-    this.address = { host: bound.address, port: bound.port };
-    this.incarnation = nextIncarnation();
     this.host = {
       config,
       auth: this.auth,
@@ -189,28 +126,13 @@ export class TcpEndpoint implements MessageEndpoint {
 
   /** Listens and returns a ready endpoint. Throws INVALID_ARGUMENT, INVALID_CONFIG, INSECURE_BIND, BIND_FAILED. */
   static async create(options: TcpEndpointOptions = {}): Promise<TcpEndpoint> {
-    const host = options.host ?? '127.0.0.1';
-    const port = options.port ?? 0;
-    const family = net.isIP(host);
-    if (family === 0) {
-      throw new FerryError('INVALID_ARGUMENT', `host must be an IPv4 or IPv6 address, got "${host}"`);
-    }
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new FerryError('INVALID_ARGUMENT', `port must be 0..65535, got ${port}`);
-    }
     if (options.impair !== undefined && options.impair !== null) {
       throw new FerryError(
         'INVALID_ARGUMENT',
         'impairment works on UDP datagrams only: leave impair unset for the TCP transport (or use ferry impair)',
       );
     }
-    const secret = TcpEndpoint.readSecret(options.secret);
-    if (!secret && !options.insecure && !isLoopbackHost(host)) {
-      throw new FerryError(
-        'INSECURE_BIND',
-        `listening on ${host} needs a secret: pass secret (or FERRY_SECRET / --secret-file), or insecure: true`,
-      );
-    }
+    const { host, port, family, secret } = planBind(options, 'listening on');
     const config = readTcpConfig(options.config);
     const server = net.createServer({ noDelay: true, pauseOnConnect: false });
     try {
@@ -233,40 +155,12 @@ export class TcpEndpoint implements MessageEndpoint {
     server.on('error', () => {
       // accept errors (EMFILE, ...) concern one connection; the endpoint goes on
     });
-    return new TcpEndpoint(server, family === 6 ? 6 : 4, config, options.clock ?? systemClock, secret);
+    return new TcpEndpoint(server, family, config, options.clock ?? systemClock, secret);
   }
 
-  private static readSecret(secret: string | Buffer | undefined): Buffer | null {
-    if (secret === undefined) return null;
-    const buf = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : Buffer.from(secret);
-    if (buf.length === 0) throw new FerryError('INVALID_ARGUMENT', 'secret must not be empty');
-    return buf;
-  }
+  // ================================================================== the shell's hooks
 
-  // ================================================================== peers API
-
-  async connect(address: PeerAddress): Promise<Peer> {
-    this.checkOpen();
-    const addr = this.checkAddress(address);
-    const key = addressKey(addr.host, addr.port);
-    if (this.blacklisted.has(key))
-      throw new FerryError('PEER_BLACKLISTED', `${key} is blacklisted: unblacklist it first`);
-    let session = this.sessionsByAddress.get(key);
-    if (session && session.state === 'closing') session = undefined;
-    if (!session) session = this.startClientSession(addr, key);
-    session.pinned = true;
-    if (session.state === 'connected') return session.peer;
-    const s = session;
-    return new Promise<Peer>((resolve, reject) => s.connectWaiters.push({ resolve, reject }));
-  }
-
-  private startClientSession(addr: PeerAddress, key: string): TcpSession {
-    if (this.sessionsByAddress.size >= this.config.maxPeers) {
-      throw new FerryError(
-        'TOO_MANY_PEERS',
-        `this endpoint holds maxPeers (${this.config.maxPeers}) peers already`,
-      );
-    }
+  protected startClientSession(addr: PeerAddress, key: string): TcpSession {
     const session = new TcpSession(this.host, key, addr, 'client', randomConnectionId(), this.clock.nowMs());
     session.localIncarnation = this.incarnation;
     session.clientNonce = randomNonce();
@@ -286,167 +180,35 @@ export class TcpEndpoint implements MessageEndpoint {
       }),
     );
     socket.once('connect', () => {
-      if (session.socket === socket) session.sendHello(hello);
+      if (session.link?.socket === socket) session.sendHello(hello);
     });
     this.ensureTimer(IDLE_TICK_MS);
     return session;
   }
 
-  async disconnect(peer: Peer): Promise<void> {
-    const session = this.sessionOf(peer);
-    if (!session || session.ended) return;
-    if (session.state === 'connecting') return session.end('closed', 'NOT_CONNECTED');
-    if (session.state === 'connected') session.beginClose(this.clock.nowMs());
-    if (session.ended) return;
-    this.ensureTimer(IDLE_TICK_MS);
-    await new Promise<void>((resolve, reject) => session.closeWaiters.push({ resolve, reject }));
+  protected blacklistSession(session: TcpSession): void {
+    session.closeWith(CloseReason.BLACKLISTED, 'blacklisted', 'PEER_BLACKLISTED');
   }
 
-  blacklist(address: PeerAddress): void {
-    const addr = this.checkAddress(address);
-    const key = addressKey(addr.host, addr.port);
-    this.blacklisted.add(key);
-    this.sessionsByAddress.get(key)?.closeWith(CloseReason.BLACKLISTED, 'blacklisted', 'PEER_BLACKLISTED');
+  protected dropPendingFrom(key: string): void {
     for (const p of this.pending) if (p.key === key) this.dropPending(p, CloseReason.BLACKLISTED);
   }
 
-  unblacklist(address: PeerAddress): void {
-    const addr = this.checkAddress(address);
-    this.blacklisted.delete(addressKey(addr.host, addr.port));
+  protected async closeTransport(): Promise<void> {
+    for (const p of this.pending) p.socket.destroy();
+    this.pending.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  peers(opts: { includeInactive?: boolean } = {}): PeerInfo[] {
-    const out = [...this.sessionsByAddress.values()].map((s) => s.info());
-    if (opts.includeInactive) for (const s of this.inactive) out.push(s.info());
-    return out;
+  protected statsLabel(): string {
+    return `tcp ${addressKey(this.address.host, this.address.port)}`;
   }
 
-  onMessage(handler: MessageHandler): void {
-    this.handler = handler;
-    for (const s of this.sessionsByAddress.values()) if (s.state === 'connected') s.enableDelivery();
-  }
-
-  onPeerState(listener: (change: PeerStateChange) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  // ================================================================== sending
-
-  trySend(
-    peer: Peer,
-    payload: Uint8Array | readonly Uint8Array[],
-    opts?: SendOptions,
-  ): SendHandle | SendStatus {
-    const pieces = payload instanceof Uint8Array ? [payload] : payload;
-    const size = TcpEndpoint.sizeOf(pieces);
-    const status = this.refusal(peer, size);
-    if (status) return status;
-    return this.enqueue(this.sessionOf(peer)!, pieces, size, opts);
-  }
-
-  send(peer: Peer, payload: Uint8Array | readonly Uint8Array[], opts?: SendOptions): SendHandle {
-    const result = this.trySend(peer, payload, opts);
-    if (typeof result === 'string') throw new FerryError(result, undefined, { peer: peer.id });
-    return result;
-  }
-
-  sendMany(
-    peers: readonly Peer[],
-    payload: Uint8Array | readonly Uint8Array[],
-    opts?: SendOptions,
-  ): SendHandle[] {
-    const pieces = payload instanceof Uint8Array ? [payload] : payload;
-    const size = TcpEndpoint.sizeOf(pieces);
-    for (const peer of peers) {
-      const status = this.refusal(peer, size);
-      if (status) throw new FerryError(status, undefined, { peer: peer.id });
-    }
-    return peers.map((peer) => this.enqueue(this.sessionOf(peer)!, pieces, size, opts));
-  }
-
-  writable(peer: Peer): Promise<void> {
-    if (this.closed) return Promise.reject(new FerryError('CLOSED'));
-    const session = this.sessionOf(peer);
-    if (!session) return Promise.reject(new FerryError('NOT_CONNECTED', undefined, { peer: peer.id }));
-    return session.writable();
-  }
-
-  private refusal(peer: Peer, size: number): SendStatus | null {
-    if (this.closed) return 'CLOSED';
-    const session = this.sessionOf(peer);
-    if (!session) return 'NOT_CONNECTED';
-    return session.refusal(size);
-  }
-
-  private enqueue(
-    session: TcpSession,
-    pieces: readonly Uint8Array[],
-    size: number,
-    opts?: SendOptions,
-  ): SendHandle {
-    const mode = opts?.mode ?? 'unordered';
-    if (mode !== 'unordered' && mode !== 'fifo') {
-      throw new FerryError('INVALID_ARGUMENT', `mode must be 'unordered' or 'fifo', got ${String(mode)}`);
-    }
-    const msg = session.enqueue(this.nextMessageId++, mode, pieces, size, this.clock.nowMs());
-    this.liveMessages.set(msg.messageId, msg);
-    return msg;
-  }
-
-  private static sizeOf(pieces: readonly Uint8Array[]): number {
-    let size = 0;
-    for (const p of pieces) {
-      if (!(p instanceof Uint8Array))
-        throw new FerryError('INVALID_ARGUMENT', 'payload must be a Uint8Array or an array of them');
-      size += p.length;
-    }
-    return size;
-  }
-
-  messageState(messageId: number): MessageInfo | undefined {
-    return this.liveMessages.get(messageId)?.info() ?? this.history.get(messageId);
-  }
-
-  messageStates(messageIds: readonly number[]): (MessageInfo | undefined)[] {
-    return messageIds.map((id) => this.messageState(id));
-  }
-
-  messagesOf(peer: Peer): MessageInfo[] {
-    const out: MessageInfo[] = [];
-    for (const info of this.history.values()) {
-      if (info.peerId === peer.id && !this.liveMessages.has(info.messageId)) out.push(info);
-    }
-    for (const msg of this.liveMessages.values()) if (msg.peerId === peer.id) out.push(msg.info());
-    return out.sort((a, b) => a.messageId - b.messageId);
+  protected forgetSession(session: TcpSession, quietly: boolean): void {
+    if (quietly) session.detach();
   }
 
   // ================================================================== stats
-
-  stats(): EndpointStats {
-    const all = [...this.sessionsByAddress.values(), ...this.inactive].map((s) => s.snapshot());
-    const totals = sumPeerStats(all);
-    return {
-      ...this.counters,
-      packetsReceived: this.counters.packetsReceived + totals.packetsReceived,
-      dropped: { ...this.dropped },
-      peers: this.sessionsByAddress.size,
-      totals,
-    };
-  }
-
-  formatStats(): string {
-    const peers = [...this.sessionsByAddress.values()].map((s) => ({
-      id: s.id,
-      state: s.state,
-      stats: s.snapshot(),
-    }));
-    return formatEndpointStats(
-      `tcp ${addressKey(this.address.host, this.address.port)}`,
-      this.stats(),
-      peers,
-    );
-  }
 
   /** What the endpoint holds, for leak checks: sessions, half-open connections, unhandled messages. */
   memoryStats(): {
@@ -472,74 +234,11 @@ export class TcpEndpoint implements MessageEndpoint {
       heldMessages,
       heldBytes,
       partialFrameBytes,
-      liveMessages: this.liveMessages.size,
+      liveMessages: this.messages.liveCount,
     };
-  }
-
-  // ================================================================== close
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    const sessions = [...this.sessionsByAddress.values()];
-    await Promise.all(sessions.map((s) => this.disconnect(s.peer).catch(() => undefined)));
-    this.closed = true;
-    for (const s of this.sessionsByAddress.values()) s.end('closed', 'CLOSED');
-    for (const p of this.pending) p.socket.destroy();
-    this.pending.clear();
-    if (this.timer) this.clock.clearTimer(this.timer);
-    this.timer = null;
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new FerryError('CLOSED', 'the endpoint is closed: create a new one');
-  }
-
-  private checkAddress(address: PeerAddress): PeerAddress {
-    const family = net.isIP(address?.host ?? '');
-    if (family === 0)
-      throw new FerryError('INVALID_ARGUMENT', `peer host must be an IP address, got "${address?.host}"`);
-    if (family !== this.family) {
-      throw new FerryError(
-        'INVALID_ARGUMENT',
-        `peer ${address.host} is IPv${family} but this endpoint listens on IPv${this.family}`,
-      );
-    }
-    if (!Number.isInteger(address.port) || address.port < 1 || address.port > 65535) {
-      throw new FerryError('INVALID_ARGUMENT', `peer port must be 1..65535, got ${address.port}`);
-    }
-    return { host: address.host, port: address.port };
-  }
-
-  private sessionOf(peer: Peer): TcpSession | undefined {
-    const s = this.sessionsByAddress.get(peer.id);
-    return s && s.peer === peer ? s : undefined;
   }
 
   // ================================================================== session host
-
-  private dispatch(session: TcpSession, msg: HeldMessage): boolean {
-    const handler = this.handler;
-    if (!handler) return true; // cannot happen: delivery is enabled only once a handler is set
-    const incoming: IncomingMessage = {
-      peer: session.peer,
-      messageId: msg.seq,
-      mode: msg.mode,
-      payload: msg.payload,
-    };
-    let result: void | Promise<void>;
-    try {
-      result = handler(incoming);
-    } catch {
-      return true; // the handler finished (badly); the message counts as delivered
-    }
-    if (!result || typeof (result as Promise<void>).then !== 'function') return true;
-    const done = (): void => {
-      if (!session.ended) session.inbox.onHandled(msg);
-    };
-    (result as Promise<void>).then(done, done);
-    return false;
-  }
 
   private scheduleUncork(session: TcpSession): void {
     this.corked.push(session);
@@ -554,54 +253,9 @@ export class TcpEndpoint implements MessageEndpoint {
     this.corked.length = 0;
   };
 
-  private onStateChange(session: TcpSession, previous: PeerState, reason: ErrorCode | undefined): void {
-    if (session.ended) this.removeSession(session);
-    const change: PeerStateChange = { peer: session.peer, previous, state: session.state };
-    if (reason) change.reason = reason;
-    for (const l of this.listeners) {
-      try {
-        l(change);
-      } catch {
-        // a listener's failure is its own; the transport goes on
-      }
-    }
-  }
-
-  private onMessageFinished(msg: OutgoingMessage): void {
-    if (msg.retired) this.liveMessages.delete(msg.messageId);
-    this.history.set(msg.info());
-  }
-
-  private addSession(session: TcpSession): void {
-    this.sessionsByAddress.set(session.id, session);
-  }
-
-  private removeSession(session: TcpSession): void {
-    if (this.sessionsByAddress.get(session.id) === session) this.sessionsByAddress.delete(session.id);
-    for (const msg of session.messages()) this.onMessageFinished(msg);
-    this.inactive.push(session);
-    if (this.inactive.length > LIMITS.MAX_INACTIVE_PEERS) this.inactive.shift();
-  }
-
-  /** Drops a session without events (a simultaneous connect: another session takes its place). */
-  private removeQuietly(session: TcpSession): void {
-    if (this.sessionsByAddress.get(session.id) === session) this.sessionsByAddress.delete(session.id);
-    session.detach();
-    session.state = 'closed';
-  }
-
   // ================================================================== timer
 
-  private ensureTimer(delayMs: number): void {
-    if (this.closed) return;
-    const due = this.clock.nowMs() + delayMs;
-    if (this.timer && this.timerDueMs <= due) return;
-    if (this.timer) this.clock.clearTimer(this.timer);
-    this.timerDueMs = due;
-    this.timer = this.clock.setTimer(delayMs, this.onTick);
-  }
-
-  private readonly onTick = (): void => {
+  protected readonly onTick = (): void => {
     this.timer = null;
     this.timerDueMs = Infinity;
     if (this.closed) return;
@@ -681,14 +335,10 @@ export class TcpEndpoint implements MessageEndpoint {
     }
     const localId = randomConnectionId();
     const nonce = randomNonce();
-    const transcript: HandshakeTranscript = {
-      clientConnectionId: hello.connectionId,
-      serverConnectionId: localId,
-      clientIncarnation: hello.incarnation,
-      serverIncarnation: this.incarnation,
-      clientNonce: hello.nonce,
-      serverNonce: nonce,
-    };
+    const { transcript, proof } = this.auth.challenge(
+      { connectionId: hello.connectionId, incarnation: hello.incarnation, nonce: hello.nonce },
+      { connectionId: localId, incarnation: this.incarnation, nonce },
+    );
     p.hello = hello;
     p.localConnectionId = localId;
     p.transcript = transcript;
@@ -698,7 +348,7 @@ export class TcpEndpoint implements MessageEndpoint {
       connectionId: localId,
       incarnation: this.incarnation,
       nonce,
-      proof: this.auth.serverProof(transcript),
+      proof,
     });
     this.writePending(p, encodeFrame(FrameType.CHALLENGE, 0, 0, challenge));
     return true;
@@ -731,8 +381,7 @@ export class TcpEndpoint implements MessageEndpoint {
 
   private onConfirm(p: PendingConnection, body: Buffer): boolean {
     const proof = decodeConfirmBody(body);
-    const expected = this.auth.clientProof(p.transcript!);
-    if (!proof || !HandshakeAuth.equal(proof, expected)) {
+    if (!this.auth.verifyConfirm(p.transcript!, proof)) {
       this.dropped.unauthenticated++;
       this.dropPending(p, CloseReason.AUTH_FAILED);
       return false;
@@ -752,18 +401,10 @@ export class TcpEndpoint implements MessageEndpoint {
   private acceptSession(p: PendingConnection): void {
     const hello = p.hello!;
     const now = this.clock.nowMs();
-    const old = this.sessionsByAddress.get(p.key);
-    let waiters: TcpSession['connectWaiters'] = [];
-    let pinned = false;
-    if (old && !old.ended) {
-      if (old.role === 'client' && old.state === 'connecting') {
-        waiters = old.connectWaiters.splice(0); // simultaneous connect: this session serves both
-        pinned = old.pinned;
-        this.removeQuietly(old);
-      } else {
-        old.end('reset', 'PEER_RESET', `${p.key} connected again (it restarted or lost the connection)`);
-      }
-    }
+    const { waiters, pinned } = this.takeOver(
+      this.sessionsByAddress.get(p.key),
+      `${p.key} connected again (it restarted or lost the connection)`,
+    );
     this.pending.delete(p);
     p.adopted = true;
     const [host, port] = [p.remoteHost, hello.listenPort];

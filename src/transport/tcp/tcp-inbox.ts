@@ -10,6 +10,8 @@
  * own flow control then holds the sender back), and the DELIVERED ranges.
  */
 import { LIMITS } from '../../core/limits.js';
+import { fifoSeqAfter } from '../../wire/sequence.js';
+import { DeliveryRule } from '../delivery.js';
 import type { DeliveryMode } from '../types.js';
 import { MAX_DELIVERED_RANGES } from './frame-layout.js';
 
@@ -18,6 +20,8 @@ export interface HeldMessage {
   readonly seq: number;
   readonly mode: DeliveryMode;
   readonly payload: Buffer;
+  /** Its place in the FIFO order (TCP delivers in order: counted on arrival); 0 when unordered. */
+  readonly fifoSeq: number;
 }
 
 /** Hands a message to the application; true when the handler already finished with it. */
@@ -37,12 +41,9 @@ export class TcpInbox {
   reportCount = 0;
   /** Messages in those ranges. */
   reportMessages = 0;
-  private dispatch: Dispatch | null = null;
-  private readonly waiting: HeldMessage[] = []; // unordered messages that arrived before a handler
-  private waitingHead = 0;
-  private readonly fifo: HeldMessage[] = [];
-  private fifoHead = 0;
-  private fifoBusy = false;
+  /** Hand-over to the application: FIFO in order and one at a time, unordered at once. */
+  private readonly rule = new DeliveryRule<HeldMessage>((msg) => this.finish(msg), true);
+  private nextFifoSeq = 1;
   private cleared = false;
 
   constructor(
@@ -60,15 +61,7 @@ export class TcpInbox {
 
   /** Starts handing messages to the application (and hands over what waited). */
   setDispatch(dispatch: Dispatch): void {
-    this.dispatch = dispatch;
-    while (this.waitingHead < this.waiting.length && !this.cleared) {
-      const msg = this.waiting[this.waitingHead]!;
-      this.waiting[this.waitingHead++] = undefined as unknown as HeldMessage;
-      this.hand(msg);
-    }
-    this.waiting.length = 0;
-    this.waitingHead = 0;
-    this.pumpFifo();
+    this.rule.setDispatch(dispatch);
   }
 
   /** A DATA frame arrived with the next sequence number (the session checked it). */
@@ -77,22 +70,18 @@ export class TcpInbox {
     this.received++;
     this.heldBytes += payload.length;
     this.heldCount++;
-    const msg: HeldMessage = { seq, mode, payload };
+    let fifoSeq = 0;
     if (mode === 'fifo') {
-      this.fifo.push(msg);
-      this.pumpFifo();
-    } else if (this.dispatch) this.hand(msg);
-    else this.waiting.push(msg);
+      fifoSeq = this.nextFifoSeq;
+      this.nextFifoSeq = fifoSeqAfter(fifoSeq);
+    }
+    this.rule.ready({ seq, mode, payload, fifoSeq });
   }
 
   /** The handler finished with `msg` (asynchronously). */
   onHandled(msg: HeldMessage): void {
     if (this.cleared) return;
-    this.finish(msg);
-    if (msg.mode === 'fifo') {
-      this.fifoBusy = false;
-      this.pumpFifo();
-    }
+    this.rule.onHandled(msg);
     this.onReportable();
   }
 
@@ -105,39 +94,11 @@ export class TcpInbox {
   /** The session ended: nothing more is handed over or reported. */
   clear(): void {
     this.cleared = true;
-    this.dispatch = null;
-    this.waiting.length = 0;
-    this.fifo.length = 0;
-    this.waitingHead = 0;
-    this.fifoHead = 0;
+    this.rule.clear();
     this.heldBytes = 0;
     this.heldCount = 0;
     this.reportCount = 0;
     this.reportMessages = 0;
-  }
-
-  private pumpFifo(): void {
-    while (!this.fifoBusy && this.dispatch && this.fifoHead < this.fifo.length && !this.cleared) {
-      const msg = this.fifo[this.fifoHead]!;
-      this.fifo[this.fifoHead++] = undefined as unknown as HeldMessage;
-      if (this.fifoHead > 1024 && this.fifoHead * 2 > this.fifo.length) {
-        this.fifo.splice(0, this.fifoHead);
-        this.fifoHead = 0;
-      }
-      this.fifoBusy = true;
-      if (this.hand(msg)) this.fifoBusy = false;
-    }
-    if (this.fifoHead === this.fifo.length) {
-      this.fifo.length = 0;
-      this.fifoHead = 0;
-    }
-  }
-
-  /** Hands one message over; true when it finished at once. */
-  private hand(msg: HeldMessage): boolean {
-    if (!this.dispatch!(msg)) return false;
-    this.finish(msg);
-    return true;
   }
 
   private finish(msg: HeldMessage): void {

@@ -10,12 +10,12 @@
  * `received` resolves on the peer's cumulative ACK, `delivered` on its DELIVERED ranges.
  */
 import type net from 'node:net';
-import { FerryError, type ErrorCode } from '../../core/errors.js';
+import type { ErrorCode } from '../../core/errors.js';
 import { FailureDetector } from '../failure-detector.js';
-import { HandshakeAuth, type HandshakeTranscript } from '../handshake-auth.js';
+import type { HandshakeAuth } from '../handshake-auth.js';
 import { OutgoingMessage } from '../outgoing-message.js';
-import { zeroPeerStats } from '../stats.js';
-import type { DeliveryMode, Peer, PeerAddress, PeerInfo, PeerState, PeerStats } from '../types.js';
+import { SessionCore, type ArrivedMessage, type CoreHost, type EndState } from '../session-core.js';
+import type { DeliveryMode, PeerAddress } from '../types.js';
 import {
   decodeChallengeBody,
   decodeCloseBody,
@@ -36,19 +36,14 @@ import {
 import type { FrameFields, FrameReader, FrameReadStatus, FrameSink } from './frame-reader.js';
 import type { HeaderSlab } from './header-slab.js';
 import type { TcpConfig } from './tcp-config.js';
+import { TcpLink, type StreamSink } from './link.js';
 import { TcpInbox, type HeldMessage } from './tcp-inbox.js';
 
 /** What a session needs from its endpoint. */
-export interface TcpSessionHost {
+export interface TcpSessionHost extends CoreHost<TcpSession> {
   readonly config: TcpConfig;
   readonly auth: HandshakeAuth;
   readonly slab: HeaderSlab;
-  hasHandler(): boolean;
-  /** Hands a message to the application; true when the handler already finished. */
-  dispatch(session: TcpSession, msg: HeldMessage): boolean;
-  onStateChange(session: TcpSession, previous: PeerState, reason: ErrorCode | undefined): void;
-  /** A message finished (delivered or failed): keep its final state for queries. */
-  onMessageFinished(msg: OutgoingMessage): void;
   /** The session corked its socket: uncork it before the event loop goes on. */
   scheduleUncork(session: TcpSession): void;
   /** The session has reports due in `delayMs`. */
@@ -60,30 +55,6 @@ export interface TcpSessionHost {
   nowMs(): number;
 }
 
-/** The application's handle on a session (types.ts `Peer`). */
-export class TcpPeer implements Peer {
-  constructor(private readonly session: TcpSession) {}
-  get id(): string {
-    return this.session.id;
-  }
-  get address(): PeerAddress {
-    return this.session.address;
-  }
-  get state(): PeerState {
-    return this.session.state;
-  }
-}
-
-interface Waiter {
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-/** Longest an ended session's socket may take to flush its last frames (CLOSE) before it is destroyed. */
-const CLOSE_LINGER_MS = 1000;
-
-const ENDED: ReadonlySet<PeerState> = new Set(['closed', 'dead', 'reset', 'blacklisted']);
-
 const CLOSE_REASON_CODES: Record<number, ErrorCode> = {
   [CloseReason.NORMAL]: 'NOT_CONNECTED',
   [CloseReason.AUTH_FAILED]: 'AUTH_FAILED',
@@ -93,39 +64,21 @@ const CLOSE_REASON_CODES: Record<number, ErrorCode> = {
   [CloseReason.PROTOCOL_ERROR]: 'MALFORMED',
 };
 
-export class TcpSession implements FrameSink {
-  readonly peer: TcpPeer;
-  state: PeerState = 'connecting';
-  endReason: ErrorCode | undefined;
-  private endMessage: string | undefined;
-  pinned = false;
-  remoteConnectionId = 0n;
-  remoteIncarnation = 0;
-  readonly stats: PeerStats = zeroPeerStats();
+export class TcpSession extends SessionCore implements FrameSink, StreamSink {
   readonly startedMs: number;
-  socket: net.Socket | null = null;
+  /** The connection (null before it is attached and once the session let it go). */
+  link: TcpLink | null = null;
   reader: FrameReader | null = null;
 
   // --- handshake (client side) ---
   /** HELLO's nonce, kept to check the server's proof. */
   clientNonce: Buffer | null = null;
-  readonly connectWaiters: { resolve: (peer: Peer) => void; reject: (e: Error) => void }[] = [];
-  readonly closeWaiters: Waiter[] = [];
-  private closeStartedMs = 0;
 
   // --- messages out ---
-  private readonly outgoing: OutgoingMessage[] = [];
-  private outHead = 0;
   /** Index in `outgoing` of the first message the peer has not acknowledged. */
   private receivedCursor = 0;
-  private nextSeq = 1;
-  private nextFifoSeq = 1;
-  private queuedBytes = 0;
-  private readonly writableWaiters: Waiter[] = [];
-  private corked = false;
   /** Size of the last message refused for lack of queue bytes (what `writable` waits room for). */
   private refusedBytes = 0;
-  private lastMessageTimeoutScanMs = 0;
 
   // --- messages in ---
   readonly inbox: TcpInbox;
@@ -137,15 +90,15 @@ export class TcpSession implements FrameSink {
   private readonly rangeCounts = new Uint32Array(MAX_DELIVERED_RANGES);
 
   constructor(
-    private readonly host: TcpSessionHost,
-    readonly id: string,
-    readonly address: PeerAddress,
-    readonly role: 'client' | 'server',
-    readonly localConnectionId: bigint,
+    protected override readonly host: TcpSessionHost,
+    id: string,
+    address: PeerAddress,
+    role: 'client' | 'server',
+    localConnectionId: bigint,
     nowMs: number,
   ) {
+    super(host, id, address, role, localConnectionId);
     const c = host.config;
-    this.peer = new TcpPeer(this);
     this.startedMs = nowMs;
     this.fd = new FailureDetector(c.heartbeatStartMs, c.heartbeatIntervalMs, c.heartbeatTimeoutMs, nowMs);
     this.inbox = new TcpInbox(
@@ -155,40 +108,30 @@ export class TcpSession implements FrameSink {
     );
   }
 
-  get ended(): boolean {
-    return ENDED.has(this.state);
-  }
-
   // ------------------------------------------------------------------ socket
 
   /** Takes a socket (and its reader) over: from here on its frames and events belong to this session. */
   attach(socket: net.Socket, reader: FrameReader): void {
-    this.socket = socket;
+    this.link = new TcpLink(socket, this);
     this.reader = reader;
     reader.sink = this;
-    socket.on('data', (chunk: Buffer) => {
-      if (this.socket === socket) this.onChunk(chunk);
-    });
-    socket.on('drain', () => {
-      if (this.socket === socket) this.wakeWritable();
-    });
-    socket.on('error', (err: Error) => {
-      if (this.socket === socket) this.onSocketGone(err);
-    });
-    socket.on('close', () => {
-      if (this.socket === socket) this.onSocketGone(null);
-    });
   }
 
   /** Lets the socket go without ending the session (a simultaneous connect lost the tie-break). */
   detach(): void {
-    const socket = this.socket;
-    this.socket = null;
+    const link = this.link;
+    this.link = null;
     this.reader = null;
-    socket?.destroy();
+    link?.close(false);
   }
 
-  private onSocketGone(err: Error | null): void {
+  /** StreamSink: the kernel took what was queued. */
+  onDrain(): void {
+    this.wakeWritable();
+  }
+
+  /** StreamSink: the connection failed or closed. */
+  onGone(err: Error | null): void {
     if (this.ended) return;
     if (this.state === 'closing') return this.end('closed', 'NOT_CONNECTED');
     const what = err ? err.message : 'the connection closed';
@@ -198,7 +141,8 @@ export class TcpSession implements FrameSink {
     this.end('dead', 'PEER_DEAD', `${this.id}: ${what} without a CLOSE (the peer went away)`);
   }
 
-  private onChunk(chunk: Buffer): void {
+  /** StreamSink: bytes arrived. */
+  onChunk(chunk: Buffer): void {
     const now = this.host.nowMs();
     this.fd.onHeard(now);
     this.stats.bytesReceived += chunk.length;
@@ -224,16 +168,16 @@ export class TcpSession implements FrameSink {
 
   /** Stops reading while the application holds too much; the peer's TCP window then fills. */
   private updatePause(): void {
-    const socket = this.socket;
-    if (!socket) return;
+    const link = this.link;
+    if (!link) return;
     const over = this.inbox.overLimit;
     if (over && !this.paused) {
       this.paused = true;
-      socket.pause();
+      link.pause();
     } else if (!over && this.paused) {
       this.paused = false;
       this.fd.onHeard(this.host.nowMs()); // silence while we did not read is ours, not the peer's
-      socket.resume();
+      link.resume();
     }
   }
 
@@ -370,22 +314,19 @@ export class TcpSession implements FrameSink {
   private onChallenge(body: Buffer): boolean {
     const c = decodeChallengeBody(body);
     if (!c || !this.clientNonce) return this.malformed('CHALLENGE');
-    const transcript: HandshakeTranscript = {
-      clientConnectionId: this.localConnectionId,
-      serverConnectionId: c.connectionId,
-      clientIncarnation: this.localIncarnation,
-      serverIncarnation: c.incarnation,
-      clientNonce: this.clientNonce,
-      serverNonce: c.nonce,
-    };
-    if (!HandshakeAuth.equal(c.proof, this.host.auth.serverProof(transcript))) {
+    const confirmProof = this.host.auth.confirm(
+      { connectionId: this.localConnectionId, incarnation: this.localIncarnation, nonce: this.clientNonce },
+      { connectionId: c.connectionId, incarnation: c.incarnation, nonce: c.nonce },
+      c.proof,
+    );
+    if (!confirmProof) {
       this.host.countDrop('unauthenticated');
       this.sendClose(CloseReason.AUTH_FAILED);
       this.end('closed', 'AUTH_FAILED', `${this.id} does not share this endpoint's secret`);
       return false;
     }
     this.establish(c.connectionId, c.incarnation);
-    this.writeControl(encodeFrame(FrameType.CONFIRM, 0, 0, this.host.auth.clientProof(transcript)));
+    this.writeControl(encodeFrame(FrameType.CONFIRM, 0, 0, confirmProof));
     return true;
   }
 
@@ -400,17 +341,14 @@ export class TcpSession implements FrameSink {
     this.fd.onSent(now);
   }
 
-  setConnected(): void {
-    if (this.state !== 'connecting') return;
-    this.setState('connected', undefined);
-    for (const w of this.connectWaiters.splice(0)) w.resolve(this.peer);
-    if (this.host.hasHandler()) this.enableDelivery();
-  }
-
   enableDelivery(): void {
     if (this.ended) return;
     this.inbox.setDispatch((m) => this.host.dispatch(this, m));
     this.updatePause();
+  }
+
+  handled(msg: ArrivedMessage): void {
+    this.inbox.onHandled(msg as HeldMessage);
   }
 
   // ------------------------------------------------------------------ sending
@@ -418,15 +356,14 @@ export class TcpSession implements FrameSink {
   /** Why a message of `sizeBytes` cannot be queued now, or null when it can. */
   refusal(sizeBytes: number): 'BACK_PRESSURED' | 'NOT_CONNECTED' | 'MESSAGE_TOO_LARGE' | null {
     const c = this.host.config;
-    if (this.state !== 'connected' || !this.socket) return 'NOT_CONNECTED';
-    if (sizeBytes > c.maxMessageBytes) return 'MESSAGE_TOO_LARGE';
-    const oldest = this.outHead < this.outgoing.length ? this.outgoing[this.outHead]!.seq : this.nextSeq;
-    if (this.nextSeq - oldest >= c.maxQueuedMessages) return 'BACK_PRESSURED';
+    if (!this.link) return 'NOT_CONNECTED';
+    const base = this.baseRefusal(sizeBytes);
+    if (base) return base;
     if (this.queuedBytes > 0 && this.queuedBytes + sizeBytes > c.maxQueuedBytes) {
       this.refusedBytes = sizeBytes; // writable() waits until a message this large fits
       return 'BACK_PRESSURED';
     }
-    if (this.socket.writableLength > c.tcpWriteQueueBytes) return 'BACK_PRESSURED';
+    if (this.link.queuedBytes > c.tcpWriteQueueBytes) return 'BACK_PRESSURED';
     return null;
   }
 
@@ -439,7 +376,7 @@ export class TcpSession implements FrameSink {
     nowMs: number,
   ): OutgoingMessage {
     const seq = this.nextSeq++;
-    const fifoSeq = mode === 'fifo' ? this.nextFifoSeq++ : 0;
+    const fifoSeq = mode === 'fifo' ? this.takeFifoSeq() : 0;
     const msg = new OutgoingMessage(
       messageId,
       this.id,
@@ -456,9 +393,9 @@ export class TcpSession implements FrameSink {
     this.refusedBytes = 0;
     const header = this.host.slab.take(FRAME_HEADER_BYTES);
     writeFrameHeader(header, 0, FrameType.DATA, mode === 'fifo' ? FrameFlags.FIFO : 0, sizeBytes, seq);
-    const socket = this.cork();
-    socket.write(header);
-    for (const piece of pieces) if (piece.length > 0) socket.write(piece);
+    const link = this.cork();
+    link.write(header);
+    for (const piece of pieces) if (piece.length > 0) link.write(piece);
     msg.state = 'sending';
     this.stats.packetsSent++;
     this.stats.bytesSent += FRAME_HEADER_BYTES + sizeBytes;
@@ -468,37 +405,19 @@ export class TcpSession implements FrameSink {
     return msg;
   }
 
-  private cork(): net.Socket {
-    const socket = this.socket!;
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      this.host.scheduleUncork(this);
-    }
-    return socket;
+  private cork(): TcpLink {
+    const link = this.link!;
+    if (link.cork()) this.host.scheduleUncork(this);
+    return link;
   }
 
   /** Lets the corked writes go (one writev for the batch). */
   uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket?.uncork();
+    this.link?.uncork();
   }
 
-  /** Outstanding (not retired) messages, oldest first. */
-  messages(): OutgoingMessage[] {
-    return this.outgoing.slice(this.outHead);
-  }
-
-  writable(): Promise<void> {
-    if (this.ended) return Promise.reject(this.endError());
-    if (this.refusal(this.refusedBytes) !== 'BACK_PRESSURED') return Promise.resolve();
-    return new Promise((resolve, reject) => this.writableWaiters.push({ resolve, reject }));
-  }
-
-  private wakeWritable(): void {
-    if (this.writableWaiters.length === 0 || this.refusal(this.refusedBytes) === 'BACK_PRESSURED') return;
-    for (const w of this.writableWaiters.splice(0)) w.resolve();
+  protected wouldRefuse(): boolean {
+    return this.refusal(this.refusedBytes) === 'BACK_PRESSURED';
   }
 
   private trimOutgoing(): void {
@@ -512,8 +431,8 @@ export class TcpSession implements FrameSink {
 
   /** Writes a small control frame from the header slab (ACK, HEARTBEAT) or a prepared one. */
   private writeControl(frame: Buffer): void {
-    const socket = this.socket;
-    if (!socket || socket.destroyed) return;
+    const link = this.link;
+    if (!link || !link.writable) return;
     this.stats.packetsSent++;
     this.stats.bytesSent += frame.length;
     this.host.countSent(1, frame.length);
@@ -618,36 +537,13 @@ export class TcpSession implements FrameSink {
     }
   }
 
-  private checkMessageTimeouts(nowMs: number): void {
-    const limitMs = this.host.config.messageTimeoutMs;
-    if (limitMs === 0 || nowMs - this.lastMessageTimeoutScanMs < 50) return;
-    this.lastMessageTimeoutScanMs = nowMs;
-    for (let i = this.outHead; i < this.outgoing.length; i++) {
-      const msg = this.outgoing[i]!;
-      if (!msg.pastDeadline(nowMs, limitMs)) continue;
-      // the wait ends; the message stays in the session's sequence (the peer may still deliver it)
-      this.failTimedOut(msg, false);
-      this.host.onMessageFinished(msg);
-    }
-  }
-
-  /** Fails `msg` with MESSAGE_TIMEOUT; `delivered` when the peer already has it. */
-  private failTimedOut(msg: OutgoingMessage, delivered: boolean): void {
-    msg.timeOut(this.host.config.messageTimeoutMs, delivered);
-    this.stats.messagesFailed++;
-  }
-
   // ------------------------------------------------------------------ end
 
-  /** Graceful close: what is in flight fails with NOT_CONNECTED, CLOSE goes out, the socket ends. */
-  beginClose(nowMs: number): void {
-    if (this.state !== 'connected') return;
-    this.failOutgoing('NOT_CONNECTED', 'the session was closed');
-    this.setState('closing', undefined);
-    this.closeStartedMs = nowMs;
+  /** Graceful close (beginClose failed what was in flight): CLOSE goes out, the socket ends. */
+  protected startClosing(): void {
     this.sendClose(CloseReason.NORMAL);
     this.uncork();
-    this.socket?.end();
+    this.link?.end();
   }
 
   /** Tells the peer why, best effort, then ends the session (blacklisting). */
@@ -656,81 +552,16 @@ export class TcpSession implements FrameSink {
     this.end(state, code);
   }
 
-  private setState(state: PeerState, reason: ErrorCode | undefined): void {
-    const previous = this.state;
-    if (previous === state) return;
-    this.state = state;
-    this.host.onStateChange(this, previous, reason);
-  }
-
-  endError(): Error {
-    const code = this.endReason ?? 'NOT_CONNECTED';
-    return new FerryError(code, this.endMessage, { peer: this.id });
-  }
-
-  /** Ends the session: every waiting promise fails with `reason`; the socket goes. Idempotent. */
-  end(state: 'closed' | 'dead' | 'reset' | 'blacklisted', reason: ErrorCode, message?: string): void {
-    if (this.ended) return;
-    this.endReason = reason;
-    this.endMessage = message;
-    const err = this.endError();
-    this.failOutgoing(reason === 'HANDSHAKE_TIMEOUT' ? 'NOT_CONNECTED' : reason, err.message);
+  /** The session ends: the inbox is let go, the socket goes (after a CLOSE we wrote, when closing). */
+  protected release(state: EndState): void {
     this.inbox.clear();
-    for (const w of this.connectWaiters.splice(0)) w.reject(err);
-    for (const w of this.writableWaiters.splice(0)) w.reject(err);
-    const socket = this.socket;
-    this.socket = null;
+    const link = this.link;
+    this.link = null;
     this.reader = null;
-    if (socket) {
-      this.corked = false;
-      socket.uncork();
-      if (state === 'closed' || state === 'blacklisted') {
-        socket.destroySoon(); // a CLOSE we wrote goes first...
-        setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref(); // ...unless the peer stopped reading
-      } else socket.destroy();
-    }
-    this.setState(state, reason);
-    for (const w of this.closeWaiters.splice(0)) w.resolve();
+    link?.close(state === 'closed' || state === 'blacklisted');
   }
 
-  private failOutgoing(code: ErrorCode, message: string): void {
-    for (let i = this.outHead; i < this.outgoing.length; i++) {
-      const msg = this.outgoing[i]!;
-      if (msg.retired) continue;
-      if (!msg.finished) this.stats.messagesFailed++;
-      msg.fail(code, message, true);
-      this.host.onMessageFinished(msg);
-    }
-    this.outgoing.length = 0;
-    this.outHead = 0;
+  protected clearSendState(): void {
     this.receivedCursor = 0;
-    this.queuedBytes = 0;
-  }
-
-  /** Stats with the live gauges filled in (no packets, windows or RTT over TCP: those stay 0). */
-  snapshot(): PeerStats {
-    const s = this.stats;
-    s.messagesQueued = 0;
-    s.messagesInFlight = 0;
-    for (let i = this.outHead; i < this.outgoing.length; i++) {
-      const msg = this.outgoing[i]!;
-      if (msg.retired) continue;
-      if (msg.state === 'queued') s.messagesQueued++;
-      else s.messagesInFlight++;
-    }
-    return { ...s };
-  }
-
-  info(): PeerInfo {
-    return {
-      id: this.id,
-      address: { ...this.address },
-      state: this.state,
-      pinned: this.pinned,
-      localConnectionId: this.localConnectionId.toString(16).padStart(16, '0'),
-      remoteConnectionId: this.remoteConnectionId.toString(16).padStart(16, '0'),
-      remoteIncarnation: this.remoteIncarnation,
-      stats: this.snapshot(),
-    };
   }
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/core/clock.js';
-import { AckScheduler } from '../../../src/transport/ack-scheduler.js';
+import { AckScheduler } from '../../../src/transport/udp/ack-scheduler.js';
 
 test('acks are batched: due after ackEveryPackets packets, not before', (t) => {
   const clock = new ManualClock();

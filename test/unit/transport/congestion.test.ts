@@ -1,5 +1,5 @@
 import test from 'ava';
-import { BETA, CongestionController, PERSISTENT_TIMEOUTS } from '../../../src/transport/congestion.js';
+import { BETA, CongestionController, PERSISTENT_TIMEOUTS } from '../../../src/transport/udp/congestion.js';
 
 test('slow start doubles per window, then growth is one packet per window', (t) => {
   const cc = new CongestionController(10, 4, 1000);

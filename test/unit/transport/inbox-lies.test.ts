@@ -8,7 +8,7 @@ import { initChecksums } from '../../../src/core/checksum.js';
 import { LIMITS } from '../../../src/core/limits.js';
 import { PacketView, encodePacket, type DecodeStatus } from '../../../src/wire/packet-codec.js';
 import { DATA_OVERHEAD_BYTES, PacketType, PIECE_UNIT_BYTES } from '../../../src/wire/packet-layout.js';
-import { Inbox, type CompleteMessage } from '../../../src/transport/inbox.js';
+import { Inbox, type CompleteMessage } from '../../../src/transport/udp/inbox.js';
 
 test.before(async () => {
   await initChecksums();

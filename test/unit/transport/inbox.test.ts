@@ -2,7 +2,7 @@ import test from 'ava';
 import { initChecksums } from '../../../src/core/checksum.js';
 import { PacketView, encodePacket } from '../../../src/wire/packet-codec.js';
 import { PacketType } from '../../../src/wire/packet-layout.js';
-import { Inbox, type CompleteMessage, type FragmentResult } from '../../../src/transport/inbox.js';
+import { Inbox, type CompleteMessage, type FragmentResult } from '../../../src/transport/udp/inbox.js';
 
 test.before(async () => {
   await initChecksums();

@@ -42,3 +42,50 @@ test('a message still in play is never forgotten when newer ids wrap the ring; i
     [9, 10, 11, 12],
   );
 });
+
+// (moved from message-history.test.ts: the TCP endpoint now keeps its messages in this table too)
+const finished = (id: number, state: 'delivered' | 'failed'): OutgoingMessage => {
+  const m = message(id);
+  if (state === 'delivered') m.markDelivered();
+  else m.fail('MESSAGE_TIMEOUT', undefined, false);
+  return m;
+};
+
+test('keeps at most the limit, always the newest half, and updates replace older entries', (t) => {
+  const table = new MessageTable(100);
+  for (let id = 1; id <= 1000; id++) {
+    // message 960 is still in play when the others finish; it fails after the loop
+    const m = id === 960 ? message(id) : finished(id, 'delivered');
+    table.add(m);
+    table.onFinished(m);
+    t.true(table.size <= 100);
+  }
+  for (let id = 951; id <= 1000; id++) t.is(table.get(id)?.messageId, id);
+  t.is(table.get(1), undefined);
+  table.get(960)!.fail('MESSAGE_TIMEOUT', undefined, true);
+  table.onFinished(table.get(960)!);
+  t.is(table.get(960)?.info().state, 'failed');
+  const ids = [...table.values()].map((m) => m.messageId);
+  t.is(new Set(ids).size, ids.length, 'each message listed once');
+  t.true(ids.includes(960));
+});
+
+test('a message first kept as failed and later retired is listed once with its last state', (t) => {
+  const table = new MessageTable(8);
+  const first = finished(1, 'failed');
+  table.add(first);
+  table.onFinished(first);
+  for (let id = 2; id <= 4; id++) {
+    const m = finished(id, 'delivered');
+    table.add(m);
+    table.onFinished(m);
+  }
+  first.fail('MESSAGE_TIMEOUT', undefined, true);
+  table.onFinished(first);
+  t.deepEqual(
+    [...table.values()].map((m) => m.messageId).sort((a, b) => a - b),
+    [1, 2, 3, 4],
+  );
+  t.is(table.get(1)?.info().state, 'failed');
+  t.is(table.liveCount, 0);
+});

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/core/clock.js';
-import { PathMtuProber, type PathMtuSettings } from '../../../src/transport/path-mtu.js';
+import { PathMtuProber, type PathMtuSettings } from '../../../src/transport/udp/path-mtu.js';
 
 const TIMEOUT_MS = 25;
 const RTT_MS = 1;

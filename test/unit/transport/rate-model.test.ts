@@ -1,8 +1,8 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/core/clock.js';
-import { CongestionController, Pacer } from '../../../src/transport/congestion.js';
-import { DeliveryRateModel, STARTUP_GAIN } from '../../../src/transport/rate-model.js';
-import { SentPackets, type SentPacketSink } from '../../../src/transport/sent-packets.js';
+import { CongestionController, Pacer } from '../../../src/transport/udp/congestion.js';
+import { DeliveryRateModel, STARTUP_GAIN } from '../../../src/transport/udp/rate-model.js';
+import { SentPackets, type SentPacketSink } from '../../../src/transport/udp/sent-packets.js';
 import { Prng } from '../../../src/transport/impair/prng.js';
 
 class NullSink implements SentPacketSink<string> {

@@ -5,8 +5,8 @@ import {
   MIN_SOCKET_WINDOW_PACKETS,
   ReceiveShare,
   USABLE_SOCKET_FRACTION,
-} from '../../../src/transport/receive-share.js';
-import { DeliveryRateModel } from '../../../src/transport/rate-model.js';
+} from '../../../src/transport/udp/receive-share.js';
+import { DeliveryRateModel } from '../../../src/transport/udp/rate-model.js';
 
 const SOCKET_BYTES = 8 * 1024 * 1024;
 

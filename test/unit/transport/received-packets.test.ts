@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { LIMITS } from '../../../src/core/limits.js';
-import { ReceivedPackets } from '../../../src/transport/received-packets.js';
+import { ReceivedPackets } from '../../../src/transport/udp/received-packets.js';
 
 test('matches a set model: record/has, cumulative ack and ranges (within the range limit)', (t) => {
   fc.assert(

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { RttEstimator } from '../../../src/transport/rtt-estimator.js';
+import { RttEstimator } from '../../../src/transport/udp/rtt-estimator.js';
 
 test('before any sample the RTO is the initial one (bounded below by minRto)', (t) => {
   t.is(new RttEstimator(250, 30, 5000, 7).rtoMs, 250);

@@ -5,7 +5,7 @@
  * packet (same slot, state IN_FLIGHT, slotPn not checked) and reported its records acked. Every slot access must check the slot's owner.
  */
 import test from 'ava';
-import { SentPackets, type SentPacketSink } from '../../../src/transport/sent-packets.js';
+import { SentPackets, type SentPacketSink } from '../../../src/transport/udp/sent-packets.js';
 
 class Sink implements SentPacketSink<string> {
   acked: string[] = [];

@@ -1,6 +1,10 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/core/clock.js';
-import { PACKET_THRESHOLD, SentPackets, type SentPacketSink } from '../../../src/transport/sent-packets.js';
+import {
+  PACKET_THRESHOLD,
+  SentPackets,
+  type SentPacketSink,
+} from '../../../src/transport/udp/sent-packets.js';
 
 class Sink implements SentPacketSink<string> {
   acked: string[] = [];

@@ -7,7 +7,7 @@
  * full, the lowest range is forgotten, which costs at worst a spurious retransmission that the
  * fragment-level duplicate check absorbs. No allocation after construction.
  */
-import { LIMITS } from '../core/limits.js';
+import { LIMITS } from '../../core/limits.js';
 
 export class ReceivedPackets {
   /** Every packet number <= cumulativeAck was received or given up by the sender. */

@@ -13,11 +13,12 @@
  * Sequences here are full numbers; a record carries their low 32 bits, expanded against the window's
  * base (the message sequence) and the next FIFO sequence due (the FIFO one) by wire/sequence.ts.
  */
-import { LIMITS } from '../core/limits.js';
-import { claimedCutBytes, type PacketView } from '../wire/packet-codec.js';
-import { PIECE_UNIT_BYTES } from '../wire/packet-layout.js';
-import { expandSeq, fifoSeqAfter } from '../wire/sequence.js';
-import type { DeliveryMode } from './types.js';
+import { LIMITS } from '../../core/limits.js';
+import { claimedCutBytes, type PacketView } from '../../wire/packet-codec.js';
+import { PIECE_UNIT_BYTES } from '../../wire/packet-layout.js';
+import { expandSeq } from '../../wire/sequence.js';
+import { DeliveryRule } from '../delivery.js';
+import type { DeliveryMode } from '../types.js';
 
 const NONE = 0;
 const PARTIAL = 1;
@@ -66,12 +67,8 @@ export class Inbox {
   private readonly states = new Uint8Array(LIMITS.MAX_MESSAGE_WINDOW);
   private readonly mask = LIMITS.MAX_MESSAGE_WINDOW - 1;
   private readonly partials = new Map<number, Partial>();
-  private readonly fifoReady = new Map<number, CompleteMessage>();
-  private readonly unorderedReady: CompleteMessage[] = [];
-  private nextFifo = 1;
-  private fifoBusy = false;
-  /** Set when the application may take messages. */
-  private dispatch: Dispatch | null = null;
+  /** Hand-over to the application: FIFO in order and one at a time, unordered at once. */
+  private readonly rule = new DeliveryRule<CompleteMessage>((msg) => this.finish(msg), false);
   usedBytes = 0;
   /** Bytes copied from datagrams into reassembly buffers (single-fragment messages are not copied). */
   copiedBytes = 0;
@@ -92,7 +89,16 @@ export class Inbox {
 
   /** Messages complete and not yet delivered. */
   get waitingCount(): number {
-    return this.fifoReady.size + this.unorderedReady.length;
+    return this.rule.waitingCount;
+  }
+
+  /** The FIFO sequence handed over next (settable: a test starts an inbox just below the 2^32 wrap). */
+  get nextFifo(): number {
+    return this.rule.nextFifo;
+  }
+
+  set nextFifo(fifoSeq: number) {
+    this.rule.nextFifo = fifoSeq;
   }
 
   /**
@@ -205,51 +211,27 @@ export class Inbox {
       payload,
       chargedBytes: charged,
     };
-    if (fifo) this.fifoReady.set(fifoSeq, msg);
-    else this.unorderedReady.push(msg);
-    this.pump();
+    this.rule.ready(msg);
   }
 
   /** Sets (or clears) where messages go, and hands over what is waiting. */
   setDispatch(dispatch: Dispatch | null): void {
-    this.dispatch = dispatch;
-    this.pump();
+    this.rule.setDispatch(dispatch);
   }
 
   /** Holds hand-over back (complete messages wait) until `resume`. */
   hold(): void {
-    this.holding = true;
+    this.rule.hold();
   }
 
   /** Ends a `hold` and hands over what completed meanwhile. */
   resume(): void {
-    this.holding = false;
-    if (this.unorderedReady.length > 0 || this.fifoReady.size > 0) this.pump();
-  }
-
-  private holding = false;
-
-  /** Hands over every message that may go now (a loop, not recursion: FIFO chains can be long). */
-  pump(): void {
-    const dispatch = this.dispatch;
-    if (!dispatch || this.holding) return;
-    if (this.unorderedReady.length > 0) {
-      const ready = this.unorderedReady.splice(0); // take them all at once: no O(n) shift per message
-      for (const msg of ready) if (dispatch(msg)) this.finish(msg);
-    }
-    while (!this.fifoBusy && this.dispatch) {
-      const next = this.fifoReady.get(this.nextFifo);
-      if (!next) return;
-      this.fifoReady.delete(this.nextFifo);
-      this.fifoBusy = true;
-      if (dispatch(next)) this.finish(next);
-    }
+    this.rule.resume();
   }
 
   /** The handler of `msg` settled (asynchronously). */
   onHandled(msg: CompleteMessage): void {
-    this.finish(msg);
-    this.pump();
+    this.rule.onHandled(msg);
   }
 
   private finish(msg: CompleteMessage): void {
@@ -259,10 +241,6 @@ export class Inbox {
     while (this.states[this.base & this.mask] === DELIVERED) {
       this.states[this.base & this.mask] = NONE;
       this.base++;
-    }
-    if (msg.mode === 'fifo') {
-      this.fifoBusy = false;
-      this.nextFifo = fifoSeqAfter(msg.fifoSeq);
     }
     this.onDelivered();
   }
@@ -299,9 +277,7 @@ export class Inbox {
   /** Drops everything (session ended); in-handler messages stay valid until their handlers settle. */
   clear(): void {
     this.partials.clear();
-    this.fifoReady.clear();
-    this.unorderedReady.length = 0;
-    this.dispatch = null;
+    this.rule.clear();
     this.usedBytes = 0;
   }
 }

@@ -24,7 +24,7 @@
  * slot to look at, never that the slot is its own. Every slot access checks the slot's owner
  * (`owns`), and walks stop at `trackedEnd` (no tracked packet is numbered beyond it).
  */
-import { FerryError } from '../core/errors.js';
+import { FerryError } from '../../core/errors.js';
 
 /** Packets this many numbers below the largest acked one are lost (initial reordering tolerance). */
 export const PACKET_THRESHOLD = 3;

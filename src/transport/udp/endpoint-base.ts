@@ -1,0 +1,397 @@
+/**
+ * The UDP endpoint's machinery below its handshake: the socket and its link (link.ts), the tables of
+ * sessions by connection id and of half-open handshakes, the demultiplexing of received datagrams,
+ * resets, the timer's work and the flush loop that pumps active sessions.
+ *
+ * Why apart from endpoint.ts: this is the per-packet path (every datagram is opened and decoded into
+ * one reused PacketView, then handed to its session or dropped and counted); the handshake halves in
+ * endpoint.ts run a few times per session. With impairment on (option or FERRY_IMPAIR), every received
+ * datagram passes through it first; with it off, the path has no extra step.
+ */
+import dgram from 'node:dgram';
+import { type Clock } from '../../core/clock.js';
+import { LIMITS } from '../../core/limits.js';
+import { decodeProof, type HelloBody } from '../../wire/control-bodies.js';
+import { encodePacket, PacketView } from '../../wire/packet-codec.js';
+import { PacketType } from '../../wire/packet-layout.js';
+import { type TransportConfig } from '../config.js';
+import { addressKey, EndpointShell } from '../endpoint-shell.js';
+import { HandshakeAuth, randomConnectionId, type HandshakeTranscript } from '../handshake-auth.js';
+import { Impairment, type ImpairmentStats } from '../impair/impairment.js';
+import { ReceiveShare } from './receive-share.js';
+import { openDatagram } from '../seal.js';
+import type { PeerAddress } from '../types.js';
+import { UdpLink } from './link.js';
+import { Session, type SessionHost } from './session.js';
+
+/** Server half-open handshake: CHALLENGE sent, CONFIRM awaited. */
+export interface PendingHandshake {
+  localId: bigint;
+  address: PeerAddress;
+  hello: HelloBody;
+  transcript: HandshakeTranscript;
+  challenge: Buffer;
+  createdMs: number;
+}
+
+const SEND_BUDGET_PER_SESSION = 128;
+export const IDLE_TICK_MS = 50;
+const TWO_32 = 0x1_0000_0000;
+/** Settled once: `.then(f)` runs f in a microtask (the flush after a synchronous run of sends). */
+const SETTLED = Promise.resolve();
+
+export abstract class UdpEndpointBase extends EndpointShell<Session> implements SessionHost {
+  declare readonly config: TransportConfig;
+  protected readonly socket: dgram.Socket;
+  protected readonly impairment: Impairment | null;
+  /** The socket's send side: pool, seal, gathered sends (direct calls from the sessions). */
+  protected readonly link: UdpLink;
+  protected readonly view = new PacketView();
+
+  protected readonly sessionsByLocalLow = new Map<number, Session>();
+  protected readonly pendingByLocalLow = new Map<number, PendingHandshake>();
+  protected readonly retired = new Map<number, number>(); // local id low word -> high word
+  protected readonly active = new Set<Session>();
+  protected readonly clientNonces = new WeakMap<Session, Buffer>();
+  protected flushScheduled = false;
+  protected turnEndScheduled = false;
+  /** The clock when the current run began (set whenever a flush gets scheduled; valid while flushScheduled). */
+  protected runNowMs = 0;
+  /** The socket's receive buffer as the kernel granted it, split between the peers sending to us (counted each tick). */
+  protected readonly receiveShare: ReceiveShare;
+  protected resetsThisSecond = 0;
+  protected resetWindowStartMs = 0;
+  protected readonly closeTickMs: number;
+
+  protected constructor(
+    socket: dgram.Socket,
+    family: 4 | 6,
+    config: TransportConfig,
+    clock: Clock,
+    secret: Buffer | null,
+    impairment: Impairment | null,
+  ) {
+    super(config, clock, family, socket.address(), secret, 'is bound to');
+    this.socket = socket;
+    this.impairment = impairment;
+    this.closeTickMs = config.tickMs;
+    this.receiveShare = new ReceiveShare(UdpEndpointBase.receiveBufferBytes(socket, config.recvBufferBytes));
+    this.link = new UdpLink(
+      socket,
+      config.packetBytes,
+      config.sendPoolBytes,
+      config.nativeSend,
+      this.counters,
+      () => {
+        for (const s of this.sessionsByAddress.values()) if (s.busy) this.markActive(s);
+      },
+    );
+    if (impairment) socket.on('message', (msg, rinfo) => impairment.process(msg, rinfo, this.onDatagram));
+    else socket.on('message', this.onDatagram);
+    socket.on('error', () => {
+      // a send to an unreachable port reports ICMP errors here; loss is the protocol's business
+    });
+  }
+
+  /** The receive buffer the kernel granted (it may cap the request at net.core.rmem_max). */
+  private static receiveBufferBytes(socket: dgram.Socket, requestedBytes: number): number {
+    try {
+      return socket.getRecvBufferSize();
+    } catch {
+      return requestedBytes;
+    }
+  }
+
+  // ================================================================== the shell's hooks
+
+  protected blacklistSession(session: Session): void {
+    session.sendCloseNotice(this.clock.nowMs());
+    session.end('blacklisted', 'PEER_BLACKLISTED');
+  }
+
+  protected dropPendingFrom(key: string): void {
+    for (const [low, p] of this.pendingByLocalLow) {
+      if (addressKey(p.address.host, p.address.port) === key) this.pendingByLocalLow.delete(low);
+    }
+  }
+
+  /**
+   * One clock read per run of sends (the flush ends the run; markActive read the clock when whatever
+   * came first - this send, a received packet, a delivery - scheduled it). The session's enqueue marks
+   * it active: the flush runs once this synchronous run of the caller ends, so the messages it queued
+   * leave together, packed, before the event loop moves on.
+   */
+  protected override sendNowMs(): number {
+    if (!this.flushScheduled) this.runNowMs = this.clock.nowMs();
+    return this.runNowMs;
+  }
+
+  protected async closeTransport(): Promise<void> {
+    this.pendingByLocalLow.clear();
+    this.link.closed = true;
+    this.impairment?.close();
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+
+  protected statsLabel(): string {
+    return addressKey(this.address.host, this.address.port);
+  }
+
+  /** Counters of the impairment layer, or null when it is off. */
+  impairmentStats(): ImpairmentStats | null {
+    return this.impairment?.stats() ?? null;
+  }
+
+  /** Reassembly state, for leak checks: messages being reassembled and bytes held, over all peers. */
+  memoryStats(): {
+    sessions: number;
+    pendingHandshakes: number;
+    partialMessages: number;
+    reassemblyBytes: number;
+    liveMessages: number;
+  } {
+    let partialMessages = 0;
+    let reassemblyBytes = 0;
+    for (const s of this.sessionsByAddress.values()) {
+      partialMessages += s.inbox.partialCount;
+      reassemblyBytes += s.inbox.usedBytes;
+    }
+    return {
+      sessions: this.sessionsByAddress.size,
+      pendingHandshakes: this.pendingByLocalLow.size,
+      partialMessages,
+      reassemblyBytes,
+      liveMessages: this.messages.liveCount,
+    };
+  }
+
+  // ================================================================== SessionHost (internal)
+
+  /** @internal This session's share of the socket's receive buffer, in packets of `packetBytes`. */
+  socketSharePackets(packetBytes: number): number {
+    return this.receiveShare.sharePackets(packetBytes);
+  }
+
+  /** @internal Peers sending DATA to this endpoint now (at least 1). */
+  activeSenders(): number {
+    return this.receiveShare.senders;
+  }
+
+  protected sendControl(session: Session, packet: Buffer): void {
+    this.link.sendControl(session.stats, session.address, packet);
+  }
+
+  /**
+   * @internal The session has something to send. Messages go in a microtask, i.e. as soon as the
+   * caller's synchronous run ends (a request, a reply, a burst of small messages that then share
+   * packets) instead of a loop phase later. Standalone acks, and sessions that used up their budget,
+   * wait for `turnEnd` (setImmediate): a burst of arriving packets is acked once, and I/O is never
+   * starved.
+   */
+  markActive(session: Session): void {
+    this.active.add(session);
+    // a burst of sends in one run: the first one scheduled the flush and checked the timer
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // a new run begins whatever scheduled its flush (a send, a received packet, a delivery, a tick):
+    // sends made before the flush stamp their messages with this reading, never an older run's
+    const nowMs = this.clock.nowMs();
+    this.runNowMs = nowMs;
+    // (a reaction on a settled promise: queueMicrotask makes an AsyncResource and a bound function
+    // per call, which cost a request-response round trip several microseconds)
+    void SETTLED.then(this.flush);
+    if (this.timerDueMs > nowMs + this.config.tickMs) this.ensureTimer(this.config.tickMs);
+  }
+
+  // ================================================================== session table
+
+  protected freshLocalId(): bigint {
+    for (;;) {
+      const id = randomConnectionId();
+      const low = Number(id & 0xffff_ffffn);
+      if (!this.sessionsByLocalLow.has(low) && !this.pendingByLocalLow.has(low) && !this.retired.has(low))
+        return id;
+    }
+  }
+
+  protected override addSession(session: Session): void {
+    super.addSession(session);
+    this.sessionsByLocalLow.set(session.localLow, session);
+  }
+
+  protected forgetSession(session: Session, quietly: boolean): void {
+    if (this.sessionsByLocalLow.get(session.localLow) === session)
+      this.sessionsByLocalLow.delete(session.localLow);
+    this.active.delete(session);
+    if (quietly) return;
+    this.retired.set(session.localLow, session.localHigh);
+    while (this.retired.size > LIMITS.MAX_RETIRED_CONNECTION_IDS)
+      this.retired.delete(this.retired.keys().next().value as number);
+  }
+
+  // ================================================================== timer and flush
+
+  protected readonly onTick = (): void => {
+    this.timer = null;
+    this.timerDueMs = Infinity;
+    if (this.closed) return;
+    const now = this.clock.nowMs();
+    let busy = false;
+    this.receiveShare.beginCount();
+    for (const s of [...this.sessionsByAddress.values()]) {
+      s.tick(now);
+      if (!s.ended && s.busy) busy = true;
+      this.receiveShare.count(s.dataReceivedAtMs, now);
+    }
+    this.receiveShare.endCount();
+    for (const [low, p] of this.pendingByLocalLow) {
+      if (now - p.createdMs > this.config.handshakeTimeoutMs) this.pendingByLocalLow.delete(low);
+    }
+    this.turnEnd();
+    this.link.releaseSent();
+    if (busy) this.ensureTimer(this.config.tickMs);
+    else if (this.sessionsByAddress.size > 0 || this.pendingByLocalLow.size > 0)
+      this.ensureTimer(IDLE_TICK_MS);
+  };
+
+  /**
+   * Microtask flush: data of the active sessions, acks riding along. Only a session that still owes
+   * a standalone ack (or used its whole budget) waits for turnEnd: a reply that carried the ack of
+   * its request leaves nothing for the end of the turn.
+   */
+  protected readonly flush = (): void => {
+    this.flushScheduled = false;
+    if (this.closed) return;
+    const now = this.clock.nowMs();
+    let more = false;
+    for (const s of this.active) {
+      s.lastNowMs = now;
+      const n = s.pump(now, SEND_BUDGET_PER_SESSION, false);
+      if (!s.ended && (n >= SEND_BUDGET_PER_SESSION || s.ackDue(now))) more = true;
+      else this.active.delete(s);
+    }
+    this.link.flush();
+    if (more) this.scheduleTurnEnd();
+  };
+
+  protected scheduleTurnEnd(): void {
+    if (this.turnEndScheduled || this.active.size === 0) return;
+    this.turnEndScheduled = true;
+    setImmediate(this.turnEnd);
+  }
+
+  /** End of a loop turn: data and acks of every active session; a session that used its budget stays. */
+  protected readonly turnEnd = (): void => {
+    this.turnEndScheduled = false;
+    if (this.closed) return;
+    const now = this.clock.nowMs();
+    for (const s of this.active) {
+      s.lastNowMs = now;
+      const n = s.pump(now, SEND_BUDGET_PER_SESSION);
+      if (n < SEND_BUDGET_PER_SESSION || s.ended) this.active.delete(s);
+    }
+    this.link.flush();
+    this.scheduleTurnEnd();
+  };
+
+  // ================================================================== receive path
+
+  protected readonly onDatagram = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (this.closed) return;
+    this.counters.packetsReceived++;
+    this.counters.bytesReceived += buf.length;
+    const view = this.view;
+    const status = openDatagram(view, buf);
+    if (status !== 'ok') {
+      this.dropped[status]++;
+      return;
+    }
+    switch (view.type) {
+      case PacketType.HELLO:
+        return this.onHello(view, rinfo);
+      case PacketType.CONFIRM:
+        return this.onConfirm(view, rinfo);
+      case PacketType.CHALLENGE:
+        return this.onChallenge(view, rinfo);
+      case PacketType.ACCEPT:
+        return this.onAccept(view, rinfo);
+      case PacketType.RESET:
+        return this.onReset(view, rinfo);
+      default:
+        return this.onSessionPacket(view, rinfo);
+    }
+  };
+
+  /** The session this packet is addressed to, if the connection id and the sender's address match. */
+  protected sessionFor(view: PacketView, rinfo: dgram.RemoteInfo): Session | undefined {
+    const s = this.sessionsByLocalLow.get(view.connectionIdLow);
+    if (!s || s.localHigh !== view.connectionIdHigh) return undefined;
+    if (s.address.port !== rinfo.port || s.address.host !== rinfo.address) return undefined;
+    return s;
+  }
+
+  protected onSessionPacket(view: PacketView, rinfo: dgram.RemoteInfo): void {
+    const session = this.sessionFor(view, rinfo);
+    if (session) {
+      const now = this.clock.nowMs();
+      session.lastNowMs = now;
+      if (!session.onPacket(view, now)) this.dropped.malformed++;
+      return;
+    }
+    if (this.blacklisted.has(addressKey(rinfo.address, rinfo.port))) {
+      this.dropped.blacklisted++;
+      return;
+    }
+    if (this.pendingByLocalLow.has(view.connectionIdLow)) {
+      this.dropped.unauthenticated++;
+      return;
+    }
+    const retiredHigh = this.retired.get(view.connectionIdLow);
+    if (retiredHigh === view.connectionIdHigh) this.dropped.staleIncarnation++;
+    else this.dropped.unknownSession++;
+    if (view.type === PacketType.CLOSE && retiredHigh === view.connectionIdHigh) return;
+    // A peer that still believes in a session we do not have learns so at once, instead of silently
+    // getting a new one: answer its ack-eliciting packets with a RESET (rate-limited).
+    if (view.type === PacketType.HEARTBEAT || view.type === PacketType.DATA || view.type === PacketType.PROBE)
+      this.sendReset(view, rinfo);
+  }
+
+  protected sendReset(view: PacketView, rinfo: dgram.RemoteInfo): void {
+    const now = this.clock.nowMs();
+    if (now - this.resetWindowStartMs >= 1000) {
+      this.resetWindowStartMs = now;
+      this.resetsThisSecond = 0;
+    }
+    if (this.resetsThisSecond >= LIMITS.MAX_RESETS_PER_SEC) return;
+    this.resetsThisSecond++;
+    const id = BigInt(view.connectionIdHigh) * BigInt(TWO_32) + BigInt(view.connectionIdLow);
+    const packet = encodePacket({
+      type: PacketType.RESET,
+      connectionId: id,
+      payload: this.auth.resetToken(id),
+    });
+    this.link.sendRaw(packet, { host: rinfo.address, port: rinfo.port });
+  }
+
+  protected onReset(view: PacketView, rinfo: dgram.RemoteInfo): void {
+    const session = this.sessionsByAddress.get(addressKey(rinfo.address, rinfo.port));
+    const id = BigInt(view.connectionIdHigh) * BigInt(TWO_32) + BigInt(view.connectionIdLow);
+    const token = decodeProof(view.payload());
+    if (!session || session.remoteConnectionId !== id || !token) {
+      this.dropped.unknownSession++;
+      return;
+    }
+    if (!HandshakeAuth.equal(token, this.auth.resetToken(id))) {
+      this.dropped.unauthenticated++;
+      return;
+    }
+    session.end('reset', 'PEER_RESET');
+  }
+
+  // ================================================================== the handshake (endpoint.ts)
+
+  protected abstract onHello(view: PacketView, rinfo: dgram.RemoteInfo): void;
+  protected abstract onConfirm(view: PacketView, rinfo: dgram.RemoteInfo): void;
+  protected abstract onChallenge(view: PacketView, rinfo: dgram.RemoteInfo): void;
+  protected abstract onAccept(view: PacketView, rinfo: dgram.RemoteInfo): void;
+}
