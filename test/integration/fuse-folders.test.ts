@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { mountFerry, run, type RunResult, type ServedMount } from '../helpers/fuse.js';
+import { mountFerry, run, startFerryServer, type RunResult, type ServedMount } from '../helpers/fuse.js';
 
 /** A 255-byte segment (the longest a name part may be) of two-byte characters, and one of ASCII. */
 const LONG_UNICODE = 'é'.repeat(127) + 'z';
@@ -185,3 +185,46 @@ for (const backend of ['memory', 'root'] as const) {
     t.regex(lsIn.stdout, /\.\/empty:\n/);
   });
 }
+
+test('a remote mount (ferry serve, whose client lists every name today) shows one level per folder, moves folders, and copies a tree equal', async (t) => {
+  t.timeout(120_000);
+  const server = await startFerryServer(t, ['--memory', '--quota', '256MiB']);
+  const m = await mountFerry(t, [server.url, ...NO_CACHE]);
+  const mnt = m.mountpoint;
+  t.is(
+    (await sh(mnt, 'mkdir -p a/b/c empty && echo 1 > a/b/c/one && echo 2 > a/two && echo 3 > a-b')).code,
+    0,
+  );
+  t.is((await sh(mnt, `mkdir "${UNICODE_DIR}" && echo ü > "${UNICODE_DIR}/${LONG_UNICODE}"`)).code, 0);
+  t.is((await sh(mnt, 'mv a moved && rmdir empty')).code, 0);
+  const ls = await sh(mnt, 'LC_ALL=C ls -R');
+  t.is(ls.code, 0, ls.stderr);
+  t.is(
+    ls.stdout,
+    [
+      '.:',
+      'a-b',
+      'moved',
+      UNICODE_DIR,
+      '',
+      './moved:',
+      'b',
+      'two',
+      '',
+      './moved/b:',
+      'c',
+      '',
+      './moved/b/c:',
+      'one',
+      '',
+      `./${UNICODE_DIR}:`,
+      LONG_UNICODE,
+      '',
+    ].join('\n'),
+  );
+  const out = path.join(m.scratch, 'out');
+  t.is((await run('cp', ['-r', mnt, out])).code, 0);
+  const diff = await run('diff', ['-r', mnt, out]);
+  t.is(diff.code, 0, diff.stdout + diff.stderr);
+  t.is((await sh(mnt, 'cat moved/b/c/one')).stdout, '1\n');
+});
