@@ -13,15 +13,21 @@
  * - Reads go straight into the buffer libfuse gives (readInto: no copy in JavaScript); writes hand
  *   libfuse's buffer to the backend, which copies or sends it before resolving.
  * - Errors map to errno by code (errno.ts); nothing is ever answered with a generic failure.
- * - The namespace is flat: "/" is the only folder, "/name" are the files. Folder operations fail
- *   with the errno a filesystem without folders gives (EPERM for mkdir, symlink, link, mknod).
+ * - Folders are key prefixes (paths.ts maps `/a/b` to the key `a/b`): a path is a folder while some
+ *   key starts with `a/b/`, or while this mount remembers it from an `mkdir` (folders.ts). `readdir`
+ *   lists one level, page by page, rolled up by the backend or here (listing.ts). Renaming a folder
+ *   renames every key under it, one at a time (bounded by MAX_FOLDER_RENAME_FILES, not atomic; a
+ *   failure moves back what moved). Links and device nodes stay refused with EPERM.
  * - The root's attributes never touch the backend, so `stat MOUNTPOINT` answers even when the server
  *   is gone.
  */
-import { isFerryError, type ErrorCode } from '../core/index.js';
+import { isFerryError, LIMITS, type ErrorCode } from '../core/index.js';
 import type { FileStat, FlatFs, FsStat } from '../flatfs/types.js';
 import { errnoOf } from './errno.js';
 import type { FuseMountConfig } from './config.js';
+import { RememberedFolders } from './folders.js';
+import { allUnder, anyUnder, listLevel } from './listing.js';
+import { baseName, folderPrefix, keyOfPath, parentKey } from './paths.js';
 import {
   ERRNO,
   type FuseHandlers,
@@ -46,6 +52,16 @@ const LOST_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'NOT_CONNECTED',
   'CLOSED',
 ]);
+/** Backend items per `list` call while readdir pages through a folder. */
+const READDIR_PAGE_ITEMS = 1000;
+/**
+ * Most files a folder rename moves (one backend rename each). A larger folder answers EXDEV, which
+ * makes `mv` fall back to copying and deleting, as between two filesystems.
+ */
+export const MAX_FOLDER_RENAME_FILES = 10_000;
+
+type Kind = 'file' | 'folder' | null;
+
 /** fuse-native turns UTIME_NOW / UTIME_OMIT (tv_sec 0) into about 1073 ms: read as "now". */
 const UTIME_SPECIAL_BELOW_MS = 2000;
 
@@ -65,6 +81,8 @@ export class FlatFsFuseAdapter implements FuseHandlers {
   private readonly files: OpenFiles;
   /** `.fuse_hidden...` names of unlinked open files, until libfuse removes them. */
   private readonly hiddenNames = new Set<string>();
+  /** Empty folders made by `mkdir` in this mount. */
+  readonly folders = new RememberedFolders();
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private readonly mountedAtMs = Date.now();
@@ -102,8 +120,8 @@ export class FlatFsFuseAdapter implements FuseHandlers {
 
   getattr(path: string, reply: StatReply): void {
     if (path === '/') return reply(0, this.rootStat());
-    const name = nameOf(path);
-    if (name === null) return reply(-ERRNO.ENOENT);
+    const name = keyOfPath(path);
+    if (typeof name === 'number') return reply(name);
     const hidden = this.files.findByName(name);
     if (hidden?.unlinked) {
       return this.call(
@@ -114,9 +132,16 @@ export class FlatFsFuseAdapter implements FuseHandlers {
       );
     }
     this.call(
-      () => this.fs.stat(name),
+      async () => {
+        try {
+          return this.fileStat(await this.fs.stat(name));
+        } catch (err) {
+          if (isFerryError(err, 'NOT_FOUND') && (await this.isFolder(name))) return this.rootStat();
+          throw err;
+        }
+      },
       this.settings.opTimeoutMs,
-      (st) => reply(0, this.fileStat(st)),
+      (st) => reply(0, st),
       reply,
     );
   }
@@ -134,20 +159,12 @@ export class FlatFsFuseAdapter implements FuseHandlers {
   }
 
   readdir(path: string, reply: (result: number, names?: string[], stats?: FuseStat[]) => void): void {
-    if (path !== '/') return reply(-ERRNO.ENOTDIR);
+    const key = keyOfPath(path);
+    if (typeof key === 'number') return reply(key);
     this.call(
-      () => this.listAll(),
+      () => this.listFolder(key),
       this.settings.opTimeoutMs,
-      (entries) => {
-        if (entries === null) return reply(-ERRNO.EIO);
-        const names = ['.', '..'];
-        const stats = [this.rootStat(), this.rootStat()];
-        for (const e of entries) {
-          names.push(e.name);
-          stats.push(this.fileStat(e));
-        }
-        reply(0, names, stats);
-      },
+      (listing) => (typeof listing === 'number' ? reply(listing) : reply(0, listing.names, listing.stats)),
       reply,
     );
   }
@@ -164,17 +181,21 @@ export class FlatFsFuseAdapter implements FuseHandlers {
   // --- open and close -----------------------------------------------------------------------------
 
   open(path: string, flags: number, reply: HandleReply): void {
-    const name = nameOf(path);
-    if (name === null) return reply(path === '/' ? -ERRNO.EISDIR : -ERRNO.ENOENT);
+    const name = keyOfPath(path);
+    if (typeof name === 'number') return reply(name);
+    if (name === '') return reply(-ERRNO.EISDIR);
     const write = (flags & O_ACCMODE) !== O_RDONLY;
     if (write && this.readOnly) return reply(-ERRNO.EROFS);
     this.openHandle(() => this.fs.open(name, { write }), name, reply);
   }
 
   create(path: string, _mode: number, reply: HandleReply): void {
-    const name = nameOf(path);
-    if (name === null) return reply(-ERRNO.EINVAL);
+    const name = keyOfPath(path);
+    if (typeof name === 'number') return reply(name);
+    if (name === '') return reply(-ERRNO.EEXIST);
     if (this.readOnly) return reply(-ERRNO.EROFS);
+    // An empty folder this mount remembers has no key a create would collide with: refuse here.
+    if (this.folders.has(name)) return reply(-ERRNO.EISDIR);
     // The kernel asks only after its lookup found no such name; exclusive keeps O_EXCL honest when
     // another client created the name meanwhile (that caller sees EEXIST rather than a silent open).
     this.openHandle(() => this.fs.create(name, { exclusive: true }), name, reply);
@@ -237,8 +258,9 @@ export class FlatFsFuseAdapter implements FuseHandlers {
   }
 
   truncate(path: string, sizeBytes: number, reply: Reply): void {
-    const name = nameOf(path);
-    if (name === null) return reply(path === '/' ? -ERRNO.EISDIR : -ERRNO.ENOENT);
+    const name = keyOfPath(path);
+    if (typeof name === 'number') return reply(name);
+    if (name === '') return reply(-ERRNO.EISDIR);
     if (this.readOnly) return reply(-ERRNO.EROFS);
     const open = this.files.findByName(name);
     const work = (): Promise<void> =>
@@ -261,26 +283,35 @@ export class FlatFsFuseAdapter implements FuseHandlers {
   // --- names --------------------------------------------------------------------------------------
 
   rename(fromPath: string, toPath: string, reply: Reply): void {
-    const from = nameOf(fromPath);
-    const to = nameOf(toPath);
-    if (from === null || to === null) return reply(-ERRNO.EINVAL);
+    const from = keyOfPath(fromPath);
+    if (typeof from === 'number') return reply(from);
+    const to = keyOfPath(toPath);
+    if (typeof to === 'number') return reply(to);
+    if (from === '' || to === '') return reply(-ERRNO.EBUSY);
     if (this.readOnly) return reply(-ERRNO.EROFS);
     const open = this.files.findByName(from);
-    if (open && !open.unlinked && isFuseHiddenName(to)) return this.unlinkOpen(from, to, reply);
+    if (open && !open.unlinked && isFuseHiddenName(baseName(to))) return this.unlinkOpen(from, to, reply);
     this.call(
-      () => this.fs.rename(from, to),
+      () => this.renameFile(from, to),
       this.settings.opTimeoutMs,
-      () => {
-        this.files.renamed(from, to);
-        reply(0);
+      (r) => {
+        if (r !== 'folder') return reply(r);
+        // A folder: every key under it moves, which may take many backend calls.
+        this.call(
+          () => this.renameFolder(from, to),
+          this.settings.syncTimeoutMs,
+          (result) => reply(result),
+          reply,
+        );
       },
       reply,
     );
   }
 
   unlink(path: string, reply: Reply): void {
-    const name = nameOf(path);
-    if (name === null) return reply(path === '/' ? -ERRNO.EISDIR : -ERRNO.ENOENT);
+    const name = keyOfPath(path);
+    if (typeof name === 'number') return reply(name);
+    if (name === '') return reply(-ERRNO.EISDIR);
     if (this.hiddenNames.delete(name)) return reply(0);
     if (this.readOnly) return reply(-ERRNO.EROFS);
     this.call(
@@ -292,15 +323,23 @@ export class FlatFsFuseAdapter implements FuseHandlers {
   }
 
   utimens(path: string, atimeMs: number, mtimeMs: number, reply: Reply): void {
-    const name = nameOf(path);
-    if (name === null) return reply(0);
+    const name = keyOfPath(path);
+    if (typeof name === 'number') return reply(name);
+    if (name === '') return reply(0);
     if (this.readOnly) return reply(-ERRNO.EROFS);
     if (this.files.findByName(name)?.unlinked) return reply(0);
     const now = Date.now();
     const a = atimeMs < UTIME_SPECIAL_BELOW_MS ? now : atimeMs;
     const m = mtimeMs < UTIME_SPECIAL_BELOW_MS ? now : mtimeMs;
+    // Folders keep no times: setting them (touch, cp -p) is accepted and changes nothing.
     this.call(
-      () => this.fs.setTimes(name, a, m),
+      async () => {
+        try {
+          await this.fs.setTimes(name, a, m);
+        } catch (err) {
+          if (!isFerryError(err, 'NOT_FOUND') || !(await this.isFolder(name))) throw err;
+        }
+      },
       this.settings.opTimeoutMs,
       () => reply(0),
       reply,
@@ -320,12 +359,44 @@ export class FlatFsFuseAdapter implements FuseHandlers {
     reply(uidOk && gidOk ? 0 : -ERRNO.EPERM);
   }
 
-  mkdir(_path: string, _mode: number, reply: Reply): void {
-    reply(this.readOnly ? -ERRNO.EROFS : -ERRNO.EPERM);
+  /** Remembers an empty folder for the mount's lifetime; its first file makes it real. */
+  mkdir(path: string, _mode: number, reply: Reply): void {
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    const key = keyOfPath(path);
+    if (typeof key === 'number') return reply(key);
+    if (key === '') return reply(-ERRNO.EEXIST);
+    this.call(
+      async () => {
+        if ((await this.kindOf(key)) !== null) return -ERRNO.EEXIST;
+        const parent = await this.kindOf(parentKey(key));
+        if (parent !== 'folder') return parent === 'file' ? -ERRNO.ENOTDIR : -ERRNO.ENOENT;
+        return this.folders.add(key) ? 0 : -ERRNO.ENOSPC;
+      },
+      this.settings.opTimeoutMs,
+      (r) => reply(r),
+      reply,
+    );
   }
 
+  /** Removes an empty folder: one this mount remembers (a folder with keys is never empty). */
   rmdir(path: string, reply: Reply): void {
-    reply(path === '/' ? -ERRNO.EBUSY : -ERRNO.ENOTDIR);
+    const key = keyOfPath(path);
+    if (typeof key === 'number') return reply(key);
+    if (key === '') return reply(-ERRNO.EBUSY);
+    if (this.readOnly) return reply(-ERRNO.EROFS);
+    this.call(
+      async () => {
+        const kind = await this.kindOf(key);
+        if (kind !== 'folder') return kind === 'file' ? -ERRNO.ENOTDIR : -ERRNO.ENOENT;
+        if (this.folders.anyUnder(key) || (await anyUnder(this.fs, folderPrefix(key))))
+          return -ERRNO.ENOTEMPTY;
+        this.folders.delete(key);
+        return 0;
+      },
+      this.settings.opTimeoutMs,
+      (r) => reply(r),
+      reply,
+    );
   }
 
   mknod(_path: string, _mode: number, _dev: number, reply: Reply): void {
@@ -425,18 +496,121 @@ export class FlatFsFuseAdapter implements FuseHandlers {
     );
   }
 
-  /** Every visible file, page after page, or null when there are more than maxDirEntries. */
-  private async listAll(): Promise<FileStat[] | null> {
-    const out: FileStat[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await this.fs.list(cursor === null ? {} : { cursor });
-      for (const e of page.entries) out.push(e);
-      if (out.length > this.settings.maxDirEntries) return null;
-      if (page.nextCursor !== null && page.nextCursor === cursor) return null;
-      cursor = page.nextCursor;
-    } while (cursor !== null);
-    return out;
+  /** A file, a folder (keys under it, or remembered), or nothing; the root is a folder. */
+  private async kindOf(key: string): Promise<Kind> {
+    if (key === '') return 'folder';
+    try {
+      await this.fs.stat(key);
+      return 'file';
+    } catch (err) {
+      if (!isFerryError(err, 'NOT_FOUND')) throw err;
+    }
+    return (await this.isFolder(key)) ? 'folder' : null;
+  }
+
+  /** True when `key` is a folder: remembered, holding a remembered one, or some key under it. */
+  private async isFolder(key: string): Promise<boolean> {
+    if (this.folders.has(key) || this.folders.anyUnder(key)) return true;
+    return anyUnder(this.fs, folderPrefix(key));
+  }
+
+  /**
+   * One level of folder `key`: files from the listing's entries, folders from its prefixes (or
+   * rolled up here) plus remembered empty ones; a negative errno when it is not a folder, or EIO
+   * when it holds more than maxDirEntries.
+   */
+  private async listFolder(key: string): Promise<{ names: string[]; stats: FuseStat[] } | number> {
+    const dir = this.rootStat();
+    const names = ['.', '..'];
+    const stats = [dir, dir];
+    const taken = new Set<string>();
+    for await (const level of listLevel(this.fs, folderPrefix(key), READDIR_PAGE_ITEMS)) {
+      for (const f of level.files) {
+        taken.add(f.name);
+        names.push(f.name);
+        stats.push(this.fileStat(f.stat));
+      }
+      for (const d of level.folders) {
+        if (taken.has(d)) continue;
+        taken.add(d);
+        names.push(d);
+        stats.push(dir);
+      }
+      if (names.length - 2 > this.settings.maxDirEntries) return -ERRNO.EIO;
+    }
+    for (const d of this.folders.childrenOf(key)) {
+      if (taken.has(d)) continue;
+      names.push(d);
+      stats.push(dir);
+    }
+    if (names.length - 2 > this.settings.maxDirEntries) return -ERRNO.EIO;
+    if (key !== '' && names.length === 2 && !this.folders.has(key)) {
+      try {
+        await this.fs.stat(key);
+        return -ERRNO.ENOTDIR;
+      } catch (err) {
+        if (isFerryError(err, 'NOT_FOUND')) return -ERRNO.ENOENT;
+        throw err;
+      }
+    }
+    return { names, stats };
+  }
+
+  /** Renames a file; 'folder' when `from` is a folder (the caller then moves its keys). */
+  private async renameFile(from: string, to: string): Promise<number | 'folder'> {
+    if (this.folders.has(to) || this.folders.anyUnder(to)) {
+      // `to` is a folder only this mount knows (no key to collide with in the backend).
+      const kind = await this.kindOf(from);
+      if (kind === 'folder') return 'folder';
+      return kind === 'file' ? -ERRNO.EISDIR : -ERRNO.ENOENT;
+    }
+    try {
+      await this.fs.rename(from, to);
+    } catch (err) {
+      if (isFerryError(err, 'NOT_FOUND') && (await this.isFolder(from))) return 'folder';
+      throw err;
+    }
+    this.files.renamed(from, to);
+    return 0;
+  }
+
+  /**
+   * Renames folder `from` to `to` (absent, or an empty folder) by renaming every key under it, one
+   * at a time. Not atomic: others may see it half moved; a failure moves back what had moved.
+   */
+  private async renameFolder(from: string, to: string): Promise<number> {
+    if (to.startsWith(folderPrefix(from))) return -ERRNO.EINVAL;
+    const target = await this.kindOf(to);
+    if (target === 'file') return -ERRNO.ENOTDIR;
+    if (target === 'folder' && (this.folders.anyUnder(to) || (await anyUnder(this.fs, folderPrefix(to))))) {
+      return -ERRNO.ENOTEMPTY;
+    }
+    const keys = await allUnder(this.fs, folderPrefix(from), MAX_FOLDER_RENAME_FILES, READDIR_PAGE_ITEMS);
+    if (keys === null) return -ERRNO.EXDEV;
+    const moves = keys.map((k): [string, string] => [k, to + k.slice(from.length)]);
+    for (const [, k] of moves) {
+      const checked = keyOfPath('/' + k);
+      if (typeof checked === 'number') return checked;
+    }
+    const done: Array<[string, string]> = [];
+    try {
+      for (const [a, b] of moves) {
+        await this.fs.rename(a, b);
+        done.push([a, b]);
+        this.files.renamed(a, b);
+      }
+    } catch (err) {
+      for (const [a, b] of done.reverse()) {
+        await this.fs.rename(b, a).then(
+          () => this.files.renamed(b, a),
+          () => undefined, // left under its new name: the error below is what the caller sees
+        );
+      }
+      throw err;
+    }
+    this.folders.delete(to);
+    this.folders.moved(from, to);
+    return 0;
   }
 
   private rootStat(): FuseStat {
@@ -483,7 +657,8 @@ export class FlatFsFuseAdapter implements FuseHandlers {
       blocksAvailable: this.readOnly ? 0 : count(st.freeBytes),
       files: Math.min(UINT32_MAX, st.files),
       filesFree: Math.max(0, UINT32_MAX - st.files),
-      maxNameBytes: st.maxNameBytes,
+      // namemax is per path component: the segment limit, not the whole key's.
+      maxNameBytes: st.maxSegmentBytes ?? LIMITS.MAX_SEGMENT_BYTES,
     };
   }
 }
@@ -491,11 +666,4 @@ export class FlatFsFuseAdapter implements FuseHandlers {
 /** Opening past the backend's handle limit is "too many open files", not an I/O error. */
 function openErrno(err: unknown): number {
   return isFerryError(err, 'LIMIT_EXCEEDED') ? -ERRNO.ENFILE : errnoOf(err);
-}
-
-/** "/name" -> "name"; null for the root or anything below another folder. */
-function nameOf(path: string): string | null {
-  if (path.length < 2 || path.charCodeAt(0) !== 0x2f) return null;
-  const name = path.slice(1);
-  return name.includes('/') ? null : name;
 }

@@ -19,6 +19,8 @@ const BY_CODE: Partial<Record<ErrorCode, number>> = {
   BAD_HANDLE: ERRNO.EBADF,
   OUT_OF_RANGE: ERRNO.EFBIG,
   NOT_SUPPORTED: ERRNO.EOPNOTSUPP,
+  NOT_A_FOLDER: ERRNO.ENOTDIR,
+  IS_A_FOLDER: ERRNO.EISDIR,
 };
 
 /** The negative errno to reply for `err` (EIO for anything unexpected). */

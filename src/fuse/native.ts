@@ -107,6 +107,7 @@ export const ERRNO = {
   EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,
+  EXDEV: 18,
   ENOTDIR: 20,
   EISDIR: 21,
   EINVAL: 22,
@@ -116,6 +117,7 @@ export const ERRNO = {
   EROFS: 30,
   ENAMETOOLONG: 36,
   ENOSYS: 38,
+  ENOTEMPTY: 39,
   EOPNOTSUPP: 95,
   ENOTCONN: 107,
 } as const;

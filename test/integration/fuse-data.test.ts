@@ -105,9 +105,10 @@ test('an open file that is unlinked stays readable and writable through its desc
   t.is(await readFile(f, 'utf8'), 'reborn');
 });
 
-test('folders and links are refused with EPERM; the name rules give ENAMETOOLONG and EEXIST', async (t) => {
+test('links are refused with EPERM; a folder where a file is wanted is EISDIR; the name rules give ENAMETOOLONG and EEXIST', async (t) => {
   const m = await mountFerry(t, ['--memory', '--quota', '64MiB']);
-  await t.throwsAsync(mkdir(path.join(m.mountpoint, 'd')), { code: 'EPERM' });
+  await mkdir(path.join(m.mountpoint, 'd'));
+  await t.throwsAsync(writeFile(path.join(m.mountpoint, 'd'), 'x'), { code: 'EISDIR' });
   await t.throwsAsync(symlink('x', path.join(m.mountpoint, 's')), { code: 'EPERM' });
   await t.throwsAsync(writeFile(path.join(m.mountpoint, 'n'.repeat(300)), 'x'), { code: 'ENAMETOOLONG' });
   await writeFile(path.join(m.mountpoint, 'e'), 'x');

@@ -106,6 +106,8 @@ const MAPPED: Array<[ErrorCode, number]> = [
   ['BAD_NAME', ERRNO.EINVAL],
   ['INVALID_ARGUMENT', ERRNO.EINVAL],
   ['BAD_HANDLE', ERRNO.EBADF],
+  ['NOT_A_FOLDER', ERRNO.ENOTDIR],
+  ['IS_A_FOLDER', ERRNO.EISDIR],
   ['IO_ERROR', ERRNO.EIO],
   ['UNREACHABLE', ERRNO.EIO],
   ['PEER_DEAD', ERRNO.EIO],
@@ -251,10 +253,10 @@ test('names: too long is ENAMETOOLONG, an existing name is EEXIST on create, pat
   t.deepEqual(await getattr(a, '/missing'), [-ERRNO.ENOENT]);
 });
 
-test('folder and link operations fail like a filesystem without them; chmod is accepted, chown to others is not', async (t) => {
+test('link and device operations fail like a filesystem without them; folder operations on a file are ENOTDIR; chmod is accepted, chown to others is not', async (t) => {
   const { a } = setup();
   await createOpen(a, 'f');
-  t.deepEqual(await op((cb) => a.mkdir('/d', 0o755, cb)), [-ERRNO.EPERM]);
+  t.deepEqual(await op((cb) => a.mkdir('/f/d', 0o755, cb)), [-ERRNO.ENOTDIR]);
   t.deepEqual(await op((cb) => a.rmdir('/f', cb)), [-ERRNO.ENOTDIR]);
   t.deepEqual(await op((cb) => a.symlink('f', '/s', cb)), [-ERRNO.EPERM]);
   t.deepEqual(await op((cb) => a.link('/f', '/l', cb)), [-ERRNO.EPERM]);
