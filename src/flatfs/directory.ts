@@ -45,6 +45,7 @@ import {
 } from './host-dir.js';
 import { errnoOf, hostError } from './host-errors.js';
 import { listHostPage } from './host-list.js';
+import { checkRoot, readFully, writeFully } from './host-io.js';
 import { parentsOf, validateName } from './names.js';
 import { checkListOptions } from './paginate.js';
 import { RwLock } from './rw-lock.js';
@@ -655,25 +656,6 @@ export class DirectoryFlatFs implements FlatFs {
   }
 }
 
-async function checkRoot(root: unknown): Promise<string> {
-  if (typeof root !== 'string' || root.length === 0) {
-    throw new FerryError('INVALID_ARGUMENT', 'root must be the path of an existing directory');
-  }
-  const resolved = path.resolve(root);
-  const stat = await fsp.stat(resolved).catch((err: unknown) => {
-    if (errnoOf(err) === 'ENOENT') {
-      throw new FerryError('NOT_FOUND', `root directory '${resolved}' does not exist: create it first`, {
-        root: resolved,
-      });
-    }
-    throw hostError(err, `opening the root directory '${resolved}'`);
-  });
-  if (!stat.isDirectory()) {
-    throw new FerryError('INVALID_ARGUMENT', `root '${resolved}' is not a directory: give a directory path`);
-  }
-  return resolved;
-}
-
 function notFound(name: string): FerryError {
   return new FerryError('NOT_FOUND', `no file named '${name}': check the name with list`, { name });
 }
@@ -694,26 +676,4 @@ function inTheWay(name: string): FerryError {
 
 function closedError(): FerryError {
   return new FerryError('CLOSED', 'the directory filesystem was closed: open it again');
-}
-
-/** pread until `target` is full or the end of file (a short read happens only at the end). */
-async function readFully(file: HostFile, offset: number, target: Uint8Array): Promise<number> {
-  let done = 0;
-  while (done < target.length) {
-    const { bytesRead } = await file.read(target, done, target.length - done, offset + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return done;
-}
-
-/** pwrite until all of `data` is written (the host may write less per call). */
-async function writeFully(file: HostFile, offset: number, data: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done, offset + done);
-    if (bytesWritten === 0)
-      throw new FerryError('IO_ERROR', 'the host wrote 0 bytes: the disk may be failing');
-    done += bytesWritten;
-  }
 }
