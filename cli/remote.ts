@@ -75,7 +75,7 @@ export const SECRET_FILE_OPTION = {
 export const PACKET_SIZE_OPTION = {
   type: 'string',
   requiresArg: true,
-  describe: 'largest datagram, 1200..65507 bytes',
+  describe: 'largest datagram, 1200..65507 bytes (default: what the interface carries, 65507 on loopback)',
 } as const satisfies Options;
 
 /** Options every remote command shares. */

@@ -15,7 +15,7 @@ export const TRANSPORT_SCHEMA = {
     default: 1452,
     min: LIMITS.MIN_PACKET_BYTES,
     max: LIMITS.MAX_PACKET_BYTES,
-    doc: 'largest datagram sent (UDP payload); a session uses at most the smaller of both sides, probing up to it (pmtuProbe); raise it on loopback or jumbo frames',
+    doc: 'largest datagram sent (UDP payload); unset, what the bound interface carries (65507 on loopback, its MTU less 28 on an interface, the largest external MTU on a wildcard bind; 1452 where the MTU cannot be read); a session uses at most the smaller of both sides, probing up to it (pmtuProbe)',
   },
   pmtuProbe: {
     kind: 'bool',

@@ -76,3 +76,13 @@ test('the path shrinks to 1400 mid-message: 32 MiB arrive intact exactly once, t
   t.is(got.length, 2);
   t.is(sha(got[1]!), sha(again));
 });
+
+test('with default settings a loopback session probes up to the largest datagram loopback carries', async (t) => {
+  const receiver = await endpoint(t);
+  const sender = await endpoint(t);
+  const peer = await sender.connect(receiver.address);
+  receiver.onMessage(() => undefined);
+  for (let i = 0; i < 4; i++) await sender.send(peer, Buffer.alloc(4 * 1024 * 1024, i)).delivered;
+  const packetBytes = statsOf(sender, peer).packetBytes ?? 0;
+  t.true(packetBytes > 65507 - 32, `packetBytes ${packetBytes}`);
+});

@@ -37,6 +37,7 @@ import { HandshakeAuth, randomNonce } from '../handshake-auth.js';
 import { Impairment, impairmentFromEnv, type ImpairmentConfig } from '../impair/impairment.js';
 import type { PeerAddress } from '../types.js';
 import { bindSocket } from './bind.js';
+import { withInterfacePacketBytes } from './interface-mtu.js';
 import { Session } from './session.js';
 
 import { IDLE_TICK_MS, UdpEndpointBase, type PendingHandshake } from './endpoint-base.js';
@@ -77,7 +78,12 @@ export class Endpoint extends UdpEndpointBase {
   /** Binds a socket and returns a ready endpoint. Throws INVALID_ARGUMENT, INVALID_CONFIG, INSECURE_BIND, BIND_FAILED. */
   static async create(options: EndpointOptions = {}): Promise<Endpoint> {
     const { host, port, family, secret } = planBind(options, 'binding');
-    const config = readTransportConfig(options.config);
+    const config = withInterfacePacketBytes(
+      readTransportConfig(options.config),
+      options.config,
+      host,
+      family,
+    );
     await initChecksums();
     const clock = options.clock ?? systemClock;
     const impairSpec = options.impair === undefined ? impairmentFromEnv() : options.impair;
