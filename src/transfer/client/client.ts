@@ -12,7 +12,8 @@ import { systemClock } from '../../core/clock.js';
 import { FerryError, isFerryError } from '../../core/errors.js';
 import type { FileStat, FsStat, ListOptions, ListPage } from '../../flatfs/types.js';
 import type { MessageEndpoint, Peer, PeerAddress } from '../../transport/types.js';
-import { decodeDevices, decodeEntries, type WireDevice } from '../../wire/transfer/index.js';
+import { decodeDevices, type WireDevice } from '../../wire/transfer/index.js';
+import { listPageOf, listRequestOf } from './list-request.js';
 import { uploadAppend } from './upload-append.js';
 import { downloadFile } from './download-file.js';
 import { uploadOffset } from './upload-offset.js';
@@ -122,23 +123,16 @@ export class FerryClient {
   }
 
   async list(opts: ListOptions = {}): Promise<ListPage> {
-    if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) {
-      throw new FerryError('INVALID_ARGUMENT', `list limit ${opts.limit}: use a positive whole number`);
-    }
-    const r = await this.rpc.call('LIST', {
-      limit: opts.limit ?? 0,
-      includeHidden: 0,
-      cursor: opts.cursor ?? '',
-    });
-    return { entries: decodeEntries(r.entries), nextCursor: r.hasMore === 1 ? r.nextCursor : null };
+    const request = listRequestOf({ ...opts, includeHidden: false }, opts.limit ?? 0);
+    return listPageOf(await this.rpc.call('LIST', request));
   }
 
-  /** Every entry, page after page. */
-  async listAll(): Promise<FileStat[]> {
+  /** Every file whose name starts with `prefix` (default: all), at any depth, page after page. */
+  async listAll(prefix = ''): Promise<FileStat[]> {
     const out: FileStat[] = [];
     let cursor: string | undefined;
     for (;;) {
-      const page = await this.list(cursor === undefined ? {} : { cursor });
+      const page = await this.list(cursor === undefined ? { prefix } : { prefix, cursor });
       out.push(...page.entries);
       if (page.nextCursor === null) return out;
       cursor = page.nextCursor;
