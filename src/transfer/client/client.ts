@@ -127,6 +127,21 @@ export class FerryClient {
     return listPageOf(await this.rpc.call('LIST', request));
   }
 
+  /**
+   * The pages of a listing, one request at a time, following nextCursor until the last: with
+   * `delimiter: '/'` one level of the folder `prefix` names (files and `prefixes`), without it every
+   * file below `prefix` at any depth.
+   */
+  async *pages(opts: Omit<ListOptions, 'cursor' | 'includeHidden'> = {}): AsyncGenerator<ListPage> {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.list(cursor === undefined ? opts : { ...opts, cursor });
+      yield page;
+      if (page.nextCursor === null) return;
+      cursor = page.nextCursor;
+    }
+  }
+
   /** Every file whose name starts with `prefix` (default: all), at any depth, page after page. */
   async listAll(prefix = ''): Promise<FileStat[]> {
     const out: FileStat[] = [];
