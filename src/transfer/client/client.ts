@@ -154,6 +154,14 @@ export class FerryClient {
     }
   }
 
+  /** Sets a file's access and modification times (ms since the epoch, finite). */
+  async setTimes(name: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    if (!Number.isFinite(atimeMs) || !Number.isFinite(mtimeMs)) {
+      throw new FerryError('INVALID_ARGUMENT', `times must be finite numbers, got ${atimeMs}, ${mtimeMs}`);
+    }
+    await this.rpc.call('SET_TIMES', { atimeMs, mtimeMs, name });
+  }
+
   async unlink(name: string): Promise<void> {
     await this.rpc.call('UNLINK', { name });
   }
