@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { runFerry } from '../helpers/cli.js';
+import { runFerry, spawnFerry } from '../helpers/cli.js';
 import { startServe } from '../helpers/server-process.js';
 
 const SEGMENT_255 = 'é'.repeat(127) + 'x'; // 255 UTF-8 bytes
@@ -149,4 +149,47 @@ test('cp -r refuses a tree holding a name a server cannot take, and writes nothi
   const missing = await runFerry(['cp', '-r', `ferry://127.0.0.1:${server.port}/nothing`, join(dir, 'out')]);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /NOT_FOUND/);
+});
+
+test('cp -r killed part way (SIGKILL) and run again skips the files already complete and ends with the same tree', async (t) => {
+  const dir = await workdir(t);
+  const src = join(dir, 'tree');
+  const files = 24;
+  for (let i = 0; i < files; i++) {
+    await mkdir(join(src, `part-${i % 4}`), { recursive: true });
+    await writeFile(join(src, `part-${i % 4}`, `f${i}.bin`), randomBytes(1024 * 1024));
+  }
+  const root = join(dir, 'root');
+  await mkdir(root);
+  const server = await startServe(['--root', root]);
+  t.teardown(() => server.kill());
+  const remote = `ferry://127.0.0.1:${server.port}`;
+  // 512 KiB/s per file in flight: the whole tree takes about 12 s, so the kill lands part way
+  const child = spawnFerry(['cp', '-r', src, remote, '--rate', '512KiB']);
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const complete = async (): Promise<number> => {
+    const ls = await runFerry(['ls', '-R', `${remote}/tree/`, '--json']);
+    return ls.code === 0 ? (JSON.parse(ls.stdout) as unknown[]).length : 0;
+  };
+  const deadline = Date.now() + 60_000;
+  while ((await complete()) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  const before = await complete();
+  t.true(before >= 2 && before < files, `killed part way: ${before} of ${files} files complete`);
+  const again = await runFerry(['cp', '-r', src, remote, '--json'], { timeoutMs: 120_000 });
+  t.is(again.code, 0, again.stderr);
+  const summary = JSON.parse(again.stdout) as { files: number; alreadyThere: number };
+  t.is(summary.files, files);
+  t.true(summary.alreadyThere >= before - 4, `${summary.alreadyThere} skipped (${before} listed before)`);
+  const back = join(dir, 'back');
+  const down = await runFerry(['cp', '-r', `${remote}/tree`, back], { timeoutMs: 120_000 });
+  t.is(down.code, 0, down.stderr);
+  const a = await snapshot(src);
+  const b = await snapshot(join(back, 'tree'));
+  t.deepEqual([...b.files.keys()].sort(), [...a.files.keys()].sort());
+  for (const [name, data] of a.files) t.true(data.equals(b.files.get(name)!), `${name} has the same bytes`);
 });
