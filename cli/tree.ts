@@ -7,7 +7,7 @@
  * Why a module of its own: the single-file copy stays the one copy path (the caller hands it in as
  * `copyFile`); this adds only what a tree needs around it, for `cp -r` now and `sync` later.
  */
-import { lstat, mkdir, readdir, utimes } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink, utimes } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import {
   FerryError,
@@ -43,6 +43,10 @@ export interface Skipped {
 }
 
 export interface TreePlan {
+  /** The server folder the tree maps to: '' (the whole server) or a folder name ending in '/'. */
+  prefix: string;
+  /** The local folder the tree maps to. */
+  root: string;
   files: TreeFile[];
   /** Local folders to create (a download), outermost first. */
   folders: string[];
@@ -61,7 +65,7 @@ function under(prefix: string, segments: readonly string[]): string {
  * nothing has been sent then.
  */
 export async function walkLocal(root: string, prefix: string): Promise<TreePlan> {
-  const plan: TreePlan = { files: [], folders: [], skipped: [] };
+  const plan: TreePlan = { prefix, root, files: [], folders: [], skipped: [] };
   const bad: string[] = [];
   const visit = async (dir: string): Promise<void> => {
     const dirents = await readdir(dir, { withFileTypes: true });
@@ -114,7 +118,7 @@ function nameProblem(name: string): string | null {
  * sends that is not below the prefix, or not a valid name, fails with PROTOCOL_ERROR.
  */
 export async function walkRemote(client: FerryClient, prefix: string, root: string): Promise<TreePlan> {
-  const plan: TreePlan = { files: [], folders: [root], skipped: [] };
+  const plan: TreePlan = { prefix, root, files: [], folders: [root], skipped: [] };
   const localOf = (name: string): string => {
     if (!name.startsWith(prefix) || nameProblem(name.endsWith('/') ? name.slice(0, -1) : name) !== null) {
       throw new FerryError('PROTOCOL_ERROR', `the server listed '${name}', which is not below '${prefix}'`);
@@ -173,6 +177,11 @@ async function remoteFiles(
 export interface TreeRunOptions {
   direction: 'upload' | 'download';
   progress: boolean;
+  /**
+   * Remove what the destination holds below the tree's prefix (upload) or root (download) that the
+   * source does not (sync --delete): server files, or local regular files and symlinks.
+   */
+  deleteExtra?: boolean;
   /** Copies one file with the single-file copy path, reporting its progress. */
   copyFile: (file: TreeFile, onProgress: (p: CopyProgress) => void) => Promise<CopyStats>;
 }
@@ -184,6 +193,8 @@ export interface TreeSummary {
   alreadyThere: number;
   bytes: number;
   bytesMoved: number;
+  /** Files removed from the destination (deleteExtra). */
+  deleted: number;
   seconds: number;
   skipped: Skipped[];
 }
@@ -202,8 +213,7 @@ export async function runTree(
   const startMs = performance.now();
   const totalBytes = plan.files.reduce((n, f) => n + f.sizeBytes, 0);
   if (opts.direction === 'download') for (const dir of plan.folders) await mkdir(dir, { recursive: true });
-  const present =
-    opts.direction === 'upload' ? await remoteFiles(client, commonPrefixOf(plan.files)) : new Map();
+  const present = opts.direction === 'upload' ? await remoteFiles(client, plan.prefix) : new Map();
   const bar = treeProgressBar(plan.files.length, totalBytes, opts.progress);
   let alreadyThere = 0;
   let bytesMoved = 0;
@@ -246,25 +256,50 @@ export async function runTree(
     bar.stop();
   }
   if (failure !== null) throw failure;
+  let deleted = 0;
+  if (opts.deleteExtra === true) {
+    if (opts.direction === 'upload') {
+      const keep = new Set(plan.files.map((f) => f.name));
+      for (const name of present.keys()) {
+        if (!keep.has(name)) {
+          await client.unlink(name);
+          deleted++;
+        }
+      }
+    } else {
+      const keep = new Set(plan.files.map((f) => f.local));
+      for (const path of await localFiles(plan.root)) {
+        if (!keep.has(path)) {
+          await unlink(path);
+          deleted++;
+        }
+      }
+    }
+  }
   return {
     direction: opts.direction,
     files: plan.files.length,
     alreadyThere,
     bytes: totalBytes,
     bytesMoved,
+    deleted,
     seconds: Number(((performance.now() - startMs) / 1000).toFixed(3)),
     skipped: plan.skipped,
   };
 }
 
-/** The longest folder prefix ('' or ending in '/') all names share. */
-function commonPrefixOf(files: readonly TreeFile[]): string {
-  if (files.length === 0) return '';
-  let p = files[0]!.name.slice(0, files[0]!.name.lastIndexOf('/') + 1);
-  for (const f of files) {
-    while (p !== '' && !f.name.startsWith(p)) p = p.slice(0, p.slice(0, -1).lastIndexOf('/') + 1);
-  }
-  return p;
+/** Every regular file and symlink below local folder `root` (symlinks not followed). */
+async function localFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (dir: string): Promise<void> => {
+    for (const d of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, d.name);
+      if (d.isDirectory()) await visit(path);
+      else if (d.isFile() || d.isSymbolicLink()) out.push(path);
+    }
+  };
+  await visit(root);
+  return out;
 }
 
 /** The last segment of a local path (of its absolute form: `.` is the current folder's name). */

@@ -11,55 +11,21 @@ import { basename, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
   FerryError,
-  fileSink,
   fileSource,
   looksRemote,
-  parseBytes,
-  streamSink,
-  type CopyOptions,
   type CopyStats,
   type FerryClient,
   type RemoteRef,
 } from '../../src/index.js';
 import { printJson, UsageError } from '../util.js';
 import { formatBytes, progressBar } from '../progress.js';
-import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from '../remote.js';
+import { connectTo, remoteArg, remoteOptions } from '../remote.js';
+import { copyOne, copyOptions, showProgress, type CopyArgs } from '../copy-file.js';
 import { folderName, runTree, walkLocal, walkRemote, type TreePlan } from '../tree.js';
 
-interface CpArgs extends RemoteArgs {
+interface CpArgs extends CopyArgs {
   paths: string[];
-  mode: string;
-  resume: boolean;
-  verify: boolean;
-  rate?: string;
-  json: boolean;
-  'block-size'?: string;
-  window?: number;
-  progress?: boolean;
   recursive: boolean;
-}
-
-function copyOptions(args: CpArgs): CopyOptions {
-  const opts: CopyOptions = { resume: args.resume, verify: args.verify };
-  if (args.rate !== undefined) {
-    const rate = parseBytes(args.rate);
-    if (!Number.isSafeInteger(rate) || rate <= 0)
-      throw new UsageError(`--rate ${args.rate}: write bytes per second, e.g. 50MiB`);
-    opts.rateBytesPerSec = rate;
-  }
-  if (args['block-size'] !== undefined) {
-    const b = parseBytes(args['block-size']);
-    if (!Number.isSafeInteger(b) || b < 4096 || b > 4 * 1024 * 1024 || (b & (b - 1)) !== 0) {
-      throw new UsageError(`--block-size ${args['block-size']}: use a power of two from 4KiB to 4MiB`);
-    }
-    opts.blockBytes = b;
-  }
-  if (args.window !== undefined) {
-    if (!Number.isInteger(args.window) || args.window < 1 || args.window > 256)
-      throw new UsageError(`--window ${args.window}: use 1..256 blocks`);
-    opts.windowBlocks = args.window;
-  }
-  return opts;
 }
 
 interface Plan {
@@ -150,10 +116,6 @@ async function plan(args: CpArgs): Promise<Plan> {
   return { direction: 'download', remote, items: [{ local, name: remote.name }] };
 }
 
-function showProgress(args: CpArgs): boolean {
-  return args.progress ?? (process.stderr.isTTY === true && !args.json);
-}
-
 async function runOne(
   client: FerryClient,
   p: Plan,
@@ -167,35 +129,6 @@ async function runOne(
     return await copyOne(client, p.direction, item, args, opts);
   } finally {
     bar?.stop();
-  }
-}
-
-/** The one copy of one file, either way (a file, or `-` for stdin or stdout). */
-async function copyOne(
-  client: FerryClient,
-  direction: Plan['direction'],
-  item: { local: string; name: string },
-  args: CpArgs,
-  opts: CopyOptions,
-): Promise<CopyStats> {
-  if (direction === 'download') {
-    const makeSink =
-      item.local === '-'
-        ? async () => streamSink(process.stdout)
-        : (size: number) => fileSink(item.local, size);
-    return await client.download(item.name, makeSink, opts);
-  }
-  if (item.local === '-') {
-    if (args.resume) throw new UsageError('stdin cannot be resumed: copy from a file to use --resume');
-    return await client.uploadAppend({ stream: process.stdin }, item.name, opts);
-  }
-  const source = await fileSource(item.local);
-  try {
-    return args.mode === 'append'
-      ? await client.uploadAppend({ source }, item.name, opts)
-      : await client.upload(source, item.name, opts);
-  } finally {
-    await source.close();
   }
 }
 
@@ -229,7 +162,7 @@ async function copyTree(args: CpArgs): Promise<void> {
     if (args.mode === 'append') throw new UsageError('cp -r sends files by offset: drop --mode append');
     remote = remoteArg(dst);
     const base = (remote.name ?? '').replace(/\/+$/, '');
-    plan = { files: [], folders: [], skipped: [] };
+    plan = { prefix: base === '' ? '' : `${base}/`, root: '', files: [], folders: [], skipped: [] };
     for (const src of srcs) {
       const st = await lstat(src).catch(() => null);
       if (st === null) throw new FerryError('NOT_FOUND', `no such local folder: ${src}`);

@@ -193,3 +193,55 @@ test('cp -r killed part way (SIGKILL) and run again skips the files already comp
   t.deepEqual([...b.files.keys()].sort(), [...a.files.keys()].sort());
   for (const [name, data] of a.files) t.true(data.equals(b.files.get(name)!), `${name} has the same bytes`);
 });
+
+test('sync copies only what differs, and with --delete removes what the source lacks, both ways', async (t) => {
+  const dir = await workdir(t);
+  const src = join(dir, 'src');
+  await mkdir(join(src, 'b'), { recursive: true });
+  await writeFile(join(src, 'a.txt'), 'a1');
+  await writeFile(join(src, 'b', 'c.txt'), 'c1');
+  await writeFile(join(src, 'same.txt'), 'same');
+  const root = join(dir, 'root');
+  await mkdir(root);
+  const server = await startServe(['--root', root]);
+  t.teardown(() => server.kill());
+  const mirror = `ferry://127.0.0.1:${server.port}/mirror`;
+  const names = async (): Promise<string[]> => {
+    const ls = await runFerry(['ls', '-R', `${mirror}/`, '--json']);
+    return (JSON.parse(ls.stdout) as Array<{ name: string }>).map((e) => e.name);
+  };
+
+  const first = await runFerry(['sync', src, mirror, '--json']);
+  t.is(first.code, 0, first.stderr);
+  t.like(JSON.parse(first.stdout), { files: 3, alreadyThere: 0, deleted: 0 });
+  t.deepEqual(
+    await names(),
+    ['mirror/a.txt', 'mirror/b/c.txt', 'mirror/same.txt'],
+    'contents, not the folder',
+  );
+
+  await writeFile(join(src, 'a.txt'), 'a2 longer');
+  await rm(join(src, 'b'), { recursive: true });
+  await writeFile(join(src, 'd.txt'), 'd');
+  const kept = await runFerry(['sync', src, mirror, '--json']);
+  t.like(JSON.parse(kept.stdout), { files: 3, alreadyThere: 1, deleted: 0 });
+  t.deepEqual(await names(), ['mirror/a.txt', 'mirror/b/c.txt', 'mirror/d.txt', 'mirror/same.txt']);
+  const pruned = await runFerry(['sync', src, mirror, '--delete', '--json']);
+  t.is(pruned.code, 0, pruned.stderr);
+  t.like(JSON.parse(pruned.stdout), { files: 3, alreadyThere: 3, deleted: 1, bytesMoved: 0 });
+  t.deepEqual(await names(), ['mirror/a.txt', 'mirror/d.txt', 'mirror/same.txt']);
+
+  const out = join(dir, 'out');
+  await mkdir(join(out, 'old'), { recursive: true });
+  await writeFile(join(out, 'old', 'stale.txt'), 'stale');
+  await writeFile(join(out, 'same.txt'), 'different');
+  const down = await runFerry(['sync', mirror, out, '--delete', '--json']);
+  t.is(down.code, 0, down.stderr);
+  t.like(JSON.parse(down.stdout), { files: 3, alreadyThere: 0, deleted: 1 });
+  const a = await snapshot(src);
+  const b = await snapshot(out);
+  t.deepEqual([...b.files.keys()].sort(), [...a.files.keys()].sort());
+  for (const [name, data] of a.files) t.true(data.equals(b.files.get(name)!), `${name} has the same bytes`);
+  const again = await runFerry(['sync', mirror, out, '--json']);
+  t.like(JSON.parse(again.stdout), { alreadyThere: 3, bytesMoved: 0 });
+});
