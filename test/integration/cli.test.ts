@@ -128,3 +128,26 @@ test('ls of a missing path is NOT_FOUND and of a bad one BAD_NAME, each on one l
     t.is(r.stderr.trim().split('\n').length, 1, path);
   }
 });
+
+test('cp -r and sync: bad usage exits 2 with one line, a missing folder 1 naming it', async (t) => {
+  for (const args of [
+    ['cp', '-r', 'a'],
+    ['cp', '-r', 'a', 'b'],
+    ['cp', '-r', '-', '127.0.0.1:7733:x'],
+    ['cp', '-r', '127.0.0.1:1:a', '127.0.0.1:2:b'],
+    ['cp', '-r', 'a', '127.0.0.1:7733:x', '--mode', 'append'],
+    ['cp', '-r', '127.0.0.1:7733:x', 'out', '--resume'],
+    ['sync', 'a', 'b'],
+    ['sync', '127.0.0.1:1:a', '127.0.0.1:2:b'],
+    ['sync', 'a', '127.0.0.1:7733:x', '--rate', 'fast'],
+  ]) {
+    const r = await runFerry(args);
+    t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.is(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
+  }
+  for (const cmd of [['cp', '-r'], ['sync']]) {
+    const r = await runFerry([...cmd, '/no/such/folder', '127.0.0.1:7733:x']);
+    t.is(r.code, 1, r.stderr);
+    t.regex(r.stderr, /\/no\/such\/folder.*NOT_FOUND/);
+  }
+});
