@@ -129,7 +129,7 @@ test('ls of a missing path is NOT_FOUND and of a bad one BAD_NAME, each on one l
   }
 });
 
-test('cp -r and sync: bad usage exits 2 with one line, a missing folder 1 naming it', async (t) => {
+test('cp -r, sync and ls: bad usage (and a malformed %-escape) exits 2 with one line, a missing folder 1 naming it', async (t) => {
   for (const args of [
     ['cp', '-r', 'a'],
     ['cp', '-r', 'a', 'b'],
@@ -140,6 +140,7 @@ test('cp -r and sync: bad usage exits 2 with one line, a missing folder 1 naming
     ['sync', 'a', 'b'],
     ['sync', '127.0.0.1:1:a', '127.0.0.1:2:b'],
     ['sync', 'a', '127.0.0.1:7733:x', '--rate', 'fast'],
+    ['ls', 'ferry://127.0.0.1:7733/100%'],
   ]) {
     const r = await runFerry(args);
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
