@@ -56,3 +56,50 @@ export function progressBar(
     },
   };
 }
+
+/** The progress of a tree copy as its bar shows it. */
+export interface TreeProgress {
+  /** Bytes of the tree done (finished files, and the part of files in flight confirmed so far). */
+  add(bytes: number): void;
+  /** One more file finished (copied or found already there). */
+  fileDone(): void;
+  stop(): void;
+}
+
+/**
+ * One progress bar for a whole tree copy on stderr (files and bytes, rate, ETA), or a counter that
+ * draws nothing when `enabled` is false.
+ */
+export function treeProgressBar(totalFiles: number, totalBytes: number, enabled: boolean): TreeProgress {
+  if (!enabled) return { add: () => undefined, fileDone: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `[{bar}] {percentage}% | {files}/${totalFiles} files | {done} / ${formatBytes(totalBytes)} | {rate}/s | ETA {eta_formatted}`,
+      hideCursor: true,
+      etaBuffer: 50,
+      fps: 10,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  const startMs = performance.now();
+  let bytes = 0;
+  let files = 0;
+  const payload = () => ({
+    files,
+    done: formatBytes(bytes),
+    rate: formatBytes(bytes / Math.max(0.001, (performance.now() - startMs) / 1000)),
+  });
+  bar.start(Math.max(1, totalBytes), 0, payload());
+  return {
+    add: (n) => {
+      bytes += n;
+      bar.update(bytes, payload());
+    },
+    fileDone: () => {
+      files++;
+      bar.update(bytes, payload());
+    },
+    stop: () => bar.stop(),
+  };
+}

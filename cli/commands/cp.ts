@@ -6,57 +6,26 @@
  * from the addresses, checks every argument before any network traffic, shows a progress bar on a
  * TTY, and prints a summary (text, or JSON with --json).
  */
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  fileSink,
+  FerryError,
   fileSource,
   looksRemote,
-  parseBytes,
-  streamSink,
-  type CopyOptions,
   type CopyStats,
   type FerryClient,
   type RemoteRef,
 } from '../../src/index.js';
 import { printJson, UsageError } from '../util.js';
 import { formatBytes, progressBar } from '../progress.js';
-import { connectTo, remoteArg, remoteOptions, type RemoteArgs } from '../remote.js';
+import { connectTo, remoteArg, remoteOptions } from '../remote.js';
+import { copyOne, copyOptions, showProgress, type CopyArgs } from '../copy-file.js';
+import { folderName, runTree, walkLocal, walkRemote, type TreePlan } from '../tree.js';
 
-interface CpArgs extends RemoteArgs {
+interface CpArgs extends CopyArgs {
   paths: string[];
-  mode: string;
-  resume: boolean;
-  verify: boolean;
-  rate?: string;
-  json: boolean;
-  'block-size'?: string;
-  window?: number;
-  progress?: boolean;
-}
-
-function copyOptions(args: CpArgs): CopyOptions {
-  const opts: CopyOptions = { resume: args.resume, verify: args.verify };
-  if (args.rate !== undefined) {
-    const rate = parseBytes(args.rate);
-    if (!Number.isSafeInteger(rate) || rate <= 0)
-      throw new UsageError(`--rate ${args.rate}: write bytes per second, e.g. 50MiB`);
-    opts.rateBytesPerSec = rate;
-  }
-  if (args['block-size'] !== undefined) {
-    const b = parseBytes(args['block-size']);
-    if (!Number.isSafeInteger(b) || b < 4096 || b > 4 * 1024 * 1024 || (b & (b - 1)) !== 0) {
-      throw new UsageError(`--block-size ${args['block-size']}: use a power of two from 4KiB to 4MiB`);
-    }
-    opts.blockBytes = b;
-  }
-  if (args.window !== undefined) {
-    if (!Number.isInteger(args.window) || args.window < 1 || args.window > 256)
-      throw new UsageError(`--window ${args.window}: use 1..256 blocks`);
-    opts.windowBlocks = args.window;
-  }
-  return opts;
+  recursive: boolean;
 }
 
 interface Plan {
@@ -154,30 +123,94 @@ async function runOne(
   args: CpArgs,
 ): Promise<CopyStats> {
   const opts = copyOptions(args);
-  const bar = progressBar(item.name, args.progress ?? (process.stderr.isTTY === true && !args.json));
+  const bar = progressBar(item.name, showProgress(args));
   if (bar) opts.onProgress = bar.update;
   try {
-    if (p.direction === 'download') {
-      const makeSink =
-        item.local === '-'
-          ? async () => streamSink(process.stdout)
-          : (size: number) => fileSink(item.local, size);
-      return await client.download(item.name, makeSink, opts);
-    }
-    if (item.local === '-') {
-      if (args.resume) throw new UsageError('stdin cannot be resumed: copy from a file to use --resume');
-      return await client.uploadAppend({ stream: process.stdin }, item.name, opts);
-    }
-    const source = await fileSource(item.local);
-    try {
-      return args.mode === 'append'
-        ? await client.uploadAppend({ source }, item.name, opts)
-        : await client.upload(source, item.name, opts);
-    } finally {
-      await source.close();
-    }
+    return await copyOne(client, p.direction, item, args, opts);
   } finally {
     bar?.stop();
+  }
+}
+
+/**
+ * `cp -r`: local folders to a server prefix (each SRC as PREFIX/NAME-OF-SRC/...), or a server
+ * prefix to a local folder (as DST/LAST-SEGMENT/..., or DST/... for the whole server). Every name is
+ * checked before anything is sent.
+ */
+async function copyTree(args: CpArgs): Promise<void> {
+  const paths = pathsWithDashes(args.paths);
+  if (paths.length < 2)
+    throw new UsageError('cp -r needs a source and a destination: ferry cp -r SRC... DST');
+  if (paths.includes('-')) throw new UsageError('cp -r copies folders: - (a pipe) cannot be one');
+  const dst = paths[paths.length - 1]!;
+  const srcs = paths.slice(0, -1);
+  const dstRemote = looksRemote(dst);
+  const remoteSrcs = srcs.filter(looksRemote);
+  if (dstRemote && remoteSrcs.length > 0)
+    throw new UsageError('both sides are remote: one side of cp -r must be a local folder');
+  if (!dstRemote && remoteSrcs.length !== srcs.length)
+    throw new UsageError(
+      remoteSrcs.length === 0
+        ? 'neither side is remote: write the server as ferry://HOST:PORT/PREFIX or HOST:PORT:PREFIX'
+        : 'mixing local and remote sources: copy in one direction at a time',
+    );
+  const opts = copyOptions(args); // bad flags fail before any traffic
+  let plan: TreePlan;
+  let remote: RemoteRef;
+  let client: FerryClient;
+  if (dstRemote) {
+    if (args.mode === 'append') throw new UsageError('cp -r sends files by offset: drop --mode append');
+    remote = remoteArg(dst);
+    const base = (remote.name ?? '').replace(/\/+$/, '');
+    plan = { prefix: base === '' ? '' : `${base}/`, root: '', files: [], folders: [], skipped: [] };
+    for (const src of srcs) {
+      const st = await lstat(src).catch(() => null);
+      if (st === null) throw new FerryError('NOT_FOUND', `no such local folder: ${src}`);
+      if (!st.isDirectory())
+        throw new UsageError(`cp -r copies folders: ${src} is not one (copy a file without -r)`);
+      const part = await walkLocal(src, `${base === '' ? '' : `${base}/`}${folderName(src)}/`);
+      plan.files.push(...part.files);
+      plan.skipped.push(...part.skipped);
+    }
+    client = await connectTo(remote, args);
+  } else {
+    if (srcs.length > 1)
+      throw new UsageError('download one folder at a time: ferry cp -r HOST:PORT:PREFIX DIR');
+    if (args.resume)
+      throw new UsageError('cp -r resumes by itself: run the same command again, without --resume');
+    if (args.mode === 'append')
+      throw new UsageError('--mode append is for uploads; downloads read by offset');
+    if (dst === '-') throw new UsageError('cp -r writes a folder, not stdout: name a local folder');
+    remote = remoteArg(srcs[0]!);
+    const path = (remote.name ?? '').replace(/\/+$/, '');
+    const root = path === '' ? dst : join(dst, path.slice(path.lastIndexOf('/') + 1));
+    client = await connectTo(remote, args);
+    try {
+      plan = await walkRemote(client, path === '' ? '' : `${path}/`, root);
+      if (plan.files.length === 0 && path !== '') {
+        throw new FerryError('NOT_FOUND', `no folder '${path}' on the server: check the name with ferry ls`);
+      }
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
+  for (const s of plan.skipped) process.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
+  try {
+    const direction = dstRemote ? 'upload' : 'download';
+    const summary = await runTree(client, plan, {
+      direction,
+      progress: showProgress(args),
+      copyFile: (f, onProgress) =>
+        copyOne(client, direction, f, args, { ...opts, resume: direction === 'upload', onProgress }),
+    });
+    if (args.json) printJson(summary);
+    else
+      process.stderr.write(
+        `${direction === 'upload' ? 'uploaded' : 'downloaded'} ${summary.files} files (${summary.alreadyThere} already there), ${formatBytes(summary.bytesMoved)} moved in ${summary.seconds.toFixed(2)} s; ${summary.skipped.length} skipped\n`,
+      );
+  } finally {
+    await client.close();
   }
 }
 
@@ -241,12 +274,21 @@ export const cpCommand: CommandModule<object, CpArgs> = {
         })
         .option('window', { type: 'number', requiresArg: true, describe: 'blocks in flight (default 32)' })
         .option('progress', { type: 'boolean', describe: 'progress bar (default: on when stderr is a TTY)' })
+        .option('recursive', {
+          alias: 'r',
+          type: 'boolean',
+          default: false,
+          describe: 'copy folders: local folders to a server prefix, or a prefix to a local folder',
+        })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary' }),
     )
       .example('$0 cp disk.img 127.0.0.1:7733:disk.img', 'upload')
       .example('$0 cp ferry://127.0.0.1:7733/disk.img ./copy.img', 'download')
-      .example('tar c dir | $0 cp - 127.0.0.1:7733:dir.tar', 'upload a pipe as an append sequence'),
+      .example('tar c dir | $0 cp - 127.0.0.1:7733:dir.tar', 'upload a pipe as an append sequence')
+      .example('$0 cp -r photos ferry://127.0.0.1:7733/backup', 'a folder, as backup/photos/...')
+      .example('$0 cp -r ferry://127.0.0.1:7733/backup/photos .', 'a folder back, as ./photos/...'),
   handler: async (args) => {
+    if (args.recursive) return copyTree(args);
     const p = await plan(args);
     copyOptions(args); // bad flags fail before any traffic
     if (p.direction === 'upload') {

@@ -11,6 +11,7 @@ import { nbdCommand } from './nbd.js';
 import { rmCommand } from './rm.js';
 import { serveCommand } from './serve.js';
 import { statCommand } from './stat.js';
+import { syncCommand } from './sync.js';
 import { umountCommand } from './umount.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
@@ -26,5 +27,6 @@ export const commands: CommandModule<any, any>[] = [
   rmCommand,
   serveCommand,
   statCommand,
+  syncCommand,
   umountCommand,
 ];

@@ -12,7 +12,8 @@ import { systemClock } from '../../core/clock.js';
 import { FerryError, isFerryError } from '../../core/errors.js';
 import type { FileStat, FsStat, ListOptions, ListPage } from '../../flatfs/types.js';
 import type { MessageEndpoint, Peer, PeerAddress } from '../../transport/types.js';
-import { decodeDevices, decodeEntries, type WireDevice } from '../../wire/transfer/index.js';
+import { decodeDevices, type WireDevice } from '../../wire/transfer/index.js';
+import { listPageOf, listRequestOf } from './list-request.js';
 import { uploadAppend } from './upload-append.js';
 import { downloadFile } from './download-file.js';
 import { uploadOffset } from './upload-offset.js';
@@ -122,27 +123,43 @@ export class FerryClient {
   }
 
   async list(opts: ListOptions = {}): Promise<ListPage> {
-    if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) {
-      throw new FerryError('INVALID_ARGUMENT', `list limit ${opts.limit}: use a positive whole number`);
-    }
-    const r = await this.rpc.call('LIST', {
-      limit: opts.limit ?? 0,
-      includeHidden: 0,
-      cursor: opts.cursor ?? '',
-    });
-    return { entries: decodeEntries(r.entries), nextCursor: r.hasMore === 1 ? r.nextCursor : null };
+    const request = listRequestOf({ ...opts, includeHidden: false }, opts.limit ?? 0);
+    return listPageOf(await this.rpc.call('LIST', request));
   }
 
-  /** Every entry, page after page. */
-  async listAll(): Promise<FileStat[]> {
+  /**
+   * The pages of a listing, one request at a time, following nextCursor until the last: with
+   * `delimiter: '/'` one level of the folder `prefix` names (files and `prefixes`), without it every
+   * file below `prefix` at any depth.
+   */
+  async *pages(opts: Omit<ListOptions, 'cursor' | 'includeHidden'> = {}): AsyncGenerator<ListPage> {
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.list(cursor === undefined ? opts : { ...opts, cursor });
+      yield page;
+      if (page.nextCursor === null) return;
+      cursor = page.nextCursor;
+    }
+  }
+
+  /** Every file whose name starts with `prefix` (default: all), at any depth, page after page. */
+  async listAll(prefix = ''): Promise<FileStat[]> {
     const out: FileStat[] = [];
     let cursor: string | undefined;
     for (;;) {
-      const page = await this.list(cursor === undefined ? {} : { cursor });
+      const page = await this.list(cursor === undefined ? { prefix } : { prefix, cursor });
       out.push(...page.entries);
       if (page.nextCursor === null) return out;
       cursor = page.nextCursor;
     }
+  }
+
+  /** Sets a file's access and modification times (ms since the epoch, finite). */
+  async setTimes(name: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    if (!Number.isFinite(atimeMs) || !Number.isFinite(mtimeMs)) {
+      throw new FerryError('INVALID_ARGUMENT', `times must be finite numbers, got ${atimeMs}, ${mtimeMs}`);
+    }
+    await this.rpc.call('SET_TIMES', { atimeMs, mtimeMs, name });
   }
 
   async unlink(name: string): Promise<void> {

@@ -34,6 +34,15 @@ function host(text: string, raw: string): string {
   return h;
 }
 
+/** The name part of a ferry:// address, %-escapes decoded (BAD_URL for a malformed escape). */
+function decodePath(text: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return bad(text, `"${raw}" has a malformed %-escape (write % itself as %25)`);
+  }
+}
+
 /** True when `text` looks like a remote address (so `cp` can tell remote from local paths). */
 export function looksRemote(text: string): boolean {
   return text.startsWith('ferry://') || /^(\[[0-9a-fA-F:.]+\]|[^/:\s]+):\d+(:|$)/.test(text);
@@ -44,7 +53,7 @@ export function parseRemote(text: string): RemoteRef {
     const rest = text.slice('ferry://'.length);
     const slash = rest.indexOf('/');
     const authority = slash < 0 ? rest : rest.slice(0, slash);
-    const name = slash < 0 || slash === rest.length - 1 ? null : decodeURIComponent(rest.slice(slash + 1));
+    const name = slash < 0 || slash === rest.length - 1 ? null : decodePath(text, rest.slice(slash + 1));
     const colon = authority.lastIndexOf(':');
     if (colon <= 0) bad(text, 'no port');
     return {

@@ -93,7 +93,8 @@ export function bufferSource(data: Uint8Array, tag = 0n): UploadSource {
  * fsynced and renamed into place on commit, so no partial file ever has the target's name.
  */
 export async function fileSink(path: string, sizeBytes: number): Promise<DownloadSink> {
-  const tmp = join(dirname(path), `.${basename(path)}.ferry-part`);
+  await initChecksums();
+  const tmp = join(dirname(path), partNameOf(basename(path)));
   let fh: NodeFileHandle;
   try {
     fh = await open(tmp, 'w');
@@ -123,6 +124,19 @@ export async function fileSink(path: string, sizeBytes: number): Promise<Downloa
       await unlink(tmp).catch(() => undefined);
     },
   };
+}
+
+/** Longest file name (one path segment) the host filesystems take (NAME_MAX). */
+const HOST_NAME_MAX_BYTES = 255;
+
+/**
+ * The temporary name of a download of `base`: `.BASE.ferry-part`, or, when that would pass the
+ * host's NAME_MAX (a target name of 242 bytes or more), `.HASH.ferry-part` with BASE's xxhash64.
+ */
+function partNameOf(base: string): string {
+  const plain = `.${base}.ferry-part`;
+  if (Buffer.byteLength(plain, 'utf8') <= HOST_NAME_MAX_BYTES) return plain;
+  return `.${xxh64(Buffer.from(base, 'utf8')).toString(16).padStart(16, '0')}.ferry-part`;
 }
 
 /** A memory buffer as a download sink (the demo and tests). */

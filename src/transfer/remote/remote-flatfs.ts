@@ -27,8 +27,9 @@ import type {
   ListPage,
   OpenOptions,
 } from '../../flatfs/types.js';
-import { decodeEntries, encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
+import { encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
 import type { FerryClient } from '../client/client.js';
+import { listPageOf, listRequestOf } from '../client/list-request.js';
 import { CHUNK_BYTES, inChunks, pieceOf } from './chunks.js';
 
 export interface RemoteFlatFsOptions {
@@ -104,16 +105,8 @@ export class RemoteFlatFs implements FlatFs {
 
   async list(opts: ListOptions = {}): Promise<ListPage> {
     const rpc = this.rpc;
-    if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit <= 0)) {
-      throw new FerryError('INVALID_ARGUMENT', `list limit ${opts.limit}: use a positive whole number`);
-    }
-    if (opts.cursor !== undefined) validateName(opts.cursor);
-    const r = await rpc.call('LIST', {
-      limit: Math.min(opts.limit ?? LIMITS.MAX_LIST_PAGE, LIMITS.MAX_LIST_PAGE),
-      includeHidden: opts.includeHidden ? 1 : 0,
-      cursor: opts.cursor ?? '',
-    });
-    return { entries: decodeEntries(r.entries), nextCursor: r.hasMore === 1 ? r.nextCursor : null };
+    const limit = Math.min(opts.limit ?? LIMITS.MAX_LIST_PAGE, LIMITS.MAX_LIST_PAGE);
+    return listPageOf(await rpc.call('LIST', listRequestOf(opts, limit)));
   }
 
   async read(handle: FileHandle, offset: number, length: number): Promise<Buffer> {

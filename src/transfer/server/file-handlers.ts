@@ -6,8 +6,16 @@
  * Why a table: each request is one entry keyed by its message name; the checks all requests share
  * live in the gate, so an entry says only what its request does.
  */
+import { FerryError } from '../../core/errors.js';
 import { LIMITS, TRANSFER_LIMITS } from '../../core/limits.js';
-import { decodeRequest, encodeEntries, encodeReply, type MessageName } from '../../wire/transfer/index.js';
+import { validatePrefix } from '../../flatfs/names.js';
+import {
+  decodeListRequest,
+  decodeRequest,
+  encodeListing,
+  encodeReply,
+  type MessageName,
+} from '../../wire/transfer/index.js';
 import { replyHeader, type Handler } from './scope.js';
 
 /** Requests by name: PING, STATFS, STAT, LIST, UNLINK, RENAME, TRUNCATE, SET_TIMES. */
@@ -29,6 +37,7 @@ const NAME_HANDLERS = {
         files: st.files,
         maxNameBytes: st.maxNameBytes,
         readOnly: st.readOnly || s.gate.readOnly ? 1 : 0,
+        maxSegmentBytes: st.maxSegmentBytes ?? LIMITS.MAX_SEGMENT_BYTES,
       }),
     ];
   },
@@ -38,18 +47,27 @@ const NAME_HANDLERS = {
     return [encodeReply('STAT', id, await s.gate.needFs().stat(name))];
   },
   LIST: async (s, _session, id, payload) => {
-    const r = decodeRequest('LIST', payload);
-    if (r.cursor !== '') s.gate.checkName(r.cursor);
+    const r = decodeListRequest(payload);
+    if (r.cursor !== '') s.gate.checkCursor(r.cursor);
+    validatePrefix(r.prefix);
+    if (r.delimiter !== '' && r.delimiter !== '/') {
+      throw new FerryError(
+        'INVALID_ARGUMENT',
+        `list delimiter must be '/' or empty, got ${JSON.stringify(r.delimiter)}: names are split at '/' only`,
+      );
+    }
     const page = await s.gate.needFs().list({
       cursor: r.cursor === '' ? undefined : r.cursor,
       limit: r.limit === 0 ? undefined : Math.min(r.limit, LIMITS.MAX_LIST_PAGE),
       includeHidden: s.gate.listsHidden && r.includeHidden === 1,
+      prefix: r.prefix,
+      ...(r.delimiter === '/' ? { delimiter: '/' as const } : {}),
     });
     return [
       encodeReply('LIST', id, {
         hasMore: page.nextCursor === null ? 0 : 1,
         nextCursor: page.nextCursor ?? '',
-        entries: encodeEntries(page.entries),
+        entries: encodeListing(page.entries, page.prefixes ?? []),
       }),
     ];
   },

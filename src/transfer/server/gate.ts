@@ -10,7 +10,7 @@
  */
 import { FerryError } from '../../core/errors.js';
 import { LIMITS, TRANSFER_LIMITS } from '../../core/limits.js';
-import { validateName } from '../../flatfs/names.js';
+import { SEPARATOR, validateCursor, validateName } from '../../flatfs/names.js';
 import type { FlatFs } from '../../flatfs/types.js';
 import { REPLY_BIT, messageNameOf, type MessageHeader, type MessageName } from '../../wire/transfer/index.js';
 import { checkUserName } from '../names.js';
@@ -79,6 +79,15 @@ export class RequestGate {
   checkName(name: string): void {
     if (this.exposeHidden) validateName(name);
     else checkUserName(name);
+  }
+
+  /**
+   * Throws BAD_NAME / NAME_TOO_LONG unless `cursor` is a LIST cursor: a name or a folder (`a/`), as
+   * the flat FS's validateCursor; a hidden one only when the server exposes hidden names.
+   */
+  checkCursor(cursor: string): void {
+    validateCursor(cursor);
+    if (!this.exposeHidden) checkUserName(cursor.endsWith(SEPARATOR) ? cursor.slice(0, -1) : cursor);
   }
 
   /** Whether LIST may include hidden names when the client asks. */

@@ -5,6 +5,7 @@
  * allocate.
  *
  * - list entry:   u64 sizeBytes | f64 mtimeMs | f64 atimeMs | f64 ctimeMs | u16 nameLen | name
+ * - list folder:  u16 nameLen | name (a LIST page's `prefixes`, after its entries; see encodeListing)
  * - extent:       u64 offset | u64 length | u8 hole
  * - device:       u64 sizeBytes | u32 blockBytes | u8 readOnly | u16 nameLen | name
  */
@@ -90,8 +91,15 @@ export function encodeEntries(entries: readonly WireFileStat[]): Buffer {
 }
 
 export function decodeEntries(buf: Buffer): WireFileStat[] {
-  const count = readCount(buf, ENTRY_FIXED_BYTES);
   const r = new Reader(buf);
+  const out = readEntries(r);
+  if (r.pos !== buf.length) malformed('trailing bytes');
+  return out;
+}
+
+function readEntries(r: Reader): WireFileStat[] {
+  const buf = r.buf;
+  const count = readCount(buf, ENTRY_FIXED_BYTES);
   const out: WireFileStat[] = [];
   for (let i = 0; i < count; i++) {
     r.need(32);
@@ -102,8 +110,43 @@ export function decodeEntries(buf: Buffer): WireFileStat[] {
     r.pos += 32;
     out.push({ name: r.str(), sizeBytes, mtimeMs, atimeMs, ctimeMs });
   }
-  if (r.pos !== buf.length) malformed('trailing bytes');
   return out;
+}
+
+/**
+ * A LIST page's `entries` field: the entry list, then, only when there are folders, a folder list
+ * (u32 count, then u16 length + UTF-8 name each). Without folders the bytes are exactly an entry
+ * list, so a reply to a request without a delimiter reads the same as before folders existed.
+ */
+export function encodeListing(entries: readonly WireFileStat[], prefixes: readonly string[]): Buffer {
+  const head = encodeEntries(entries);
+  if (prefixes.length === 0) return head;
+  let size = 4;
+  for (const p of prefixes) size += 2 + Buffer.byteLength(p, 'utf8');
+  const tail = Buffer.allocUnsafe(size);
+  tail.writeUInt32LE(prefixes.length, 0);
+  let pos = 4;
+  for (const p of prefixes) {
+    const n = tail.write(p, pos + 2, 'utf8');
+    if (n > 0xffff) throw new FerryError('INVALID_ARGUMENT', `folder name of ${n} bytes: at most 65535`);
+    tail.writeUInt16LE(n, pos);
+    pos += 2 + n;
+  }
+  return Buffer.concat([head, tail]);
+}
+
+/** Decodes a LIST page's `entries` field (see encodeListing). Throws MALFORMED. */
+export function decodeListing(buf: Buffer): { entries: WireFileStat[]; prefixes: string[] } {
+  const r = new Reader(buf);
+  const entries = readEntries(r);
+  const prefixes: string[] = [];
+  if (r.pos === buf.length) return { entries, prefixes };
+  const rest = buf.subarray(r.pos);
+  const count = readCount(rest, 2);
+  const pr = new Reader(rest);
+  for (let i = 0; i < count; i++) prefixes.push(pr.str());
+  if (pr.pos !== rest.length) malformed('trailing bytes');
+  return { entries, prefixes };
 }
 
 export function encodeExtents(extents: readonly WireExtent[]): Buffer {

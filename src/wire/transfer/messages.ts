@@ -48,17 +48,25 @@ export const MESSAGES = {
       ['files', 'u32'],
       ['maxNameBytes', 'u32'],
       ['readOnly', 'u8'],
+      ['maxSegmentBytes', 'u32'],
     ],
   },
   STAT: { type: 0x03, request: [['name', 'str']], reply: FILE_STAT },
-  /** Reply `entries`: see list-codec.ts. `hasMore` 0 means nextCursor is null. */
-  /** limit 0 = the server's default page; includeHidden is honoured only by servers that expose hidden names. */
+  /**
+   * limit 0 = the server's default page; includeHidden is honoured only by servers that expose
+   * hidden names; cursor '' = from the start; prefix '' = every name; delimiter '' or '/' (roll
+   * names up into folders at the next '/' after the prefix). Reply `entries`: the entry list, then
+   * (when there are any) the folder list, see lists.ts. `hasMore` 0 means nextCursor is null.
+   * Requests without prefix and delimiter (before issue 16) still decode: decodeListRequest.
+   */
   LIST: {
     type: 0x04,
     request: [
       ['limit', 'u32'],
       ['includeHidden', 'u8'],
       ['cursor', 'str'],
+      ['prefix', 'str'],
+      ['delimiter', 'str'],
     ],
     reply: [
       ['hasMore', 'u8'],
@@ -403,6 +411,30 @@ export function encodeReply<N extends MessageName>(name: N, requestId: number, f
 /** Decodes an OK reply body. Throws MALFORMED. */
 export function decodeReply<N extends MessageName>(name: N, buf: Buffer): ReplyOf<N> {
   return decodeBody(compiled(name).reply, buf) as ReplyOf<N>;
+}
+
+const LEGACY_LIST_REQUEST = layoutOf([
+  ['limit', 'u32'],
+  ['includeHidden', 'u8'],
+  ['cursor', 'str'],
+]);
+
+/**
+ * Decodes a LIST request, also in its layout before prefix and delimiter (limit, includeHidden,
+ * cursor), which lists every name. The two layouts cannot be confused: the older one is exactly
+ * two u16 lengths short of the newer one's smallest form. Throws MALFORMED.
+ */
+export function decodeListRequest(buf: Buffer): RequestOf<'LIST'> {
+  try {
+    return decodeRequest('LIST', buf);
+  } catch (newError) {
+    try {
+      const old = decodeBody(LEGACY_LIST_REQUEST, buf) as Omit<RequestOf<'LIST'>, 'prefix' | 'delimiter'>;
+      return { ...old, prefix: '', delimiter: '' };
+    } catch {
+      throw newError;
+    }
+  }
 }
 
 const ERROR_LAYOUT = layoutOf([

@@ -16,29 +16,33 @@ import { flatFsCompliance } from '../flatfs/compliance.js';
 
 await initChecksums();
 
-flatFsCompliance('remote (fake network)', async (opts) => {
-  const net = new FakeNetwork({ reorderSeed: 7 });
-  const backing = new MemoryFlatFs({
-    quotaBytes: opts.quotaBytes ?? 64 * GiB,
-    readOnly: opts.readOnly ?? false,
-    files: opts.files ?? [],
-  });
-  const sep = net.create();
-  const server = new TransferServer({ endpoint: sep, fs: backing, exposeHidden: true });
-  const cep = net.create();
-  const client = await FerryClient.connect({ endpoint: cep, address: sep.address });
-  const fs = new RemoteFlatFs(client);
-  return {
-    fs,
-    cleanup: async () => {
-      await fs.close();
-      await server.close();
-      await cep.close();
-      await sep.close();
-      await backing.close();
-    },
-  };
-});
+flatFsCompliance(
+  'remote (fake network)',
+  async (opts) => {
+    const net = new FakeNetwork({ reorderSeed: 7 });
+    const backing = new MemoryFlatFs({
+      quotaBytes: opts.quotaBytes ?? 64 * GiB,
+      readOnly: opts.readOnly ?? false,
+      files: opts.files ?? [],
+    });
+    const sep = net.create();
+    const server = new TransferServer({ endpoint: sep, fs: backing, exposeHidden: true });
+    const cep = net.create();
+    const client = await FerryClient.connect({ endpoint: cep, address: sep.address });
+    const fs = new RemoteFlatFs(client);
+    return {
+      fs,
+      cleanup: async () => {
+        await fs.close();
+        await server.close();
+        await cep.close();
+        await sep.close();
+        await backing.close();
+      },
+    };
+  },
+  { prefixListing: true },
+);
 
 blockDeviceCompliance(
   'remote (fake network)',

@@ -12,7 +12,15 @@ import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
 import { FerryClient } from '../../../src/transfer/client/client.js';
 import { TransferServer } from '../../../src/transfer/server/transfer-server.js';
 import { bufferSource } from '../../../src/transfer/client/sources.js';
-import { BLOCK_HEADER_BYTES, MESSAGES, writeBlockHeader } from '../../../src/wire/transfer/index.js';
+import { listPageOf } from '../../../src/transfer/client/list-request.js';
+import {
+  BLOCK_HEADER_BYTES,
+  MESSAGES,
+  STATUS_OK,
+  decodeReply,
+  writeBlockHeader,
+  writeHeader,
+} from '../../../src/wire/transfer/index.js';
 import { FakeNetwork, type FakeNetworkOptions } from '../../helpers/fake-endpoint.js';
 
 test.before(async () => {
@@ -239,4 +247,44 @@ test('a journal flush still running when the commit arrives leaves no journal be
       `round ${round}`,
     );
   }
+});
+
+test('LIST: a folder cursor and a prefix are served; bad cursors, prefixes and delimiters are refused; the old layout still lists', async (t) => {
+  const { client, fs } = await setup(t);
+  for (const name of ['a/x', 'a/y/z', 'b']) await fs.closeFile(await fs.create(name));
+  const rpc = client.rpc;
+  const call = (fields: { cursor?: string; prefix?: string; delimiter?: string }) =>
+    rpc.call('LIST', { limit: 0, includeHidden: 0, cursor: '', prefix: '', delimiter: '', ...fields });
+  const page = listPageOf(await call({ prefix: 'a/', delimiter: '/' }));
+  t.deepEqual(
+    page.entries.map((e) => e.name),
+    ['a/x'],
+  );
+  t.deepEqual(page.prefixes, ['a/y/']);
+  const after = listPageOf(await call({ cursor: 'a/', delimiter: '/' }));
+  t.deepEqual(
+    after.entries.map((e) => e.name),
+    ['b'],
+    'with the delimiter, a folder cursor skips the folder',
+  );
+  t.deepEqual(after.prefixes, []);
+  for (const cursor of ['a//b', '/a', '../x', 'a/./b/']) {
+    t.true(isFerryError(await t.throwsAsync(call({ cursor })), 'BAD_NAME'), `cursor ${cursor}`);
+  }
+  t.true(isFerryError(await t.throwsAsync(call({ cursor: '.ferry~part/' })), 'BAD_NAME'), 'hidden cursor');
+  t.true(isFerryError(await t.throwsAsync(call({ prefix: 'x'.repeat(1025) })), 'NAME_TOO_LONG'));
+  t.true(isFerryError(await t.throwsAsync(call({ prefix: 'a\0' })), 'BAD_NAME'));
+  t.true(isFerryError(await t.throwsAsync(call({ delimiter: ',' })), 'INVALID_ARGUMENT'));
+  // a request in the layout before prefix and delimiter: limit u32, includeHidden u8, cursor str
+  const names = await rpc.request(
+    'LIST',
+    (id) => {
+      const old = Buffer.alloc(8 + 4 + 1 + 2);
+      writeHeader(old, MESSAGES.LIST.type, 0, STATUS_OK, id);
+      return [old];
+    },
+    'unordered',
+    (payload) => listPageOf(decodeReply('LIST', payload)).entries.map((e) => e.name),
+  );
+  t.deepEqual(names, ['a/x', 'a/y/z', 'b']);
 });

@@ -18,6 +18,8 @@ import {
   decodeErrorReply,
   decodeExtents,
   decodeJournal,
+  decodeListing,
+  decodeListRequest,
   decodeReply,
   decodeRequest,
   encodeDevices,
@@ -26,6 +28,7 @@ import {
   encodeErrorReply,
   encodeExtents,
   encodeJournal,
+  encodeListing,
   encodeReply,
   encodeRequest,
   layoutsOf,
@@ -212,6 +215,98 @@ test('record lists round-trip and refuse lying counts', (t) => {
       'MALFORMED',
     ),
   );
+});
+
+test('LIST request carries prefix and delimiter at fixed places; the layout before them still decodes', (t) => {
+  const req = { limit: 50, includeHidden: 0, cursor: 'a/', prefix: 'föto/', delimiter: '/' };
+  const buf = encodeRequest('LIST', 9, req);
+  t.deepEqual(decodeListRequest(buf), req);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  t.is(dv.getUint32(8, true), 50);
+  t.is(dv.getUint8(12), 0);
+  t.is(dv.getUint16(13, true), 2);
+  t.is(buf.toString('utf8', 15, 17), 'a/');
+  t.is(dv.getUint16(17, true), Buffer.byteLength('föto/'));
+  t.is(buf.toString('utf8', 19, 25), 'föto/');
+  t.is(dv.getUint16(25, true), 1);
+  t.is(buf.toString('utf8', 27), '/');
+  t.is(buf.length, 28);
+  // before issue 16: limit u32, includeHidden u8, cursor str
+  const old = Buffer.alloc(8 + 4 + 1 + 2 + 3);
+  writeHeader(old, MESSAGES.LIST.type, 0, STATUS_OK, 4);
+  old.writeUInt32LE(7, 8);
+  old[12] = 1;
+  old.writeUInt16LE(3, 13);
+  old.write('abc', 15);
+  t.deepEqual(decodeListRequest(old), {
+    limit: 7,
+    includeHidden: 1,
+    cursor: 'abc',
+    prefix: '',
+    delimiter: '',
+  });
+  t.true(
+    isFerryError(
+      t.throws(() => decodeListRequest(Buffer.concat([old, Buffer.from([1])]))),
+      'MALFORMED',
+    ),
+  );
+  t.true(
+    isFerryError(
+      t.throws(() => decodeListRequest(buf.subarray(0, buf.length - 1))),
+      'MALFORMED',
+    ),
+  );
+});
+
+test('LIST listing: folders follow the entries only when there are any; lying counts refused', (t) => {
+  const entries = [{ name: 'a/x', sizeBytes: 3, mtimeMs: 1, atimeMs: 2, ctimeMs: 3 }];
+  const plain = encodeListing(entries, []);
+  t.deepEqual(plain, encodeEntries(entries), 'no folders: exactly the entry list older clients read');
+  t.deepEqual(decodeListing(plain), { entries, prefixes: [] });
+  const withFolders = encodeListing(entries, ['a/b/', 'a/ž/']);
+  t.deepEqual(decodeListing(withFolders), { entries, prefixes: ['a/b/', 'a/ž/'] });
+  t.is(withFolders.readUInt32LE(plain.length), 2);
+  t.is(withFolders.readUInt16LE(plain.length + 4), 4);
+  t.deepEqual(decodeListing(encodeListing([], ['z/'])), { entries: [], prefixes: ['z/'] });
+  const lying = Buffer.from(withFolders);
+  lying.writeUInt32LE(1000, plain.length);
+  t.true(
+    isFerryError(
+      t.throws(() => decodeListing(lying)),
+      'MALFORMED',
+    ),
+  );
+  t.true(
+    isFerryError(
+      t.throws(() => decodeListing(withFolders.subarray(0, withFolders.length - 1))),
+      'MALFORMED',
+    ),
+  );
+  t.true(
+    isFerryError(
+      t.throws(() => decodeListing(Buffer.concat([withFolders, Buffer.from([0])]))),
+      'MALFORMED',
+    ),
+  );
+});
+
+test('STATFS reply carries maxSegmentBytes after the older fields, which keep their offsets', (t) => {
+  const reply = {
+    totalBytes: 10,
+    usedBytes: 4,
+    freeBytes: 6,
+    files: 2,
+    maxNameBytes: 1024,
+    readOnly: 1,
+    maxSegmentBytes: 255,
+  };
+  const buf = encodeReply('STATFS', 3, reply);
+  t.deepEqual(decodeReply('STATFS', buf), reply);
+  t.is(buf.readUInt32LE(36), 1024);
+  t.is(buf[40], 1);
+  t.is(buf.readUInt32LE(41), 255);
+  t.is(buf.length, 45);
 });
 
 test('journal round-trips and any flipped byte makes it unreadable', (t) => {
