@@ -60,9 +60,10 @@ export interface FileStat {
  */
 export interface ListOptions {
   /**
-   * Only names after this one, in UTF-8 byte order: a valid name, or a folder (name + `/`; then
-   * nothing inside that folder either). A page's `nextCursor` is the continuation token, and any
-   * name works as S3's StartAfter.
+   * Only names after this one, in UTF-8 byte order: a valid name, or a folder (name + `/`). With
+   * `delimiter: '/'` a folder cursor also skips everything inside that folder (the folder was the
+   * last item of the page before); without a delimiter `a/x` still follows `a/`, as bytes do. A
+   * page's `nextCursor` is the continuation token, and any name works as S3's StartAfter.
    */
   cursor?: string;
   /** At most this many entries and prefixes together (default and ceiling: LIMITS.MAX_LIST_PAGE). */
