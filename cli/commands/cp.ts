@@ -10,12 +10,13 @@ import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  fileSink,
+  partFileSink,
   fileSource,
   looksRemote,
   parseBytes,
   streamSink,
   type CopyOptions,
+  type DownloadGeometry,
   type CopyStats,
   type FerryClient,
   type RemoteRef,
@@ -141,7 +142,8 @@ async function plan(args: CpArgs): Promise<Plan> {
   if (srcs.length > 1) throw new UsageError('download one file at a time: ferry cp HOST:PORT:NAME LOCAL');
   const remote = remoteArg(srcs[0]!);
   if (remote.name === null) throw new UsageError(`${srcs[0]} names no file: write ferry://HOST:PORT/NAME`);
-  if (args.resume) throw new UsageError('--resume continues uploads; a download is simply run again');
+  if (args.resume && dst === '-')
+    throw new UsageError('stdout cannot be resumed: download to a file to use --resume');
   if (args.mode === 'append') throw new UsageError('--mode append is for uploads; downloads read by offset');
   const local = dst !== '-' && (await isDirectory(dst)) ? join(dst, remote.name) : dst;
   return { direction: 'download', remote, items: [{ local, name: remote.name }] };
@@ -161,7 +163,7 @@ async function runOne(
       const makeSink =
         item.local === '-'
           ? async () => streamSink(process.stdout)
-          : (size: number) => fileSink(item.local, size);
+          : (_size: number, geometry: DownloadGeometry) => partFileSink(item.local, geometry);
       return await client.download(item.name, makeSink, opts);
     }
     if (item.local === '-') {
@@ -222,7 +224,7 @@ export const cpCommand: CommandModule<object, CpArgs> = {
         .option('resume', {
           type: 'boolean',
           default: false,
-          describe: 'continue a partial upload: send only what the server lacks',
+          describe: 'continue a partial copy: move only the blocks the other side lacks',
         })
         .option('verify', {
           type: 'boolean',
