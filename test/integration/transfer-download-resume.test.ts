@@ -76,39 +76,33 @@ async function downloadAndKill(t: ExecutionContext, port: number, out: string, l
   t.false(await exists(local), 'nothing under the final name before the resume');
 }
 
-test.serial('kill -9 of a downloading client, then --resume moves only the missing blocks', async (t) => {
-  const { port, data, out, local } = await setup(t);
-  await downloadAndKill(t, port, out, local);
+test.serial(
+  "kill -9 of a downloading client, then --resume (in the journal's block size) moves only the missing blocks",
+  async (t) => {
+    const { port, data, out, local } = await setup(t);
+    await downloadAndKill(t, port, out, local);
 
-  const r = await runFerry(
-    [
-      'cp',
-      '--resume',
-      '--json',
-      '--block-size',
-      `${BLOCK_BYTES}`,
-      `ferry://127.0.0.1:${port}/big.bin`,
-      local,
-    ],
-    { timeoutMs: 120_000 },
-  );
-  t.is(r.code, 0, r.stderr);
-  const s = JSON.parse(r.stdout) as {
-    resumed: boolean;
-    bytes: number;
-    bytesMoved: number;
-    blocksSent: number;
-    blocksSkipped: number;
-  };
-  t.log(`resume moved ${s.bytesMoved} of ${s.bytes} bytes, skipped ${s.blocksSkipped} blocks`);
-  t.true(s.resumed, 'the journal was found');
-  t.true(s.blocksSkipped > 0, 'some blocks were kept from the first run');
-  t.true(s.bytesMoved < s.bytes, 'fewer bytes moved the second time');
-  t.is(s.blocksSent + s.blocksSkipped, TOTAL_BLOCKS);
-  t.is(s.bytesMoved, s.blocksSent * BLOCK_BYTES);
-  t.true((await readFile(local)).equals(data), 'byte-identical after the resume');
-  t.deepEqual(await readdir(out), ['big.bin'], 'no part file or journal left');
-});
+    const r = await runFerry(['cp', '--resume', '--json', `ferry://127.0.0.1:${port}/big.bin`, local], {
+      timeoutMs: 120_000,
+    });
+    t.is(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as {
+      resumed: boolean;
+      bytes: number;
+      bytesMoved: number;
+      blocksSent: number;
+      blocksSkipped: number;
+    };
+    t.log(`resume moved ${s.bytesMoved} of ${s.bytes} bytes, skipped ${s.blocksSkipped} blocks`);
+    t.true(s.resumed, 'the journal was found');
+    t.true(s.blocksSkipped > 0, 'some blocks were kept from the first run');
+    t.true(s.bytesMoved < s.bytes, 'fewer bytes moved the second time');
+    t.is(s.blocksSent + s.blocksSkipped, TOTAL_BLOCKS);
+    t.is(s.bytesMoved, s.blocksSent * BLOCK_BYTES);
+    t.true((await readFile(local)).equals(data), 'byte-identical after the resume');
+    t.deepEqual(await readdir(out), ['big.bin'], 'no part file or journal left');
+  },
+);
 
 test.serial('a download without --resume starts over, whatever part file is there', async (t) => {
   const { port, data, out, local } = await setup(t);

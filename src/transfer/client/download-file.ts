@@ -63,26 +63,29 @@ export async function downloadFile(
 ): Promise<CopyResult> {
   const open = await rpc.call('DOWNLOAD_OPEN', { name });
   const sizeBytes = open.sizeBytes;
-  const blockBytes = chooseBlockBytes(
+  const askedBlockBytes = chooseBlockBytes(
     sizeBytes,
     Math.min(opts.blockBytes ?? TRANSFER_LIMITS.DEFAULT_BLOCK_BYTES, TRANSFER_LIMITS.MAX_BLOCK_BYTES),
     TRANSFER_LIMITS.MAX_BLOCKS,
     TRANSFER_LIMITS.MAX_BLOCK_BYTES,
   );
-  const blockCount = Math.ceil(sizeBytes / blockBytes);
+  let blockBytes = askedBlockBytes;
   const verify = opts.verify !== false;
   let sink: DownloadSink | null = null;
   let keep = false;
   try {
     sink = await makeSink(sizeBytes, {
       sizeBytes,
-      blockBytes,
-      blockCount,
+      blockBytes: askedBlockBytes,
+      blockCount: Math.ceil(sizeBytes / askedBlockBytes),
+      blockBytesAsked: opts.blockBytes !== undefined,
       sourceTag: xxh64(Buffer.from(`${name}\0${sizeBytes}\0${open.mtimeMs}`, 'utf8')),
       resume: opts.resume === true,
     });
     const part = isResumableSink(sink) ? sink : null;
     keep = part !== null;
+    if (part) blockBytes = part.blockBytes; // a resume keeps the journal's block size
+    const blockCount = Math.ceil(sizeBytes / blockBytes);
     const window = windowBlocksOf(opts);
     const hasher = verify ? new InOrderHasher() : null;
     const run: DownloadRun = {

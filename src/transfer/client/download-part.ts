@@ -44,6 +44,8 @@ export interface DownloadGeometry {
   sourceTag: bigint;
   /** Continue from an intact matching journal (else start over). */
   resume: boolean;
+  /** True when the block size was asked for; else a resume takes the journal's. */
+  blockBytesAsked: boolean;
 }
 
 /** A sink that keeps what it has across runs. */
@@ -51,6 +53,8 @@ export interface ResumableSink extends DownloadSink {
   /** Blocks verified and durable from an earlier run (none when starting over). */
   readonly have: Bitmap;
   readonly resumed: boolean;
+  /** The block size the journal is kept in (the journal's on a resume, else the geometry's). */
+  readonly blockBytes: number;
   /** Reads bytes back from the part file (a block kept from an earlier run, for the whole-file hash). */
   readInto(offset: number, target: Uint8Array): Promise<number>;
   /** Block `index` was written and its hash checked: it goes into the next journal flush. */
@@ -81,7 +85,9 @@ export async function partFileSink(
   clock: Clock = systemClock,
 ): Promise<ResumableSink> {
   const names = downloadPartNames(path);
-  const have = g.resume ? await journaledBlocks(names, g) : null;
+  const found = g.resume ? await journaledBlocks(names, g) : null;
+  const have = found?.have ?? null;
+  if (found) g = { ...g, blockBytes: found.blockBytes, blockCount: found.have.size };
   let fh: NodeFileHandle;
   try {
     if (have) {
@@ -98,14 +104,17 @@ export async function partFileSink(
   return new PartFile(path, names, fh, g, have ?? new Bitmap(g.blockCount), have !== null, clock);
 }
 
-/** The journal's bitmap when it is intact, matches `g`, and the part file has the right size. */
+/**
+ * The journal's bitmap and block size when it is intact, matches `g` (its block size too, when
+ * one was asked for), and the part file has the right size.
+ */
 async function journaledBlocks(
   names: ReturnType<typeof downloadPartNames>,
   g: DownloadGeometry,
-): Promise<Bitmap | null> {
+): Promise<{ have: Bitmap; blockBytes: number } | null> {
   try {
     const [bytes, part] = await Promise.all([
-      readSmall(names.journal, JOURNAL_HEADER_BYTES + Math.ceil(g.blockCount / 8)),
+      readSmall(names.journal, JOURNAL_HEADER_BYTES + Math.ceil(TRANSFER_LIMITS.MAX_BLOCKS / 8)),
       open(names.part, 'r').then(async (h) => {
         try {
           return (await h.stat()).size;
@@ -120,13 +129,19 @@ async function journaledBlocks(
       part === g.sizeBytes &&
       rec.kind === JOURNAL_KIND_OFFSET &&
       rec.sizeBytes === g.sizeBytes &&
-      rec.blockBytes === g.blockBytes &&
-      rec.position === g.blockCount &&
+      (rec.blockBytes === g.blockBytes || !g.blockBytesAsked) &&
+      usableBlockBytes(rec.blockBytes) &&
+      rec.position === Math.ceil(g.sizeBytes / rec.blockBytes) &&
+      rec.bitmap.length === Math.ceil(rec.position / 8) &&
       rec.sourceTag === g.sourceTag;
-    return matches ? new Bitmap(g.blockCount, rec.bitmap) : null;
+    return matches ? { have: new Bitmap(rec.position, rec.bitmap), blockBytes: rec.blockBytes } : null;
   } catch {
     return null; // no part file, no journal: start over
   }
+}
+
+function usableBlockBytes(b: number): boolean {
+  return b >= TRANSFER_LIMITS.MIN_BLOCK_BYTES && b <= TRANSFER_LIMITS.MAX_BLOCK_BYTES && (b & (b - 1)) === 0;
 }
 
 async function readSmall(path: string, maxBytes: number): Promise<Buffer | null> {
@@ -153,6 +168,7 @@ class PartFile implements ResumableSink {
   private flushStopped = false;
   private failure: unknown = null;
   private readonly journalBuf: Buffer;
+  readonly blockBytes: number;
 
   constructor(
     private readonly path: string,
@@ -164,6 +180,7 @@ class PartFile implements ResumableSink {
     private readonly clock: Clock,
   ) {
     this.durable = new Bitmap(g.blockCount, have.bytes);
+    this.blockBytes = g.blockBytes;
     this.journalBuf = Buffer.allocUnsafe(JOURNAL_HEADER_BYTES + this.durable.bytes.length);
   }
 
