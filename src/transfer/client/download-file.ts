@@ -52,7 +52,7 @@ interface DownloadRun {
   failed: unknown;
 }
 
-/** The name given to a download's sink: the file's geometry and identity. */
+/** Makes a download's sink, told the file's size, block geometry and identity (for a journal). */
 export type MakeSink = (sizeBytes: number, geometry: DownloadGeometry) => Promise<DownloadSink>;
 
 export async function downloadFile(
