@@ -6,12 +6,13 @@
  * a second copy of it.
  */
 import {
-  fileSink,
+  partFileSink,
   fileSource,
   parseBytes,
   streamSink,
   type CopyOptions,
   type CopyStats,
+  type DownloadGeometry,
   type FerryClient,
 } from '../src/index.js';
 import type { RemoteArgs } from './remote.js';
@@ -70,7 +71,7 @@ export async function copyOne(
     const makeSink =
       item.local === '-'
         ? async () => streamSink(process.stdout)
-        : (size: number) => fileSink(item.local, size);
+        : (_size: number, geometry: DownloadGeometry) => partFileSink(item.local, geometry);
     return await client.download(item.name, makeSink, opts);
   }
   if (item.local === '-') {

@@ -172,6 +172,8 @@ export {
   type RemoteFlatFsOptions,
   type UploadSource,
   type DownloadSink,
+  partFileSink,
+  type DownloadGeometry,
   type CopyOptions,
   type CopyProgress,
   type CopyStats,

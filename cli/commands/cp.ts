@@ -110,7 +110,8 @@ async function plan(args: CpArgs): Promise<Plan> {
   if (srcs.length > 1) throw new UsageError('download one file at a time: ferry cp HOST:PORT:NAME LOCAL');
   const remote = remoteArg(srcs[0]!);
   if (remote.name === null) throw new UsageError(`${srcs[0]} names no file: write ferry://HOST:PORT/NAME`);
-  if (args.resume) throw new UsageError('--resume continues uploads; a download is simply run again');
+  if (args.resume && dst === '-')
+    throw new UsageError('stdout cannot be resumed: download to a file to use --resume');
   if (args.mode === 'append') throw new UsageError('--mode append is for uploads; downloads read by offset');
   const local = dst !== '-' && (await isDirectory(dst)) ? join(dst, remote.name) : dst;
   return { direction: 'download', remote, items: [{ local, name: remote.name }] };
@@ -201,8 +202,7 @@ async function copyTree(args: CpArgs): Promise<void> {
     const summary = await runTree(client, plan, {
       direction,
       progress: showProgress(args),
-      copyFile: (f, onProgress) =>
-        copyOne(client, direction, f, args, { ...opts, resume: direction === 'upload', onProgress }),
+      copyFile: (f, onProgress) => copyOne(client, direction, f, args, { ...opts, resume: true, onProgress }),
     });
     if (args.json) printJson(summary);
     else
@@ -255,7 +255,7 @@ export const cpCommand: CommandModule<object, CpArgs> = {
         .option('resume', {
           type: 'boolean',
           default: false,
-          describe: 'continue a partial upload: send only what the server lacks',
+          describe: 'continue a partial copy: move only the blocks the other side lacks',
         })
         .option('verify', {
           type: 'boolean',

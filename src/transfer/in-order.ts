@@ -64,7 +64,9 @@ export class InOrderHasher {
 export class InOrder {
   cursor = 0;
   private busy = false;
+  /** Early blocks by offset: the pooled buffer and how many of its bytes are the block. */
   private readonly pending = new Map<number, Buffer>();
+  private readonly pendingBytes = new Map<number, number>();
 
   constructor(
     private readonly pool: WaitingPool,
@@ -83,9 +85,10 @@ export class InOrder {
       this.cursor += data.length;
       return this.drain();
     }
-    const buf = await this.pool.acquire();
+    const buf = this.pool.tryAcquire() ?? (await this.pool.acquire());
     data.copy(buf);
-    this.pending.set(offset, buf.subarray(0, data.length));
+    this.pending.set(offset, buf);
+    this.pendingBytes.set(offset, data.length);
     if (this.busy) return;
     this.busy = true;
     return this.drain();
@@ -100,13 +103,15 @@ export class InOrder {
   private async drain(): Promise<void> {
     try {
       for (let next = this.pending.get(this.cursor); next; next = this.pending.get(this.cursor)) {
+        const length = this.pendingBytes.get(this.cursor)!;
         this.pending.delete(this.cursor);
+        this.pendingBytes.delete(this.cursor);
         try {
-          await this.process(next, this.cursor);
+          await this.process(length === next.length ? next : next.subarray(0, length), this.cursor);
         } finally {
-          this.pool.release(Buffer.from(next.buffer, next.byteOffset, this.pool.bufferBytes));
+          this.pool.release(next);
         }
-        this.cursor += next.length;
+        this.cursor += length;
       }
     } finally {
       this.busy = false;

@@ -29,6 +29,7 @@ export {
   type DownloadSink,
 } from './client/sources.js';
 export type { CopyOptions, CopyProgress, CopyStats } from './client/copy-options.js';
+export { partFileSink, type DownloadGeometry } from './client/download-part.js';
 export {
   discover,
   DiscoveryResponder,

@@ -15,12 +15,12 @@ import type { MessageEndpoint, Peer, PeerAddress } from '../../transport/types.j
 import { decodeDevices, type WireDevice } from '../../wire/transfer/index.js';
 import { listPageOf, listRequestOf } from './list-request.js';
 import { uploadAppend } from './upload-append.js';
-import { downloadFile } from './download-file.js';
+import { downloadFile, type MakeSink } from './download-file.js';
 import { uploadOffset } from './upload-offset.js';
 import type { CopyOptions, CopyResult, CopyStats } from './copy-options.js';
 import { attachRpc } from './router.js';
 import { RpcClient, type RpcClientOptions } from './rpc-client.js';
-import type { DownloadSink, UploadSource } from './sources.js';
+import type { UploadSource } from './sources.js';
 
 /** How long `connect` waits for the handshake before UNREACHABLE (default). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -184,12 +184,11 @@ export class FerryClient {
     return this.timed(() => uploadAppend(this.rpc, input, name, opts));
   }
 
-  /** Downloads into the sink `makeSink(sizeBytes)` returns. */
-  download(
-    name: string,
-    makeSink: (sizeBytes: number) => Promise<DownloadSink>,
-    opts: CopyOptions = {},
-  ): Promise<CopyStats> {
+  /**
+   * Downloads into the sink `makeSink(sizeBytes, geometry)` returns; with `partFileSink` the download
+   * keeps a journal and `opts.resume` continues an interrupted one.
+   */
+  download(name: string, makeSink: MakeSink, opts: CopyOptions = {}): Promise<CopyStats> {
     return this.timed(() => downloadFile(this.rpc, name, makeSink, opts));
   }
 

@@ -19,7 +19,7 @@ export interface CopyOptions {
   blockBytes?: number;
   /** Blocks in flight (default TRANSFER_LIMITS.DEFAULT_WINDOW_BLOCKS). */
   windowBlocks?: number;
-  /** Continue a partial upload (send only what the server's journal lacks). */
+  /** Continue a partial copy: an upload sends only what the server's journal lacks, a download into a part file asks only for what its journal lacks. */
   resume?: boolean;
   /** Check the whole-file xxhash64 (default true). Per-block hashes are always checked. */
   verify?: boolean;

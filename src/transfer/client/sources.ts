@@ -130,13 +130,17 @@ export async function fileSink(path: string, sizeBytes: number): Promise<Downloa
 const HOST_NAME_MAX_BYTES = 255;
 
 /**
- * The temporary name of a download of `base`: `.BASE.ferry-part`, or, when that would pass the
- * host's NAME_MAX (a target name of 242 bytes or more), `.HASH.ferry-part` with BASE's xxhash64.
+ * The stem of a download's hidden files beside its target (`.STEM.ferry-part`, `.STEM.ferry-journal`,
+ * `.STEM.ferry-journal.tmp`): BASE itself, or, when the longest of those names would pass the host's
+ * NAME_MAX (a target name of 237 bytes or more), BASE's xxhash64 in hex.
  */
+export function downloadTempStem(base: string): string {
+  if (Buffer.byteLength(`.${base}.ferry-journal.tmp`, 'utf8') <= HOST_NAME_MAX_BYTES) return base;
+  return xxh64(Buffer.from(base, 'utf8')).toString(16).padStart(16, '0');
+}
+
 function partNameOf(base: string): string {
-  const plain = `.${base}.ferry-part`;
-  if (Buffer.byteLength(plain, 'utf8') <= HOST_NAME_MAX_BYTES) return plain;
-  return `.${xxh64(Buffer.from(base, 'utf8')).toString(16).padStart(16, '0')}.ferry-part`;
+  return `.${downloadTempStem(base)}.ferry-part`;
 }
 
 /** A memory buffer as a download sink (the demo and tests). */

@@ -40,7 +40,9 @@ interface UploadRun {
   verified: Bitmap;
   hasher: InOrderHasher | null;
   nextIndex: number;
-  readLock: Promise<void>;
+  /** The read lock (see lockRead) and the slots waiting for it. */
+  reading: boolean;
+  readWaiters: Array<() => void>;
   pacer: Pacer;
   opts: CopyOptions;
   bytesDone: number;
@@ -80,7 +82,8 @@ export async function uploadOffset(
     verified,
     hasher: opts.verify === false ? null : new InOrderHasher(),
     nextIndex: 0,
-    readLock: Promise.resolve(),
+    reading: false,
+    readWaiters: [],
     pacer: new Pacer(opts.rateBytesPerSec, opts.clock ?? systemClock),
     opts,
     bytesDone: verifiedBytes(verified, blockBytes, source.sizeBytes),
@@ -127,82 +130,129 @@ function verifiedBytes(v: Bitmap, blockBytes: number, sizeBytes: number): number
   return v.count * blockBytes - (v.has(last) ? v.size * blockBytes - sizeBytes : 0);
 }
 
-/** Takes the next block under the read lock: reads it (hashing in order); skips verified ones. */
-async function nextBlock(run: UploadRun, buf: Buffer): Promise<{ index: number; length: number } | null> {
-  const prev = run.readLock;
-  let release!: () => void;
-  run.readLock = new Promise<void>((r) => (release = r));
-  await prev;
-  try {
-    while (run.nextIndex < run.blockCount && run.failed === null) {
-      const index = run.nextIndex++;
-      const offset = index * run.blockBytes;
-      const length = Math.min(run.blockBytes, run.source.sizeBytes - offset);
-      const data = buf.subarray(BLOCK_HEADER_BYTES, BLOCK_HEADER_BYTES + length);
-      const skip = run.verified.has(index);
-      if (skip && !run.hasher) continue;
-      const n = await run.source.readInto(offset, data);
-      if (n !== length)
-        throw new FerryError(
-          'IO_ERROR',
-          `the source shrank while being copied (short read at ${offset}): copy again`,
-        );
-      run.hasher?.offer(offset, data);
-      if (!skip) return { index, length };
-    }
+/**
+ * The read lock: the source is read in block order by one slot at a time. Taking a free lock
+ * allocates nothing; a slot that finds it taken waits in line.
+ */
+function lockRead(run: UploadRun): Promise<void> | null {
+  if (!run.reading) {
+    run.reading = true;
     return null;
-  } finally {
-    release();
   }
+  return new Promise<void>((r) => run.readWaiters.push(r));
+}
+
+/** Hands the read lock to the next slot in line, or frees it. */
+function unlockRead(run: UploadRun): void {
+  const next = run.readWaiters.shift();
+  if (next) next();
+  else run.reading = false;
+}
+
+/** A reply to UPLOAD_BLOCK carries nothing to consume. */
+const IGNORE_REPLY = (): undefined => undefined;
+
+/**
+ * One slot of the window: its pooled message buffer, the block it holds, and its request builder
+ * made once (nothing is allocated per block on this path but what the transport needs).
+ */
+class Sender {
+  private index = 0;
+  private offset = 0;
+  private length = 0;
+  private hash = 0n;
+
+  constructor(
+    private readonly run: UploadRun,
+    private readonly buf: Buffer,
+  ) {}
+
+  async loop(): Promise<void> {
+    const run = this.run;
+    for (;;) {
+      checkAborted(run.opts.signal);
+      if (!(await this.next())) return;
+      await this.send();
+      run.bytesDone += this.length;
+      run.opts.onProgress?.({ bytesDone: run.bytesDone, bytesTotal: run.source.sizeBytes });
+    }
+  }
+
+  private data(): Buffer {
+    return this.buf.subarray(BLOCK_HEADER_BYTES, BLOCK_HEADER_BYTES + this.length);
+  }
+
+  /** Takes the next block under the read lock: reads it (hashing in order); skips verified ones. */
+  private async next(): Promise<boolean> {
+    const run = this.run;
+    const wait = lockRead(run);
+    if (wait) await wait;
+    try {
+      while (run.nextIndex < run.blockCount && run.failed === null) {
+        this.index = run.nextIndex++;
+        this.offset = this.index * run.blockBytes;
+        this.length = Math.min(run.blockBytes, run.source.sizeBytes - this.offset);
+        const skip = run.verified.has(this.index);
+        if (skip && !run.hasher) continue;
+        const data = this.data();
+        const n = await run.source.readInto(this.offset, data);
+        if (n !== this.length)
+          throw new FerryError(
+            'IO_ERROR',
+            `the source shrank while being copied (short read at ${this.offset}): copy again`,
+          );
+        run.hasher?.offer(this.offset, data);
+        if (!skip) return true;
+      }
+      return false;
+    } finally {
+      unlockRead(run);
+    }
+  }
+
+  private async send(): Promise<void> {
+    const run = this.run;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) {
+        // read again: the bytes in the buffer are the suspects
+        const n = await run.source.readInto(this.offset, this.data());
+        if (n !== this.length) throw sourceShrank();
+      }
+      await run.pacer.take(this.length);
+      this.hash = xxh64(this.data());
+      try {
+        await run.rpc.request('UPLOAD_BLOCK', this.build, 'unordered', IGNORE_REPLY);
+        run.bytesMoved += this.length;
+        if (attempt === 0) run.blocksSent++;
+        else run.blocksResent++;
+        return;
+      } catch (err) {
+        if (!isFerryError(err, 'HASH_MISMATCH') || attempt >= MAX_BLOCK_RESENDS) throw err;
+      }
+    }
+  }
+
+  private readonly build = (requestId: number): Uint8Array[] => {
+    writeBlockHeader(
+      this.buf,
+      MESSAGES.UPLOAD_BLOCK.type,
+      requestId,
+      this.run.transferId,
+      this.offset,
+      this.hash,
+    );
+    return [this.buf.subarray(0, BLOCK_HEADER_BYTES + this.length)];
+  };
 }
 
 async function worker(run: UploadRun, pool: BufferPool): Promise<void> {
   const buf = pool.acquire();
   if (!buf) throw new FerryError('INTERNAL', 'upload buffer pool smaller than its window');
   try {
-    for (;;) {
-      checkAborted(run.opts.signal);
-      const next = await nextBlock(run, buf);
-      if (!next) return;
-      await sendBlock(run, buf, next.index, next.length);
-      run.bytesDone += next.length;
-      run.opts.onProgress?.({ bytesDone: run.bytesDone, bytesTotal: run.source.sizeBytes });
-    }
+    await new Sender(run, buf).loop();
   } catch (err) {
     run.failed ??= err;
   } finally {
     pool.release(buf);
-  }
-}
-
-async function sendBlock(run: UploadRun, buf: Buffer, index: number, length: number): Promise<void> {
-  const offset = index * run.blockBytes;
-  const data = buf.subarray(BLOCK_HEADER_BYTES, BLOCK_HEADER_BYTES + length);
-  const message = buf.subarray(0, BLOCK_HEADER_BYTES + length);
-  for (let attempt = 0; ; attempt++) {
-    if (attempt > 0) {
-      // read again: the bytes in the buffer are the suspects
-      const n = await run.source.readInto(offset, data);
-      if (n !== length) throw sourceShrank();
-    }
-    await run.pacer.take(length);
-    const hash = xxh64(data);
-    try {
-      await run.rpc.request(
-        'UPLOAD_BLOCK',
-        (requestId) => {
-          writeBlockHeader(buf, MESSAGES.UPLOAD_BLOCK.type, requestId, run.transferId, offset, hash);
-          return [message];
-        },
-        'unordered',
-        () => undefined,
-      );
-      run.bytesMoved += length;
-      if (attempt === 0) run.blocksSent++;
-      else run.blocksResent++;
-      return;
-    } catch (err) {
-      if (!isFerryError(err, 'HASH_MISMATCH') || attempt >= MAX_BLOCK_RESENDS) throw err;
-    }
   }
 }

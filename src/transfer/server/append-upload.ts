@@ -100,7 +100,7 @@ export class AppendUpload extends UploadSession<AppendParams> {
     this.chunksUnjournaled++;
     this.scheduleFlush();
     // acknowledged chunks not yet durable stay bounded (see JOURNAL_MAX_UNJOURNALED_BLOCKS)
-    await this.boundUnjournaled();
+    if (this.overUnjournaledBound()) await this.boundUnjournaled();
   }
 
   private checkOpen(): void {

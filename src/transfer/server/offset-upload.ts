@@ -119,7 +119,7 @@ export class OffsetUpload extends UploadSession<OffsetUploadParams> {
     this.pending.push(index);
     this.hashInOrder(offset, data);
     this.scheduleFlush();
-    await this.boundUnjournaled();
+    if (this.overUnjournaledBound()) await this.boundUnjournaled();
   }
 
   private checkOpen(): void {

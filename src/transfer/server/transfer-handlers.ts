@@ -148,7 +148,7 @@ async function sendRead(
   offset: number,
   length: number,
 ): Promise<void> {
-  const buf = await s.readPool.acquire();
+  const buf = s.readPool.tryAcquire() ?? (await s.readPool.acquire());
   let handed = false;
   try {
     const data = buf.subarray(READ_REPLY_HEADER_BYTES, READ_REPLY_HEADER_BYTES + length);
@@ -157,7 +157,7 @@ async function sendRead(
     const handle = await s.send(session.peer, [buf.subarray(0, READ_REPLY_HEADER_BYTES), data]);
     if (handle) {
       handed = true;
-      const release = (): void => s.readPool.release(buf);
+      const release = s.readPool.releaser(buf);
       handle.received.then(release, release);
     }
   } finally {

@@ -91,12 +91,15 @@ export abstract class UploadSession<P extends UploadParams = UploadParams> {
    * not yet durable, so a crash can cost a resume at most that many acknowledged ones.
    */
   protected async boundUnjournaled(): Promise<void> {
-    while (
+    while (this.overUnjournaledBound()) await (this.flushing ?? this.flushJournal());
+  }
+
+  /** True while acknowledgements must wait for the journal (checked before awaiting, per block). */
+  protected overUnjournaledBound(): boolean {
+    return (
       this.unjournaled + this.flushingCount > TRANSFER_LIMITS.JOURNAL_MAX_UNJOURNALED_BLOCKS &&
       !this.flushStopped
-    ) {
-      await (this.flushing ?? this.flushJournal());
-    }
+    );
   }
 
   /** fsync the data, then record the entries verified before it in the journal. */
