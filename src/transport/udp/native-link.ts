@@ -67,6 +67,9 @@ export class NativeLink implements DatagramLink {
   closed = false;
   /** Datagrams dropped because the batch was full while the socket was (counted as lost). */
   droppedFull = 0;
+  /** Batches the socket refused outright (dropped as lost) and the last reason. */
+  failedBatches = 0;
+  lastError: string | null = null;
 
   constructor(
     private readonly socket: NativeUdpSocket,
@@ -161,7 +164,15 @@ export class NativeLink implements DatagramLink {
     if (this.blocked || this.closed) return;
     const batch = this.batch;
     if (batch.length === 0) return;
-    const n = this.socket.sendBatch(batch);
+    let n: number;
+    try {
+      n = this.socket.sendBatch(batch);
+    } catch (err) {
+      // a defect (the batch was checked as it was built): the data path drops it as loss, never throws
+      this.failedBatches++;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      n = batch.length;
+    }
     this.releaseTaken(n);
     if (batch.length > 0) {
       this.blocked = true;
