@@ -49,10 +49,10 @@ import {
 } from './endpoint-base.js';
 
 /**
- * Whether `socket: 'auto'` picks the native socket when the addon loaded (else dgram unless
- * FERRY_SOCKET asks for native).
+ * Whether `socket: 'auto'` picks the native socket when the addon loaded (false: dgram unless
+ * FERRY_SOCKET asks for native). True since the native path passed every transport test.
  */
-const AUTO_PREFERS_NATIVE = false;
+const AUTO_PREFERS_NATIVE = true;
 
 export interface EndpointOptions {
   /** Address to bind: IPv4 or IPv6 literal. Default '127.0.0.1'. */
