@@ -71,6 +71,14 @@ export function formatEndpointStats(
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k} ${n}`);
   lines.push(`  dropped: ${drops.length > 0 ? drops.join(', ') : 'none'}`);
+  const io = stats.socket;
+  if (io)
+    lines.push(
+      `  socket: ${io.kind}, gso ${io.gso ? 'on' : 'off'}, gro ${io.gro ? 'on' : 'off'}, ` +
+        `${io.sendSyscalls} send calls (${fmt(io.datagramsPerSend)} datagrams each), ` +
+        `${io.receiveSyscalls} receive calls (${fmt(io.datagramsPerReceive)} datagrams each)` +
+        (io.droppedQueueFull > 0 ? `, ${io.droppedQueueFull} dropped on a full queue` : ''),
+    );
   lines.push(`  totals: ${peerLine(stats.totals)}`);
   for (const p of peers) lines.push(`  peer ${p.id} (${p.state}): ${peerLine(p.stats)}`);
   return lines.join('\n');

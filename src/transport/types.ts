@@ -95,6 +95,29 @@ export interface EndpointStats {
   };
   peers: number;
   totals: PeerStats;
+  /** UDP only: which socket runs (chosen at start-up) and how many datagrams each system call moved. */
+  socket?: SocketPathStats;
+}
+
+/**
+ * The UDP socket path: `js` is node:dgram (one system call per datagram), `native` the addon's
+ * batched socket (sendmmsg with GSO runs, recvmmsg with GRO).
+ */
+export interface SocketPathStats {
+  kind: 'js' | 'native';
+  /** UDP GSO (segmented sends) and GRO (coalesced receives) are on. */
+  gso: boolean;
+  gro: boolean;
+  /** System calls that sent, datagrams sent (GSO segments each), and datagrams per call. */
+  sendSyscalls: number;
+  sentDatagrams: number;
+  datagramsPerSend: number;
+  /** System calls that received, datagrams received (GRO segments each), and datagrams per call. */
+  receiveSyscalls: number;
+  receivedDatagrams: number;
+  datagramsPerReceive: number;
+  /** Datagrams dropped (as lost) because the send batch was full while the socket buffer was. */
+  droppedQueueFull: number;
 }
 
 export type MessageState = 'queued' | 'sending' | 'received' | 'delivered' | 'failed';

@@ -19,6 +19,7 @@ import {
   type TransportKind,
 } from '../../src/index.js';
 import { prng } from './seed.js';
+import { checkSocket, type SocketChoice } from './transport.js';
 
 export const MESSAGES = 10_000;
 const MiB = 1 << 20;
@@ -61,6 +62,8 @@ export interface ExchangeOptions<K extends TransportKind = 'udp'> {
   /** Impairment for both endpoints' receive paths (the seed is appended per endpoint); UDP only. */
   impair?: string;
   config?: string;
+  /** UDP socket path (endpoint option `socket`; checked from stats). */
+  socket?: SocketChoice;
 }
 
 export interface ExchangeResult<K extends TransportKind = 'udp'> {
@@ -91,8 +94,14 @@ export async function runExchange<K extends TransportKind = 'udp'>(
 
   const impair = (n: number): string | null => (opts.impair ? `${opts.impair},seed=${seed + n}` : null);
   const create = async (n: number): Promise<EndpointOf[K]> => {
-    const ep = await createEndpoint({ transport: opts.transport, impair: impair(n), config: opts.config });
+    const ep = await createEndpoint({
+      transport: opts.transport,
+      impair: impair(n),
+      config: opts.config,
+      ...(opts.socket ? { socket: opts.socket } : {}),
+    });
     t.teardown(() => ep.close());
+    checkSocket(ep, opts.socket);
     return ep as EndpointOf[K];
   };
   const receiver = await create(1);

@@ -10,7 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { type EndpointStats, type Peer, type TransportKind } from '../../src/index.js';
 import { prng, testSeed } from './seed.js';
-import { openEndpoint, type AnyEndpoint } from './transport.js';
+import { openEndpoint, type AnyEndpoint, type SocketChoice } from './transport.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -42,12 +42,17 @@ export interface FuzzTarget {
 export async function fuzzTarget(
   t: ExecutionContext,
   transport: TransportKind,
-  opts: { secret?: Buffer } = {},
+  opts: { secret?: Buffer; socket?: SocketChoice } = {},
 ): Promise<FuzzTarget> {
   const seed = testSeed();
   t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
-  const server = await openEndpoint(t, transport, { secret: opts.secret, config: 'handshakeTimeoutMs=300' });
-  const client = await openEndpoint(t, transport, { secret: opts.secret });
+  const { socket } = opts;
+  const server = await openEndpoint(t, transport, {
+    secret: opts.secret,
+    socket,
+    config: 'handshakeTimeoutMs=300',
+  });
+  const client = await openEndpoint(t, transport, { secret: opts.secret, socket });
   const got: FuzzTarget['got'] = [];
   server.onMessage((m) => void got.push({ from: m.peer.id, payload: Buffer.from(m.payload) }));
   const peer = await client.connect(server.address);

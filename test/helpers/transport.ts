@@ -18,9 +18,55 @@ import {
   type PeerStats,
   type TransportKind,
 } from '../../src/index.js';
+import { nativeUdpStatus } from '../../src/transport/native/addon.js';
 
 /** Every transport behind the MessageEndpoint contract: a shared test runs once per entry. */
 export const TRANSPORTS = ['udp', 'tcp'] as const satisfies readonly TransportKind[];
+
+/**
+ * Both UDP socket paths (the endpoint option `socket`): a parameterised UDP test runs once per entry.
+ * Native cases check that the native socket really runs (`endpoint`/`openEndpoint` assert it from
+ * stats). Without the addon they are skipped, unless FERRY_REQUIRE_NATIVE=1: then they run and fail
+ * with the loader's reason, so CI cannot pass on the fallback alone.
+ */
+export const SOCKETS = ['js', 'native'] as const;
+export type SocketChoice = (typeof SOCKETS)[number];
+
+/** A transport and, for UDP, a socket path; `name` is the test title's prefix ('udp' is the js path). */
+export interface TransportCase {
+  transport: TransportKind;
+  socket?: SocketChoice;
+  name: string;
+}
+
+/** UDP over each socket path, then TCP. */
+export const TRANSPORT_CASES: readonly TransportCase[] = [
+  { transport: 'udp', socket: 'js', name: 'udp' },
+  { transport: 'udp', socket: 'native', name: 'udp native' },
+  { transport: 'tcp', name: 'tcp' },
+];
+
+/** Whether the cases of `socket` run here (see SOCKETS); false means: register them as skipped. */
+export function socketRuns(socket: SocketChoice | undefined): boolean {
+  if (socket !== 'native') return true;
+  return nativeUdpStatus().available || process.env.FERRY_REQUIRE_NATIVE === '1';
+}
+
+/** ava's `test` (or `test.serial`) for a case of `socket`, or its `skip` when the case cannot run here. */
+export function testFor<T extends { skip: unknown }>(base: T, socket: SocketChoice | undefined): T {
+  return (socketRuns(socket) ? base : base.skip) as T;
+}
+
+/** Throws unless `ep` runs on the socket path `socket` asked for (from its stats). */
+export function checkSocket(
+  ep: { stats(): { socket?: { kind: string } } },
+  socket: SocketChoice | undefined,
+): void {
+  if (socket === undefined) return;
+  const kind = ep.stats().socket?.kind;
+  if (kind !== socket)
+    throw new Error(`asked for the ${socket} UDP socket, the endpoint runs ${kind ?? 'none'}`);
+}
 
 /** What `createEndpoint` returns, with each class's own extras (incarnation, memoryStats). */
 export type AnyEndpoint = Endpoint | TcpEndpoint;
@@ -48,8 +94,15 @@ export async function openEndpoint(
   transport: TransportKind,
   opts: OpenOptions = {},
 ): Promise<AnyEndpoint> {
-  const ep = (await createEndpoint({ transport, impair: null, ...opts })) as AnyEndpoint;
+  const { socket, ...rest } = opts;
+  const ep = (await createEndpoint({
+    transport,
+    impair: null,
+    ...(transport === 'udp' && socket ? { socket } : {}),
+    ...rest,
+  })) as AnyEndpoint;
   t.teardown(() => ep.close());
+  if (transport === 'udp') checkSocket(ep, socket === 'js' || socket === 'native' ? socket : undefined);
   return ep;
 }
 
@@ -57,6 +110,7 @@ export async function openEndpoint(
 export async function endpoint(t: ExecutionContext, opts: EndpointOptions = {}): Promise<Endpoint> {
   const ep = await Endpoint.create({ impair: null, ...opts });
   t.teardown(() => ep.close());
+  checkSocket(ep, opts.socket === 'js' || opts.socket === 'native' ? opts.socket : undefined);
   return ep;
 }
 

@@ -8,6 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import type { SendHandle } from '../../src/transport/types.js';
 import { prng, testSeed } from '../helpers/seed.js';
+import { checkSocket, SOCKETS, testFor, type SocketChoice } from '../helpers/transport.js';
 
 const MESSAGES = 1000;
 const SIZE_BYTES = 64;
@@ -25,13 +26,21 @@ interface Run {
  * Sends `rounds` bursts of MESSAGES small messages, each burst in one synchronous loop, and checks
  * what arrives.
  */
-async function burst(t: ExecutionContext, impair: string | null, seed: number, rounds = 1): Promise<Run> {
+async function burst(
+  t: ExecutionContext,
+  socket: SocketChoice,
+  impair: string | null,
+  seed: number,
+  rounds = 1,
+): Promise<Run> {
   const total = rounds * MESSAGES;
   const rand = prng(seed);
-  const receiver = await Endpoint.create({ impair: impair && `${impair},seed=${seed + 1}` });
+  const receiver = await Endpoint.create({ socket, impair: impair && `${impair},seed=${seed + 1}` });
   t.teardown(() => receiver.close());
-  const sender = await Endpoint.create({ impair: impair && `${impair},seed=${seed + 2}` });
+  const sender = await Endpoint.create({ socket, impair: impair && `${impair},seed=${seed + 2}` });
   t.teardown(() => sender.close());
+  checkSocket(receiver, socket);
+  checkSocket(sender, socket);
   const fifo = Array.from({ length: total }, () => rand() < 0.5);
   const payloads = Array.from({ length: total }, (_, i) => {
     const b = Buffer.alloc(SIZE_BYTES);
@@ -81,24 +90,38 @@ function checkExactlyOnce(t: ExecutionContext, run: Run, seed: number): void {
   t.deepEqual(wrong, [], `seed ${seed}: every message exactly once`);
 }
 
-test(`${MESSAGES} messages of ${SIZE_BYTES} B sent in one turn travel in far fewer packets, exactly once, intact, FIFO in order`, async (t) => {
-  const seed = testSeed();
-  t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
-  const run = await burst(t, null, seed);
-  checkExactlyOnce(t, run, seed);
-  // 18 records of 76 B fit a 1452-byte packet: about 56 DATA packets, plus a few acks and probes
-  t.true(
-    run.packetsSent < MESSAGES / 8,
-    `seed ${seed}: ${run.packetsSent} packets for ${MESSAGES} messages (several messages per packet)`,
-  );
-});
+for (const socket of SOCKETS) {
+  const on = socket === 'js' ? '' : `${socket} socket: `;
 
-test('coalesced packets lost (10 %), duplicated and reordered still deliver every message exactly once, FIFO in order', async (t) => {
-  const seed = testSeed();
-  t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
-  // 5 bursts: some 300 DATA packets and their acks, so losses are certain (0.9^300 < 1e-13)
-  const run = await burst(t, 'loss=0.1,dup=0.05,reorder=0.05', seed, 5);
-  checkExactlyOnce(t, run, seed);
-  t.true(run.droppedLoss > 0, `seed ${seed}: the impairment really dropped datagrams`);
-  t.true(run.packetsSent < (5 * MESSAGES) / 2, `seed ${seed}: ${run.packetsSent} packets, still coalesced`);
-});
+  testFor(test, socket)(
+    `${on}${MESSAGES} messages of ${SIZE_BYTES} B sent in one turn travel in far fewer packets, exactly once, intact, FIFO in order`,
+    async (t) => {
+      const seed = testSeed();
+      t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+      const run = await burst(t, socket, null, seed);
+      checkExactlyOnce(t, run, seed);
+      // 18 records of 76 B fit a 1452-byte packet: about 56 DATA packets, plus a few acks and probes
+      t.true(
+        run.packetsSent < MESSAGES / 8,
+        `seed ${seed}: ${run.packetsSent} packets for ${MESSAGES} messages (several messages per packet)`,
+      );
+    },
+  );
+
+  testFor(test, socket)(
+    on +
+      'coalesced packets lost (10 %), duplicated and reordered still deliver every message exactly once, FIFO in order',
+    async (t) => {
+      const seed = testSeed();
+      t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+      // 5 bursts: some 300 DATA packets and their acks, so losses are certain (0.9^300 < 1e-13)
+      const run = await burst(t, socket, 'loss=0.1,dup=0.05,reorder=0.05', seed, 5);
+      checkExactlyOnce(t, run, seed);
+      t.true(run.droppedLoss > 0, `seed ${seed}: the impairment really dropped datagrams`);
+      t.true(
+        run.packetsSent < (5 * MESSAGES) / 2,
+        `seed ${seed}: ${run.packetsSent} packets, still coalesced`,
+      );
+    },
+  );
+}

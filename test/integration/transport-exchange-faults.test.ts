@@ -1,24 +1,38 @@
 import test from 'ava';
 import { runExchange } from '../helpers/exchange.js';
 import { testSeed } from '../helpers/seed.js';
+import { SOCKETS, testFor } from '../helpers/transport.js';
 
-test.serial('10 000 messages arrive exactly once under 5 % duplication', async (t) => {
-  const { receiver } = await runExchange(t, { seed: testSeed(), impair: 'dup=0.05' });
-  t.true(receiver.impairmentStats()!.duplicated > 0);
-  t.true(receiver.stats().totals.duplicates > 0, 'duplicates were seen and suppressed');
-});
+for (const socket of SOCKETS) {
+  const on = socket === 'js' ? '' : `${socket} socket: `;
 
-test.serial('10 000 messages arrive exactly once and in FIFO order under 5 % reordering', async (t) => {
-  const { receiver } = await runExchange(t, { seed: testSeed(), impair: 'reorder=0.05' });
-  t.true(receiver.impairmentStats()!.reordered > 0);
-});
+  testFor(test.serial, socket)(
+    on + '10 000 messages arrive exactly once under 5 % duplication',
+    async (t) => {
+      const { receiver } = await runExchange(t, { seed: testSeed(), socket, impair: 'dup=0.05' });
+      t.true(receiver.impairmentStats()!.duplicated > 0);
+      t.true(receiver.stats().totals.duplicates > 0, 'duplicates were seen and suppressed');
+    },
+  );
 
-test.serial('10 000 messages arrive intact under 1 % corruption', async (t) => {
-  const { receiver } = await runExchange(t, { seed: testSeed(), impair: 'corrupt=0.01' });
-  t.true(receiver.impairmentStats()!.corrupted > 0);
-  t.true(receiver.stats().dropped.badChecksum > 0, 'corrupted datagrams were caught by the checksum');
-});
+  testFor(test.serial, socket)(
+    on + '10 000 messages arrive exactly once and in FIFO order under 5 % reordering',
+    async (t) => {
+      const { receiver } = await runExchange(t, { seed: testSeed(), socket, impair: 'reorder=0.05' });
+      t.true(receiver.impairmentStats()!.reordered > 0);
+    },
+  );
 
-test.serial('10 000 messages arrive exactly once under 20 ms ± 10 ms delay', async (t) => {
-  await runExchange(t, { seed: testSeed(), impair: 'delayMs=20,jitterMs=10' });
-});
+  testFor(test.serial, socket)(on + '10 000 messages arrive intact under 1 % corruption', async (t) => {
+    const { receiver } = await runExchange(t, { seed: testSeed(), socket, impair: 'corrupt=0.01' });
+    t.true(receiver.impairmentStats()!.corrupted > 0);
+    t.true(receiver.stats().dropped.badChecksum > 0, 'corrupted datagrams were caught by the checksum');
+  });
+
+  testFor(test.serial, socket)(
+    on + '10 000 messages arrive exactly once under 20 ms ± 10 ms delay',
+    async (t) => {
+      await runExchange(t, { seed: testSeed(), socket, impair: 'delayMs=20,jitterMs=10' });
+    },
+  );
+}

@@ -20,6 +20,7 @@ import {
   writeFrameHeader,
 } from '../helpers/raw-tcp.js';
 import { encodeHello, encodePacket, PacketType, rawUdp, type PacketFields } from '../helpers/raw-udp.js';
+import { SOCKETS, testFor } from '../helpers/transport.js';
 
 const DATAGRAMS = 100_000;
 const CONNECTIONS = 2000;
@@ -175,29 +176,31 @@ function plain(to: PeerAddress, stream: Buffer, rand: () => number): Promise<voi
   });
 }
 
-test.serial(
-  'udp: 100 000 random and mutated datagrams: nothing delivered, endpoint intact, memory back',
-  async (t) => {
-    const target = await fuzzTarget(t, 'udp');
-    const { server, rand } = target;
-    const raw = await rawUdp(t, { sendBufferSize: 4 << 20 });
-    raw.socket.on('message', () => {}); // RESETs and CHALLENGEs come back; ignore them
-    for (let i = 0; i < DATAGRAMS; i++) {
-      const d = fuzzDatagram(rand);
-      // paced so the endpoint (same process) drains its socket: the point is what it does with them
-      if (i % 16 === 15) {
-        await raw.send(d, server.address);
-        await new Promise((resolve) => setImmediate(resolve));
-      } else raw.socket.send(d, server.address.port, server.address.host);
-    }
-    const received = server.stats().packetsReceived;
-    t.true(received > DATAGRAMS * 0.9, `received ${received}`);
-    await checkAfterFuzz(t, target, {
-      dropped: ['malformed', 'badChecksum', 'badVersion', 'unknownSession'],
-      ownSessions: false,
-    });
-  },
-);
+for (const socket of SOCKETS) {
+  testFor(test.serial, socket)(
+    `udp${socket === 'js' ? '' : ` (${socket} socket)`}: 100 000 random and mutated datagrams: nothing delivered, endpoint intact, memory back`,
+    async (t) => {
+      const target = await fuzzTarget(t, 'udp', { socket });
+      const { server, rand } = target;
+      const raw = await rawUdp(t, { sendBufferSize: 4 << 20 });
+      raw.socket.on('message', () => {}); // RESETs and CHALLENGEs come back; ignore them
+      for (let i = 0; i < DATAGRAMS; i++) {
+        const d = fuzzDatagram(rand);
+        // paced so the endpoint (same process) drains its socket: the point is what it does with them
+        if (i % 16 === 15) {
+          await raw.send(d, server.address);
+          await new Promise((resolve) => setImmediate(resolve));
+        } else raw.socket.send(d, server.address.port, server.address.host);
+      }
+      const received = server.stats().packetsReceived;
+      t.true(received > DATAGRAMS * 0.9, `received ${received}`);
+      await checkAfterFuzz(t, target, {
+        dropped: ['malformed', 'badChecksum', 'badVersion', 'unknownSession'],
+        ownSessions: false,
+      });
+    },
+  );
+}
 
 test.serial(
   'tcp: random and mutated frame streams on 2000 connections: nothing unauthenticated delivered, endpoint intact, memory back',

@@ -5,12 +5,14 @@
  * is one transport's own: UDP's packet size up to the largest datagram, TCP's socket write queue as
  * a back-pressure limit of its own.
  */
-import test, { type ExecutionContext } from 'ava';
+import ava, { type ExecutionContext } from 'ava';
 import type { PeerStateChange } from '../../src/index.js';
 import {
   openEndpoint,
   tick,
-  TRANSPORTS,
+  SOCKETS,
+  testFor,
+  TRANSPORT_CASES,
   waitFor,
   type AnyEndpoint,
   type OpenOptions,
@@ -18,11 +20,12 @@ import {
 
 const until = (what: string, ok: () => boolean): Promise<true> => waitFor(what, () => ok() || undefined);
 
-for (const transport of TRANSPORTS) {
+for (const { transport, socket, name } of TRANSPORT_CASES) {
   const endpoint = (t: ExecutionContext, opts?: OpenOptions): Promise<AnyEndpoint> =>
-    openEndpoint(t, transport, opts);
+    openEndpoint(t, transport, { socket, ...opts });
+  const test = testFor(ava, socket);
 
-  test(`${transport}: connect pins a session; each side names the other by its listening address; either side finds the same session`, async (t) => {
+  test(`${name}: connect pins a session; each side names the other by its listening address; either side finds the same session`, async (t) => {
     const server = await endpoint(t);
     const client = await endpoint(t);
     const changes: PeerStateChange[] = [];
@@ -51,7 +54,7 @@ for (const transport of TRANSPORTS) {
     t.is(info!.remoteIncarnation, server.incarnation);
   });
 
-  test(`${transport}: messages from pieces, both modes, to several peers at once; state queries by id and by peer`, async (t) => {
+  test(`${name}: messages from pieces, both modes, to several peers at once; state queries by id and by peer`, async (t) => {
     const a = await endpoint(t);
     const b = await endpoint(t);
     const c = await endpoint(t);
@@ -83,7 +86,7 @@ for (const transport of TRANSPORTS) {
     t.throws(() => a.send(pb, ['nope' as never]), { code: 'INVALID_ARGUMENT' } as never);
   });
 
-  test(`${transport}: trySend returns statuses at the limits; send throws the same codes; received comes before delivered; writable resolves on drain`, async (t) => {
+  test(`${name}: trySend returns statuses at the limits; send throws the same codes; received comes before delivered; writable resolves on drain`, async (t) => {
     const a = await endpoint(t, {
       config: 'maxQueuedMessages=2,maxMessageBytes=1KiB,maxReassemblyBytes=1KiB',
     });
@@ -116,7 +119,7 @@ for (const transport of TRANSPORTS) {
     await second.delivered;
   });
 
-  test(`${transport}: queue bytes: a message that does not fit waits; writable resolves when it fits, not before`, async (t) => {
+  test(`${name}: queue bytes: a message that does not fit waits; writable resolves when it fits, not before`, async (t) => {
     const a = await endpoint(t, { config: 'maxQueuedBytes=100KiB' });
     const b = await endpoint(t);
     const release: (() => void)[] = [];
@@ -136,7 +139,7 @@ for (const transport of TRANSPORTS) {
     for (const r of release) r();
   });
 
-  test(`${transport}: disconnect closes both sides and fails what was in flight with NOT_CONNECTED; then NOT_CONNECTED and CLOSED`, async (t) => {
+  test(`${name}: disconnect closes both sides and fails what was in flight with NOT_CONNECTED; then NOT_CONNECTED and CLOSED`, async (t) => {
     const a = await endpoint(t);
     const b = await endpoint(t);
     const bChanges: PeerStateChange[] = [];
@@ -161,7 +164,7 @@ for (const transport of TRANSPORTS) {
     await t.throwsAsync(a.writable(peer), { code: 'CLOSED' } as never);
   });
 
-  test(`${transport}: a blacklisted address loses its session and is refused until unblacklisted`, async (t) => {
+  test(`${name}: a blacklisted address loses its session and is refused until unblacklisted`, async (t) => {
     const server = await endpoint(t);
     const client = await endpoint(t, { config: 'handshakeTimeoutMs=1500' });
     const changes: PeerStateChange[] = [];
@@ -189,7 +192,7 @@ for (const transport of TRANSPORTS) {
     t.throws(() => client.blacklist({ host: 'nohost', port: 1 }), { code: 'INVALID_ARGUMENT' } as never);
   });
 
-  test(`${transport}: IPv6 loopback works end to end`, async (t) => {
+  test(`${name}: IPv6 loopback works end to end`, async (t) => {
     const a = await endpoint(t, { host: '::1' });
     const b = await endpoint(t, { host: '::1' });
     const got: Buffer[] = [];
@@ -203,7 +206,7 @@ for (const transport of TRANSPORTS) {
     t.throws(() => a.blacklist({ host: '127.0.0.1', port: 1 }), { code: 'INVALID_ARGUMENT' } as never);
   });
 
-  test(`${transport}: stats come as JSON and as text, per peer and in total`, async (t) => {
+  test(`${name}: stats come as JSON and as text, per peer and in total`, async (t) => {
     const a = await endpoint(t);
     const b = await endpoint(t);
     b.onMessage(() => {});
@@ -231,7 +234,7 @@ for (const transport of TRANSPORTS) {
     t.regex(a.formatStats(), /peer 127\.0\.0\.1:\d+ \(connected\): packetsSent \d+/);
   });
 
-  test(`${transport}: a message not delivered within messageTimeoutMs fails its promises with MESSAGE_TIMEOUT`, async (t) => {
+  test(`${name}: a message not delivered within messageTimeoutMs fails its promises with MESSAGE_TIMEOUT`, async (t) => {
     const a = await endpoint(t, { config: 'messageTimeoutMs=1000' });
     const b = await endpoint(t);
     b.onMessage(() => new Promise<void>(() => {})); // never finishes
@@ -243,7 +246,7 @@ for (const transport of TRANSPORTS) {
     t.is(a.messageState(h.messageId)?.errorCode, 'MESSAGE_TIMEOUT');
   });
 
-  test(`${transport}: messages that arrive before the application set a handler wait for it`, async (t) => {
+  test(`${name}: messages that arrive before the application set a handler wait for it`, async (t) => {
     const a = await endpoint(t);
     const b = await endpoint(t);
     const peer = await a.connect(b.address);
@@ -260,7 +263,7 @@ for (const transport of TRANSPORTS) {
     t.deepEqual(got.sort(), ['early', 'early too']);
   });
 
-  test(`${transport}: FIFO messages are handed over one at a time, in order, even with asynchronous handlers`, async (t) => {
+  test(`${name}: FIFO messages are handed over one at a time, in order, even with asynchronous handlers`, async (t) => {
     const a = await endpoint(t);
     const b = await endpoint(t);
     const order: number[] = [];
@@ -285,7 +288,7 @@ for (const transport of TRANSPORTS) {
     t.is(maxRunning, 1);
   });
 
-  test(`${transport}: two endpoints connecting to each other at once end up with one session each way`, async (t) => {
+  test(`${name}: two endpoints connecting to each other at once end up with one session each way`, async (t) => {
     for (let round = 0; round < 10; round++) {
       const a = await endpoint(t);
       const b = await endpoint(t);
@@ -308,7 +311,7 @@ for (const transport of TRANSPORTS) {
     }
   });
 
-  test(`${transport}: connecting to a port where nothing listens fails with HANDSHAKE_TIMEOUT and state dead`, async (t) => {
+  test(`${name}: connecting to a port where nothing listens fails with HANDSHAKE_TIMEOUT and state dead`, async (t) => {
     const a = await endpoint(t, { config: 'handshakeTimeoutMs=1500' });
     const b = await endpoint(t);
     const port = b.address.port;
@@ -317,7 +320,7 @@ for (const transport of TRANSPORTS) {
     t.is(a.peers({ includeInactive: true })[0]!.state, 'dead');
   });
 
-  test(`${transport}: an endpoint closes even when its peer stopped reading with data queued (the peer stays up)`, async (t) => {
+  test(`${name}: an endpoint closes even when its peer stopped reading with data queued (the peer stays up)`, async (t) => {
     const a = await endpoint(t);
     const b = await endpoint(t, { config: 'maxReassemblyBytes=64KiB,maxMessageBytes=64KiB' });
     b.onMessage(() => new Promise<void>(() => {})); // never finishes: b stops reading
@@ -348,57 +351,66 @@ for (const transport of TRANSPORTS) {
   });
 }
 
-test('tcp: a receiver that holds too much stops reading: the socket write queue fills and trySend says BACK_PRESSURED until it drains', async (t) => {
-  const a = await openEndpoint(t, 'tcp', { config: 'tcpWriteQueueBytes=64KiB' });
-  const b = await openEndpoint(t, 'tcp', { config: 'maxReassemblyBytes=64KiB,maxMessageBytes=64KiB' });
-  const release: (() => void)[] = [];
-  b.onMessage(() => new Promise<void>((resolve) => release.push(resolve)));
-  const peer = await a.connect(b.address);
-  const chunk = Buffer.alloc(60 * 1024, 7);
-  const handles = [];
-  let stalled = false;
-  // Send until the receiver's reading stops and every buffer on the way is full: then writable()
-  // stays pending (bounded: 2000 messages = 120 MiB would be far more than the buffers hold).
-  for (let i = 0; i < 2000 && !stalled; i++) {
-    const r = a.trySend(peer, chunk);
-    if (typeof r !== 'string') {
-      handles.push(r);
-      continue;
+ava(
+  'tcp: a receiver that holds too much stops reading: the socket write queue fills and trySend says BACK_PRESSURED until it drains',
+  async (t) => {
+    const a = await openEndpoint(t, 'tcp', { config: 'tcpWriteQueueBytes=64KiB' });
+    const b = await openEndpoint(t, 'tcp', { config: 'maxReassemblyBytes=64KiB,maxMessageBytes=64KiB' });
+    const release: (() => void)[] = [];
+    b.onMessage(() => new Promise<void>((resolve) => release.push(resolve)));
+    const peer = await a.connect(b.address);
+    const chunk = Buffer.alloc(60 * 1024, 7);
+    const handles = [];
+    let stalled = false;
+    // Send until the receiver's reading stops and every buffer on the way is full: then writable()
+    // stays pending (bounded: 2000 messages = 120 MiB would be far more than the buffers hold).
+    for (let i = 0; i < 2000 && !stalled; i++) {
+      const r = a.trySend(peer, chunk);
+      if (typeof r !== 'string') {
+        handles.push(r);
+        continue;
+      }
+      t.is(r, 'BACK_PRESSURED');
+      stalled = await Promise.race([a.writable(peer).then(() => false), tick(300).then(() => true)]);
     }
-    t.is(r, 'BACK_PRESSURED');
-    stalled = await Promise.race([a.writable(peer).then(() => false), tick(300).then(() => true)]);
-  }
-  t.true(stalled, 'the sender was held back');
-  t.true(handles.length < 1024, 'by the socket, not by the message window');
-  t.true(
-    b.memoryStats().heldBytes <= 64 * 1024 + chunk.length,
-    'the receiver held at most its limit and one message',
-  );
-  const w = a.writable(peer);
-  b.onMessage(() => {});
-  const drainAll = setInterval(() => {
-    for (const r of release.splice(0)) r();
-  }, 5);
-  t.teardown(() => clearInterval(drainAll));
-  await w;
-  await Promise.all(handles.map((h) => h.delivered));
-  t.is(a.stats().totals.messagesFailed, 0);
-});
+    t.true(stalled, 'the sender was held back');
+    t.true(handles.length < 1024, 'by the socket, not by the message window');
+    t.true(
+      b.memoryStats().heldBytes <= 64 * 1024 + chunk.length,
+      'the receiver held at most its limit and one message',
+    );
+    const w = a.writable(peer);
+    b.onMessage(() => {});
+    const drainAll = setInterval(() => {
+      for (const r of release.splice(0)) r();
+    }, 5);
+    t.teardown(() => clearInterval(drainAll));
+    await w;
+    await Promise.all(handles.map((h) => h.delivered));
+    t.is(a.stats().totals.messagesFailed, 0);
+  },
+);
 
-test('udp: loopback users may raise the packet size up to the largest UDP payload', async (t) => {
-  const a = await openEndpoint(t, 'udp', { config: 'packetBytes=65507' });
-  const b = await openEndpoint(t, 'udp', { config: 'packetBytes=9000' });
-  const got: Buffer[] = [];
-  b.onMessage((m) => void got.push(Buffer.from(m.payload)));
-  const peer = await a.connect(b.address);
-  // the session starts at pmtuStartBytes and probes up to the smaller maximum (one round trip here)
-  for (let i = 0; i < 500 && a.peers()[0]!.stats.packetBytes !== 9000; i++) await tick(10);
-  t.is(a.peers()[0]!.stats.packetBytes, 9000, 'probed up to the smaller of both packet sizes');
-  const big = Buffer.alloc(3 << 20);
-  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
-  await a.send(peer, big).delivered;
-  t.true(got[0]!.equals(big));
-  const sent = a.peers()[0]!.stats;
-  t.true(sent.bytesSent / sent.packetsSent > 8000, 'the session uses the smaller of both packet sizes');
-  t.true(sent.bytesSent / sent.packetsSent <= 9000);
-});
+for (const socket of SOCKETS) {
+  const on = socket === 'js' ? '' : ` (${socket} socket)`;
+  testFor(ava, socket)(
+    `udp${on}: loopback users may raise the packet size up to the largest UDP payload`,
+    async (t) => {
+      const a = await openEndpoint(t, 'udp', { socket, config: 'packetBytes=65507' });
+      const b = await openEndpoint(t, 'udp', { socket, config: 'packetBytes=9000' });
+      const got: Buffer[] = [];
+      b.onMessage((m) => void got.push(Buffer.from(m.payload)));
+      const peer = await a.connect(b.address);
+      // the session starts at pmtuStartBytes and probes up to the smaller maximum (one round trip here)
+      for (let i = 0; i < 500 && a.peers()[0]!.stats.packetBytes !== 9000; i++) await tick(10);
+      t.is(a.peers()[0]!.stats.packetBytes, 9000, 'probed up to the smaller of both packet sizes');
+      const big = Buffer.alloc(3 << 20);
+      for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
+      await a.send(peer, big).delivered;
+      t.true(got[0]!.equals(big));
+      const sent = a.peers()[0]!.stats;
+      t.true(sent.bytesSent / sent.packetsSent > 8000, 'the session uses the smaller of both packet sizes');
+      t.true(sent.bytesSent / sent.packetsSent <= 9000);
+    },
+  );
+}

@@ -10,6 +10,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Endpoint } from '../../src/transport/endpoint.js';
 import type { Peer } from '../../src/transport/types.js';
 import { prng, testSeed } from '../helpers/seed.js';
+import { checkSocket, SOCKETS, testFor, type SocketChoice } from '../helpers/transport.js';
 
 const ROUNDS = 6;
 const PER_ROUND = 500;
@@ -44,12 +45,19 @@ function fastForward(sender: Endpoint, receiver: Endpoint, seq: number, fifoSeq:
   setFields(onlySession(receiver).inbox, { base: seq, highestSeq: seq - 1, nextFifo: fifoSeq });
 }
 
-async function acrossTheWrap(t: ExecutionContext, impair: string | null, seed: number): Promise<void> {
+async function acrossTheWrap(
+  t: ExecutionContext,
+  socket: SocketChoice,
+  impair: string | null,
+  seed: number,
+): Promise<void> {
   const rand = prng(seed);
-  const receiver = await Endpoint.create({ impair: impair && `${impair},seed=${seed + 1}` });
+  const receiver = await Endpoint.create({ socket, impair: impair && `${impair},seed=${seed + 1}` });
   t.teardown(() => receiver.close());
-  const sender = await Endpoint.create({ impair: impair && `${impair},seed=${seed + 2}` });
+  const sender = await Endpoint.create({ socket, impair: impair && `${impair},seed=${seed + 2}` });
   t.teardown(() => sender.close());
+  checkSocket(receiver, socket);
+  checkSocket(sender, socket);
   const errors: string[] = [];
   const onError = (e: unknown): void => void errors.push(String(e));
   process.on('uncaughtException', onError);
@@ -115,16 +123,26 @@ async function acrossTheWrap(t: ExecutionContext, impair: string | null, seed: n
   t.deepEqual(wrong.slice(0, 10), [], `seed ${seed}: every message exactly once`);
 }
 
-test(`${TOTAL} messages across the 2^32 wrap of the message and FIFO sequences arrive exactly once, intact, FIFO in order`, async (t) => {
-  t.timeout(60_000);
-  const seed = testSeed();
-  t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
-  await acrossTheWrap(t, null, seed);
-});
+for (const socket of SOCKETS) {
+  const on = socket === 'js' ? '' : `${socket} socket: `;
 
-test(`${TOTAL} messages across the 2^32 wrap under loss, duplication and reordering arrive exactly once, FIFO in order`, async (t) => {
-  t.timeout(90_000);
-  const seed = testSeed();
-  t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
-  await acrossTheWrap(t, 'loss=0.1,dup=0.05,reorder=0.05', seed);
-});
+  testFor(test, socket)(
+    `${on}${TOTAL} messages across the 2^32 wrap of the message and FIFO sequences arrive exactly once, intact, FIFO in order`,
+    async (t) => {
+      t.timeout(60_000);
+      const seed = testSeed();
+      t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+      await acrossTheWrap(t, socket, null, seed);
+    },
+  );
+
+  testFor(test, socket)(
+    `${on}${TOTAL} messages across the 2^32 wrap under loss, duplication and reordering arrive exactly once, FIFO in order`,
+    async (t) => {
+      t.timeout(90_000);
+      const seed = testSeed();
+      t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+      await acrossTheWrap(t, socket, 'loss=0.1,dup=0.05,reorder=0.05', seed);
+    },
+  );
+}

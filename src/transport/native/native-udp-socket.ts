@@ -264,6 +264,11 @@ export class NativeUdpSocket {
     return Math.min(mtu - overhead, L.MAX_DATAGRAM_BYTES);
   }
 
+  /** Datagrams one receive batch holds (the slab's slots). */
+  get receiveBatchDatagrams(): number {
+    return this.recvBatch;
+  }
+
   get closed(): boolean {
     return this.isClosed;
   }

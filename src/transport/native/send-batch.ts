@@ -77,6 +77,25 @@ export class SendBatch {
     return true;
   }
 
+  /** Slices the last datagram holds (0 when the batch is empty). */
+  lastSlices(): number {
+    return this.length === 0 ? 0 : this.desc[(this.length - 1) * DESC_STRIDE + DESC.SLICES]!;
+  }
+
+  /**
+   * Sets the GSO segment size of the last datagram (0: send it whole), for a caller that grows one
+   * datagram slice by slice into a run of equal segments.
+   */
+  setLastSegmentBytes(segmentBytes: number): void {
+    if (this.length === 0) throw ferryError('INVALID_ARGUMENT', 'setLastSegmentBytes() needs a datagram');
+    if (!Number.isInteger(segmentBytes) || segmentBytes < 0 || segmentBytes > MAX_DATAGRAM_BYTES)
+      throw ferryError(
+        'INVALID_ARGUMENT',
+        `segmentBytes must be an integer 0..${MAX_DATAGRAM_BYTES}, got ${segmentBytes}`,
+      );
+    this.desc[(this.length - 1) * DESC_STRIDE + DESC.SEGMENT] = segmentBytes;
+  }
+
   /** Adds one datagram made of `slices[0, count)`. False (and nothing added) when it does not fit. */
   addv(to: Destination, slices: readonly Uint8Array[], count = slices.length, segmentBytes = 0): boolean {
     if (count < 1 || count > MAX_SLICES_PER_DATAGRAM || count > slices.length)

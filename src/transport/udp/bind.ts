@@ -1,11 +1,13 @@
 /**
- * Opens and binds the UDP endpoint's socket: the family from the address, the socket buffers from the
- * config, and a name lookup that answers at once (every address the endpoint sends to is a literal).
+ * Opens and binds the UDP endpoint's socket, a node:dgram one or a native one (the choice is
+ * endpoint.ts's): the family from the address, the socket buffers from the config; for dgram a name
+ * lookup that answers at once (every address the endpoint sends to is a literal).
  */
 import dgram from 'node:dgram';
 import { FerryError } from '../../core/errors.js';
 import type { TransportConfig } from '../config.js';
 import { addressKey } from '../endpoint-shell.js';
+import { NativeUdpSocket } from '../native/native-udp-socket.js';
 
 /**
  * Every address this endpoint sends to is an IP literal (checked in connect and taken from rinfo), so
@@ -52,4 +54,37 @@ export async function bindSocket(
     );
   }
   return socket;
+}
+
+/**
+ * A bound native socket (batched sendmmsg/recvmmsg, GSO, GRO), or BIND_FAILED. Don't-fragment is set
+ * in probe mode: datagrams are never fragmented and the kernel's path-MTU cache is ignored, so the
+ * session's path-MTU probes measure the path (a probe too big for the route is refused and lost, as
+ * the prober expects).
+ */
+export function bindNativeSocket(
+  host: string,
+  port: number,
+  family: 4 | 6,
+  config: TransportConfig,
+): NativeUdpSocket {
+  try {
+    return NativeUdpSocket.open({
+      host,
+      port,
+      ipv6Only: family === 6,
+      sendBufferBytes: config.sendBufferBytes,
+      recvBufferBytes: config.recvBufferBytes,
+      pmtud: 'probe',
+      gro: true,
+    });
+  } catch (err) {
+    if (err instanceof FerryError && err.code !== 'BIND_FAILED') throw err;
+    throw new FerryError(
+      'BIND_FAILED',
+      `could not bind ${addressKey(host, port)}: ${(err as Error).message}`,
+      {},
+      err,
+    );
+  }
 }

@@ -7,6 +7,11 @@
  * one reused PacketView, then handed to its session or dropped and counted); the handshake halves in
  * endpoint.ts run a few times per session. With impairment on (option or FERRY_IMPAIR), every received
  * datagram passes through it first; with it off, the path has no extra step.
+ *
+ * The socket is one of two, chosen at start-up (endpoint.ts): node:dgram behind `UdpLink`, or the
+ * native socket behind `NativeLink` (sendmmsg + GSO, recvmmsg + GRO into one slab). Either hands each
+ * datagram to `onDatagram` (the DatagramSink) as a view valid for that call; the source is copied
+ * into one reused `from` object, so nothing on this path keeps the view or the address past the call.
  */
 import dgram from 'node:dgram';
 import { type Clock } from '../../core/clock.js';
@@ -19,9 +24,12 @@ import { addressKey, EndpointShell } from '../endpoint-shell.js';
 import { HandshakeAuth, randomConnectionId, type HandshakeTranscript } from '../handshake-auth.js';
 import { Impairment, type ImpairmentStats } from '../impair/impairment.js';
 import { ReceiveShare } from './receive-share.js';
+import type { DatagramSink } from '../link.js';
+import type { NativeUdpSocket } from '../native/native-udp-socket.js';
 import { openDatagram } from '../seal.js';
-import type { PeerAddress } from '../types.js';
+import type { EndpointStats, PeerAddress, SocketPathStats } from '../types.js';
 import { UdpLink } from './link.js';
+import { NativeLink } from './native-link.js';
 import { Session, type SessionHost } from './session.js';
 
 /** Server half-open handshake: CHALLENGE sent, CONFIRM awaited. */
@@ -34,18 +42,31 @@ export interface PendingHandshake {
   createdMs: number;
 }
 
+/** The endpoint's bound socket: node:dgram (the fallback) or the native addon's. */
+export type BoundSocket =
+  | { readonly kind: 'js'; readonly socket: dgram.Socket }
+  | { readonly kind: 'native'; readonly socket: NativeUdpSocket };
+
+/** Where a received datagram came from (one reused object per endpoint; copy what must outlive a call). */
+export interface DatagramSource {
+  address: string;
+  port: number;
+}
+
 const SEND_BUDGET_PER_SESSION = 128;
 export const IDLE_TICK_MS = 50;
 const TWO_32 = 0x1_0000_0000;
 /** Settled once: `.then(f)` runs f in a microtask (the flush after a synchronous run of sends). */
 const SETTLED = Promise.resolve();
 
-export abstract class UdpEndpointBase extends EndpointShell<Session> implements SessionHost {
+export abstract class UdpEndpointBase extends EndpointShell<Session> implements SessionHost, DatagramSink {
   declare readonly config: TransportConfig;
-  protected readonly socket: dgram.Socket;
+  protected readonly bound: BoundSocket;
   protected readonly impairment: Impairment | null;
-  /** The socket's send side: pool, seal, gathered sends (direct calls from the sessions). */
-  protected readonly link: UdpLink;
+  /** The socket's link: pool, seal, gathered or batched sends (direct calls from the sessions). */
+  protected readonly link: UdpLink | NativeLink;
+  /** The source of the datagram being handled (reused: set per datagram). */
+  private readonly from: DatagramSource = { address: '', port: 0 };
   protected readonly view = new PacketView();
 
   protected readonly sessionsByLocalLow = new Map<number, Session>();
@@ -64,33 +85,58 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   protected readonly closeTickMs: number;
 
   protected constructor(
-    socket: dgram.Socket,
+    bound: BoundSocket,
     family: 4 | 6,
     config: TransportConfig,
     clock: Clock,
     secret: Buffer | null,
     impairment: Impairment | null,
   ) {
-    super(config, clock, family, socket.address(), secret, 'is bound to');
-    this.socket = socket;
+    super(config, clock, family, UdpEndpointBase.boundAddress(bound), secret, 'is bound to');
+    this.bound = bound;
     this.impairment = impairment;
     this.closeTickMs = config.tickMs;
-    this.receiveShare = new ReceiveShare(UdpEndpointBase.receiveBufferBytes(socket, config.recvBufferBytes));
-    this.link = new UdpLink(
-      socket,
-      config.packetBytes,
-      config.sendPoolBytes,
-      config.nativeSend,
-      this.counters,
-      () => {
-        for (const s of this.sessionsByAddress.values()) if (s.busy) this.markActive(s);
-      },
-    );
-    if (impairment) socket.on('message', (msg, rinfo) => impairment.process(msg, rinfo, this.onDatagram));
-    else socket.on('message', this.onDatagram);
-    socket.on('error', () => {
-      // a send to an unreachable port reports ICMP errors here; loss is the protocol's business
-    });
+    const onPoolRefilled = (): void => {
+      for (const s of this.sessionsByAddress.values()) if (s.busy) this.markActive(s);
+    };
+    if (bound.kind === 'native') {
+      const socket = bound.socket;
+      this.receiveShare = new ReceiveShare(socket.recvBufferBytes || config.recvBufferBytes);
+      const link = new NativeLink(
+        socket,
+        config.packetBytes,
+        config.sendPoolBytes,
+        this.counters,
+        onPoolRefilled,
+      );
+      this.link = link;
+      link.startReceiving(impairment ? { onDatagram: this.onImpairedNative } : this);
+    } else {
+      const socket = bound.socket;
+      this.receiveShare = new ReceiveShare(
+        UdpEndpointBase.receiveBufferBytes(socket, config.recvBufferBytes),
+      );
+      this.link = new UdpLink(
+        socket,
+        config.packetBytes,
+        config.sendPoolBytes,
+        config.nativeSend,
+        this.counters,
+        onPoolRefilled,
+      );
+      if (impairment)
+        socket.on('message', (msg, rinfo) => impairment.process(msg, rinfo, this.onImpairedDatagram));
+      else socket.on('message', this.onDgramMessage);
+      socket.on('error', () => {
+        // a send to an unreachable port reports ICMP errors here; loss is the protocol's business
+      });
+    }
+  }
+
+  private static boundAddress(bound: BoundSocket): { address: string; port: number } {
+    if (bound.kind === 'js') return bound.socket.address();
+    const a = bound.socket.address();
+    return { address: a.host, port: a.port };
   }
 
   /** The receive buffer the kernel granted (it may cap the request at net.core.rmem_max). */
@@ -128,13 +174,62 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
 
   protected async closeTransport(): Promise<void> {
     this.pendingByLocalLow.clear();
-    this.link.closed = true;
     this.impairment?.close();
-    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
+    const bound = this.bound;
+    if (bound.kind === 'native') {
+      (this.link as NativeLink).close(); // what is queued (a CLOSE notice) goes first
+      bound.socket.close();
+      return;
+    }
+    this.link.closed = true;
+    await new Promise<void>((resolve) => bound.socket.close(() => resolve()));
   }
 
   protected statsLabel(): string {
-    return addressKey(this.address.host, this.address.port);
+    return `${addressKey(this.address.host, this.address.port)} (${this.bound.kind} socket)`;
+  }
+
+  /** The shell's stats plus the counters sent and received through the link, and the socket path. */
+  override stats(): EndpointStats {
+    const s = super.stats();
+    s.socket = this.socketPathStats();
+    return s;
+  }
+
+  /** Which socket runs, what the kernel offers it, and how many datagrams each system call moved. */
+  socketPathStats(): SocketPathStats {
+    const bound = this.bound;
+    if (bound.kind === 'js') {
+      const sent = this.counters.packetsSent;
+      const received = this.counters.packetsReceived;
+      return {
+        kind: 'js',
+        gso: false,
+        gro: false,
+        sendSyscalls: sent,
+        sentDatagrams: sent,
+        datagramsPerSend: sent > 0 ? 1 : 0,
+        receiveSyscalls: received,
+        receivedDatagrams: received,
+        datagramsPerReceive: received > 0 ? 1 : 0,
+        droppedQueueFull: 0,
+      };
+    }
+    const n = bound.socket.stats;
+    const sent = this.counters.packetsSent;
+    const received = this.counters.packetsReceived;
+    return {
+      kind: 'native',
+      gso: bound.socket.gso,
+      gro: bound.socket.gro,
+      sendSyscalls: n.sendSyscalls,
+      sentDatagrams: sent,
+      datagramsPerSend: n.sendSyscalls > 0 ? sent / n.sendSyscalls : 0,
+      receiveSyscalls: n.recvSyscalls,
+      receivedDatagrams: received,
+      datagramsPerReceive: n.recvSyscalls > 0 ? received / n.recvSyscalls : 0,
+      droppedQueueFull: (this.link as NativeLink).droppedFull,
+    };
   }
 
   /** Counters of the impairment layer, or null when it is off. */
@@ -296,7 +391,30 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
 
   // ================================================================== receive path
 
-  protected readonly onDatagram = (buf: Buffer, rinfo: dgram.RemoteInfo): void => {
+  /** dgram's 'message' event: a fresh buffer per datagram (Node never reuses it). */
+  private readonly onDgramMessage = (buf: Buffer, rinfo: DatagramSource): void => {
+    this.onDatagram(buf, rinfo.address, rinfo.port);
+  };
+
+  /** What the impairment delivers (now, or later as its own copy). */
+  private readonly onImpairedDatagram = (buf: Buffer, rinfo: DatagramSource): void => {
+    this.onDatagram(buf, rinfo.address, rinfo.port);
+  };
+
+  /**
+   * A slab view through the impairment: it copies whatever it holds, but the source must be an object
+   * of its own too (impairment is a test and lab tool: the allocation is its price).
+   */
+  private readonly onImpairedNative = (buf: Buffer, fromHost: string, fromPort: number): void => {
+    this.impairment!.process(buf, { address: fromHost, port: fromPort }, this.onImpairedDatagram);
+  };
+
+  /**
+   * DatagramSink: one received datagram, a view valid for this call only (the native link's slab is
+   * reused after it): it is decoded in place and whatever must outlive the call is copied (the inbox
+   * copies fragments and, from a slab, single-fragment messages too).
+   */
+  onDatagram(buf: Buffer, fromHost: string, fromPort: number): void {
     if (this.closed) return;
     this.counters.packetsReceived++;
     this.counters.bytesReceived += buf.length;
@@ -306,6 +424,9 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
       this.dropped[status]++;
       return;
     }
+    const rinfo = this.from;
+    rinfo.address = fromHost;
+    rinfo.port = fromPort;
     switch (view.type) {
       case PacketType.HELLO:
         return this.onHello(view, rinfo);
@@ -320,17 +441,17 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
       default:
         return this.onSessionPacket(view, rinfo);
     }
-  };
+  }
 
   /** The session this packet is addressed to, if the connection id and the sender's address match. */
-  protected sessionFor(view: PacketView, rinfo: dgram.RemoteInfo): Session | undefined {
+  protected sessionFor(view: PacketView, rinfo: DatagramSource): Session | undefined {
     const s = this.sessionsByLocalLow.get(view.connectionIdLow);
     if (!s || s.localHigh !== view.connectionIdHigh) return undefined;
     if (s.address.port !== rinfo.port || s.address.host !== rinfo.address) return undefined;
     return s;
   }
 
-  protected onSessionPacket(view: PacketView, rinfo: dgram.RemoteInfo): void {
+  protected onSessionPacket(view: PacketView, rinfo: DatagramSource): void {
     const session = this.sessionFor(view, rinfo);
     if (session) {
       const now = this.clock.nowMs();
@@ -356,7 +477,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
       this.sendReset(view, rinfo);
   }
 
-  protected sendReset(view: PacketView, rinfo: dgram.RemoteInfo): void {
+  protected sendReset(view: PacketView, rinfo: DatagramSource): void {
     const now = this.clock.nowMs();
     if (now - this.resetWindowStartMs >= 1000) {
       this.resetWindowStartMs = now;
@@ -373,7 +494,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     this.link.sendRaw(packet, { host: rinfo.address, port: rinfo.port });
   }
 
-  protected onReset(view: PacketView, rinfo: dgram.RemoteInfo): void {
+  protected onReset(view: PacketView, rinfo: DatagramSource): void {
     const session = this.sessionsByAddress.get(addressKey(rinfo.address, rinfo.port));
     const id = BigInt(view.connectionIdHigh) * BigInt(TWO_32) + BigInt(view.connectionIdLow);
     const token = decodeProof(view.payload());
@@ -390,8 +511,8 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
 
   // ================================================================== the handshake (endpoint.ts)
 
-  protected abstract onHello(view: PacketView, rinfo: dgram.RemoteInfo): void;
-  protected abstract onConfirm(view: PacketView, rinfo: dgram.RemoteInfo): void;
-  protected abstract onChallenge(view: PacketView, rinfo: dgram.RemoteInfo): void;
-  protected abstract onAccept(view: PacketView, rinfo: dgram.RemoteInfo): void;
+  protected abstract onHello(view: PacketView, rinfo: DatagramSource): void;
+  protected abstract onConfirm(view: PacketView, rinfo: DatagramSource): void;
+  protected abstract onChallenge(view: PacketView, rinfo: DatagramSource): void;
+  protected abstract onAccept(view: PacketView, rinfo: DatagramSource): void;
 }

@@ -17,7 +17,7 @@
  * await client.close(); await server.close();
  * ```
  */
-import dgram from 'node:dgram';
+import { FerryError } from '../../core/errors.js';
 import { initChecksums } from '../../core/checksum.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { LIMITS } from '../../core/limits.js';
@@ -35,12 +35,25 @@ import { readTransportConfig, type TransportConfig } from '../config.js';
 import { addressKey, planBind } from '../endpoint-shell.js';
 import { HandshakeAuth, randomNonce } from '../handshake-auth.js';
 import { Impairment, impairmentFromEnv, type ImpairmentConfig } from '../impair/impairment.js';
+import { nativeUdpStatus, selectSocketKind, type SocketKind } from '../native/addon.js';
 import type { PeerAddress } from '../types.js';
-import { bindSocket } from './bind.js';
+import { bindNativeSocket, bindSocket } from './bind.js';
 import { withInterfacePacketBytes } from './interface-mtu.js';
 import { Session } from './session.js';
 
-import { IDLE_TICK_MS, UdpEndpointBase, type PendingHandshake } from './endpoint-base.js';
+import {
+  IDLE_TICK_MS,
+  UdpEndpointBase,
+  type BoundSocket,
+  type DatagramSource,
+  type PendingHandshake,
+} from './endpoint-base.js';
+
+/**
+ * Whether `socket: 'auto'` picks the native socket when the addon loaded (false: dgram unless
+ * FERRY_SOCKET asks for native). True since the native path passed every transport test.
+ */
+const AUTO_PREFERS_NATIVE = true;
 
 export interface EndpointOptions {
   /** Address to bind: IPv4 or IPv6 literal. Default '127.0.0.1'. */
@@ -61,11 +74,41 @@ export interface EndpointOptions {
    * endpoint closes it when it closes.
    */
   impair?: string | Partial<ImpairmentConfig> | Impairment | null;
+  /**
+   * The UDP socket: `native` is the addon's batched socket (sendmmsg + GSO, recvmmsg + GRO; a
+   * NOT_SUPPORTED error naming the reason when it cannot load), `js` node:dgram, `auto` (default)
+   * FERRY_SOCKET when set, else native when the addon loaded. Shown in `stats().socket`.
+   */
+  socket?: 'auto' | SocketKind;
+}
+
+/** The socket kind `option` asks for, resolved at start-up (see EndpointOptions.socket). */
+export function chooseSocket(
+  option: EndpointOptions['socket'] = 'auto',
+  env: NodeJS.ProcessEnv = process.env,
+): SocketKind {
+  if (option === 'js') return 'js';
+  if (option === 'native') {
+    const status = nativeUdpStatus();
+    if (!status.available)
+      throw new FerryError(
+        'NOT_SUPPORTED',
+        `socket: 'native' but the native UDP addon is not available: ${status.reason ?? 'unknown'}; build it (node scripts/build-native.js) or use socket: 'js'`,
+      );
+    return 'native';
+  }
+  if (option !== 'auto')
+    throw new FerryError(
+      'INVALID_ARGUMENT',
+      `socket must be 'auto', 'js' or 'native', got '${String(option)}'`,
+    );
+  if (!AUTO_PREFERS_NATIVE && !env.FERRY_SOCKET) return 'js';
+  return selectSocketKind(env);
 }
 
 export class Endpoint extends UdpEndpointBase {
   private constructor(
-    socket: dgram.Socket,
+    socket: BoundSocket,
     family: 4 | 6,
     config: TransportConfig,
     clock: Clock,
@@ -84,6 +127,7 @@ export class Endpoint extends UdpEndpointBase {
       host,
       family,
     );
+    const kind = chooseSocket(options.socket);
     await initChecksums();
     const clock = options.clock ?? systemClock;
     const impairSpec = options.impair === undefined ? impairmentFromEnv() : options.impair;
@@ -93,9 +137,12 @@ export class Endpoint extends UdpEndpointBase {
         : impairSpec instanceof Impairment
           ? impairSpec
           : new Impairment(impairSpec, clock);
-    let socket: dgram.Socket;
+    let socket: BoundSocket;
     try {
-      socket = await bindSocket(host, port, family, config);
+      socket =
+        kind === 'native'
+          ? { kind, socket: bindNativeSocket(host, port, family, config) }
+          : { kind, socket: await bindSocket(host, port, family, config) };
     } catch (err) {
       impairment?.close();
       throw err;
@@ -108,6 +155,7 @@ export class Endpoint extends UdpEndpointBase {
   protected startClientSession(addr: PeerAddress, key: string): Session {
     const now = this.clock.nowMs();
     const session = new Session(this, this.link, key, addr, 'client', this.freshLocalId(), now);
+    session.inbox.copyWholeMessages = this.bound.kind === 'native';
     const nonce = randomNonce();
     session.handshakePacket = encodePacket({
       type: PacketType.HELLO,
@@ -130,7 +178,7 @@ export class Endpoint extends UdpEndpointBase {
 
   // ------------------------------------------------------------------ handshake, server side
 
-  protected onHello(view: PacketView, rinfo: dgram.RemoteInfo): void {
+  protected onHello(view: PacketView, rinfo: DatagramSource): void {
     const key = addressKey(rinfo.address, rinfo.port);
     if (this.blacklisted.has(key)) {
       this.dropped.blacklisted++;
@@ -205,7 +253,7 @@ export class Endpoint extends UdpEndpointBase {
     this.ensureTimer(IDLE_TICK_MS);
   }
 
-  protected onConfirm(view: PacketView, rinfo: dgram.RemoteInfo): void {
+  protected onConfirm(view: PacketView, rinfo: DatagramSource): void {
     const proof = decodeProof(view.payload());
     const established = this.sessionFor(view, rinfo);
     if (established) {
@@ -245,6 +293,7 @@ export class Endpoint extends UdpEndpointBase {
     }
     const { waiters, pinned } = this.takeOver(old);
     const session = new Session(this, this.link, key, pending.address, 'server', pending.localId, now);
+    session.inbox.copyWholeMessages = this.bound.kind === 'native';
     session.pinned = pinned;
     session.establish(
       pending.hello.sourceConnectionId,
@@ -267,7 +316,7 @@ export class Endpoint extends UdpEndpointBase {
 
   // ------------------------------------------------------------------ handshake, client side
 
-  protected onChallenge(view: PacketView, rinfo: dgram.RemoteInfo): void {
+  protected onChallenge(view: PacketView, rinfo: DatagramSource): void {
     const session = this.sessionFor(view, rinfo);
     const body = decodeChallenge(view.payload());
     if (!session || session.role !== 'client' || session.state !== 'connecting' || !body) {
@@ -309,7 +358,7 @@ export class Endpoint extends UdpEndpointBase {
     this.sendControl(session, session.handshakePacket);
   }
 
-  protected onAccept(view: PacketView, rinfo: dgram.RemoteInfo): void {
+  protected onAccept(view: PacketView, rinfo: DatagramSource): void {
     const session = this.sessionFor(view, rinfo);
     if (!session || session.role !== 'client' || session.remoteConnectionId === 0n) {
       this.dropped.unknownSession++;

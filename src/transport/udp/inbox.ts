@@ -74,6 +74,13 @@ export class Inbox {
   copiedBytes = 0;
   /** Messages handed over so far. */
   delivered = 0;
+  /**
+   * Copy single-fragment messages out of their datagram before handing them over: set when datagrams
+   * arrive in a receive slab that is reused after each batch (the native socket), so a handler that
+   * keeps its payload across an await never sees it overwritten. Off on dgram, whose buffers are
+   * never reused: there the message is a view of its datagram.
+   */
+  copyWholeMessages = false;
   received = 0;
 
   constructor(
@@ -123,7 +130,12 @@ export class Inbox {
     const fifo = fifoSeq !== 0;
     if (!this.fits(charged, fifo, fifoSeq)) return 'refused';
     this.usedBytes += charged;
-    this.markComplete(seq, fifoSeq, fifo, view.recordData(), charged);
+    let payload = view.recordData();
+    if (this.copyWholeMessages) {
+      payload = Buffer.from(payload);
+      this.copiedBytes += payload.length;
+    }
+    this.markComplete(seq, fifoSeq, fifo, payload, charged);
     return 'accepted';
   }
 
