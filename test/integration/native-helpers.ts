@@ -3,8 +3,10 @@
  * not build (each test then asserts the fallback is reported, so nothing is skipped silently), and
  * a receiver that collects datagrams until a count is reached.
  *
- * CI runs the tests twice: with FERRY_REQUIRE_NATIVE=1 after a successful build (a missing addon
- * fails every test), and with FERRY_NATIVE_ADDON pointing at a missing file (the fallback path).
+ * `npm test` (and so CI) runs them with FERRY_REQUIRE_NATIVE=1: the addon builds at install, and a
+ * missing one fails every test instead of passing through the fallback. The fallback itself is
+ * covered in the same run: the loader tests load a missing and a broken addon file in-process
+ * (test/unit/transport/native/loader.test.ts), and the UDP transport tests run on both sockets.
  */
 import type { ExecutionContext } from 'ava';
 
