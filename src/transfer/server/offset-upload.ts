@@ -150,7 +150,12 @@ export class OffsetUpload extends UploadSession<OffsetUploadParams> {
   private hashInOrder(offset: number, data: Buffer): void {
     if (this.catchingUp !== null) return;
     this.hasher.offer(offset, data);
-    if (this.nextToHashVerified()) this.catchingUp = this.catchUp().finally(() => (this.catchingUp = null));
+    if (!this.nextToHashVerified()) return;
+    // A read back that fails (the part file closed under it by a suspend, a disk error) marks the
+    // upload failed; it must never become an unhandled rejection that ends the server.
+    this.catchingUp = this.catchUp()
+      .catch((e: unknown) => this.setFailure(e))
+      .finally(() => (this.catchingUp = null));
   }
 
   private nextToHashVerified(): boolean {
@@ -166,7 +171,7 @@ export class OffsetUpload extends UploadSession<OffsetUploadParams> {
       this.fs.readInto(this.handle, offset, target);
     const shortRead = (offset: number): FerryError =>
       new FerryError('IO_ERROR', `part file short read at ${offset}`);
-    while (this.nextToHashVerified()) {
+    while (this.state !== 'closed' && this.nextToHashVerified()) {
       await this.hasher.readUpTo(Math.min(this.hasher.cursor + blockBytes, sizeBytes), read, buf, shortRead);
     }
   }
@@ -203,6 +208,8 @@ export class OffsetUpload extends UploadSession<OffsetUploadParams> {
     this.state = 'closed';
     this.clearTimer();
     await this.idle();
+    // the background read back stops at its next block; the part file closes only after it did
+    while (this.catchingUp) await this.catchingUp;
   }
 
   protected writesSettled(): Promise<void> {
@@ -228,6 +235,7 @@ export class OffsetUpload extends UploadSession<OffsetUploadParams> {
     try {
       await this.stopFlushes();
       while (this.catchingUp) await this.catchingUp;
+      this.checkHealthy();
       if (fileHash !== null) {
         await this.catchUp();
         const computed = this.hasher.digest();

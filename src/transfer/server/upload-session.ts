@@ -140,7 +140,7 @@ export abstract class UploadSession<P extends UploadParams = UploadParams> {
     if (this.failure) throw this.failure;
   }
 
-  private setFailure(e: unknown): void {
+  protected setFailure(e: unknown): void {
     this.failure ??=
       e instanceof FerryError ? e : new FerryError('IO_ERROR', `journal write failed: ${String(e)}`);
   }
