@@ -117,7 +117,9 @@ async function resumeAndCheck(
   );
   t.is(r.code, 0, r.stderr);
   const stats = JSON.parse(r.stdout) as { resumed: boolean; blocksSent: number; blocksSkipped: number };
-  t.true(stats.resumed, 'the server found the journal');
+  // The server may lose at most `lostAllowance` acknowledged blocks (unjournaled ones, on a kill -9):
+  // when more were acknowledged, some must be in its journal, and it must resume from it.
+  if (ackedBeforeKill > lostAllowance) t.true(stats.resumed, 'the server found the journal');
   t.is(stats.blocksSent + stats.blocksSkipped, TOTAL_BLOCKS);
   const bound = TOTAL_BLOCKS - ackedBeforeKill + lostAllowance;
   t.log(
