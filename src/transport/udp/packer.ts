@@ -460,21 +460,16 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
     }
     if (repairs > 0) this.stats.retransmits++;
     this.sent.setLastPacketBytes(at);
-    writeHeader(
+    this.writeSessionHeader(
       buf,
       PacketType.DATA,
       0,
       sackCount,
       at - bodyStart,
-      this.remoteHigh,
-      this.remoteLow,
       pn,
       cumAck,
       Math.min(this.leastUnackedFor(pn), leastUnacked),
-      this.receiveWindow(),
     );
-    for (let i = 0; i < sackCount; i++)
-      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
     this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
@@ -551,6 +546,37 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
 
   protected releaseUnsent(buf: Buffer): void {
     this.link.release(buf);
+  }
+
+  /**
+   * Writes this session's packet header (the peer's connection id, the acks, the receive window) and
+   * the first `sackCount` SACK ranges of the scratch arrays: every packet a session builds starts so.
+   */
+  protected writeSessionHeader(
+    buf: Buffer,
+    type: number,
+    flags: number,
+    sackCount: number,
+    bodyBytes: number,
+    pn: number,
+    cumAck: number,
+    leastUnacked: number,
+  ): void {
+    writeHeader(
+      buf,
+      type,
+      flags,
+      sackCount,
+      bodyBytes,
+      this.remoteHigh,
+      this.remoteLow,
+      pn,
+      cumAck,
+      leastUnacked,
+      this.receiveWindow(),
+    );
+    for (let i = 0; i < sackCount; i++)
+      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
   }
 
   protected receiveWindow(): number {

@@ -7,13 +7,7 @@
  * runs a few times per session); the packer's common path stays short to read.
  */
 import { LIMITS } from '../../core/limits.js';
-import {
-  bodyOffset,
-  writeHeader,
-  writePieceRecordHeader,
-  writeSackRange,
-  type PacketView,
-} from '../../wire/packet-codec.js';
+import { bodyOffset, writePieceRecordHeader, type PacketView } from '../../wire/packet-codec.js';
 import {
   HEADER_BYTES,
   PIECE_RECORD_HEADER_BYTES,
@@ -43,18 +37,15 @@ export abstract class PathPieces extends PacketSender {
     if (!buf) return;
     const pn = this.sent.takeUntracked();
     this.probePn = pn;
-    writeHeader(
+    this.writeSessionHeader(
       buf,
       PacketType.PROBE,
       0,
       0,
       sizeBytes - HEADER_BYTES,
-      this.remoteHigh,
-      this.remoteLow,
       pn,
       this.received.cumulativeAck,
       this.leastUnackedFor(pn),
-      this.receiveWindow(),
     );
     buf.fill(0, HEADER_BYTES, sizeBytes); // never last packet's bytes on the wire
     this.pmtu!.onProbeSent(sizeBytes, nowMs);
@@ -134,21 +125,16 @@ export abstract class PathPieces extends PacketSender {
     const cumAck = this.received.cumulativeAck;
     const code = -(PIECE_CODE_BASE + frag * MAX_PIECES + piece);
     const pn = this.sent.takeTracked(msg, code, payloadBytes, nowMs);
-    writeHeader(
+    this.writeSessionHeader(
       buf,
       PacketType.DATA,
       0,
       sackCount,
       PIECE_RECORD_HEADER_BYTES + payloadBytes,
-      this.remoteHigh,
-      this.remoteLow,
       pn,
       cumAck,
       this.leastUnackedFor(pn),
-      this.receiveWindow(),
     );
-    for (let i = 0; i < sackCount; i++)
-      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
     const at = writePieceRecordHeader(
       buf,
       bodyOffset(sackCount),

@@ -14,7 +14,7 @@
  */
 import { LIMITS } from '../../core/limits.js';
 import { ackBodyBytes, writeAckBody } from '../../wire/control-bodies.js';
-import { bodyOffset, writeHeader, writeSackRange, type PacketView } from '../../wire/packet-codec.js';
+import { bodyOffset, type PacketView } from '../../wire/packet-codec.js';
 import { Flags, HEADER_BYTES, PacketType, SACK_RANGE_BYTES } from '../../wire/packet-layout.js';
 import { FRAG_ACKED, FRAG_LOST, OutgoingMessage } from '../outgoing-message.js';
 import type { PeerStats } from '../types.js';
@@ -300,21 +300,16 @@ export class Session extends PathPieces {
       this.deliveredLengths,
       LIMITS.MAX_SACK_RANGES,
     );
-    writeHeader(
+    this.writeSessionHeader(
       buf,
       PacketType.ACK,
       0,
       sackCount,
       ackBodyBytes(dCount),
-      this.remoteHigh,
-      this.remoteLow,
       pn,
       cumAck,
       Math.min(this.leastUnackedFor(pn), leastUnacked),
-      this.receiveWindow(),
     );
-    for (let i = 0; i < sackCount; i++)
-      writeSackRange(buf, i, cumAck, this.sackStarts[i]!, this.sackLengths[i]!);
     const end = writeAckBody(
       buf,
       bodyOffset(sackCount),
@@ -341,18 +336,15 @@ export class Session extends PathPieces {
     const cumAck = this.received.cumulativeAck;
     const leastUnacked = this.sent.leastUnacked;
     const pn = this.sent.takeUntracked();
-    writeHeader(
+    this.writeSessionHeader(
       buf,
       type,
       flags,
       0,
       0,
-      this.remoteHigh,
-      this.remoteLow,
       pn,
       cumAck,
       Math.min(this.leastUnackedFor(pn), leastUnacked),
-      this.receiveWindow(),
     );
     if (type === PacketType.HEARTBEAT) this.fd.onHeartbeatSent(nowMs);
     else this.fd.onSent(nowMs);
