@@ -5,6 +5,7 @@
  */
 import { ferryError, LIMITS, MiB, parseBytes, parseDurationMs } from '../../src/index.js';
 import { IMPL_NAMES, OPT_IN_IMPL_NAMES, type ImplName } from './links/link.js';
+import { parseList } from '../lib/list-option.js';
 import { HEADER_BYTES } from './message.js';
 import type { WorkloadName } from './scenario.js';
 
@@ -105,26 +106,6 @@ function parseStreamBytes(
     );
   }
   return n;
-}
-
-function parseList<T extends string>(
-  text: string | undefined,
-  allowed: readonly T[],
-  flag: string,
-  defaults: readonly T[] = allowed,
-): T[] {
-  if (text === undefined || text.trim() === '') return [...defaults];
-  const out: T[] = [];
-  for (const part of text.split(',').map((p) => p.trim())) {
-    if (!(allowed as readonly string[]).includes(part)) {
-      throw ferryError(
-        'INVALID_ARGUMENT',
-        `${flag}: unknown value "${part}"; use a comma-separated list of ${allowed.join(', ')}`,
-      );
-    }
-    if (!out.includes(part as T)) out.push(part as T);
-  }
-  return out;
 }
 
 function parseSizes(text: string): number[] {

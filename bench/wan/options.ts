@@ -8,6 +8,7 @@
  * --paths they describe one path named `custom`, starting from `lan`.
  */
 import { ferryError, MiB, parseBytes } from '../../src/index.js';
+import { parseList } from '../lib/list-option.js';
 
 export const TOOL_NAMES = ['ferry', 'rsync', 'tcp'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
@@ -83,7 +84,7 @@ export function parseWanOptions(raw: RawWanOptions): WanBenchOptions {
   return {
     paths,
     sizeBytes: raw.size === undefined ? DEFAULT_SIZE_BYTES : parseSize(raw.size),
-    tools: raw.tools === undefined ? [...TOOL_NAMES] : parseList(raw.tools, TOOL_NAMES, '--tools'),
+    tools: parseList(raw.tools, TOOL_NAMES, '--tools'),
     timeoutMs: raw.timeout === undefined ? null : parseSeconds(raw.timeout, '--timeout', 1, MAX_TIMEOUT_MS),
     seed: raw.seed === undefined ? 1 : parseSeed(raw.seed),
   };
@@ -220,20 +221,4 @@ function parseSeed(text: string): number {
     throw ferryError('INVALID_ARGUMENT', `--seed: "${text}" is not an integer from 0 to 4294967295`);
   }
   return v;
-}
-
-function parseList<T extends string>(text: string, allowed: readonly T[], flag: string): T[] {
-  const out: T[] = [];
-  for (const part of text.split(',').map((p) => p.trim())) {
-    if (!(allowed as readonly string[]).includes(part)) {
-      throw ferryError(
-        'INVALID_ARGUMENT',
-        `${flag}: unknown value "${part}"; use a comma-separated list of ${allowed.join(', ')}`,
-      );
-    }
-    if (!out.includes(part as T)) out.push(part as T);
-  }
-  if (out.length === 0)
-    throw ferryError('INVALID_ARGUMENT', `${flag}: name at least one of ${allowed.join(', ')}`);
-  return out;
 }

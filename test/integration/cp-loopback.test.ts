@@ -8,11 +8,11 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { randomFile } from '../../bench/lib/peers.js';
 import { parseBytes } from '../../src/index.js';
 import { runFerry, spawnFerry } from '../helpers/cli.js';
 import { startServe } from '../helpers/server-process.js';
@@ -20,20 +20,6 @@ import { startServe } from '../helpers/server-process.js';
 const BIG_BYTES = parseBytes(process.env.FERRY_TEST_BIG_BYTES ?? '1GiB');
 const IMPAIRED_BYTES = parseBytes(process.env.FERRY_TEST_IMPAIRED_BYTES ?? '1GiB');
 const IMPAIR = 'loss=0.05,corrupt=0.01,seed=7';
-
-async function randomFile(path: string, sizeBytes: number): Promise<void> {
-  const fh = await open(path, 'w');
-  const chunk = Buffer.allocUnsafe(16 * 1024 * 1024);
-  try {
-    for (let off = 0; off < sizeBytes; off += chunk.length) {
-      const n = Math.min(chunk.length, sizeBytes - off);
-      randomFillSync(chunk, 0, n);
-      await fh.write(chunk, 0, n, off);
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 async function sameBytes(a: string, b: string): Promise<boolean> {
   try {
