@@ -48,6 +48,11 @@ export interface BindOptions {
   port?: number;
   secret?: string | Buffer;
   insecure?: boolean;
+  /**
+   * Seal every packet with an AEAD under per-session keys (default true). false exists for
+   * benchmarks only and is refused on a non-loopback address.
+   */
+  encrypt?: boolean;
 }
 
 /** A checked local address and secret. */
@@ -56,11 +61,12 @@ export interface BindPlan {
   port: number;
   family: 4 | 6;
   secret: Buffer | null;
+  encrypt: boolean;
 }
 
 /**
  * Checks where an endpoint may bind (or listen: `what` says which, for the messages). Throws
- * INVALID_ARGUMENT, INSECURE_BIND.
+ * INVALID_ARGUMENT, INSECURE_BIND (no secret, or encryption off, on a non-loopback address).
  */
 export function planBind(options: BindOptions, what: string): BindPlan {
   const host = options.host ?? '127.0.0.1';
@@ -79,7 +85,14 @@ export function planBind(options: BindOptions, what: string): BindPlan {
       `${what} ${host} needs a secret: pass secret (or FERRY_SECRET / --secret-file), or insecure: true`,
     );
   }
-  return { host, port, family: family === 6 ? 6 : 4, secret };
+  const encrypt = options.encrypt ?? true;
+  if (!encrypt && !isLoopbackHost(host)) {
+    throw new FerryError(
+      'INSECURE_BIND',
+      `${what} ${host} with encryption off is refused: --no-encrypt is for loopback benchmarks only; drop it`,
+    );
+  }
+  return { host, port, family: family === 6 ? 6 : 4, secret, encrypt };
 }
 
 function readSecret(secret: string | Buffer | undefined): Buffer | null {
