@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   PEER_RESET: 'the peer reset the session (it restarted or forgot it)',
   PEER_BLACKLISTED: 'the peer is blacklisted',
   AUTH_FAILED: 'authentication failed: the peers do not share the same secret',
+  ENCRYPT_MISMATCH: 'one side has encryption off (--no-encrypt) and the other on',
   HANDSHAKE_TIMEOUT: 'the peer did not answer the handshake',
   MESSAGE_TOO_LARGE: 'the message is larger than maxMessageBytes',
   BACK_PRESSURED: 'send queue or window limit reached: wait for a drain and retry',

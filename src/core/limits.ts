@@ -42,6 +42,16 @@ export const LIMITS = {
   MAX_MESSAGE_HISTORY: 8192,
   /** RESET answers an endpoint sends per second at most (a forged flood must not make it a reflector). */
   MAX_RESETS_PER_SEC: 100,
+  /**
+   * Packet numbers below the highest one opened that a sealed session still accepts once each (its
+   * replay window, a multiple of 32; twice the largest in-flight window, so reordering never drops).
+   */
+  REPLAY_WINDOW_PACKETS: 65_536,
+  /**
+   * How long one handshake cookie key (and the server's X25519 keys derived from it) is used; a
+   * cookie is accepted while its key is the current or the previous one, i.e. for at most twice this.
+   */
+  HANDSHAKE_COOKIE_ROTATE_MS: 30_000,
   /** Ceiling of the UDP socket buffers ferry asks the kernel for. */
   MAX_SOCKET_BUFFER_BYTES: 256 * MiB,
   /** A DATA fragment at least this long goes out as slices of the message (no copy); smaller ones are copied. */

@@ -125,6 +125,8 @@ export abstract class EndpointShell<S extends SessionCore> implements MessageEnd
   protected readonly dropped: EndpointStats['dropped'] = {
     malformed: 0,
     badChecksum: 0,
+    badSeal: 0,
+    replayed: 0,
     badVersion: 0,
     unknownSession: 0,
     unauthenticated: 0,

@@ -17,6 +17,7 @@
  * (test/unit/transport/fake-link.ts). The hot path calls it directly on the one concrete class in use,
  * so the interface costs nothing per packet.
  */
+import type { PacketSealer } from './crypto/packet-aead.js';
 import type { PeerAddress, PeerStats } from './types.js';
 
 /** What a datagram session sends through. */
@@ -27,7 +28,9 @@ export interface DatagramLink {
   release(buf: Buffer): void;
   /**
    * Seals and sends `buf[0, length)` followed by `slices[0, sliceCount)` to `to` (the buffer is the
-   * link's again; the slices stay their message's), counting it in `stats`.
+   * link's again; the slices stay their message's), counting it in `stats`. With `sealer` (the
+   * session's AEAD) the body and slices are encrypted into `buf`, which needs AEAD_TAG_BYTES of room
+   * past them; without, the datagram gets its checksum.
    */
   send(
     stats: PeerStats,
@@ -36,6 +39,7 @@ export interface DatagramLink {
     length: number,
     slices: readonly Uint8Array[] | undefined,
     sliceCount: number,
+    sealer: PacketSealer | null,
   ): void;
   /** Sends an already sealed control packet (handshake) of a session. */
   sendControl(stats: PeerStats, to: PeerAddress, packet: Buffer): void;

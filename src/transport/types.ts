@@ -86,6 +86,10 @@ export interface EndpointStats {
   dropped: {
     malformed: number;
     badChecksum: number;
+    /** Sealed packets whose AEAD tag did not hold (forged, damaged, or under other keys). */
+    badSeal: number;
+    /** Sealed packets whose packet number was opened before or is older than the replay window. */
+    replayed: number;
     badVersion: number;
     unknownSession: number;
     unauthenticated: number;

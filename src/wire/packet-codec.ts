@@ -138,6 +138,19 @@ export class PacketView {
     return this.readFields(buf, length);
   }
 
+  /**
+   * Reads a datagram whose AEAD tag was checked and cut off (transport/seal.ts): the tag covered
+   * every byte, so there is no checksum to check. Never throws, never allocates.
+   */
+  decodeOpened(buf: Buffer): DecodeStatus {
+    this.buf = buf;
+    const length = buf.length;
+    if (length < HEADER_BYTES) return 'malformed';
+    if (buf.readUInt16BE(MAGIC_OFFSET) !== MAGIC) return 'malformed';
+    if (buf[VERSION_OFFSET] !== VERSION) return 'badVersion';
+    return this.readFields(buf, length);
+  }
+
   private readFields(buf: Buffer, length: number): DecodeStatus {
     const type = buf[TYPE_OFFSET]!;
     const flags = buf[FLAGS_OFFSET]!;

@@ -32,11 +32,21 @@
  * +---------------------------------------------------------------+
  * |                receive window (packets, 32 bits)              | 40
  * +---------------------------------------------------------------+
- * |     xxhash32 of the whole datagram with this field zeroed     | 44
+ * |  xxhash32 of the whole datagram with this field zeroed, or 0  | 44
  * +---------------------------------------------------------------+
  * |  SACK range i: start - cumulative ack (32)  |  length (32)    | 48 + 8 i
  * +---------------------------------------------------------------+
+ * |  body (payloadLength bytes; encrypted in a sealed packet)     |
+ * +---------------------------------------------------------------+
+ * |  AEAD tag (16 bytes; sealed packets only)                     |
+ * +---------------------------------------------------------------+
  * ```
+ *
+ * A sealed packet (every packet of a session with encryption on: DATA, ACK, HEARTBEAT, CLOSE, PROBE,
+ * ACCEPT) has its checksum field 0, its header and SACK ranges authenticated as associated data, its
+ * body encrypted, and the tag appended (transport/crypto/packet-aead.ts). The handshake packets
+ * (HELLO, CHALLENGE, CONFIRM, REJECT), RESET, and the packets of a session with encryption off carry
+ * the xxhash32 instead.
  *
  * DATA body: records back to back until payloadLength is used up (at least one, at most
  * LIMITS.MAX_RECORDS_PER_PACKET). Several small messages travel in one packet this way; a message
@@ -77,10 +87,17 @@ import { LIMITS } from '../core/limits.js';
 
 export const MAGIC = 0x4659; // 'FY'
 /**
- * 3: DATA carries message records, several small messages per packet (2 added PROBE and DATA
- * pieces; 1 carried one fragment per packet with a FIFO packet flag).
+ * 4: session packets sealed with an AEAD (the tag follows the body), an X25519 handshake where the
+ * client proves first and the server keeps no state before it has (HELLO / CHALLENGE with a cookie /
+ * CONFIRM / ACCEPT or REJECT), address-bound RESET tokens (3: DATA carried message records, several
+ * small messages per packet; 2 added PROBE and DATA pieces; 1 carried one fragment per packet).
  */
-export const VERSION = 3;
+export const VERSION = 4;
+/**
+ * Bytes of the AEAD tag after the body of a sealed packet (AES-256-GCM). `payloadLength` does not
+ * count it: a sealed datagram is header + SACK ranges + body + tag.
+ */
+export const AEAD_TAG_BYTES = 16;
 
 // --- common header ---
 export const MAGIC_OFFSET = 0;
@@ -140,25 +157,27 @@ export const PacketType = {
   DATA: 1,
   /** Acknowledgement only (cumulative ack + SACK in the header, delivered ranges in the body). */
   ACK: 2,
-  /** Handshake 1, client to server: client connection id, incarnation, nonce. */
+  /** Handshake 1, client to server: client connection id, incarnation, nonce, X25519 key (padded). */
   HELLO: 3,
-  /** Handshake 2, server to client: server id, incarnation, nonce, proof of the secret. */
+  /** Handshake 2, server to client: server id, incarnation, nonce, X25519 key, stateless cookie. */
   CHALLENGE: 4,
-  /** Handshake 3, client to server: proof of the secret. */
+  /** Handshake 3, client to server: both sides' fields, the cookie, the client's proof. */
   CONFIRM: 5,
-  /** Handshake 4, server to client: the session is up. */
+  /** Handshake 4, server to client (sealed): the server's proof; the session is up. */
   ACCEPT: 6,
   /** Liveness probe; answered at once with an ACK. Ack-eliciting. */
   HEARTBEAT: 7,
-  /** "I have no session with this connection id" (stateless, proven by a token). */
+  /** "I have no session with this connection id" (stateless, proven by an address-bound token). */
   RESET: 8,
   /** Graceful close; answered with CLOSE carrying FLAG_REPLY. */
   CLOSE: 9,
   /** Path-MTU probe: padding only, no data; answered at once with an ACK. Ack-eliciting. */
   PROBE: 10,
+  /** Handshake refusal, server to client: wrong client proof or an encryption mismatch. */
+  REJECT: 11,
 } as const;
 export type PacketTypeValue = (typeof PacketType)[keyof typeof PacketType];
-export const MAX_PACKET_TYPE = 10;
+export const MAX_PACKET_TYPE = 11;
 
 /** Flag bits. */
 export const Flags = {
@@ -187,4 +206,4 @@ export const BASE_PACKET_BYTES = LIMITS.MIN_PACKET_BYTES;
  * piece with its record header fits the base packet size, and every sender cuts a fragment the same
  * way, so the receiver tracks pieces as one bit each.
  */
-export const PIECE_UNIT_BYTES = BASE_PACKET_BYTES - HEADER_BYTES - PIECE_RECORD_HEADER_BYTES;
+export const PIECE_UNIT_BYTES = BASE_PACKET_BYTES - HEADER_BYTES - PIECE_RECORD_HEADER_BYTES - AEAD_TAG_BYTES;

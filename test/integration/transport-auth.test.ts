@@ -8,6 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { createEndpoint, type PeerStateChange, type TransportKind } from '../../src/index.js';
 import { CloseReason, encodeFrame, FrameType, RawClient } from '../helpers/raw-tcp.js';
 import { encodeHello, encodePacket, PacketType, rawUdp } from '../helpers/raw-udp.js';
+import { decodeChallenge, encodeConfirm } from '../../src/wire/control-bodies.js';
 import { openEndpoint, TRANSPORTS, type AnyEndpoint } from '../helpers/transport.js';
 
 const QUICK = 'handshakeTimeoutMs=1500';
@@ -40,7 +41,10 @@ for (const transport of TRANSPORTS) {
     await t.throwsAsync(client.connect(ep.address), { code: 'AUTH_FAILED' } as never);
     t.deepEqual(ep.peers(), []);
     t.deepEqual(got, []);
-    t.true(client.stats().dropped.unauthenticated > 0, "the client caught the server's wrong proof");
+    if (transport === 'tcp')
+      t.true(client.stats().dropped.unauthenticated > 0, "the client caught the server's wrong proof");
+    // UDP: the client proves first; the server refuses its proof (REJECT)
+    else t.true(ep.stats().dropped.unauthenticated > 0, "the server caught the client's wrong proof");
   });
 
   test(`${transport}: a peer without a secret cannot talk to an endpoint that has one, nor the other way round`, async (t) => {
@@ -104,29 +108,42 @@ test('udp: forged packets from an unauthenticated socket are dropped and counted
   let resets = 0;
   // DATA for sessions that do not exist
   for (let i = 1; i <= 50; i++) await send(evilData(BigInt(i) * 0x1_0000_0001n, i));
-  // a HELLO, then a CONFIRM with a made-up proof for whatever id the server picked
-  const hello = encodeHello({
+  // a HELLO, then a CONFIRM that echoes the CHALLENGE with a made-up proof and a forged cookie
+  const client = {
     sourceConnectionId: 77n,
     incarnation: 1,
     nonce: Buffer.alloc(16),
     maxPacketBytes: 1452,
-  });
+    encrypt: true,
+    publicKey: Buffer.alloc(32, 9),
+  };
   const challenge = new Promise<Buffer>((resolve) =>
     sock.socket.on('message', (m) => {
       if (m[3] === PacketType.CHALLENGE) resolve(m);
       if (m[3] === PacketType.RESET) resets++;
     }),
   );
-  await send(encodePacket({ type: PacketType.HELLO, connectionId: 0n, payload: hello }));
-  const serverId = (await challenge).readBigUInt64BE(48);
-  await send(
-    encodePacket({ type: PacketType.CONFIRM, connectionId: serverId, payload: Buffer.alloc(32, 1) }),
-  );
+  await send(encodePacket({ type: PacketType.HELLO, connectionId: 0n, payload: encodeHello(client) }));
+  const c = decodeChallenge((await challenge).subarray(48))!;
+  const serverId = c.sourceConnectionId;
+  const confirm = (cookie: Buffer): Buffer =>
+    encodePacket({
+      type: PacketType.CONFIRM,
+      connectionId: serverId,
+      payload: encodeConfirm({
+        client,
+        server: { ...c, cookie },
+        proof: Buffer.alloc(32, 1),
+        sealedToken: Buffer.alloc(32),
+      }),
+    });
+  await send(confirm(Buffer.alloc(32, 2))); // forged cookie: no keys, no answer
+  await send(confirm(c.cookie)); // right cookie, wrong proof: REJECT
   await send(evilData(serverId, 1));
   await new Promise((resolve) => setTimeout(resolve, 200));
   const dropped = ep.stats().dropped;
-  t.is(dropped.unknownSession, 50);
-  t.is(dropped.unauthenticated, 2, 'the bad CONFIRM and the DATA for the half-open handshake');
+  t.is(dropped.unknownSession, 51, 'the DATA: the server keeps nothing for a handshake in progress');
+  t.is(dropped.unauthenticated, 2, 'the forged cookie and the wrong proof');
   t.deepEqual(got, []);
   t.is(ep.peers().length, 0);
   t.true(resets > 0, 'a peer that believes in a session we do not have is told so (RESET)');

@@ -69,6 +69,8 @@ function fuzzDatagram(rand: () => number): Buffer {
       incarnation: int(2 ** 40),
       nonce: Buffer.alloc(16, int(256)),
       maxPacketBytes: 1200 + int(60_000),
+      encrypt: rand() < 0.8,
+      publicKey: Buffer.alloc(32, int(256)),
     });
   }
   const packet = encodePacket(f);

@@ -16,31 +16,29 @@
 import dgram from 'node:dgram';
 import { type Clock } from '../../core/clock.js';
 import { LIMITS } from '../../core/limits.js';
-import { decodeProof, type HelloBody } from '../../wire/control-bodies.js';
+import { decodeResetToken, RESET_BYTES } from '../../wire/control-bodies.js';
 import { encodePacket, PacketView } from '../../wire/packet-codec.js';
-import { PacketType } from '../../wire/packet-layout.js';
+import { HEADER_BYTES, PacketType } from '../../wire/packet-layout.js';
 import { type TransportConfig } from '../config.js';
 import { addressKey, EndpointShell } from '../endpoint-shell.js';
-import { HandshakeAuth, randomConnectionId, type HandshakeTranscript } from '../handshake-auth.js';
+import { bytesEqual } from '../crypto/key-schedule.js';
+import { randomConnectionId } from '../handshake-auth.js';
 import { Impairment, type ImpairmentStats } from '../impair/impairment.js';
 import { ReceiveShare } from './receive-share.js';
 import type { DatagramSink } from '../link.js';
 import type { NativeUdpSocket } from '../native/native-udp-socket.js';
-import { openDatagram } from '../seal.js';
-import type { EndpointStats, PeerAddress, SocketPathStats } from '../types.js';
+import {
+  isUnsealedType,
+  openDatagram,
+  peekConnectionIdHigh,
+  peekConnectionIdLow,
+  peekHeader,
+  peekType,
+} from '../seal.js';
+import type { EndpointStats, SocketPathStats } from '../types.js';
 import { UdpLink } from './link.js';
 import { NativeLink } from './native-link.js';
 import { Session, type SessionHost } from './session.js';
-
-/** Server half-open handshake: CHALLENGE sent, CONFIRM awaited. */
-export interface PendingHandshake {
-  localId: bigint;
-  address: PeerAddress;
-  hello: HelloBody;
-  transcript: HandshakeTranscript;
-  challenge: Buffer;
-  createdMs: number;
-}
 
 /** The endpoint's bound socket: node:dgram (the fallback) or the native addon's. */
 export type BoundSocket =
@@ -70,10 +68,8 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   protected readonly view = new PacketView();
 
   protected readonly sessionsByLocalLow = new Map<number, Session>();
-  protected readonly pendingByLocalLow = new Map<number, PendingHandshake>();
   protected readonly retired = new Map<number, number>(); // local id low word -> high word
   protected readonly active = new Set<Session>();
-  protected readonly clientNonces = new WeakMap<Session, Buffer>();
   protected flushScheduled = false;
   protected turnEndScheduled = false;
   /** The clock when the current run began (set whenever a flush gets scheduled; valid while flushScheduled). */
@@ -83,6 +79,8 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   protected resetsThisSecond = 0;
   protected resetWindowStartMs = 0;
   protected readonly closeTickMs: number;
+  /** Whether this endpoint's sessions are sealed (BindOptions.encrypt); both sides must agree. */
+  readonly encrypt: boolean;
 
   protected constructor(
     bound: BoundSocket,
@@ -91,8 +89,10 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     clock: Clock,
     secret: Buffer | null,
     impairment: Impairment | null,
+    encrypt: boolean,
   ) {
     super(config, clock, family, UdpEndpointBase.boundAddress(bound), secret, 'is bound to');
+    this.encrypt = encrypt;
     this.bound = bound;
     this.impairment = impairment;
     this.closeTickMs = config.tickMs;
@@ -155,11 +155,8 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     session.end('blacklisted', 'PEER_BLACKLISTED');
   }
 
-  protected dropPendingFrom(key: string): void {
-    for (const [low, p] of this.pendingByLocalLow) {
-      if (addressKey(p.address.host, p.address.port) === key) this.pendingByLocalLow.delete(low);
-    }
-  }
+  /** The server keeps no half-open handshakes (the cookie carries them): nothing to drop. */
+  protected dropPendingFrom(_key: string): void {}
 
   /**
    * One clock read per run of sends (the flush ends the run; markActive read the clock when whatever
@@ -173,7 +170,6 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   }
 
   protected async closeTransport(): Promise<void> {
-    this.pendingByLocalLow.clear();
     this.impairment?.close();
     const bound = this.bound;
     if (bound.kind === 'native') {
@@ -253,7 +249,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     }
     return {
       sessions: this.sessionsByAddress.size,
-      pendingHandshakes: this.pendingByLocalLow.size,
+      pendingHandshakes: 0, // none: the server's handshake state travels in its cookie
       partialMessages,
       reassemblyBytes,
       liveMessages: this.messages.liveCount,
@@ -304,8 +300,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     for (;;) {
       const id = randomConnectionId();
       const low = Number(id & 0xffff_ffffn);
-      if (!this.sessionsByLocalLow.has(low) && !this.pendingByLocalLow.has(low) && !this.retired.has(low))
-        return id;
+      if (!this.sessionsByLocalLow.has(low) && !this.retired.has(low)) return id;
     }
   }
 
@@ -339,14 +334,10 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
       this.receiveShare.count(s.dataReceivedAtMs, now);
     }
     this.receiveShare.endCount();
-    for (const [low, p] of this.pendingByLocalLow) {
-      if (now - p.createdMs > this.config.handshakeTimeoutMs) this.pendingByLocalLow.delete(low);
-    }
     this.turnEnd();
     this.link.releaseSent();
     if (busy) this.ensureTimer(this.config.tickMs);
-    else if (this.sessionsByAddress.size > 0 || this.pendingByLocalLow.size > 0)
-      this.ensureTimer(IDLE_TICK_MS);
+    else if (this.sessionsByAddress.size > 0) this.ensureTimer(IDLE_TICK_MS);
   };
 
   /**
@@ -411,22 +402,50 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
 
   /**
    * DatagramSink: one received datagram, a view valid for this call only (the native link's slab is
-   * reused after it): it is decoded in place and whatever must outlive the call is copied (the inbox
-   * copies fragments and, from a slab, single-fragment messages too).
+   * reused after it): it is opened and decoded in place and whatever must outlive the call is copied
+   * (the inbox copies fragments and, from a slab, single-fragment messages too).
+   *
+   * Only the demultiplexing header (version, type, connection id) is read before the session is found;
+   * a sealed session's packet is then opened (tag, replay window) before anything else of it is read.
    */
   onDatagram(buf: Buffer, fromHost: string, fromPort: number): void {
     if (this.closed) return;
     this.counters.packetsReceived++;
     this.counters.bytesReceived += buf.length;
-    const view = this.view;
-    const status = openDatagram(view, buf);
-    if (status !== 'ok') {
-      this.dropped[status]++;
+    const peek = peekHeader(buf);
+    if (peek !== 'ok') {
+      this.dropped[peek]++;
       return;
     }
     const rinfo = this.from;
     rinfo.address = fromHost;
     rinfo.port = fromPort;
+    const view = this.view;
+    const type = peekType(buf);
+    if (isUnsealedType(type)) {
+      const status = openDatagram(view, buf);
+      if (status !== 'ok') {
+        this.dropped[status]++;
+        return;
+      }
+      return this.onHandshakePacket(view, rinfo);
+    }
+    const session = this.sessionAt(peekConnectionIdHigh(buf), peekConnectionIdLow(buf), rinfo);
+    if (!session) return this.onNoSession(buf, rinfo);
+    const status = openDatagram(view, buf, session.opener);
+    if (status !== 'ok') {
+      this.dropped[status]++;
+      // an ACCEPT that does not open came from someone without the handshake's keys
+      if (status === 'badSeal' && type === PacketType.ACCEPT) this.onForgedAccept(session);
+      return;
+    }
+    if (view.type === PacketType.ACCEPT) return this.onAccept(view, session);
+    const now = this.clock.nowMs();
+    session.lastNowMs = now;
+    if (!session.onPacket(view, now)) this.dropped.malformed++;
+  }
+
+  private onHandshakePacket(view: PacketView, rinfo: DatagramSource): void {
     switch (view.type) {
       case PacketType.HELLO:
         return this.onHello(view, rinfo);
@@ -434,50 +453,51 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
         return this.onConfirm(view, rinfo);
       case PacketType.CHALLENGE:
         return this.onChallenge(view, rinfo);
-      case PacketType.ACCEPT:
-        return this.onAccept(view, rinfo);
-      case PacketType.RESET:
-        return this.onReset(view, rinfo);
+      case PacketType.REJECT:
+        return this.onReject(view, rinfo);
       default:
-        return this.onSessionPacket(view, rinfo);
+        return this.onReset(view, rinfo);
     }
   }
 
-  /** The session this packet is addressed to, if the connection id and the sender's address match. */
-  protected sessionFor(view: PacketView, rinfo: DatagramSource): Session | undefined {
-    const s = this.sessionsByLocalLow.get(view.connectionIdLow);
-    if (!s || s.localHigh !== view.connectionIdHigh) return undefined;
+  /** The session with local connection id (high, low) whose peer is at `rinfo`. */
+  protected sessionAt(high: number, low: number, rinfo: DatagramSource): Session | undefined {
+    const s = this.sessionsByLocalLow.get(low);
+    if (!s || s.localHigh !== high) return undefined;
     if (s.address.port !== rinfo.port || s.address.host !== rinfo.address) return undefined;
     return s;
   }
 
-  protected onSessionPacket(view: PacketView, rinfo: DatagramSource): void {
-    const session = this.sessionFor(view, rinfo);
-    if (session) {
-      const now = this.clock.nowMs();
-      session.lastNowMs = now;
-      if (!session.onPacket(view, now)) this.dropped.malformed++;
-      return;
-    }
+  /** The session this packet is addressed to, if the connection id and the sender's address match. */
+  protected sessionFor(view: PacketView, rinfo: DatagramSource): Session | undefined {
+    return this.sessionAt(view.connectionIdHigh, view.connectionIdLow, rinfo);
+  }
+
+  /** A session packet (by its type) for no session of ours: counted, and maybe answered by a RESET. */
+  protected onNoSession(buf: Buffer, rinfo: DatagramSource): void {
     if (this.blacklisted.has(addressKey(rinfo.address, rinfo.port))) {
       this.dropped.blacklisted++;
       return;
     }
-    if (this.pendingByLocalLow.has(view.connectionIdLow)) {
-      this.dropped.unauthenticated++;
-      return;
-    }
-    const retiredHigh = this.retired.get(view.connectionIdLow);
-    if (retiredHigh === view.connectionIdHigh) this.dropped.staleIncarnation++;
+    const high = peekConnectionIdHigh(buf);
+    const low = peekConnectionIdLow(buf);
+    const type = peekType(buf);
+    const retiredHigh = this.retired.get(low);
+    if (retiredHigh === high) this.dropped.staleIncarnation++;
     else this.dropped.unknownSession++;
-    if (view.type === PacketType.CLOSE && retiredHigh === view.connectionIdHigh) return;
+    if (type === PacketType.CLOSE && retiredHigh === high) return;
     // A peer that still believes in a session we do not have learns so at once, instead of silently
-    // getting a new one: answer its ack-eliciting packets with a RESET (rate-limited).
-    if (view.type === PacketType.HEARTBEAT || view.type === PacketType.DATA || view.type === PacketType.PROBE)
-      this.sendReset(view, rinfo);
+    // getting a new one: answer its ack-eliciting packets with a RESET (rate-limited, never larger
+    // than the datagram it answers).
+    if (type === PacketType.HEARTBEAT || type === PacketType.DATA || type === PacketType.PROBE)
+      this.sendReset(high, low, buf.length, rinfo);
   }
 
-  protected sendReset(view: PacketView, rinfo: DatagramSource): void {
+  /** Bytes of a RESET packet. */
+  static readonly RESET_PACKET_BYTES = HEADER_BYTES + RESET_BYTES;
+
+  protected sendReset(high: number, low: number, causeBytes: number, rinfo: DatagramSource): void {
+    if (causeBytes < UdpEndpointBase.RESET_PACKET_BYTES) return;
     const now = this.clock.nowMs();
     if (now - this.resetWindowStartMs >= 1000) {
       this.resetWindowStartMs = now;
@@ -485,11 +505,11 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     }
     if (this.resetsThisSecond >= LIMITS.MAX_RESETS_PER_SEC) return;
     this.resetsThisSecond++;
-    const id = BigInt(view.connectionIdHigh) * BigInt(TWO_32) + BigInt(view.connectionIdLow);
+    const id = BigInt(high) * BigInt(TWO_32) + BigInt(low);
     const packet = encodePacket({
       type: PacketType.RESET,
       connectionId: id,
-      payload: this.auth.resetToken(id),
+      payload: this.auth.resetToken(id, addressKey(rinfo.address, rinfo.port)),
     });
     this.link.sendRaw(packet, { host: rinfo.address, port: rinfo.port });
   }
@@ -497,12 +517,12 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   protected onReset(view: PacketView, rinfo: DatagramSource): void {
     const session = this.sessionsByAddress.get(addressKey(rinfo.address, rinfo.port));
     const id = BigInt(view.connectionIdHigh) * BigInt(TWO_32) + BigInt(view.connectionIdLow);
-    const token = decodeProof(view.payload());
+    const token = decodeResetToken(view.payload());
     if (!session || session.remoteConnectionId !== id || !token) {
       this.dropped.unknownSession++;
       return;
     }
-    if (!HandshakeAuth.equal(token, this.auth.resetToken(id))) {
+    if (!session.resetToken || !bytesEqual(token, session.resetToken)) {
       this.dropped.unauthenticated++;
       return;
     }
@@ -514,5 +534,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   protected abstract onHello(view: PacketView, rinfo: DatagramSource): void;
   protected abstract onConfirm(view: PacketView, rinfo: DatagramSource): void;
   protected abstract onChallenge(view: PacketView, rinfo: DatagramSource): void;
-  protected abstract onAccept(view: PacketView, rinfo: DatagramSource): void;
+  protected abstract onAccept(view: PacketView, session: Session): void;
+  protected abstract onReject(view: PacketView, rinfo: DatagramSource): void;
+  protected abstract onForgedAccept(session: Session): void;
 }

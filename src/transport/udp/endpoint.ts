@@ -20,20 +20,37 @@
 import { FerryError } from '../../core/errors.js';
 import { initChecksums } from '../../core/checksum.js';
 import { systemClock, type Clock } from '../../core/clock.js';
-import { LIMITS } from '../../core/limits.js';
 import {
+  decodeAccept,
   decodeChallenge,
+  decodeConfirm,
+  decodeHandshakeFields,
   decodeHello,
-  decodeProof,
+  decodeReject,
+  encodeAccept,
   encodeChallenge,
+  encodeConfirm,
+  encodeHandshakeFields,
   encodeHello,
-  type HelloBody,
+  encodeReject,
+  RejectReason,
+  type ConfirmBody,
+  type HandshakeFields,
 } from '../../wire/control-bodies.js';
-import { encodePacket, PacketView } from '../../wire/packet-codec.js';
-import { PacketType } from '../../wire/packet-layout.js';
+import { connectionIdOf, encodePacket, PacketView } from '../../wire/packet-codec.js';
+import { AEAD_TAG_BYTES, CHECKSUM_OFFSET, PacketType } from '../../wire/packet-layout.js';
 import { readTransportConfig, type TransportConfig } from '../config.js';
 import { addressKey, planBind } from '../endpoint-shell.js';
+import {
+  bytesEqual,
+  SessionKeys,
+  transcriptHash,
+  x25519FromPrivate,
+  x25519Generate,
+  x25519Shared,
+} from '../crypto/key-schedule.js';
 import { HandshakeAuth, randomNonce } from '../handshake-auth.js';
+import { sealDatagram } from '../seal.js';
 import { Impairment, impairmentFromEnv, type ImpairmentConfig } from '../impair/impairment.js';
 import { nativeUdpStatus, selectSocketKind, type SocketKind } from '../native/addon.js';
 import type { PeerAddress } from '../types.js';
@@ -41,13 +58,7 @@ import { bindNativeSocket, bindSocket } from './bind.js';
 import { withInterfacePacketBytes } from './interface-mtu.js';
 import { Session } from './session.js';
 
-import {
-  IDLE_TICK_MS,
-  UdpEndpointBase,
-  type BoundSocket,
-  type DatagramSource,
-  type PendingHandshake,
-} from './endpoint-base.js';
+import { IDLE_TICK_MS, UdpEndpointBase, type BoundSocket, type DatagramSource } from './endpoint-base.js';
 
 /**
  * Whether `socket: 'auto'` picks the native socket when the addon loaded (false: dgram unless
@@ -80,6 +91,11 @@ export interface EndpointOptions {
    * FERRY_SOCKET when set, else native when the addon loaded. Shown in `stats().socket`.
    */
   socket?: 'auto' | SocketKind;
+  /**
+   * Seal every packet with an AEAD (default true; FERRY_NO_ENCRYPT=1 turns the default off, for
+   * loopback benchmarks). false is refused on a non-loopback address; both sides must agree.
+   */
+  encrypt?: boolean;
 }
 
 /** The socket kind `option` asks for, resolved at start-up (see EndpointOptions.socket). */
@@ -114,13 +130,18 @@ export class Endpoint extends UdpEndpointBase {
     clock: Clock,
     secret: Buffer | null,
     impairment: Impairment | null,
+    encrypt: boolean,
   ) {
-    super(socket, family, config, clock, secret, impairment);
+    super(socket, family, config, clock, secret, impairment, encrypt);
   }
 
   /** Binds a socket and returns a ready endpoint. Throws INVALID_ARGUMENT, INVALID_CONFIG, INSECURE_BIND, BIND_FAILED. */
   static async create(options: EndpointOptions = {}): Promise<Endpoint> {
-    const { host, port, family, secret } = planBind(options, 'binding');
+    const encryptDefault = process.env.FERRY_NO_ENCRYPT === '1' ? false : undefined;
+    const { host, port, family, secret, encrypt } = planBind(
+      { ...options, encrypt: options.encrypt ?? encryptDefault },
+      'binding',
+    );
     const config = withInterfacePacketBytes(
       readTransportConfig(options.config),
       options.config,
@@ -147,7 +168,7 @@ export class Endpoint extends UdpEndpointBase {
       impairment?.close();
       throw err;
     }
-    return new Endpoint(socket, family, config, clock, secret, impairment);
+    return new Endpoint(socket, family, config, clock, secret, impairment, encrypt);
   }
 
   // ================================================================== the handshake, client start
@@ -156,18 +177,14 @@ export class Endpoint extends UdpEndpointBase {
     const now = this.clock.nowMs();
     const session = new Session(this, this.link, key, addr, 'client', this.freshLocalId(), now);
     session.inbox.copyWholeMessages = this.bound.kind === 'native';
-    const nonce = randomNonce();
+    const pair = x25519Generate();
+    session.helloNonce = randomNonce();
+    session.handshakePrivateKey = pair.privateKey;
     session.handshakePacket = encodePacket({
       type: PacketType.HELLO,
       connectionId: 0n,
-      payload: encodeHello({
-        sourceConnectionId: session.localConnectionId,
-        incarnation: this.incarnation,
-        nonce,
-        maxPacketBytes: this.config.packetBytes,
-      }),
+      payload: encodeHello(this.clientFields(session, pair.publicKey)),
     });
-    this.clientNonces.set(session, nonce);
     this.addSession(session);
     session.handshakeIntervalMs = Math.min(this.config.initialRtoMs, 1000);
     session.handshakeNextSendMs = now + session.handshakeIntervalMs;
@@ -176,8 +193,23 @@ export class Endpoint extends UdpEndpointBase {
     return session;
   }
 
+  private clientFields(session: Session, publicKey: Buffer): HandshakeFields {
+    return {
+      sourceConnectionId: session.localConnectionId,
+      incarnation: this.incarnation,
+      nonce: session.helloNonce!,
+      maxPacketBytes: this.config.packetBytes,
+      encrypt: this.encrypt,
+      publicKey,
+    };
+  }
+
   // ------------------------------------------------------------------ handshake, server side
 
+  /**
+   * HELLO: answered with a CHALLENGE carrying the server's fields and a cookie, and nothing is kept
+   * (the CONFIRM brings it all back). Never larger than the HELLO (padded to CHALLENGE_BYTES).
+   */
   protected onHello(view: PacketView, rinfo: DatagramSource): void {
     const key = addressKey(rinfo.address, rinfo.port);
     if (this.blacklisted.has(key)) {
@@ -202,116 +234,176 @@ export class Endpoint extends UdpEndpointBase {
     ) {
       return; // both sides connect at once: the smaller connection id stays the client
     }
-    for (const p of this.pendingByLocalLow.values()) {
-      if (
-        p.hello.sourceConnectionId === hello.sourceConnectionId &&
-        p.address.port === rinfo.port &&
-        p.address.host === rinfo.address
-      ) {
-        this.link.sendRaw(p.challenge, p.address); // a repeated HELLO: the CHALLENGE was lost
-        return;
-      }
+    const address = { host: rinfo.address, port: rinfo.port };
+    if (hello.encrypt !== this.encrypt) {
+      const reason = this.encrypt ? RejectReason.SERVER_ENCRYPTED : RejectReason.SERVER_UNENCRYPTED;
+      this.sendReject(hello.sourceConnectionId, hello.nonce, reason, address);
+      return;
     }
-    if (
-      this.pendingByLocalLow.size >= LIMITS.MAX_PENDING_HANDSHAKES ||
-      this.sessionsByAddress.size >= this.config.maxPeers
-    ) {
+    if (this.sessionsByAddress.size >= this.config.maxPeers && !existing) {
       this.dropped.overLimit++;
       return;
     }
-    this.answerHello(hello, { host: rinfo.address, port: rinfo.port });
-  }
-
-  private answerHello(hello: HelloBody, address: PeerAddress): void {
+    const now = this.clock.nowMs();
+    const bucket = HandshakeAuth.cookieBucket(now);
     const localId = this.freshLocalId();
     const nonce = randomNonce();
-    const { transcript, proof } = this.auth.challenge(
-      { connectionId: hello.sourceConnectionId, incarnation: hello.incarnation, nonce: hello.nonce },
-      { connectionId: localId, incarnation: this.incarnation, nonce },
-    );
+    const clientFields = encodeHandshakeFields(hello);
+    const pair = this.auth.serverKeyPair(key, clientFields, nonce, localId, bucket, now)!;
+    const server: HandshakeFields = {
+      sourceConnectionId: localId,
+      incarnation: this.incarnation,
+      nonce,
+      maxPacketBytes: this.config.packetBytes,
+      encrypt: this.encrypt,
+      publicKey: pair.publicKey,
+    };
+    const cookie = this.auth.cookie(key, clientFields, encodeHandshakeFields(server), bucket, now)!;
     const challenge = encodePacket({
       type: PacketType.CHALLENGE,
       connectionId: hello.sourceConnectionId,
-      payload: encodeChallenge({
-        sourceConnectionId: localId,
-        incarnation: this.incarnation,
-        nonce,
-        maxPacketBytes: this.config.packetBytes,
-        proof,
-      }),
+      payload: encodeChallenge({ ...server, cookieBucket: bucket, cookie }),
     });
-    const pending: PendingHandshake = {
-      localId,
-      address,
-      hello,
-      transcript,
-      challenge,
-      createdMs: this.clock.nowMs(),
-    };
-    this.pendingByLocalLow.set(Number(localId & 0xffff_ffffn), pending);
     this.link.sendRaw(challenge, address);
-    this.ensureTimer(IDLE_TICK_MS);
   }
 
+  private sendReject(clientId: bigint, clientNonce: Buffer, reason: number, to: PeerAddress): void {
+    const reject = encodePacket({
+      type: PacketType.REJECT,
+      connectionId: clientId,
+      payload: encodeReject(clientNonce, reason),
+    });
+    this.link.sendRaw(reject, to);
+  }
+
+  /**
+   * CONFIRM: the cookie (MAC and freshness) says the CHALLENGE was ours for this address; the keys
+   * follow from it and the client's X25519 key; only a right client proof makes a session.
+   */
   protected onConfirm(view: PacketView, rinfo: DatagramSource): void {
-    const proof = decodeProof(view.payload());
+    const body = decodeConfirm(view.payload());
     const established = this.sessionFor(view, rinfo);
     if (established) {
       // a repeated CONFIRM: our ACCEPT was lost
       if (
-        proof &&
+        body &&
         established.expectedClientProof &&
-        HandshakeAuth.equal(proof, established.expectedClientProof)
-      ) {
-        if (established.handshakePacket) this.sendControl(established, established.handshakePacket);
-      }
+        bytesEqual(body.proof, established.expectedClientProof) &&
+        established.handshakePacket
+      )
+        this.sendControl(established, established.handshakePacket);
+      else this.dropped.unauthenticated++;
       return;
     }
-    const pending = this.pendingByLocalLow.get(view.connectionIdLow);
-    const sameAddress =
-      pending && pending.address.port === rinfo.port && pending.address.host === rinfo.address;
-    if (!pending || !sameAddress || Number(pending.localId >> 32n) !== view.connectionIdHigh) {
+    const key = addressKey(rinfo.address, rinfo.port);
+    if (!body || body.server.sourceConnectionId !== connectionIdOf(view)) {
+      this.dropped.malformed++;
+      return;
+    }
+    if (this.blacklisted.has(key)) {
+      this.dropped.blacklisted++;
+      return;
+    }
+    const keys = this.checkConfirm(body, key);
+    if (!keys) {
       this.dropped.unauthenticated++;
       return;
     }
-    const expected = this.auth.verifyConfirm(pending.transcript, proof);
-    if (!expected) {
+    const address = { host: rinfo.address, port: rinfo.port };
+    if (!bytesEqual(body.proof, keys.clientProof)) {
+      this.dropped.unauthenticated++;
+      this.sendReject(body.client.sourceConnectionId, body.client.nonce, RejectReason.BAD_PROOF, address);
+      return;
+    }
+    if (body.client.encrypt !== this.encrypt || body.server.incarnation !== this.incarnation) {
       this.dropped.unauthenticated++;
       return;
     }
-    this.pendingByLocalLow.delete(view.connectionIdLow);
-    this.acceptSession(pending, expected);
+    const clientToken = keys.openToken('client', body.sealedToken);
+    if (!clientToken) {
+      this.dropped.unauthenticated++;
+      return;
+    }
+    this.acceptSession(body, keys, clientToken, address);
   }
 
-  private acceptSession(pending: PendingHandshake, clientProof: Buffer): void {
-    const key = addressKey(pending.address.host, pending.address.port);
+  /** The session keys of a CONFIRM whose cookie holds, or null (forged, stale, another address's). */
+  private checkConfirm(body: ConfirmBody, key: string): SessionKeys | null {
     const now = this.clock.nowMs();
+    const bucket = body.server.cookieBucket;
+    const clientFields = encodeHandshakeFields(body.client);
+    const serverFields = encodeHandshakeFields(body.server);
+    const cookie = this.auth.cookie(key, clientFields, serverFields, bucket, now);
+    if (!cookie || !bytesEqual(cookie, body.server.cookie)) return null;
+    const pair = this.auth.serverKeyPair(
+      key,
+      clientFields,
+      body.server.nonce,
+      body.server.sourceConnectionId,
+      bucket,
+      now,
+    );
+    if (!pair) return null;
+    const shared = x25519Shared(pair.privateKey, body.client.publicKey);
+    if (!shared) return null;
+    return new SessionKeys(shared, this.auth.key, transcriptHash(clientFields, serverFields));
+  }
+
+  private acceptSession(body: ConfirmBody, keys: SessionKeys, peerToken: Buffer, address: PeerAddress): void {
+    const key = addressKey(address.host, address.port);
+    const now = this.clock.nowMs();
+    const localId = body.server.sourceConnectionId;
+    const low = Number(localId & 0xffff_ffffn);
+    if (this.sessionsByLocalLow.has(low) || this.retired.has(low)) {
+      this.dropped.unauthenticated++; // a connection id in use (or a CONFIRM of an ended session)
+      return;
+    }
     const old = this.sessionsByAddress.get(key);
-    if (old && old.remoteIncarnation > pending.hello.incarnation) {
+    if (old && old.remoteIncarnation > body.client.incarnation) {
       this.dropped.staleIncarnation++;
       return;
     }
+    if (!old && this.sessionsByAddress.size >= this.config.maxPeers) {
+      this.dropped.overLimit++;
+      return;
+    }
     const { waiters, pinned } = this.takeOver(old);
-    const session = new Session(this, this.link, key, pending.address, 'server', pending.localId, now);
+    const session = new Session(this, this.link, key, address, 'server', localId, now);
     session.inbox.copyWholeMessages = this.bound.kind === 'native';
     session.pinned = pinned;
+    if (this.encrypt) session.useKeys(keys);
     session.establish(
-      pending.hello.sourceConnectionId,
-      pending.hello.incarnation,
-      pending.hello.maxPacketBytes,
+      body.client.sourceConnectionId,
+      body.client.incarnation,
+      body.client.maxPacketBytes,
       now,
-      now - pending.createdMs,
     );
-    session.expectedClientProof = clientProof;
-    session.handshakePacket = encodePacket({
-      type: PacketType.ACCEPT,
-      connectionId: pending.hello.sourceConnectionId,
-    });
+    session.expectedClientProof = keys.clientProof;
+    session.resetToken = peerToken;
+    session.handshakePacket = this.acceptPacket(session, keys, key);
     session.connectWaiters.push(...waiters);
     this.addSession(session);
     this.sendControl(session, session.handshakePacket);
     session.setConnected();
     this.ensureTimer(IDLE_TICK_MS);
+  }
+
+  /** The ACCEPT: the server's proof and the client's reset token, sealed (packet number 0). */
+  private acceptPacket(session: Session, keys: SessionKeys, clientAddress: string): Buffer {
+    const token = this.auth.resetToken(session.localConnectionId, clientAddress);
+    const body = encodeAccept({ proof: keys.serverProof, sealedToken: keys.sealToken('server', token) });
+    return this.sealedControl(session, PacketType.ACCEPT, body);
+  }
+
+  /** A control packet of `session` with packet number 0 (never a data packet's), sealed if it seals. */
+  private sealedControl(session: Session, type: number, body: Buffer): Buffer {
+    const plain = encodePacket({ type, connectionId: session.remoteConnectionId, payload: body });
+    if (!session.sealer) return plain;
+    const buf = Buffer.alloc(plain.length + AEAD_TAG_BYTES);
+    plain.copy(buf);
+    buf.writeUInt32BE(0, CHECKSUM_OFFSET);
+    const length = sealDatagram(buf, plain.length, undefined, 0, session.sealer);
+    return buf.subarray(0, length);
   }
 
   // ------------------------------------------------------------------ handshake, client side
@@ -329,17 +421,25 @@ export class Endpoint extends UdpEndpointBase {
       }
       return;
     }
-    const nonce = this.clientNonces.get(session)!;
-    const confirmProof = this.auth.confirm(
-      { connectionId: session.localConnectionId, incarnation: this.incarnation, nonce },
-      { connectionId: body.sourceConnectionId, incarnation: body.incarnation, nonce: body.nonce },
-      body.proof,
-    );
-    if (!confirmProof) {
+    if (body.encrypt !== this.encrypt) {
       this.dropped.unauthenticated++;
-      session.end('closed', 'AUTH_FAILED');
+      return; // the server answers a mismatch with REJECT, never a CHALLENGE: not the server
+    }
+    const priv = session.handshakePrivateKey!;
+    const clientFields = encodeHandshakeFields(this.clientFields(session, x25519FromPrivate(priv).publicKey));
+    const shared = x25519Shared(priv, body.publicKey);
+    if (!shared) {
+      this.dropped.unauthenticated++;
       return;
     }
+    const keys = new SessionKeys(
+      shared,
+      this.auth.key,
+      transcriptHash(clientFields, encodeHandshakeFields(body)),
+    );
+    session.handshakePrivateKey = null;
+    session.handshakeKeys = keys;
+    if (this.encrypt) session.useKeys(keys);
     const now = this.clock.nowMs();
     session.establish(
       body.sourceConnectionId,
@@ -348,23 +448,73 @@ export class Endpoint extends UdpEndpointBase {
       now,
       now - session.handshakeStartedMs,
     );
+    const token = this.auth.resetToken(session.localConnectionId, addressKey(rinfo.address, rinfo.port));
     session.handshakePacket = encodePacket({
       type: PacketType.CONFIRM,
       connectionId: body.sourceConnectionId,
-      payload: confirmProof,
+      payload: encodeConfirm({
+        client: decodeHandshakeFields(clientFields),
+        server: body,
+        proof: keys.clientProof,
+        sealedToken: keys.sealToken('client', token),
+      }),
     });
     session.handshakeIntervalMs = Math.min(this.config.initialRtoMs, 1000);
     session.handshakeNextSendMs = now + session.handshakeIntervalMs;
     this.sendControl(session, session.handshakePacket);
   }
 
-  protected onAccept(view: PacketView, rinfo: DatagramSource): void {
-    const session = this.sessionFor(view, rinfo);
-    if (!session || session.role !== 'client' || session.remoteConnectionId === 0n) {
-      this.dropped.unknownSession++;
+  /** ACCEPT (opened under the session's keys when it seals): the server's proof and our reset token. */
+  protected onAccept(view: PacketView, session: Session): void {
+    const keys = session.handshakeKeys;
+    if (session.role !== 'client' || session.state !== 'connecting' || !keys) {
+      if (session.role !== 'client' || session.remoteConnectionId === 0n) this.dropped.unknownSession++;
+      return; // a repeated ACCEPT
+    }
+    const body = decodeAccept(view.payload());
+    if (!body || !bytesEqual(body.proof, keys.serverProof)) {
+      this.dropped.unauthenticated++;
+      session.end('closed', 'AUTH_FAILED', SERVER_PROOF_FAILED);
       return;
     }
+    session.resetToken = keys.openToken('server', body.sealedToken);
+    session.handshakeKeys = null;
     session.handshakePacket = null;
     session.setConnected();
   }
+
+  /** An ACCEPT that did not open: whoever answered our CONFIRM does not have the handshake's keys. */
+  protected onForgedAccept(session: Session): void {
+    if (session.role !== 'client' || session.state !== 'connecting' || !session.handshakeKeys) return;
+    session.end('closed', 'AUTH_FAILED', SERVER_PROOF_FAILED);
+  }
+
+  /** REJECT: the server refused our proof (the secret) or our encryption setting. */
+  protected onReject(view: PacketView, rinfo: DatagramSource): void {
+    const session = this.sessionFor(view, rinfo);
+    const body = decodeReject(view.payload());
+    if (
+      !session ||
+      !body ||
+      session.role !== 'client' ||
+      session.state !== 'connecting' ||
+      !session.helloNonce ||
+      !bytesEqual(body.clientNonce, session.helloNonce)
+    ) {
+      this.dropped.unknownSession++;
+      return;
+    }
+    if (body.reason === RejectReason.BAD_PROOF) return session.end('closed', 'AUTH_FAILED', SECRET_REFUSED);
+    const message =
+      body.reason === RejectReason.SERVER_ENCRYPTED
+        ? 'the server requires encryption and this side has it off: drop --no-encrypt on this side'
+        : 'the server has encryption off (--no-encrypt) and this side has it on: pass --no-encrypt here too, or drop it on the server';
+    session.end('closed', 'ENCRYPT_MISMATCH', message);
+  }
 }
+
+/** What a client with the wrong secret is told (the server's REJECT of its proof). */
+export const SECRET_REFUSED = 'the server refused the secret: check --secret-file or FERRY_SECRET';
+/** What a client is told when the ACCEPT does not prove the secret. */
+export const SERVER_PROOF_FAILED =
+  'the server did not prove it knows the secret: check the address, and --secret-file or FERRY_SECRET on both sides';

@@ -13,6 +13,7 @@ import type dgram from 'node:dgram';
 import { BufferPool } from '../../core/pool.js';
 import type { DatagramLink } from '../link.js';
 import type { PeerStats, PeerAddress } from '../types.js';
+import type { PacketSealer } from '../crypto/packet-aead.js';
 import { sealDatagram } from '../seal.js';
 import { UdpSender } from './udp-sender.js';
 
@@ -70,10 +71,12 @@ export class UdpLink implements DatagramLink {
     length: number,
     slices: readonly Uint8Array[] | undefined,
     sliceCount: number,
+    sealer: PacketSealer | null,
   ): void {
     const list = this.sendList;
+    length = sealDatagram(buf, length, slices, sliceCount, sealer);
+    if (sealer) sliceCount = 0; // the sealer encrypted the slices into buf
     let total = length;
-    sealDatagram(buf, length, slices, sliceCount);
     for (let i = 0; i < sliceCount; i++) {
       const slice = slices![i]!;
       list[i + 1] = slice;

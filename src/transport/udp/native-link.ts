@@ -22,6 +22,7 @@ import type { Destination } from '../native/address.js';
 import { NATIVE_UDP_LIMITS } from '../native/native-limits.js';
 import type { NativeUdpSocket, ReceivedBatch } from '../native/native-udp-socket.js';
 import { SendBatch } from '../native/send-batch.js';
+import type { PacketSealer } from '../crypto/packet-aead.js';
 import { sealDatagram } from '../seal.js';
 import type { PeerAddress, PeerStats } from '../types.js';
 import type { LinkCounters } from './link.js';
@@ -114,8 +115,10 @@ export class NativeLink implements DatagramLink {
     length: number,
     slices: readonly Uint8Array[] | undefined,
     sliceCount: number,
+    sealer: PacketSealer | null,
   ): void {
-    sealDatagram(buf, length, slices, sliceCount);
+    length = sealDatagram(buf, length, slices, sliceCount, sealer);
+    if (sealer) sliceCount = 0; // the sealer encrypted the slices into buf
     let total = length;
     for (let i = 0; i < sliceCount; i++) total += slices![i]!.length;
     stats.packetsSent++;

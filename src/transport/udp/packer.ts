@@ -20,6 +20,7 @@ import {
   writeSackRange,
 } from '../../wire/packet-codec.js';
 import {
+  AEAD_TAG_BYTES,
   BASE_PACKET_BYTES,
   DATA_OVERHEAD_BYTES,
   HEADER_BYTES,
@@ -29,6 +30,8 @@ import {
   SACK_RANGE_BYTES,
 } from '../../wire/packet-layout.js';
 import { AckScheduler } from './ack-scheduler.js';
+import type { PacketOpener, PacketSealer } from '../crypto/packet-aead.js';
+import type { SessionKeys } from '../crypto/key-schedule.js';
 import type { TransportConfig } from '../config.js';
 import { CongestionController, Pacer } from './congestion.js';
 import { FailureDetector } from '../failure-detector.js';
@@ -99,6 +102,22 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
   /** Proof a duplicate CONFIRM must carry (server side), to re-send ACCEPT. */
   expectedClientProof: Buffer | null = null;
   protected closeNextSendMs = 0;
+
+  // --- per-packet protection (from the handshake; both null with encryption off) ---
+  /** Seals what this side sends (AEAD), or null: the checksum. */
+  sealer: PacketSealer | null = null;
+  /** Opens what the peer sends (AEAD and replay window), or null: the checksum. */
+  opener: PacketOpener | null = null;
+  /** Bytes the seal adds to every packet (the AEAD tag, or 0): packets are built that much smaller. */
+  sealBytes = 0;
+  /** The token a RESET for this session must carry (learned in the handshake's sealed part). */
+  resetToken: Buffer | null = null;
+  /** Client: the keys of the handshake in progress (the ACCEPT's proof is checked against them). */
+  handshakeKeys: SessionKeys | null = null;
+  /** Client: the nonce of its HELLO (a REJECT must carry it). */
+  helloNonce: Buffer | null = null;
+  /** Client: the X25519 private key of the handshake in progress (dropped once keys are derived). */
+  handshakePrivateKey: Buffer | null = null;
 
   // --- reliability ---
   protected readonly sent: SentPackets<OutgoingMessage>;
@@ -185,6 +204,16 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
 
   get localLow(): number {
     return Number(this.localConnectionId & 0xffff_ffffn);
+  }
+
+  /**
+   * Seals this session's packets with the handshake's keys (encryption on); call before `establish`,
+   * which sizes packets for the tag.
+   */
+  useKeys(keys: SessionKeys): void {
+    this.sealer = keys.sealer(this.role);
+    this.opener = keys.opener(this.role);
+    this.sealBytes = AEAD_TAG_BYTES;
   }
 
   /** The handshake finished: learn the peer and open the data path. */
@@ -330,7 +359,8 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
 
   /** Takes the prober's packet size (new messages are cut for it; older fragments go as pieces). */
   protected applyPacketSize(): void {
-    const size = this.pmtu?.currentBytes ?? this.maxPacketBytes;
+    // the prober's sizes are datagram sizes; packets are built smaller by the seal's tag
+    const size = (this.pmtu?.currentBytes ?? this.maxPacketBytes) - this.sealBytes;
     if (size === this.packetBytes) return;
     this.packetBytes = size;
     this.chunkBytes = size - DATA_OVERHEAD_BYTES;
@@ -473,8 +503,17 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
     this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
-    if (this.gatherCount === 0) this.link.send(this.stats, this.address, buf, at, undefined, 0);
-    else this.link.send(this.stats, this.address, buf, this.gatherAt, this.gatherSlices, this.gatherCount);
+    if (this.gatherCount === 0) this.link.send(this.stats, this.address, buf, at, undefined, 0, this.sealer);
+    else
+      this.link.send(
+        this.stats,
+        this.address,
+        buf,
+        this.gatherAt,
+        this.gatherSlices,
+        this.gatherCount,
+        this.sealer,
+      );
     return true;
   }
 

@@ -42,15 +42,16 @@ export abstract class PathPieces extends PacketSender {
       PacketType.PROBE,
       0,
       0,
-      sizeBytes - HEADER_BYTES,
+      sizeBytes - this.sealBytes - HEADER_BYTES,
       pn,
       this.received.cumulativeAck,
       this.leastUnackedFor(pn),
     );
-    buf.fill(0, HEADER_BYTES, sizeBytes); // never last packet's bytes on the wire
+    buf.fill(0, HEADER_BYTES, sizeBytes - this.sealBytes); // never last packet's bytes on the wire
     this.pmtu!.onProbeSent(sizeBytes, nowMs);
     this.stats.pmtuProbesSent = (this.stats.pmtuProbesSent ?? 0) + 1;
-    this.link.send(this.stats, this.address, buf, sizeBytes, undefined, 0);
+    // sealed, the datagram is sizeBytes again (the tag fills the rest)
+    this.link.send(this.stats, this.address, buf, sizeBytes - this.sealBytes, undefined, 0, this.sealer);
   }
 
   /** Did this packet's ack fields acknowledge the probe in flight? */
@@ -153,7 +154,7 @@ export abstract class PathPieces extends PacketSender {
     this.pacer.onSent();
     this.fd.onSent(nowMs);
     if (sackCount === this.received.rangeCount && this.acks.pending) this.acks.onAckSent();
-    this.link.send(this.stats, this.address, buf, at + payloadBytes, undefined, 0);
+    this.link.send(this.stats, this.address, buf, at + payloadBytes, undefined, 0, this.sealer);
     return true;
   }
 

@@ -24,6 +24,13 @@ import { PathPieces } from './pieces.js';
 
 export type { SessionHost } from './packer.js';
 
+/**
+ * A HEARTBEAT is padded to the largest ACK that answers it (every SACK range and delivered range),
+ * so the answer is never larger than the datagram that asked for it.
+ */
+export const HEARTBEAT_PADDING_BYTES =
+  LIMITS.MAX_SACK_RANGES * SACK_RANGE_BYTES + ackBodyBytes(LIMITS.MAX_SACK_RANGES);
+
 export class Session extends PathPieces {
   // ------------------------------------------------------------------ receiving
 
@@ -34,8 +41,11 @@ export class Session extends PathPieces {
   onPacket(view: PacketView, nowMs: number): boolean {
     this.fd.onHeard(nowMs);
     if (this.state === 'connecting') {
-      if (this.role !== 'client' || this.remoteConnectionId === 0n) return true;
-      this.setConnected(); // our CONFIRM arrived even though its ACCEPT did not
+      // Our CONFIRM arrived even though its ACCEPT did not: a packet that opened under the session's
+      // keys proves what the ACCEPT would have (unsealed packets prove nothing: wait for the ACCEPT).
+      if (this.role !== 'client' || this.remoteConnectionId === 0n || !this.opener) return true;
+      this.handshakeKeys = null;
+      this.setConnected();
     }
     this.stats.packetsReceived++;
     this.stats.bytesReceived += view.buf.length;
@@ -322,7 +332,7 @@ export class Session extends PathPieces {
     this.gapsSinceAck = 0;
     this.deliveredDirty = false;
     this.deliveredDueMs = Infinity;
-    this.link.send(this.stats, this.address, buf, end, undefined, 0);
+    this.link.send(this.stats, this.address, buf, end, undefined, 0, this.sealer);
     return true;
   }
 
@@ -336,19 +346,21 @@ export class Session extends PathPieces {
     const cumAck = this.received.cumulativeAck;
     const leastUnacked = this.sent.leastUnacked;
     const pn = this.sent.takeUntracked();
+    const padding = type === PacketType.HEARTBEAT ? HEARTBEAT_PADDING_BYTES : 0;
     this.writeSessionHeader(
       buf,
       type,
       flags,
       0,
-      0,
+      padding,
       pn,
       cumAck,
       Math.min(this.leastUnackedFor(pn), leastUnacked),
     );
+    buf.fill(0, HEADER_BYTES, HEADER_BYTES + padding);
     if (type === PacketType.HEARTBEAT) this.fd.onHeartbeatSent(nowMs);
     else this.fd.onSent(nowMs);
-    this.link.send(this.stats, this.address, buf, HEADER_BYTES, undefined, 0);
+    this.link.send(this.stats, this.address, buf, HEADER_BYTES + padding, undefined, 0, this.sealer);
     return true;
   }
 
@@ -459,7 +471,7 @@ export class Session extends PathPieces {
     s.cwndPackets = Math.floor(this.cc.windowPackets(this.rtt.minRttMs));
     s.inFlightPackets = this.sent.inFlight;
     s.bytesCopied = this.copiedOutBytes + this.inbox.copiedBytes;
-    s.packetBytes = this.packetBytes;
+    s.packetBytes = this.packetBytes + this.sealBytes; // the datagram's size, tag included
     if (this.pmtu) {
       const p = this.pmtu.counters;
       s.pmtuProbesSent = p.probesSent;

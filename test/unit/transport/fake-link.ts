@@ -3,6 +3,8 @@
  * is sealed and opened as on the wire (seal.ts), can be dropped by a rule, and is handed to the other
  * session's receive path; the harness plays the endpoint's part (ticks, pumps, dispatch).
  */
+import type { PacketSealer } from '../../../src/transport/crypto/packet-aead.js';
+import { TYPE_OFFSET } from '../../../src/wire/packet-layout.js';
 import { ManualClock } from '../../../src/core/clock.js';
 import type { ErrorCode } from '../../../src/core/errors.js';
 import { PacketView } from '../../../src/wire/packet-codec.js';
@@ -39,8 +41,17 @@ export class FakeLink implements DatagramLink {
     length: number,
     slices: readonly Uint8Array[] | undefined,
     sliceCount: number,
+    sealer: PacketSealer | null = null,
   ): void {
-    sealDatagram(buf, length, slices, sliceCount);
+    if (sealer) {
+      // sealed: the body is ciphertext, so only the header's type is read back
+      const bytes = Buffer.from(buf.subarray(0, sealDatagram(buf, length, slices, sliceCount, sealer)));
+      stats.packetsSent++;
+      stats.bytesSent += bytes.length;
+      this.sent.push({ bytes, type: bytes[TYPE_OFFSET]!, to });
+      return;
+    }
+    sealDatagram(buf, length, slices, sliceCount, null);
     const parts: Uint8Array[] = [buf.subarray(0, length)];
     for (let i = 0; i < sliceCount; i++) parts.push(slices![i]!);
     this.push(stats, to, Buffer.concat(parts));
@@ -183,7 +194,7 @@ export class Pair {
       const n = ++this.counts[from];
       this.log.push({ from, type: d.type, atMs: this.clock.nowMs() });
       if (this.cut || this.drop(from, d, n) || to.ended) continue;
-      if (openDatagram(this.view, d.bytes) !== 'ok') throw new Error('a datagram did not open');
+      if (openDatagram(this.view, d.bytes, to.opener) !== 'ok') throw new Error('a datagram did not open');
       to.onPacket(this.view, this.clock.nowMs());
     }
     return out.length;

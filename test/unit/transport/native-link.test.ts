@@ -58,7 +58,7 @@ it('runs of equal packets go as GSO datagrams; each arrives whole, opens and nam
   for (let i = 0; i < 100; i++) {
     const buf = link.acquire()!;
     const p = i === 99 ? payloads[i]!.subarray(0, 100) : payloads[i]!;
-    link.send(stats, to, buf, header(buf, i + 1, p.length), [p], 1);
+    link.send(stats, to, buf, header(buf, i + 1, p.length), [p], 1, null);
   }
   link.flush();
   const deadline = Date.now() + 5000;
@@ -97,9 +97,9 @@ it('a lone larger datagram (a probe) never takes a smaller packet into its GSO r
   const to = { host: '127.0.0.1', port: rx.port };
   const stats = zeroPeerStats();
   const probe = link.acquire()!;
-  link.send(stats, to, probe, header(probe, 1, 0), [Buffer.alloc(8000)], 1);
+  link.send(stats, to, probe, header(probe, 1, 0), [Buffer.alloc(8000)], 1, null);
   const data = link.acquire()!;
-  link.send(stats, to, data, header(data, 2, 0), [Buffer.alloc(1000)], 1);
+  link.send(stats, to, data, header(data, 2, 0), [Buffer.alloc(1000)], 1, null);
   link.flush();
   t.is(tx.stats.gsoSends, 0);
   t.is(tx.stats.sentDatagrams, 2);

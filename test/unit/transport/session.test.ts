@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { SessionKeys } from '../../../src/transport/crypto/key-schedule.js';
 import test from 'ava';
 import { encodePacket } from '../../../src/wire/packet-codec.js';
 import { PacketType } from '../../../src/wire/packet-layout.js';
@@ -29,9 +31,13 @@ test('handshake: a connecting client resends its HELLO, backing off, and gives u
   t.deepEqual(p.hostA.changes.at(-1), { previous: 'connecting', state: 'dead', reason: 'HANDSHAKE_TIMEOUT' });
 });
 
-test('handshake: a client whose ACCEPT was lost is connected by the first packet of its session', async (t) => {
+test('handshake: a client whose ACCEPT was lost is connected by the first sealed packet of its session', async (t) => {
   const p = new Pair();
   const now = p.clock.nowMs();
+  // both sides hold the handshake's keys: a packet that opens under them proves what ACCEPT would
+  const keys = new SessionKeys(randomBytes(32), Buffer.from('secret'), randomBytes(32));
+  p.b.useKeys(keys);
+  p.a.useKeys(keys);
   p.b.establish(0x1111_0000_0000_0001n, 1, p.config.packetBytes, now, 2);
   p.b.setConnected();
   p.a.establish(0x2222_0000_0000_0002n, 2, p.config.packetBytes, now, 2); // CHALLENGE answered
@@ -44,6 +50,17 @@ test('handshake: a client whose ACCEPT was lost is connected by the first packet
   t.is(await connected, p.a.peer);
   t.is(p.a.state, 'connected');
   t.deepEqual(got, ['first']);
+});
+
+test('handshake: without keys (encryption off) a packet does not stand in for the lost ACCEPT', async (t) => {
+  const p = new Pair();
+  const now = p.clock.nowMs();
+  p.b.establish(0x1111_0000_0000_0001n, 1, p.config.packetBytes, now, 2);
+  p.b.setConnected();
+  p.a.establish(0x2222_0000_0000_0002n, 2, p.config.packetBytes, now, 2);
+  p.b.enqueue(1, 'unordered', [Buffer.from('first')], 5, now);
+  await p.settle();
+  t.is(p.a.state, 'connecting', 'an unsealed packet proves nothing: the client waits for ACCEPT');
 });
 
 test('loss and repair: lost DATA packets are resent and every message arrives once, in FIFO order', async (t) => {

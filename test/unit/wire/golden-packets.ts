@@ -93,6 +93,8 @@ export const GOLDEN: Record<string, PacketFields> = {
       incarnation: 1_700_000_000_000,
       nonce: Buffer.alloc(16, 0xab),
       maxPacketBytes: 1452,
+      encrypt: true,
+      publicKey: Buffer.alloc(32, 0x5c),
     }),
   },
   'data-piece': {

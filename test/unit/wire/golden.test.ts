@@ -2,7 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { initChecksums } from '../../../src/core/checksum.js';
 import { PacketView, encodePacket, connectionIdOf } from '../../../src/wire/packet-codec.js';
-import { decodeHello } from '../../../src/wire/control-bodies.js';
+import { decodeHello, HELLO_BYTES } from '../../../src/wire/control-bodies.js';
 import { AckBodyView } from '../../../src/wire/control-bodies.js';
 import { GOLDEN, FIXTURES } from './golden-packets.js';
 import { PacketType } from '../../../src/wire/packet-layout.js';
@@ -46,6 +46,8 @@ test('golden HELLO and ACK bodies decode to their fields', (t) => {
   t.is(hello?.incarnation, 1_700_000_000_000);
   t.is(hello?.sourceConnectionId, 0x1111_2222_3333_4444n);
   t.is(hello?.maxPacketBytes, 1452);
+  t.is(hello?.encrypt, true);
+  t.deepEqual(hello?.publicKey, Buffer.alloc(32, 0x5c));
   t.is(view.decode(readFileSync(new URL('ack-with-sack-and-delivered.bin', FIXTURES))), 'ok');
   const ack = new AckBodyView();
   const body = view.payload();
@@ -62,5 +64,5 @@ test('control bodies of the wrong size or with absurd values are refused', (t) =
   t.false(ack.decode(bad, 0, bad.length, 1));
   t.false(ack.decode(Buffer.alloc(3), 0, 3, 1));
   t.is(decodeHello(Buffer.alloc(35)), null);
-  t.is(decodeHello(Buffer.alloc(36)), null, 'connection id 0 and packet size 0');
+  t.is(decodeHello(Buffer.alloc(HELLO_BYTES)), null, 'connection id 0 and packet size 0');
 });

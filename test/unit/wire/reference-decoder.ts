@@ -36,7 +36,7 @@ export function referenceDecode(bytes: Uint8Array): ReferencePacket | string {
   if (bytes.length < 48) return 'malformed';
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint16(0) !== 0x4659) return 'malformed';
-  if (dv.getUint8(2) !== 3) return 'badVersion';
+  if (dv.getUint8(2) !== 4) return 'badVersion';
   const copy = Uint8Array.from(bytes);
   new DataView(copy.buffer).setUint32(44, 0);
   if (xxh32(copy) !== dv.getUint32(44)) return 'badChecksum';
