@@ -19,15 +19,14 @@
  * token for its own address inside the sealed part of CONFIRM / ACCEPT, so asking for a RESET from
  * another address yields nothing usable against a victim.
  *
- * The TCP handshake still runs the older challenge-response (`challenge`, `confirm`, `verifyConfirm`).
+ * TCP runs the same key exchange and proofs (the client first), without the cookie: there the TCP
+ * connection itself is the state a half-open handshake holds, bounded and timed out as before.
  */
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { LIMITS } from '../core/limits.js';
 import { RESET_TOKEN_BYTES } from '../wire/control-bodies.js';
 import { x25519FromPrivate, type X25519Pair } from './crypto/key-schedule.js';
 
-const SERVER_LABEL = Buffer.from('ferry/1 server proof');
-const CLIENT_LABEL = Buffer.from('ferry/1 client proof');
 const RESET_LABEL = Buffer.from('ferry/4 reset');
 const RESET_SALT = Buffer.from('ferry/4 reset key');
 const COOKIE_LABEL = Buffer.from('ferry/4 cookie');
@@ -35,37 +34,10 @@ const SERVER_KEY_LABEL = Buffer.from('ferry/4 server x25519');
 /** Cookie keys kept: the current bucket's and the previous one's. */
 const COOKIE_KEYS_KEPT = 2;
 
-export interface HandshakeTranscript {
-  clientConnectionId: bigint;
-  serverConnectionId: bigint;
-  clientIncarnation: number;
-  serverIncarnation: number;
-  clientNonce: Buffer;
-  serverNonce: Buffer;
-}
-
-/** What one side contributes to a handshake (in its HELLO or CHALLENGE). */
-export interface HandshakeSide {
-  connectionId: bigint;
-  incarnation: number;
-  nonce: Buffer;
-}
-
-function transcriptOf(client: HandshakeSide, server: HandshakeSide): HandshakeTranscript {
-  return {
-    clientConnectionId: client.connectionId,
-    serverConnectionId: server.connectionId,
-    clientIncarnation: client.incarnation,
-    serverIncarnation: server.incarnation,
-    clientNonce: client.nonce,
-    serverNonce: server.nonce,
-  };
-}
-
 /**
- * The handshake's three decisions, the same for both transports (each encodes them in its own
- * packets or frames): the server answers a HELLO with a CHALLENGE, the client checks the CHALLENGE
- * and answers with a CONFIRM, the server checks the CONFIRM.
+ * The endpoint's handshake secrets: the pre-shared secret (for the key schedule), the rotating cookie
+ * keys (UDP) and the reset key. The key schedule itself is crypto/key-schedule.ts, shared by both
+ * transports.
  */
 export class HandshakeAuth {
   /** The pre-shared secret (empty without one): it goes into the key schedule's IKM. */
@@ -150,37 +122,6 @@ export class HandshakeAuth {
       .digest();
   }
 
-  /** Server: the transcript to keep and the proof the CHALLENGE carries, for `client`'s HELLO. */
-  challenge(
-    client: HandshakeSide,
-    server: HandshakeSide,
-  ): { transcript: HandshakeTranscript; proof: Buffer } {
-    const transcript = transcriptOf(client, server);
-    return { transcript, proof: this.serverProof(transcript) };
-  }
-
-  /** Client: the proof the CONFIRM carries, or null when the CHALLENGE's proof is wrong (no shared secret). */
-  confirm(client: HandshakeSide, server: HandshakeSide, serverProof: Buffer): Buffer | null {
-    const transcript = transcriptOf(client, server);
-    if (!HandshakeAuth.equal(serverProof, this.serverProof(transcript))) return null;
-    return this.clientProof(transcript);
-  }
-
-  /** Server: the client's proof when the CONFIRM carries it (kept to recognise a repeat), else null. */
-  verifyConfirm(transcript: HandshakeTranscript, proof: Buffer | null): Buffer | null {
-    if (!proof) return null;
-    const expected = this.clientProof(transcript);
-    return HandshakeAuth.equal(proof, expected) ? expected : null;
-  }
-
-  serverProof(t: HandshakeTranscript): Buffer {
-    return this.mac(SERVER_LABEL, t);
-  }
-
-  clientProof(t: HandshakeTranscript): Buffer {
-    return this.mac(CLIENT_LABEL, t);
-  }
-
   /**
    * The token of a RESET for `connectionId` (one of ours) sent to `address` (the peer's, as we see
    * it: `host:port`). The peer learned it in the handshake's sealed part; nobody else can get it.
@@ -198,20 +139,6 @@ export class HandshakeAuth {
 
   static equal(a: Buffer, b: Buffer): boolean {
     return a.length === b.length && timingSafeEqual(a, b);
-  }
-
-  private mac(label: Buffer, t: HandshakeTranscript): Buffer {
-    const fixed = Buffer.alloc(32);
-    fixed.writeBigUInt64BE(t.clientConnectionId, 0);
-    fixed.writeBigUInt64BE(t.serverConnectionId, 8);
-    fixed.writeBigUInt64BE(BigInt(t.clientIncarnation), 16);
-    fixed.writeBigUInt64BE(BigInt(t.serverIncarnation), 24);
-    return createHmac('sha256', this.key)
-      .update(label)
-      .update(fixed)
-      .update(t.clientNonce)
-      .update(t.serverNonce)
-      .digest();
   }
 }
 

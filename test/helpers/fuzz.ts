@@ -42,17 +42,18 @@ export interface FuzzTarget {
 export async function fuzzTarget(
   t: ExecutionContext,
   transport: TransportKind,
-  opts: { secret?: Buffer; socket?: SocketChoice } = {},
+  opts: { secret?: Buffer; socket?: SocketChoice; encrypt?: boolean } = {},
 ): Promise<FuzzTarget> {
   const seed = testSeed();
   t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
-  const { socket } = opts;
+  const { socket, encrypt } = opts;
   const server = await openEndpoint(t, transport, {
     secret: opts.secret,
     socket,
+    encrypt,
     config: 'handshakeTimeoutMs=300',
   });
-  const client = await openEndpoint(t, transport, { secret: opts.secret, socket });
+  const client = await openEndpoint(t, transport, { secret: opts.secret, socket, encrypt });
   const got: FuzzTarget['got'] = [];
   server.onMessage((m) => void got.push({ from: m.peer.id, payload: Buffer.from(m.payload) }));
   const peer = await client.connect(server.address);

@@ -8,13 +8,18 @@
  * changes this file only.
  */
 import net from 'node:net';
-import { HandshakeAuth, randomNonce, type HandshakeTranscript } from '../../src/transport/handshake-auth.js';
+import { randomNonce } from '../../src/transport/handshake-auth.js';
+import {
+  SessionKeys,
+  transcriptHash,
+  x25519Generate,
+  x25519Shared,
+} from '../../src/transport/crypto/key-schedule.js';
 import {
   decodeChallengeBody,
   decodeCloseBody,
   encodeFrame,
   encodeHelloBody,
-  type TcpChallenge,
 } from '../../src/transport/tcp/frame-codec.js';
 import { FrameType, PROTOCOL_VERSION } from '../../src/transport/tcp/frame-layout.js';
 import { FrameReader } from '../../src/transport/tcp/frame-reader.js';
@@ -103,36 +108,33 @@ export class RawClient {
     secret: Buffer | null;
     forge?: boolean;
     connectionId?: bigint;
+    /** The HELLO's encryption flag (default true); a raw client cannot seal, so its frames after
+     * the handshake only make sense against an endpoint with encryption off. */
+    encrypt?: boolean;
   }): Promise<RawFrame | null> {
-    const auth = new HandshakeAuth(opts.secret);
     const nonce = randomNonce();
     const connectionId = opts.connectionId ?? 0x1234_5678_9abc_def0n;
-    this.write(
-      encodeFrame(
-        FrameType.HELLO,
-        0,
-        0,
-        encodeHelloBody({
-          version: PROTOCOL_VERSION,
-          listenPort: opts.listenPort,
-          connectionId,
-          incarnation: opts.incarnation,
-          nonce,
-        }),
-      ),
-    );
+    const pair = x25519Generate();
+    const helloBody = encodeHelloBody({
+      version: PROTOCOL_VERSION,
+      listenPort: opts.listenPort,
+      connectionId,
+      incarnation: opts.incarnation,
+      nonce,
+      encrypt: opts.encrypt ?? true,
+      publicKey: pair.publicKey,
+    });
+    this.write(encodeFrame(FrameType.HELLO, 0, 0, helloBody));
     const challenge = await this.next(FrameType.CHALLENGE, 2000);
     if (!challenge) return this.next(FrameType.CLOSE, 100);
-    const c = decodeChallengeBody(challenge.body) as TcpChallenge;
-    const t: HandshakeTranscript = {
-      clientConnectionId: connectionId,
-      serverConnectionId: c.connectionId,
-      clientIncarnation: opts.incarnation,
-      serverIncarnation: c.incarnation,
-      clientNonce: nonce,
-      serverNonce: c.nonce,
-    };
-    const proof = opts.forge ? Buffer.alloc(32, 0xab) : auth.clientProof(t);
+    const c = decodeChallengeBody(challenge.body)!;
+    const shared = x25519Shared(pair.privateKey, c.publicKey)!;
+    const keys = new SessionKeys(
+      shared,
+      opts.secret ?? Buffer.alloc(0),
+      transcriptHash(helloBody, challenge.body),
+    );
+    const proof = opts.forge ? Buffer.alloc(32, 0xab) : keys.clientProof;
     this.write(encodeFrame(FrameType.CONFIRM, 0, 0, proof));
     for (let i = 0; i < 400; i++) {
       const end = this.frames.find((f) => f.type === FrameType.ACCEPT || f.type === FrameType.CLOSE);

@@ -119,6 +119,8 @@ function fuzzStream(rand: () => number): Buffer {
           connectionId: BigInt(1 + int(2 ** 31)),
           incarnation: int(2 ** 40),
           nonce: Buffer.alloc(16, int(256)),
+          encrypt: rand() < 0.5,
+          publicKey: Buffer.alloc(32, int(256)),
         }),
       );
     } else
@@ -142,7 +144,7 @@ function fuzzStream(rand: () => number): Buffer {
 async function afterHandshake(to: PeerAddress, stream: Buffer, listenPort: number): Promise<void> {
   const c = await RawClient.open(to);
   try {
-    const end = await c.handshake({ listenPort, incarnation: Date.now(), secret: SECRET });
+    const end = await c.handshake({ listenPort, incarnation: Date.now(), secret: SECRET, encrypt: false });
     if (end?.type === FrameType.ACCEPT) c.write(stream);
     await c.waitClosed(200);
   } finally {
@@ -169,6 +171,8 @@ function plain(to: PeerAddress, stream: Buffer, rand: () => number): Promise<voi
           connectionId: 7n,
           incarnation: 1,
           nonce: randomNonce(),
+          encrypt: false,
+          publicKey: Buffer.alloc(32, 9),
         });
         s.write(encodeFrame(FrameType.HELLO, 0, 0, hello));
       }
@@ -207,7 +211,9 @@ for (const socket of SOCKETS) {
 test.serial(
   'tcp: random and mutated frame streams on 2000 connections: nothing unauthenticated delivered, endpoint intact, memory back',
   async (t) => {
-    const target = await fuzzTarget(t, 'tcp', { secret: SECRET });
+    // encryption off: the raw client's frames after an honest handshake reach the frame decoder
+    // (sealed, the first one fails its tag and closes the connection: transport-seal.test.ts)
+    const target = await fuzzTarget(t, 'tcp', { secret: SECRET, encrypt: false });
     const { server, rand } = target;
     let authenticated = 0;
     for (let i = 0; i < CONNECTIONS; i += PARALLEL) {

@@ -7,6 +7,8 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { encodeFrame, FrameType } from '../helpers/raw-tcp.js';
 import type { Endpoint, Peer } from '../../src/index.js';
 import { encodeHello, encodePacket, PacketType, rawUdp } from '../helpers/raw-udp.js';
 import { udpRelay, type UdpRelay } from '../helpers/udp-relay.js';
@@ -306,3 +308,94 @@ for (const socket of SOCKETS) {
     } as never);
   });
 }
+
+// ------------------------------------------------------------------ TCP: the same rules per frame
+
+interface TcpRelay {
+  address: { host: string; port: number };
+  /** Every chunk relayed, both ways. */
+  captured: Buffer[];
+  /** Writes `bytes` into the client-to-server stream (a forger on the path). */
+  injectUp(bytes: Buffer): void;
+}
+
+async function tcpRelay(t: ExecutionContext, to: { host: string; port: number }): Promise<TcpRelay> {
+  const sockets: net.Socket[] = [];
+  let upstream: net.Socket | null = null;
+  const relay: TcpRelay = {
+    address: { host: '127.0.0.1', port: 0 },
+    captured: [],
+    injectUp: (bytes) => void upstream?.write(bytes),
+  };
+  const server = net.createServer((down) => {
+    const up = net.connect(to.port, to.host);
+    upstream = up;
+    sockets.push(down, up);
+    down.on('data', (b) => {
+      relay.captured.push(Buffer.from(b));
+      up.write(b);
+    });
+    up.on('data', (b) => {
+      relay.captured.push(Buffer.from(b));
+      down.write(b);
+    });
+    const end = (): void => {
+      down.destroy();
+      up.destroy();
+    };
+    down.on('error', end).on('close', end);
+    up.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.address.port = (server.address() as net.AddressInfo).port;
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return relay;
+}
+
+async function tcpPair(t: ExecutionContext, encrypt = true) {
+  const server = await openEndpoint(t, 'tcp', { secret: SECRET, encrypt });
+  const relay = await tcpRelay(t, server.address);
+  const client = await openEndpoint(t, 'tcp', { secret: SECRET, encrypt });
+  const got: Buffer[] = [];
+  server.onMessage((m) => void got.push(Buffer.from(m.payload)));
+  const peer = await client.connect(relay.address);
+  await client.send(peer, Buffer.from('first')).delivered;
+  return { server, client, relay, peer, got };
+}
+
+test('tcp: no byte of a 64 KiB message is visible on the wire (the twin with encryption off sees it)', async (t) => {
+  const { client, peer, relay, got } = await tcpPair(t);
+  const payload = randomBytes(64 * 1024);
+  await client.send(peer, payload).delivered;
+  t.true(got.some((g) => g.equals(payload)));
+  t.false(leaks(Buffer.concat(relay.captured), payload), 'the stream carried message bytes in clear');
+  const off = await tcpPair(t, false);
+  await off.client.send(off.peer, payload).delivered;
+  t.true(leaks(Buffer.concat(off.relay.captured), payload));
+});
+
+test('tcp: a forged frame written into the stream is refused and counted; nothing forged is delivered', async (t) => {
+  const { server, relay, got } = await tcpPair(t);
+  const forged = encodeFrame(FrameType.DATA, 0, 2, Buffer.from('UNLINK /important'));
+  relay.injectUp(forged);
+  t.true(await until(() => server.stats().dropped.badSeal > 0, 300));
+  t.deepEqual(got.map(String), ['first']);
+});
+
+test('tcp: a wrong secret fails at once with the message that names the fix; a mismatch names the side', async (t) => {
+  const server = await openEndpoint(t, 'tcp', { secret: 'right' });
+  const client = await openEndpoint(t, 'tcp', { secret: 'wrong' });
+  await t.throwsAsync(client.connect(server.address), {
+    code: 'AUTH_FAILED',
+    message: /the server refused the secret: check --secret-file or FERRY_SECRET/,
+  } as never);
+  const off = await openEndpoint(t, 'tcp', { secret: SECRET, encrypt: false });
+  const on = await openEndpoint(t, 'tcp', { secret: SECRET });
+  await t.throwsAsync(on.connect(off.address), {
+    code: 'ENCRYPT_MISMATCH',
+    message: /server has encryption off/,
+  } as never);
+});

@@ -32,6 +32,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
+import { FrameOpener, FrameSealer } from './frame-aead.js';
 import { AEAD_ALGORITHM, AEAD_IV_BYTES, AEAD_KEY_BYTES, PacketOpener, PacketSealer } from './packet-aead.js';
 
 export const X25519_KEY_BYTES = 32;
@@ -119,6 +120,18 @@ export class SessionKeys {
   opener(role: 'client' | 'server'): PacketOpener {
     const at = role === 'server' ? 0 : AEAD_KEY_BYTES + AEAD_IV_BYTES;
     return new PacketOpener(this.part(at, AEAD_KEY_BYTES), this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES));
+  }
+
+  /** The TCP frame sealer of `role`'s writing direction (same keys as the packet sealer's). */
+  frameSealer(role: 'client' | 'server'): FrameSealer {
+    const at = role === 'client' ? 0 : AEAD_KEY_BYTES + AEAD_IV_BYTES;
+    return new FrameSealer(this.part(at, AEAD_KEY_BYTES), this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES));
+  }
+
+  /** The TCP frame opener of `role`'s reading direction. */
+  frameOpener(role: 'client' | 'server'): FrameOpener {
+    const at = role === 'server' ? 0 : AEAD_KEY_BYTES + AEAD_IV_BYTES;
+    return new FrameOpener(this.part(at, AEAD_KEY_BYTES), this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES));
   }
 
   /** `token` sealed by `from` for its peer (the reset token in CONFIRM or ACCEPT). */

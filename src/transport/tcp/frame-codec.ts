@@ -9,8 +9,6 @@
  */
 import { readU64, writeU64 } from '../../wire/packet-codec.js';
 import {
-  CHALLENGE_BODY_BYTES,
-  CHALLENGE_PROOF_OFFSET,
   CLOSE_BODY_BYTES,
   DELIVERED_RANGE_BYTES,
   DELIVERED_RANGE_COUNT_OFFSET,
@@ -20,6 +18,9 @@ import {
   FRAME_MAGIC,
   HELLO_BODY_BYTES,
   HELLO_CONNECTION_ID_OFFSET,
+  HELLO_FLAG_ENCRYPT,
+  HELLO_FLAGS_OFFSET,
+  HELLO_PUBLIC_KEY_OFFSET,
   HELLO_INCARNATION_OFFSET,
   HELLO_LISTEN_PORT_OFFSET,
   HELLO_NONCE_OFFSET,
@@ -31,6 +32,7 @@ import {
   NONCE_BYTES,
   PROOF_BYTES,
   PROTOCOL_VERSION,
+  PUBLIC_KEY_BYTES,
   SEQ_OFFSET,
   TYPE_OFFSET,
 } from './frame-layout.js';
@@ -61,7 +63,7 @@ export function encodeFrame(type: number, flags: number, seq: number, body?: Buf
   return out;
 }
 
-/** What HELLO carries (and CHALLENGE, plus the server's proof). */
+/** What HELLO carries (and CHALLENGE: the same fields, the server's). */
 export interface TcpHello {
   version: number;
   /** The sender's listening port: with its source address it names the peer (`host:port`). */
@@ -69,18 +71,23 @@ export interface TcpHello {
   connectionId: bigint;
   incarnation: number;
   nonce: Buffer;
+  /** The sender seals its frames (both sides must agree). */
+  encrypt: boolean;
+  /** The sender's X25519 public key for this handshake. */
+  publicKey: Buffer;
 }
 
-export interface TcpChallenge extends TcpHello {
-  proof: Buffer;
-}
+/** CHALLENGE carries the server's fields and no proof: the client proves first. */
+export type TcpChallenge = TcpHello;
 
 function writeHelloFields(out: Buffer, h: TcpHello): void {
   out[HELLO_VERSION_OFFSET] = h.version;
+  out[HELLO_FLAGS_OFFSET] = h.encrypt ? HELLO_FLAG_ENCRYPT : 0;
   out.writeUInt16BE(h.listenPort, HELLO_LISTEN_PORT_OFFSET);
   out.writeBigUInt64BE(h.connectionId, HELLO_CONNECTION_ID_OFFSET);
   writeU64(out, HELLO_INCARNATION_OFFSET, h.incarnation);
   h.nonce.copy(out, HELLO_NONCE_OFFSET, 0, NONCE_BYTES);
+  h.publicKey.copy(out, HELLO_PUBLIC_KEY_OFFSET, 0, PUBLIC_KEY_BYTES);
 }
 
 export function encodeHelloBody(h: TcpHello): Buffer {
@@ -89,21 +96,21 @@ export function encodeHelloBody(h: TcpHello): Buffer {
   return out;
 }
 
-export function encodeChallengeBody(c: TcpChallenge): Buffer {
-  const out = Buffer.alloc(CHALLENGE_BODY_BYTES);
-  writeHelloFields(out, c);
-  c.proof.copy(out, CHALLENGE_PROOF_OFFSET, 0, PROOF_BYTES);
-  return out;
-}
+export const encodeChallengeBody = encodeHelloBody;
 
 function readHelloFields(body: Buffer): TcpHello | null {
   const version = body[HELLO_VERSION_OFFSET]!;
+  const flags = body[HELLO_FLAGS_OFFSET]!;
   const listenPort = body.readUInt16BE(HELLO_LISTEN_PORT_OFFSET);
   const connectionId = body.readBigUInt64BE(HELLO_CONNECTION_ID_OFFSET);
   const incarnation = readU64(body, HELLO_INCARNATION_OFFSET);
   if (version !== PROTOCOL_VERSION || listenPort === 0 || connectionId === 0n || incarnation < 0) return null;
+  if ((flags & ~HELLO_FLAG_ENCRYPT) !== 0) return null;
   const nonce = Buffer.from(body.subarray(HELLO_NONCE_OFFSET, HELLO_NONCE_OFFSET + NONCE_BYTES));
-  return { version, listenPort, connectionId, incarnation, nonce };
+  const publicKey = Buffer.from(
+    body.subarray(HELLO_PUBLIC_KEY_OFFSET, HELLO_PUBLIC_KEY_OFFSET + PUBLIC_KEY_BYTES),
+  );
+  return { version, listenPort, connectionId, incarnation, nonce, encrypt: flags !== 0, publicKey };
 }
 
 /** Null when the body has the wrong size, another protocol version or out-of-range values. */
@@ -111,14 +118,9 @@ export function decodeHelloBody(body: Buffer): TcpHello | null {
   return body.length === HELLO_BODY_BYTES ? readHelloFields(body) : null;
 }
 
-export function decodeChallengeBody(body: Buffer): TcpChallenge | null {
-  if (body.length !== CHALLENGE_BODY_BYTES) return null;
-  const hello = readHelloFields(body);
-  if (!hello) return null;
-  return { ...hello, proof: Buffer.from(body.subarray(CHALLENGE_PROOF_OFFSET, CHALLENGE_BODY_BYTES)) };
-}
+export const decodeChallengeBody = decodeHelloBody;
 
-/** CONFIRM carries exactly one proof. */
+/** CONFIRM (the client's) and ACCEPT (the server's) carry exactly one proof. */
 export function decodeConfirmBody(body: Buffer): Buffer | null {
   return body.length === PROOF_BYTES ? Buffer.from(body) : null;
 }

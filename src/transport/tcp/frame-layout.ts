@@ -26,18 +26,25 @@
  * Bodies (fixed sizes except DATA and DELIVERED; any other size is refused):
  *
  * ```
- * HELLO      | version (8) | reserved (8) | listen port (16) | connection id (64) | incarnation (64) | nonce (128) |
- * CHALLENGE  | version (8) | reserved (8) | listen port (16) | connection id (64) | incarnation (64) | nonce (128) | proof (256) |
- * CONFIRM    | proof (256) |
- * ACCEPT, ACK, HEARTBEAT | (empty) |
+ * HELLO      | version (8) | flags (8: bit 0 encrypt) | listen port (16) | connection id (64) |
+ *            | incarnation (64) | nonce (128) | X25519 public key (256) |
+ * CHALLENGE  | the same fields, the server's (no proof: the client proves first) |
+ * CONFIRM    | client proof (256) |
+ * ACCEPT     | server proof (256) |  (sealed)
+ * ACK, HEARTBEAT | (empty) |
  * DATA       | payload |
  * DELIVERED  | count x [ first message sequence (64) | number of messages (32) ] |
  * CLOSE      | reason (8) |
  * ```
+ *
+ * With encryption on (the default), every frame after CONFIRM is sealed (crypto/frame-aead.ts): the
+ * header is the AEAD's associated data, its body length counts the 16-byte tag that follows the
+ * encrypted body.
  */
 
 export const FRAME_MAGIC = 0x4654; // 'FT'
-export const PROTOCOL_VERSION = 1;
+/** 2: X25519 handshake where the client proves first, frames sealed with an AEAD (1: HMAC proofs only). */
+export const PROTOCOL_VERSION = 2;
 
 // --- frame header ---
 export const MAGIC_OFFSET = 0;
@@ -68,16 +75,20 @@ export const KNOWN_FLAGS = FrameFlags.FIFO;
 
 // --- HELLO and CHALLENGE bodies ---
 export const HELLO_VERSION_OFFSET = 0;
+export const HELLO_FLAGS_OFFSET = 1;
+export const HELLO_FLAG_ENCRYPT = 0x01;
 export const HELLO_LISTEN_PORT_OFFSET = 2;
 export const HELLO_CONNECTION_ID_OFFSET = 4;
 export const HELLO_INCARNATION_OFFSET = 12;
 export const HELLO_NONCE_OFFSET = 20;
 export const NONCE_BYTES = 16;
-export const HELLO_BODY_BYTES = 36;
-export const CHALLENGE_PROOF_OFFSET = HELLO_BODY_BYTES;
+export const HELLO_PUBLIC_KEY_OFFSET = 36;
+export const PUBLIC_KEY_BYTES = 32;
+export const HELLO_BODY_BYTES = 68;
 export const PROOF_BYTES = 32;
-export const CHALLENGE_BODY_BYTES = HELLO_BODY_BYTES + PROOF_BYTES;
+export const CHALLENGE_BODY_BYTES = HELLO_BODY_BYTES;
 export const CONFIRM_BODY_BYTES = PROOF_BYTES;
+export const ACCEPT_BODY_BYTES = PROOF_BYTES;
 
 // --- DELIVERED body ---
 export const DELIVERED_RANGE_START_OFFSET = 0;
@@ -103,8 +114,12 @@ export const CloseReason = {
   OVER_LIMIT: 5,
   /** The receiver could not parse a frame (or did not expect it): the connection is unusable. */
   PROTOCOL_ERROR: 6,
+  /** The receiver requires encryption and the HELLO has it off. */
+  ENCRYPT_REQUIRED: 7,
+  /** The receiver has encryption off and the HELLO has it on. */
+  ENCRYPT_OFF: 8,
 } as const;
-export const MAX_CLOSE_REASON = 6;
+export const MAX_CLOSE_REASON = 8;
 
 /** Largest body of any frame but DATA: readers refuse longer ones before allocating. */
 export const MAX_CONTROL_BODY_BYTES = MAX_DELIVERED_RANGES * DELIVERED_RANGE_BYTES;

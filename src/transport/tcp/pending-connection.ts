@@ -7,7 +7,7 @@
  * proves itself or the handshake timeout takes it away.
  */
 import type net from 'node:net';
-import type { HandshakeTranscript } from '../handshake-auth.js';
+import type { SessionKeys } from '../crypto/key-schedule.js';
 import type { TcpHello } from './frame-codec.js';
 import { FrameReader, type FrameFields, type FrameSink } from './frame-reader.js';
 
@@ -24,7 +24,8 @@ export class PendingConnection implements FrameSink {
   hello: TcpHello | null = null;
   key = '';
   localConnectionId = 0n;
-  transcript: HandshakeTranscript | null = null;
+  /** The handshake's keys, derived when the CHALLENGE went (the CONFIRM's proof is checked against them). */
+  keys: SessionKeys | null = null;
   /** Handed over to a session: its events are no longer ours. */
   adopted = false;
 

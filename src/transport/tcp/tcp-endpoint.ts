@@ -24,7 +24,15 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import { addressKey, EndpointShell, planBind } from '../endpoint-shell.js';
+import {
+  bytesEqual,
+  SessionKeys,
+  transcriptHash,
+  x25519Generate,
+  x25519Shared,
+} from '../crypto/key-schedule.js';
 import { randomConnectionId, randomNonce } from '../handshake-auth.js';
+import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
 import type { PeerAddress } from '../types.js';
 import {
   decodeConfirmBody,
@@ -56,6 +64,8 @@ export interface TcpEndpointOptions {
   clock?: Clock;
   /** Accepted for option compatibility with the UDP Endpoint; impairment is UDP-only (must be null or absent). */
   impair?: null;
+  /** Seal every frame with an AEAD (default true; see EndpointOptions.encrypt). */
+  encrypt?: boolean;
 }
 
 const IDLE_TICK_MS = 50;
@@ -84,12 +94,14 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
     config: TcpConfig,
     clock: Clock,
     secret: Buffer | null,
+    readonly encrypt: boolean,
   ) {
     super(config, clock, family, server.address() as net.AddressInfo, secret, 'listens on');
     this.server = server;
     this.host = {
       config,
       auth: this.auth,
+      encrypt,
       slab: this.slab,
       hasHandler: () => this.handler !== null,
       dispatch: (session, msg) => this.dispatch(session, msg),
@@ -132,7 +144,11 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
         'impairment works on UDP datagrams only: leave impair unset for the TCP transport (or use ferry impair)',
       );
     }
-    const { host, port, family, secret } = planBind(options, 'listening on');
+    const encryptDefault = process.env.FERRY_NO_ENCRYPT === '1' ? false : undefined;
+    const { host, port, family, secret, encrypt } = planBind(
+      { ...options, encrypt: options.encrypt ?? encryptDefault },
+      'listening on',
+    );
     const config = readTcpConfig(options.config);
     const server = net.createServer({ noDelay: true, pauseOnConnect: false });
     try {
@@ -155,7 +171,7 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
     server.on('error', () => {
       // accept errors (EMFILE, ...) concern one connection; the endpoint goes on
     });
-    return new TcpEndpoint(server, family, config, options.clock ?? systemClock, secret);
+    return new TcpEndpoint(server, family, config, options.clock ?? systemClock, secret, encrypt);
   }
 
   // ================================================================== the shell's hooks
@@ -166,24 +182,29 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
     session.clientNonce = randomNonce();
     this.addSession(session);
     const socket = net.connect({ host: addr.host, port: addr.port, noDelay: true });
-    session.attach(socket, new FrameReader(this.config.maxMessageBytes, session));
-    const hello = encodeFrame(
-      FrameType.HELLO,
-      0,
-      0,
-      encodeHelloBody({
-        version: PROTOCOL_VERSION,
-        listenPort: this.address.port,
-        connectionId: session.localConnectionId,
-        incarnation: this.incarnation,
-        nonce: session.clientNonce,
-      }),
-    );
+    session.attach(socket, new FrameReader(this.maxDataFrameBytes(), session));
+    const pair = x25519Generate();
+    session.handshakePrivateKey = pair.privateKey;
+    session.helloBody = encodeHelloBody({
+      version: PROTOCOL_VERSION,
+      listenPort: this.address.port,
+      connectionId: session.localConnectionId,
+      incarnation: this.incarnation,
+      nonce: session.clientNonce,
+      encrypt: this.encrypt,
+      publicKey: pair.publicKey,
+    });
+    const hello = encodeFrame(FrameType.HELLO, 0, 0, session.helloBody);
     socket.once('connect', () => {
       if (session.link?.socket === socket) session.sendHello(hello);
     });
     this.ensureTimer(IDLE_TICK_MS);
     return session;
+  }
+
+  /** The largest DATA frame body a session reads: a whole message, and the tag when sealed. */
+  private maxDataFrameBytes(): number {
+    return this.config.maxMessageBytes + (this.encrypt ? AEAD_TAG_BYTES : 0);
   }
 
   protected blacklistSession(session: TcpSession): void {
@@ -333,23 +354,31 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
       this.dropPending(p, refusal);
       return false;
     }
+    if (hello.encrypt !== this.encrypt) {
+      this.dropped.unauthenticated++;
+      this.dropPending(p, this.encrypt ? CloseReason.ENCRYPT_REQUIRED : CloseReason.ENCRYPT_OFF);
+      return false;
+    }
     const localId = randomConnectionId();
-    const nonce = randomNonce();
-    const { transcript, proof } = this.auth.challenge(
-      { connectionId: hello.connectionId, incarnation: hello.incarnation, nonce: hello.nonce },
-      { connectionId: localId, incarnation: this.incarnation, nonce },
-    );
-    p.hello = hello;
-    p.localConnectionId = localId;
-    p.transcript = transcript;
+    const pair = x25519Generate(); // per connection: the connection itself is the server's state here
     const challenge = encodeChallengeBody({
       version: PROTOCOL_VERSION,
       listenPort: this.address.port,
       connectionId: localId,
       incarnation: this.incarnation,
-      nonce,
-      proof,
+      nonce: randomNonce(),
+      encrypt: this.encrypt,
+      publicKey: pair.publicKey,
     });
+    const shared = x25519Shared(pair.privateKey, hello.publicKey);
+    if (!shared) {
+      this.dropped.unauthenticated++;
+      this.dropPending(p, CloseReason.AUTH_FAILED);
+      return false;
+    }
+    p.hello = hello;
+    p.localConnectionId = localId;
+    p.keys = new SessionKeys(shared, this.auth.key, transcriptHash(body, challenge));
     this.writePending(p, encodeFrame(FrameType.CHALLENGE, 0, 0, challenge));
     return true;
   }
@@ -381,7 +410,7 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
 
   private onConfirm(p: PendingConnection, body: Buffer): boolean {
     const proof = decodeConfirmBody(body);
-    if (!this.auth.verifyConfirm(p.transcript!, proof)) {
+    if (!proof || !bytesEqual(proof, p.keys!.clientProof)) {
       this.dropped.unauthenticated++;
       this.dropPending(p, CloseReason.AUTH_FAILED);
       return false;
@@ -413,10 +442,12 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
     session.pinned = pinned;
     session.establish(hello.connectionId, hello.incarnation);
     session.connectWaiters.push(...waiters);
-    p.reader.maxDataBytes = this.config.maxMessageBytes;
+    p.reader.maxDataBytes = this.maxDataFrameBytes();
     session.attach(p.socket, p.reader);
     this.addSession(session);
-    this.writePending(p, encodeFrame(FrameType.ACCEPT, 0, 0));
+    // from here every frame both ways is sealed (encryption on); ACCEPT is the server's first
+    if (this.encrypt) session.useKeys(p.keys!);
+    session.sendAccept(p.keys!.serverProof);
     session.setConnected();
   }
 

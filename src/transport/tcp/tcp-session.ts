@@ -13,11 +13,16 @@ import type net from 'node:net';
 import type { ErrorCode } from '../../core/errors.js';
 import { FailureDetector } from '../failure-detector.js';
 import type { HandshakeAuth } from '../handshake-auth.js';
+import type { FrameOpener, FrameSealer } from '../crypto/frame-aead.js';
+import { bytesEqual, SessionKeys, transcriptHash, x25519Shared } from '../crypto/key-schedule.js';
+import { SECRET_REFUSED, SERVER_PROOF_FAILED } from '../handshake-messages.js';
+import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
 import { OutgoingMessage } from '../outgoing-message.js';
 import { SessionCore, type ArrivedMessage, type CoreHost, type EndState } from '../session-core.js';
 import type { DeliveryMode, PeerAddress } from '../types.js';
 import {
   decodeChallengeBody,
+  decodeConfirmBody,
   decodeCloseBody,
   deliveredBodyBytes,
   encodeCloseBody,
@@ -43,6 +48,8 @@ import { TcpInbox, type HeldMessage } from './tcp-inbox.js';
 export interface TcpSessionHost extends CoreHost<TcpSession> {
   readonly config: TcpConfig;
   readonly auth: HandshakeAuth;
+  /** Whether this endpoint seals its frames (both sides must agree). */
+  readonly encrypt: boolean;
   readonly slab: HeaderSlab;
   /** The session corked its socket: uncork it before the event loop goes on. */
   scheduleUncork(session: TcpSession): void;
@@ -51,7 +58,7 @@ export interface TcpSessionHost extends CoreHost<TcpSession> {
   countSent(frames: number, bytes: number): void;
   countReceived(bytes: number): void;
   /** A frame stream error (bad magic, malformed, oversize) or an unexpected frame. */
-  countDrop(reason: 'badVersion' | 'malformed' | 'overLimit' | 'unauthenticated'): void;
+  countDrop(reason: 'badVersion' | 'malformed' | 'overLimit' | 'unauthenticated' | 'badSeal'): void;
   nowMs(): number;
 }
 
@@ -62,6 +69,17 @@ const CLOSE_REASON_CODES: Record<number, ErrorCode> = {
   [CloseReason.STALE_INCARNATION]: 'PEER_RESET',
   [CloseReason.OVER_LIMIT]: 'TOO_MANY_PEERS',
   [CloseReason.PROTOCOL_ERROR]: 'MALFORMED',
+  [CloseReason.ENCRYPT_REQUIRED]: 'ENCRYPT_MISMATCH',
+  [CloseReason.ENCRYPT_OFF]: 'ENCRYPT_MISMATCH',
+};
+
+/** What a client is told when the server refused its handshake, by CLOSE reason. */
+const REFUSAL_MESSAGES: Record<number, string> = {
+  [CloseReason.AUTH_FAILED]: SECRET_REFUSED,
+  [CloseReason.ENCRYPT_REQUIRED]:
+    'the server requires encryption and this side has it off: drop --no-encrypt on this side',
+  [CloseReason.ENCRYPT_OFF]:
+    'the server has encryption off (--no-encrypt) and this side has it on: pass --no-encrypt here too, or drop it on the server',
 };
 
 export class TcpSession extends SessionCore implements FrameSink, StreamSink {
@@ -71,6 +89,20 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
   reader: FrameReader | null = null;
 
   // --- handshake (client side) ---
+  /** Client: HELLO's body and X25519 private key, kept until the CHALLENGE (the transcript, the keys). */
+  helloBody: Buffer | null = null;
+  handshakePrivateKey: Buffer | null = null;
+  /** Client: the handshake's keys until ACCEPT proves the server. */
+  private handshakeKeys: SessionKeys | null = null;
+  /** Seals what this side writes / opens what it reads (null: encryption off, or before the keys). */
+  private sealer: FrameSealer | null = null;
+  private opener: FrameOpener | null = null;
+  /** Writes one piece of a sealed DATA frame (one function for the session, not one per frame). */
+  private readonly writeSealedPiece = (b: Buffer): void => {
+    this.link!.write(b);
+  };
+  /** Scratch for a received frame's header, rebuilt as the AEAD's associated data. */
+  private readonly headerScratch = Buffer.alloc(FRAME_HEADER_BYTES);
   /** HELLO's nonce, kept to check the server's proof. */
   clientNonce: Buffer | null = null;
 
@@ -183,8 +215,23 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
 
   // ------------------------------------------------------------------ frames in
 
-  onFrame(frame: FrameFields, body: Buffer): boolean {
+  onFrame(frame: FrameFields, rawBody: Buffer): boolean {
     this.stats.packetsReceived++;
+    let body = rawBody;
+    // sealed: every frame once the keys are in use, but the server's handshake refusal (a CLOSE it
+    // sends before it could check anything of ours)
+    const refusal = this.state === 'connecting' && frame.type === FrameType.CLOSE;
+    if (this.opener && !refusal) {
+      const header = this.headerScratch;
+      writeFrameHeader(header, 0, frame.type, frame.flags, rawBody.length, frame.seq);
+      const plain = this.opener.open(header, rawBody);
+      if (!plain) {
+        this.host.countDrop('badSeal');
+        this.protocolError(`${this.id} sent a frame that does not open (forged or damaged)`);
+        return false;
+      }
+      body = plain;
+    }
     if (this.state === 'connecting') return this.onHandshakeFrame(frame, body);
     switch (frame.type) {
       case FrameType.DATA:
@@ -292,7 +339,15 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
     if (this.role !== 'client') return this.malformed('handshake');
     if (frame.type === FrameType.CLOSE) return this.onHandshakeClose(body);
     if (frame.type === FrameType.CHALLENGE && this.remoteConnectionId === 0n) return this.onChallenge(body);
-    if (frame.type === FrameType.ACCEPT && this.remoteConnectionId !== 0n && body.length === 0) {
+    if (frame.type === FrameType.ACCEPT && this.remoteConnectionId !== 0n && this.handshakeKeys) {
+      const proof = decodeConfirmBody(body);
+      if (!proof || !bytesEqual(proof, this.handshakeKeys.serverProof)) {
+        this.host.countDrop('unauthenticated');
+        this.sendClose(CloseReason.AUTH_FAILED);
+        this.end('closed', 'AUTH_FAILED', SERVER_PROOF_FAILED);
+        return false;
+      }
+      this.handshakeKeys = null;
       this.setConnected();
       return true;
     }
@@ -307,27 +362,42 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
       return false;
     }
     const code = reason < 0 ? 'MALFORMED' : (CLOSE_REASON_CODES[reason] ?? 'NOT_CONNECTED');
-    this.end('closed', code, `${this.id} refused the session: ${code}`);
+    this.end('closed', code, REFUSAL_MESSAGES[reason] ?? `${this.id} refused the session: ${code}`);
     return false;
   }
 
   private onChallenge(body: Buffer): boolean {
     const c = decodeChallengeBody(body);
-    if (!c || !this.clientNonce) return this.malformed('CHALLENGE');
-    const confirmProof = this.host.auth.confirm(
-      { connectionId: this.localConnectionId, incarnation: this.localIncarnation, nonce: this.clientNonce },
-      { connectionId: c.connectionId, incarnation: c.incarnation, nonce: c.nonce },
-      c.proof,
-    );
-    if (!confirmProof) {
+    if (!c || !this.clientNonce || !this.handshakePrivateKey || !this.helloBody)
+      return this.malformed('CHALLENGE');
+    const shared =
+      c.encrypt === this.host.encrypt ? x25519Shared(this.handshakePrivateKey, c.publicKey) : null;
+    if (!shared) {
       this.host.countDrop('unauthenticated');
       this.sendClose(CloseReason.AUTH_FAILED);
-      this.end('closed', 'AUTH_FAILED', `${this.id} does not share this endpoint's secret`);
+      this.end('closed', 'AUTH_FAILED', SERVER_PROOF_FAILED);
       return false;
     }
+    const keys = new SessionKeys(shared, this.host.auth.key, transcriptHash(this.helloBody, body));
+    this.handshakePrivateKey = null;
+    this.helloBody = null;
+    this.handshakeKeys = keys;
     this.establish(c.connectionId, c.incarnation);
-    this.writeControl(encodeFrame(FrameType.CONFIRM, 0, 0, confirmProof));
+    this.writeControl(encodeFrame(FrameType.CONFIRM, 0, 0, keys.clientProof));
+    // everything after CONFIRM is sealed both ways (the server's ACCEPT first)
+    if (this.host.encrypt) this.useKeys(keys);
     return true;
+  }
+
+  /** Seals and opens every later frame with the handshake's keys. */
+  useKeys(keys: SessionKeys): void {
+    this.sealer = keys.frameSealer(this.role);
+    this.opener = keys.frameOpener(this.role);
+  }
+
+  /** Server: the ACCEPT, with its proof (sealed when the session seals). */
+  sendAccept(serverProof: Buffer): void {
+    this.writeControl(encodeFrame(FrameType.ACCEPT, 0, 0, serverProof));
   }
 
   /** This endpoint's incarnation (set by the endpoint before the handshake). */
@@ -392,15 +462,20 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
     this.queuedBytes += sizeBytes;
     this.refusedBytes = 0;
     const header = this.host.slab.take(FRAME_HEADER_BYTES);
-    writeFrameHeader(header, 0, FrameType.DATA, mode === 'fifo' ? FrameFlags.FIFO : 0, sizeBytes, seq);
+    const tagBytes = this.sealer ? AEAD_TAG_BYTES : 0;
+    const flags = mode === 'fifo' ? FrameFlags.FIFO : 0;
+    writeFrameHeader(header, 0, FrameType.DATA, flags, sizeBytes + tagBytes, seq);
     const link = this.cork();
-    link.write(header);
-    for (const piece of pieces) if (piece.length > 0) link.write(piece);
+    if (this.sealer) this.sealer.sealPieces(header, pieces, this.writeSealedPiece);
+    else {
+      link.write(header);
+      for (const piece of pieces) if (piece.length > 0) link.write(piece);
+    }
     msg.state = 'sending';
     this.stats.packetsSent++;
-    this.stats.bytesSent += FRAME_HEADER_BYTES + sizeBytes;
+    this.stats.bytesSent += FRAME_HEADER_BYTES + sizeBytes + tagBytes;
     this.stats.payloadBytesSent += sizeBytes;
-    this.host.countSent(1, FRAME_HEADER_BYTES + sizeBytes);
+    this.host.countSent(1, FRAME_HEADER_BYTES + sizeBytes + tagBytes);
     this.fd.onSent(nowMs);
     return msg;
   }
@@ -430,9 +505,10 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
   }
 
   /** Writes a small control frame from the header slab (ACK, HEARTBEAT) or a prepared one. */
-  private writeControl(frame: Buffer): void {
+  private writeControl(plain: Buffer): void {
     const link = this.link;
     if (!link || !link.writable) return;
+    const frame = this.sealer ? this.sealer.sealFrame(plain, FRAME_HEADER_BYTES) : plain;
     this.stats.packetsSent++;
     this.stats.bytesSent += frame.length;
     this.host.countSent(1, frame.length);

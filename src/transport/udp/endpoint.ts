@@ -50,6 +50,7 @@ import {
   x25519Shared,
 } from '../crypto/key-schedule.js';
 import { HandshakeAuth, randomNonce } from '../handshake-auth.js';
+import { SECRET_REFUSED, SERVER_PROOF_FAILED } from '../handshake-messages.js';
 import { sealDatagram } from '../seal.js';
 import { Impairment, impairmentFromEnv, type ImpairmentConfig } from '../impair/impairment.js';
 import { nativeUdpStatus, selectSocketKind, type SocketKind } from '../native/addon.js';
@@ -512,9 +513,3 @@ export class Endpoint extends UdpEndpointBase {
     session.end('closed', 'ENCRYPT_MISMATCH', message);
   }
 }
-
-/** What a client with the wrong secret is told (the server's REJECT of its proof). */
-export const SECRET_REFUSED = 'the server refused the secret: check --secret-file or FERRY_SECRET';
-/** What a client is told when the ACCEPT does not prove the secret. */
-export const SERVER_PROOF_FAILED =
-  'the server did not prove it knows the secret: check the address, and --secret-file or FERRY_SECRET on both sides';

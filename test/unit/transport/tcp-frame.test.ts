@@ -176,15 +176,19 @@ test('handshake, DELIVERED and CLOSE bodies round-trip; bad ones are refused', (
     connectionId: 0x0123_4567_89ab_cdefn,
     incarnation: 1_700_000_000_000,
     nonce: Buffer.alloc(16, 9),
+    encrypt: true,
+    publicKey: Buffer.alloc(32, 7),
   };
   t.deepEqual(decodeHelloBody(encodeHelloBody(hello)), hello);
-  const challenge = { ...hello, proof: Buffer.alloc(32, 5) };
+  const challenge = { ...hello, encrypt: false };
   t.deepEqual(decodeChallengeBody(encodeChallengeBody(challenge)), challenge);
-  t.is(decodeHelloBody(encodeHelloBody({ ...hello, version: 2 })), null);
+  t.is(decodeHelloBody(encodeHelloBody({ ...hello, version: PROTOCOL_VERSION + 1 })), null);
   t.is(decodeHelloBody(encodeHelloBody({ ...hello, listenPort: 0 })), null);
   t.is(decodeHelloBody(encodeHelloBody({ ...hello, connectionId: 0n })), null);
   t.is(decodeHelloBody(Buffer.alloc(35)), null);
-  t.is(decodeChallengeBody(encodeHelloBody(hello)), null);
+  const badFlags = encodeHelloBody(hello);
+  badFlags[1] = 0x80;
+  t.is(decodeHelloBody(badFlags), null, 'unknown HELLO flags');
   t.is(decodeConfirmBody(Buffer.alloc(31)), null);
   t.deepEqual(decodeConfirmBody(Buffer.alloc(32, 1)), Buffer.alloc(32, 1));
   t.is(decodeCloseBody(encodeCloseBody(CloseReason.DUPLICATE)), CloseReason.DUPLICATE);

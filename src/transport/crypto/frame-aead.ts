@@ -1,0 +1,93 @@
+/**
+ * Per-frame AEAD of a TCP session (AES-256-GCM, the keys of crypto/key-schedule.ts): one
+ * `FrameSealer` for what a side writes, one `FrameOpener` for what it reads.
+ *
+ * Why a counter for a nonce: a TCP stream delivers frames once and in order, so both sides count
+ * them; the nonce is the direction's IV base XOR the frame's number in the stream (from 0, the
+ * server's ACCEPT or the client's first frame after CONFIRM). A frame dropped, repeated or moved by
+ * anyone on the path fails its tag, and the connection is closed. The 16-byte frame header is the
+ * associated data (its length counts the tag); the body is encrypted and the tag follows it.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
+import { LENGTH_OFFSET } from '../tcp/frame-layout.js';
+import { AEAD_ALGORITHM, AEAD_IV_BYTES, AEAD_KEY_BYTES } from './packet-aead.js';
+
+const TWO_32 = 0x1_0000_0000;
+
+class FrameKey {
+  private readonly nonce = Buffer.alloc(AEAD_IV_BYTES);
+  /** Frames sealed (or opened) so far in this direction: the next frame's number. */
+  protected count = 0;
+
+  constructor(
+    protected readonly key: Buffer,
+    private readonly ivBase: Buffer,
+  ) {
+    if (key.length !== AEAD_KEY_BYTES || ivBase.length !== AEAD_IV_BYTES)
+      throw new RangeError('AEAD key must be 32 bytes and IV base 12');
+  }
+
+  protected nextNonce(): Buffer {
+    const n = this.nonce;
+    const iv = this.ivBase;
+    const c = this.count++;
+    n.writeUInt32BE(iv.readUInt32BE(0), 0);
+    n.writeUInt32BE((iv.readUInt32BE(4) ^ Math.floor(c / TWO_32)) >>> 0, 4);
+    n.writeUInt32BE((iv.readUInt32BE(8) ^ c) >>> 0, 8);
+    return n;
+  }
+}
+
+export class FrameSealer extends FrameKey {
+  /**
+   * Seals a DATA frame written in pieces: `header` (its length already counting the tag) is written
+   * as is, then each piece's ciphertext, then the tag, each through `write` (in this order).
+   */
+  sealPieces(header: Buffer, pieces: readonly Uint8Array[], write: (b: Buffer) => void): void {
+    const cipher = createCipheriv(AEAD_ALGORITHM, this.key, this.nextNonce(), {
+      authTagLength: AEAD_TAG_BYTES,
+    });
+    cipher.setAAD(header);
+    write(header);
+    for (const piece of pieces) if (piece.length > 0) write(cipher.update(piece));
+    cipher.final();
+    write(cipher.getAuthTag());
+  }
+
+  /** A whole control frame (header + body) sealed into a new buffer, its length field grown by the tag. */
+  sealFrame(frame: Buffer, headerBytes: number): Buffer {
+    const out = Buffer.allocUnsafe(frame.length + AEAD_TAG_BYTES);
+    frame.copy(out, 0, 0, headerBytes);
+    out.writeUInt32BE(frame.length - headerBytes + AEAD_TAG_BYTES, LENGTH_OFFSET);
+    const cipher = createCipheriv(AEAD_ALGORITHM, this.key, this.nextNonce(), {
+      authTagLength: AEAD_TAG_BYTES,
+    });
+    cipher.setAAD(out.subarray(0, headerBytes));
+    let at = headerBytes;
+    if (frame.length > headerBytes) at += cipher.update(frame.subarray(headerBytes)).copy(out, at);
+    cipher.final();
+    cipher.getAuthTag().copy(out, at);
+    return out;
+  }
+}
+
+export class FrameOpener extends FrameKey {
+  /** The plaintext of a frame (`header` as read, `body` = ciphertext + tag), or null when forged. */
+  open(header: Buffer, body: Buffer): Buffer | null {
+    if (body.length < AEAD_TAG_BYTES) return null;
+    const end = body.length - AEAD_TAG_BYTES;
+    const decipher = createDecipheriv(AEAD_ALGORITHM, this.key, this.nextNonce(), {
+      authTagLength: AEAD_TAG_BYTES,
+    });
+    decipher.setAAD(header);
+    decipher.setAuthTag(body.subarray(end));
+    const plain = end > 0 ? decipher.update(body.subarray(0, end)) : Buffer.alloc(0);
+    try {
+      decipher.final();
+    } catch {
+      return null;
+    }
+    return plain;
+  }
+}
