@@ -97,6 +97,21 @@ export interface EndpointStats {
   totals: PeerStats;
   /** UDP only: which socket runs (chosen at start-up) and how many datagrams each system call moved. */
   socket?: SocketPathStats;
+  /** UDP only: the endpoint's receive memory (maxReceiveMemoryBytes) over all sessions. */
+  receiveMemory?: ReceiveMemoryStats;
+}
+
+/** What received messages hold, over all sessions of an endpoint. */
+export interface ReceiveMemoryStats {
+  /** Bytes charged now (reassembly buffers, waiting messages, messages in their handlers). */
+  usedBytes: number;
+  /** The cap (maxReceiveMemoryBytes). */
+  capBytes: number;
+  peakBytes: number;
+  /** Fragments refused because their message would pass the cap (they come again later). */
+  refusals: number;
+  /** Reassembly buffers the allocator could not give (the message refused, the endpoint serving on). */
+  allocationFailures: number;
 }
 
 /**
