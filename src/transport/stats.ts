@@ -79,6 +79,12 @@ export function formatEndpointStats(
         `${io.receiveSyscalls} receive calls (${fmt(io.datagramsPerReceive)} datagrams each)` +
         (io.droppedQueueFull > 0 ? `, ${io.droppedQueueFull} dropped on a full queue` : ''),
     );
+  const imp = stats.impairment;
+  if (imp)
+    lines.push(
+      `  IMPAIRED (${imp.source}, seed ${imp.seed}): ${imp.datagramsIn} datagrams in, ${imp.datagramsDelivered} delivered, ` +
+        `${imp.droppedLoss + imp.droppedBurst} lost, ${imp.corrupted} corrupted, ${imp.duplicated} duplicated`,
+    );
   const mem = stats.receiveMemory;
   if (mem)
     lines.push(

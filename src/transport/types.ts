@@ -6,6 +6,7 @@
  * status instead of throwing for expected conditions (back-pressure, no session).
  */
 import type { ErrorCode } from '../core/errors.js';
+import type { ImpairmentSource, ImpairmentStats } from './impair/impairment.js';
 
 export type DeliveryMode = 'unordered' | 'fifo';
 
@@ -97,6 +98,11 @@ export interface EndpointStats {
   totals: PeerStats;
   /** UDP only: which socket runs (chosen at start-up) and how many datagrams each system call moved. */
   socket?: SocketPathStats;
+  /**
+   * UDP only, present while impairment runs on the receive path: where it came from (FERRY_IMPAIR or
+   * the `impair` option) and its counters.
+   */
+  impairment?: ImpairmentStats & { source: ImpairmentSource };
   /** UDP only: the endpoint's receive memory (maxReceiveMemoryBytes) over all sessions. */
   receiveMemory?: ReceiveMemoryStats;
 }

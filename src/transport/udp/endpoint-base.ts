@@ -197,6 +197,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   override stats(): EndpointStats {
     const s = super.stats();
     s.socket = this.socketPathStats();
+    if (this.impairment) s.impairment = { source: this.impairment.source, ...this.impairment.stats() };
     const m = this.receiveMemory;
     s.receiveMemory = {
       usedBytes: m.usedBytes,
