@@ -172,4 +172,8 @@ export const TRANSFER_LIMITS = {
   REMOTE_IO_CHUNK_BYTES: 1 * MiB,
   /** Largest append-sequence chunk (one APPEND_DATA message). */
   MAX_APPEND_BYTES: 4 * MiB,
+  /** Discovery answers a server sends one source address per second at most (a probe flood is no reflector). */
+  DISCOVERY_ANSWERS_PER_SOURCE_PER_SEC: 4,
+  /** Discovery answers a server sends per second at most, over all sources. */
+  DISCOVERY_ANSWERS_PER_SEC: 64,
 } as const;

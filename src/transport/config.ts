@@ -199,6 +199,13 @@ export const TRANSPORT_SCHEMA = {
     max: 64 * 1024 * MiB,
     doc: 'bytes per peer held for messages being reassembled or awaiting delivery (the receive window)',
   },
+  maxReceiveMemoryBytes: {
+    kind: 'bytes',
+    default: 1024 * MiB,
+    min: 1,
+    max: 1024 * 1024 * MiB,
+    doc: 'bytes held for received messages (being reassembled, waiting, or in their handlers) over all peers of the endpoint; past it fragments are refused until memory frees',
+  },
   maxPeers: { kind: 'int', default: 1024, min: 1, max: LIMITS.MAX_PEERS, doc: 'sessions one endpoint holds' },
   sendBufferBytes: {
     kind: 'bytes',
@@ -250,6 +257,11 @@ export function readTransportConfig(
   if (c.maxReassemblyBytes < c.maxMessageBytes) {
     bad(
       `maxReassemblyBytes (${c.maxReassemblyBytes}) must be at least maxMessageBytes (${c.maxMessageBytes})`,
+    );
+  }
+  if (c.maxReceiveMemoryBytes < c.maxReassemblyBytes + c.maxMessageBytes) {
+    bad(
+      `maxReceiveMemoryBytes (${c.maxReceiveMemoryBytes}) must be at least maxReassemblyBytes + maxMessageBytes (${c.maxReassemblyBytes + c.maxMessageBytes}): one peer's budget plus its next FIFO message; raise maxReceiveMemoryBytes or lower the other two`,
     );
   }
   if (c.sendPoolBytes < c.packetBytes * 16) bad('sendPoolBytes must hold at least 16 packets of packetBytes');

@@ -79,6 +79,18 @@ export function formatEndpointStats(
         `${io.receiveSyscalls} receive calls (${fmt(io.datagramsPerReceive)} datagrams each)` +
         (io.droppedQueueFull > 0 ? `, ${io.droppedQueueFull} dropped on a full queue` : ''),
     );
+  const imp = stats.impairment;
+  if (imp)
+    lines.push(
+      `  IMPAIRED (${imp.source}, seed ${imp.seed}): ${imp.datagramsIn} datagrams in, ${imp.datagramsDelivered} delivered, ` +
+        `${imp.droppedLoss + imp.droppedBurst} lost, ${imp.corrupted} corrupted, ${imp.duplicated} duplicated`,
+    );
+  const mem = stats.receiveMemory;
+  if (mem)
+    lines.push(
+      `  receive memory: ${mem.usedBytes} of ${mem.capBytes} bytes (peak ${mem.peakBytes}), ` +
+        `${mem.refusals} refused at the cap, ${mem.allocationFailures} allocation failures`,
+    );
   lines.push(`  totals: ${peerLine(stats.totals)}`);
   for (const p of peers) lines.push(`  peer ${p.id} (${p.state}): ${peerLine(p.stats)}`);
   return lines.join('\n');

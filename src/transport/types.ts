@@ -6,6 +6,7 @@
  * status instead of throwing for expected conditions (back-pressure, no session).
  */
 import type { ErrorCode } from '../core/errors.js';
+import type { ImpairmentSource, ImpairmentStats } from './impair/impairment.js';
 
 export type DeliveryMode = 'unordered' | 'fifo';
 
@@ -101,6 +102,26 @@ export interface EndpointStats {
   totals: PeerStats;
   /** UDP only: which socket runs (chosen at start-up) and how many datagrams each system call moved. */
   socket?: SocketPathStats;
+  /**
+   * UDP only, present while impairment runs on the receive path: where it came from (FERRY_IMPAIR or
+   * the `impair` option) and its counters.
+   */
+  impairment?: ImpairmentStats & { source: ImpairmentSource };
+  /** UDP only: the endpoint's receive memory (maxReceiveMemoryBytes) over all sessions. */
+  receiveMemory?: ReceiveMemoryStats;
+}
+
+/** What received messages hold, over all sessions of an endpoint. */
+export interface ReceiveMemoryStats {
+  /** Bytes charged now (reassembly buffers, waiting messages, messages in their handlers). */
+  usedBytes: number;
+  /** The cap (maxReceiveMemoryBytes). */
+  capBytes: number;
+  peakBytes: number;
+  /** Fragments refused because their message would pass the cap (they come again later). */
+  refusals: number;
+  /** Reassembly buffers the allocator could not give (the message refused, the endpoint serving on). */
+  allocationFailures: number;
 }
 
 /**

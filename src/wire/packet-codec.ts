@@ -193,18 +193,25 @@ export class PacketView {
     return true;
   }
 
-  /** Checks every record of a DATA body (all before any is used: a bad one refuses the packet). */
+  /**
+   * Checks every record of a DATA body (all before any is used: a bad one refuses the packet). A
+   * fragment or piece record travels alone: several whole small messages may share a packet, but a
+   * packet with a fragment record and any other record is malformed (one datagram must not open
+   * many reassembly buffers).
+   */
   private readRecords(buf: Buffer, at: number, end: number): DecodeStatus {
     if (this.flags !== 0) return 'malformed'; // DATA has no packet flags (a record says FIFO)
     let n = 0;
+    let fragments = 0;
     while (at < end) {
       if (n === LIMITS.MAX_RECORDS_PER_PACKET || at + RECORD_HEADER_BYTES > end) return 'malformed';
       const next = this.readRecord(buf, at, end, n);
       if (next < 0) return 'malformed';
+      if (this.recFragmentCount[n]! > 1 || this.recPieceFragmentLength[n] !== 0) fragments++;
       at = next;
       n++;
     }
-    if (n === 0) return 'malformed';
+    if (n === 0 || (fragments > 0 && n > 1)) return 'malformed';
     this.recordCount = n;
     this.selectRecord(0);
     return 'ok';

@@ -126,6 +126,7 @@ export class FerryServer {
       const discovery =
         wantDiscovery && isIP(host) === 4
           ? await DiscoveryResponder.start({
+              host,
               port: opts.discoveryPort ?? DEFAULT_DISCOVERY_PORT,
               serverPort: endpoint.address.port,
               serverName,

@@ -72,8 +72,13 @@ export function impairmentFromEnv(env: NodeJS.ProcessEnv = process.env): string 
   return value ? value : null;
 }
 
+/** Where an endpoint's impairment came from: FERRY_IMPAIR, or the `impair` option in code. */
+export type ImpairmentSource = typeof IMPAIR_ENV | 'option';
+
 export class Impairment {
   readonly config: ImpairmentConfig;
+  /** Set by the endpoint that runs it (endpoint-impairment.ts); shown in its stats. */
+  source: ImpairmentSource = 'option';
   private readonly clock: Clock;
   private readonly prng: Prng;
   private readonly queue = new DueQueue();

@@ -24,6 +24,7 @@ import { addressKey, EndpointShell } from '../endpoint-shell.js';
 import { bytesEqual } from '../crypto/key-schedule.js';
 import { randomConnectionId } from '../handshake-auth.js';
 import { Impairment, type ImpairmentStats } from '../impair/impairment.js';
+import { ReceiveMemory } from '../receive-memory.js';
 import { ReceiveShare } from './receive-share.js';
 import type { DatagramSink } from '../link.js';
 import type { NativeUdpSocket } from '../native/native-udp-socket.js';
@@ -76,6 +77,8 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   protected runNowMs = 0;
   /** The socket's receive buffer as the kernel granted it, split between the peers sending to us (counted each tick). */
   protected readonly receiveShare: ReceiveShare;
+  /** Every session's received messages are charged here too, under maxReceiveMemoryBytes (receive-memory.ts). */
+  readonly receiveMemory: ReceiveMemory;
   protected resetsThisSecond = 0;
   protected resetWindowStartMs = 0;
   protected readonly closeTickMs: number;
@@ -96,6 +99,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     this.bound = bound;
     this.impairment = impairment;
     this.closeTickMs = config.tickMs;
+    this.receiveMemory = new ReceiveMemory(config.maxReceiveMemoryBytes);
     const onPoolRefilled = (): void => {
       for (const s of this.sessionsByAddress.values()) if (s.busy) this.markActive(s);
     };
@@ -189,6 +193,15 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   override stats(): EndpointStats {
     const s = super.stats();
     s.socket = this.socketPathStats();
+    if (this.impairment) s.impairment = { source: this.impairment.source, ...this.impairment.stats() };
+    const m = this.receiveMemory;
+    s.receiveMemory = {
+      usedBytes: m.usedBytes,
+      capBytes: m.capBytes,
+      peakBytes: m.peakBytes,
+      refusals: m.refusals,
+      allocationFailures: m.allocationFailures,
+    };
     return s;
   }
 
@@ -239,6 +252,8 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     pendingHandshakes: number;
     partialMessages: number;
     reassemblyBytes: number;
+    /** Bytes charged to the endpoint's receive memory (maxReceiveMemoryBytes) over all sessions. */
+    receiveMemoryBytes: number;
     liveMessages: number;
   } {
     let partialMessages = 0;
@@ -252,6 +267,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
       pendingHandshakes: 0, // none: the server's handshake state travels in its cookie
       partialMessages,
       reassemblyBytes,
+      receiveMemoryBytes: this.receiveMemory.usedBytes,
       liveMessages: this.messages.liveCount,
     };
   }
@@ -306,6 +322,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
 
   protected override addSession(session: Session): void {
     super.addSession(session);
+    session.inbox.memory = this.receiveMemory;
     this.sessionsByLocalLow.set(session.localLow, session);
   }
 

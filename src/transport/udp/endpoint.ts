@@ -52,7 +52,8 @@ import {
 import { HandshakeAuth, randomNonce } from '../handshake-auth.js';
 import { SECRET_REFUSED, SERVER_PROOF_FAILED } from '../handshake-messages.js';
 import { sealDatagram } from '../seal.js';
-import { Impairment, impairmentFromEnv, type ImpairmentConfig } from '../impair/impairment.js';
+import { endpointImpairment } from '../impair/endpoint-impairment.js';
+import { Impairment, type ImpairmentConfig } from '../impair/impairment.js';
 import { nativeUdpStatus, selectSocketKind, type SocketKind } from '../native/addon.js';
 import type { PeerAddress } from '../types.js';
 import { bindNativeSocket, bindSocket } from './bind.js';
@@ -152,13 +153,7 @@ export class Endpoint extends UdpEndpointBase {
     const kind = chooseSocket(options.socket);
     await initChecksums();
     const clock = options.clock ?? systemClock;
-    const impairSpec = options.impair === undefined ? impairmentFromEnv() : options.impair;
-    const impairment =
-      impairSpec === null
-        ? null
-        : impairSpec instanceof Impairment
-          ? impairSpec
-          : new Impairment(impairSpec, clock);
+    const impairment = endpointImpairment(options.impair, host, clock);
     let socket: BoundSocket;
     try {
       socket =

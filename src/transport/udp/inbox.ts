@@ -6,9 +6,15 @@
  * Why a window of message sequences: exactly-once delivery needs to know, for any arriving fragment,
  * whether its message was already handed over. The sender keeps its messages within
  * MAX_MESSAGE_WINDOW of its oldest undelivered one, so a fixed ring of states says it for every
- * sequence still in play, and anything below the ring's base is done. Memory is bounded by
- * `maxReassemblyBytes` (advertised to the sender as the receive window): a fragment that would exceed
- * it is refused unacked, and comes again later.
+ * sequence still in play, and anything below the ring's base is done. Memory is bounded twice: by
+ * `maxReassemblyBytes` per session (advertised to the sender as the receive window) and by the
+ * endpoint's `maxReceiveMemoryBytes` over all sessions (receive-memory.ts). A message is charged its
+ * claimed length before its buffer is allocated; a fragment whose message does not fit is refused
+ * unacked, and comes again later. The one exception to the session budget (the next FIFO message may
+ * always start, or a full budget could block the FIFO head for ever) goes to one message at most:
+ * each FIFO number belongs to one message from its first fragment to its delivery, and a record that
+ * gives a taken, passed or out-of-window FIFO number is malformed. The endpoint budget has no
+ * exception.
  *
  * Sequences here are full numbers; a record carries their low 32 bits, expanded against the window's
  * base (the message sequence) and the next FIFO sequence due (the FIFO one) by wire/sequence.ts.
@@ -18,6 +24,7 @@ import { claimedCutBytes, type PacketView } from '../../wire/packet-codec.js';
 import { PIECE_UNIT_BYTES } from '../../wire/packet-layout.js';
 import { expandSeq } from '../../wire/sequence.js';
 import { DeliveryRule } from '../delivery.js';
+import { unlimitedReceiveMemory, type ReceiveMemory } from '../receive-memory.js';
 import type { DeliveryMode } from '../types.js';
 
 const NONE = 0;
@@ -69,6 +76,15 @@ export class Inbox {
   private readonly partials = new Map<number, Partial>();
   /** Hand-over to the application: FIFO in order and one at a time, unordered at once. */
   private readonly rule = new DeliveryRule<CompleteMessage>((msg) => this.finish(msg), false);
+  /** The message (sequence) that holds each FIFO number, from its first fragment to its delivery. */
+  private readonly fifoOwners = new Map<number, number>();
+  /** Where messages go (`setDispatch`); the rule calls it through `dispatchCounted`. */
+  private dispatch: Dispatch | null = null;
+  /** Bytes of messages handed over whose handlers have not settled (they stay charged until then). */
+  private handlingBytes = 0;
+  /** The endpoint's budget, charged with `usedBytes` too (set once, before the first record). */
+  memory: ReceiveMemory = unlimitedReceiveMemory();
+  /** Bytes charged to this session: messages being reassembled, waiting, or in their handlers. */
   usedBytes = 0;
   /** Bytes copied from datagrams into reassembly buffers (single-fragment messages are not copied). */
   copiedBytes = 0;
@@ -121,15 +137,34 @@ export class Inbox {
     const state = this.states[seq & this.mask]!;
     if (state === COMPLETE || state === DELIVERED) return 'duplicate';
     const fifoSeq = view.fifoSeq === 0 ? 0 : expandSeq(view.fifoSeq, this.nextFifo);
+    if (state === NONE && fifoSeq !== 0 && !this.fifoNumberFree(fifoSeq)) return 'malformed';
     if (view.fragmentCount === 1 && state === NONE && !view.isPiece)
       return this.completeSingle(view, seq, fifoSeq, chargeBytes);
     return this.addFragment(view, seq, fifoSeq, state);
   }
 
+  /**
+   * May a new message take FIFO number `fifoSeq`? Not when another message holds it, when it was
+   * delivered already, or when it lies beyond the window (an honest sender's FIFO messages are a
+   * subsequence of its messages, all within MAX_MESSAGE_WINDOW of the oldest undelivered one).
+   */
+  private fifoNumberFree(fifoSeq: number): boolean {
+    const ahead = fifoSeq - this.nextFifo;
+    return ahead >= 0 && ahead < LIMITS.MAX_MESSAGE_WINDOW && !this.fifoOwners.has(fifoSeq);
+  }
+
+  /** Charges `bytes` to this session and the endpoint; false when either budget says no. */
+  private charge(bytes: number, fifo: boolean, fifoSeq: number): boolean {
+    if (!this.fits(bytes, fifo, fifoSeq)) return false;
+    if (!this.memory.tryCharge(bytes)) return false;
+    this.usedBytes += bytes;
+    return true;
+  }
+
   private completeSingle(view: PacketView, seq: number, fifoSeq: number, charged: number): FragmentResult {
     const fifo = fifoSeq !== 0;
-    if (!this.fits(charged, fifo, fifoSeq)) return 'refused';
-    this.usedBytes += charged;
+    if (!this.charge(charged, fifo, fifoSeq)) return 'refused';
+    if (fifo) this.fifoOwners.set(fifoSeq, seq);
     let payload = view.recordData();
     if (this.copyWholeMessages) {
       payload = Buffer.from(payload);
@@ -143,9 +178,14 @@ export class Inbox {
     const fifo = fifoSeq !== 0;
     let p = state === PARTIAL ? this.partials.get(seq) : undefined;
     if (!p) {
-      if (!this.fits(view.messageLength, fifo, fifoSeq)) return 'refused';
+      if (!this.charge(view.messageLength, fifo, fifoSeq)) return 'refused';
+      const buffer = this.memory.allocate(view.messageLength);
+      if (!buffer) {
+        this.uncharge(view.messageLength);
+        return 'refused';
+      }
       p = {
-        buffer: Buffer.allocUnsafe(view.messageLength),
+        buffer,
         received: new Uint8Array(view.fragmentCount),
         receivedCount: 0,
         fragmentCount: view.fragmentCount,
@@ -153,7 +193,7 @@ export class Inbox {
         cutBytes: claimedCutBytes(view),
         pieces: null,
       };
-      this.usedBytes += view.messageLength;
+      if (fifo) this.fifoOwners.set(fifoSeq, seq);
       this.partials.set(seq, p);
       this.states[seq & this.mask] = PARTIAL;
       if (seq > this.highestSeq) this.highestSeq = seq;
@@ -226,10 +266,22 @@ export class Inbox {
     this.rule.ready(msg);
   }
 
+  private uncharge(bytes: number): void {
+    this.usedBytes -= bytes;
+    this.memory.release(bytes);
+  }
+
   /** Sets (or clears) where messages go, and hands over what is waiting. */
   setDispatch(dispatch: Dispatch | null): void {
-    this.rule.setDispatch(dispatch);
+    this.dispatch = dispatch;
+    this.rule.setDispatch(dispatch ? this.dispatchCounted : null);
   }
+
+  /** Hands a message over, counting it as in its handler until it finishes. */
+  private readonly dispatchCounted = (msg: CompleteMessage): boolean => {
+    this.handlingBytes += msg.chargedBytes;
+    return this.dispatch!(msg);
+  };
 
   /** Holds hand-over back (complete messages wait) until `resume`. */
   hold(): void {
@@ -247,7 +299,10 @@ export class Inbox {
   }
 
   private finish(msg: CompleteMessage): void {
-    this.usedBytes -= msg.chargedBytes;
+    this.handlingBytes -= msg.chargedBytes;
+    this.uncharge(msg.chargedBytes);
+    if (msg.mode === 'fifo' && this.fifoOwners.get(msg.fifoSeq) === msg.seq)
+      this.fifoOwners.delete(msg.fifoSeq);
     this.delivered++;
     this.states[msg.seq & this.mask] = DELIVERED;
     while (this.states[this.base & this.mask] === DELIVERED) {
@@ -282,14 +337,18 @@ export class Inbox {
 
   /** Packets of `chunkBytes` the budget still takes (the advertised receive window). */
   windowPackets(chunkBytes: number, maxPackets: number): number {
-    const free = Math.max(0, this.maxBytes - this.usedBytes);
+    const free = Math.max(0, Math.min(this.maxBytes - this.usedBytes, this.memory.freeBytes));
     return Math.min(maxPackets, Math.floor(free / chunkBytes));
   }
 
-  /** Drops everything (session ended); in-handler messages stay valid until their handlers settle. */
+  /**
+   * Drops everything (session ended) and gives its memory back; in-handler messages stay valid (and
+   * charged) until their handlers settle.
+   */
   clear(): void {
     this.partials.clear();
+    this.fifoOwners.clear();
     this.rule.clear();
-    this.usedBytes = 0;
+    this.uncharge(this.usedBytes - this.handlingBytes);
   }
 }

@@ -13,7 +13,10 @@
  *  | flags  | nameLen| name (UTF-8, answer only)          flags bit 0: needs a secret, bit 1: read-only
  *  +--------+--------+--------...
  * ```
- * The answer repeats the probe's nonce so a client ignores stray answers.
+ * The answer repeats the probe's nonce so a client ignores stray answers. An answer is never larger
+ * than the probe it answers (the name is cut to fit), so a probe with a forged source cannot make a
+ * server send more bytes than it received; `ferry discover` pads its probes (a name of
+ * DISCOVERY_PROBE_PAD_BYTES zero bytes, ignored) so whole names fit.
  */
 export const DISCOVERY_MAGIC = 0x44595246; // 'FRYD' as u32 LE
 export const DISCOVERY_VERSION = 1;
@@ -22,6 +25,10 @@ export const DISCOVERY_ANSWER = 2;
 export const DISCOVERY_HEADER_BYTES = 18;
 export const DISCOVERY_FLAG_SECRET = 1;
 export const DISCOVERY_FLAG_READ_ONLY = 2;
+/** Longest name a discovery datagram carries (its length is one byte). */
+export const DISCOVERY_MAX_NAME_BYTES = 255;
+/** Padding of a probe (as its name): room for an answer with the longest name. */
+export const DISCOVERY_PROBE_PAD_BYTES = DISCOVERY_MAX_NAME_BYTES;
 
 export interface DiscoveryDatagram {
   kind: typeof DISCOVERY_PROBE | typeof DISCOVERY_ANSWER;
@@ -31,8 +38,17 @@ export interface DiscoveryDatagram {
   name: string;
 }
 
-export function encodeDiscovery(d: DiscoveryDatagram): Buffer {
-  const name = Buffer.from(d.name.slice(0, 200), 'utf8').subarray(0, 255);
+/**
+ * Encodes a datagram of at most `maxBytes` (at least DISCOVERY_HEADER_BYTES): the name is cut, at a
+ * character boundary, to what fits.
+ */
+export function encodeDiscovery(d: DiscoveryDatagram, maxBytes = Number.POSITIVE_INFINITY): Buffer {
+  const full = Buffer.from(d.name.slice(0, 200), 'utf8');
+  const room = Math.max(0, Math.min(DISCOVERY_MAX_NAME_BYTES, maxBytes - DISCOVERY_HEADER_BYTES));
+  let nameBytes = Math.min(full.length, room);
+  // never cut inside a UTF-8 sequence: back off over continuation bytes
+  while (nameBytes > 0 && nameBytes < full.length && (full[nameBytes]! & 0xc0) === 0x80) nameBytes--;
+  const name = full.subarray(0, nameBytes);
   const buf = Buffer.alloc(DISCOVERY_HEADER_BYTES + name.length);
   buf.writeUInt32LE(DISCOVERY_MAGIC, 0);
   buf[4] = DISCOVERY_VERSION;
@@ -42,6 +58,14 @@ export function encodeDiscovery(d: DiscoveryDatagram): Buffer {
   buf[16] = d.flags;
   buf[17] = name.length;
   name.copy(buf, DISCOVERY_HEADER_BYTES);
+  return buf;
+}
+
+/** A probe padded to DISCOVERY_HEADER_BYTES + DISCOVERY_PROBE_PAD_BYTES (its name: zero bytes). */
+export function encodeProbe(nonce: bigint): Buffer {
+  const buf = Buffer.alloc(DISCOVERY_HEADER_BYTES + DISCOVERY_PROBE_PAD_BYTES);
+  encodeDiscovery({ kind: DISCOVERY_PROBE, port: 0, nonce, flags: 0, name: '' }).copy(buf);
+  buf[17] = DISCOVERY_PROBE_PAD_BYTES;
   return buf;
 }
 
