@@ -61,15 +61,18 @@ export function isKeygenSecret(text: string): boolean {
  *
  * The rule (README "Security" documents it): a `ferry keygen` secret counts its 256 random bits.
  * Otherwise each character counts log2 of the size of the character classes the secret uses
- * (digits 10; hex digits alone 16; lower case 26; upper case 26; other ASCII 33; anything else
- * 64), except that a repeated block counts once and a run or ±1 sequence (`aaaa`, `abcd`, `4321`)
- * counts its first two characters only; a secret of few distinct characters counts at most what
- * guessing those characters and then each position among them takes; and a passphrase of words
- * (letters only, split by spaces, `-`, `_` or `.`) counts PASSPHRASE_WORD_BITS per word at most.
+ * (digits 10; hex digits of one case 16, also when split by `-`, `:` or spaces, which then count
+ * nothing; lower case 26; upper case 26; other ASCII 33; anything else 64), except that a repeated
+ * block counts once and a run or ±1 sequence (`aaaa`, `abcd`, `4321`) counts its first three
+ * characters only; a secret of few distinct characters counts at most what guessing those
+ * characters and then each position among them takes; and a passphrase of words (letters only,
+ * split by spaces, `-`, `_` or `.`) counts PASSPHRASE_WORD_BITS per word at most.
  */
 export function estimateSecretBits(text: string): number {
   if (isKeygenSecret(text)) return KEYGEN_SECRET_BYTES * 8;
-  const chars = Array.from(text);
+  const compact = text.replace(/[-:\s]/g, '');
+  const hex = compact !== '' && (/^[0-9a-f]+$/.test(compact) || /^[0-9A-F]+$/.test(compact));
+  const chars = Array.from(hex ? compact : text);
   if (chars.length === 0) return 0;
   const unit = chars.slice(0, repeatPeriod(chars));
   const perCharBits = Math.log2(poolSize(chars));
@@ -109,16 +112,25 @@ function repeatPeriod(chars: readonly string[]): number {
   return chars.length;
 }
 
-/** Characters that count: a run or ±1 sequence counts its first two. */
+/**
+ * Characters that count: in a run or ±1 sequence, the fourth character on counts nothing (a
+ * random string has such a run of four at a position about once in 1,400 for hex, so a random
+ * secret is almost never marked down).
+ */
 function effectiveLength(chars: readonly string[]): number {
   let n = 0;
   let prevCode = 0;
   let prevDelta = Number.NaN;
+  let streak = 0;
   for (let i = 0; i < chars.length; i++) {
     const code = chars[i]!.codePointAt(0)!;
-    const delta = code - prevCode;
-    if (!(i >= 2 && delta === prevDelta && Math.abs(delta) <= 1)) n++;
-    if (i >= 1) prevDelta = delta;
+    if (i >= 1) {
+      const delta = code - prevCode;
+      const small = Math.abs(delta) <= 1;
+      streak = small && delta === prevDelta ? streak + 1 : small ? 1 : 0;
+      prevDelta = delta;
+    }
+    if (streak < 3) n++;
     prevCode = code;
   }
   return n;
