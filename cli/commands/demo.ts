@@ -31,6 +31,8 @@ import {
 } from '../../src/index.js';
 import { formatBytes, progressBar } from '../progress.js';
 import { abortOnSignal, type SignalAbort } from '../signals.js';
+import { ENCRYPT_OPTION } from '../remote.js';
+import { generateSecret } from '../secret.js';
 import { printJson, UsageError } from '../util.js';
 
 /** Size of the demo file unless told. */
@@ -52,6 +54,7 @@ interface DemoArgs {
   dir?: string;
   json: boolean;
   progress?: boolean;
+  encrypt: boolean;
 }
 
 interface Round {
@@ -82,6 +85,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       })
       .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary instead of text' })
       .option('progress', { type: 'boolean', describe: 'progress bars (default: on when stderr is a TTY)' })
+      .option('encrypt', ENCRYPT_OPTION)
       .example('$0 demo', 'the default: 256 MiB, then again under 2 % loss')
       .example('$0 demo --size 1GiB --loss 0.05', 'a bigger file through 5 % loss'),
   handler: async (args) => {
@@ -136,6 +140,7 @@ async function runDemo(args: DemoArgs): Promise<number> {
         transport,
         showBars,
         stop,
+        encrypt: args.encrypt,
       });
       rounds.push(round);
       if (!args.json) printRound(round);
@@ -195,12 +200,19 @@ interface RoundPlan {
   transport: string | undefined;
   showBars: boolean;
   stop: SignalAbort;
+  encrypt: boolean;
 }
 
 async function runRound(p: RoundPlan): Promise<Round> {
   const impair = p.loss > 0 ? `loss=${p.loss},seed=${IMPAIR_SEED}` : null;
+  // A fresh secret per round, held in memory only: nothing to set up, and no other local user can
+  // talk to the demo's loopback server while it runs.
+  const secret = generateSecret();
+  const encrypt = p.encrypt ? {} : { encrypt: false };
   const server = await FerryServer.start({
     memory: true,
+    secret,
+    ...encrypt,
     quotaBytes: p.sizeBytes + 64 * MiB,
     discovery: false,
     impair,
@@ -211,6 +223,8 @@ async function runRound(p: RoundPlan): Promise<Round> {
     client = await openClient({
       host: server.address.host,
       port: server.address.port,
+      secret,
+      ...encrypt,
       impair,
       ...(p.transport !== undefined ? { transport: p.transport } : {}),
     });

@@ -5,6 +5,7 @@ import { cpCommand } from './cp.js';
 import { demoCommand } from './demo.js';
 import { discoverCommand } from './discover.js';
 import { impairCommand } from './impair.js';
+import { keygenCommand } from './keygen.js';
 import { lsCommand } from './ls.js';
 import { mountCommand } from './mount.js';
 import { nbdCommand } from './nbd.js';
@@ -21,6 +22,7 @@ export const commands: CommandModule<any, any>[] = [
   demoCommand,
   discoverCommand,
   impairCommand,
+  keygenCommand,
   lsCommand,
   mountCommand,
   nbdCommand,

@@ -30,7 +30,7 @@ import {
   type FuseMount,
   type FuseMountConfig,
 } from '../../src/index.js';
-import { connectTo, remoteArg } from '../remote.js';
+import { connectTo, ENCRYPT_OPTION, INSECURE_CLIENT_OPTION, remoteArg } from '../remote.js';
 import { asUsage, failAsUsage, UsageError } from '../util.js';
 
 interface MountArgs {
@@ -43,6 +43,8 @@ interface MountArgs {
   'entry-timeout'?: string;
   'op-timeout'?: string;
   'secret-file'?: string;
+  insecure: boolean;
+  encrypt: boolean;
   config?: string;
   json: boolean;
 }
@@ -95,8 +97,14 @@ export const mountCommand: CommandModule<object, MountArgs> = {
       .option('secret-file', {
         type: 'string',
         requiresArg: true,
-        describe: 'with ferry://: file holding the shared secret (else FERRY_SECRET)',
+        describe:
+          'with ferry://: file holding the shared secret (else FERRY_SECRET; on loopback, else the per-user secret)',
       })
+      .option('insecure', {
+        ...INSECURE_CLIENT_OPTION,
+        describe: `with ferry://: ${INSECURE_CLIENT_OPTION.describe}`,
+      })
+      .option('encrypt', { ...ENCRYPT_OPTION, describe: `with ferry://: ${ENCRYPT_OPTION.describe}` })
       .option('config', {
         type: 'string',
         requiresArg: true,
@@ -174,7 +182,7 @@ function mountConfig(argv: MountArgs): FuseMountConfig {
 async function openBackend(argv: MountArgs, source: string | null): Promise<Backend> {
   if (argv.memory) return openMemory(argv.quota);
   if (argv.root !== undefined) return openDirectory(argv.root, argv['read-only'], argv.quota);
-  return openRemote(source ?? '', argv['secret-file']);
+  return openRemote(source ?? '', argv);
 }
 
 function openMemory(quotaText: string | undefined): Backend {
@@ -213,10 +221,14 @@ async function openDirectory(
 }
 
 /** A ferry server over the network (`ferry serve`), through RemoteFlatFs. */
-async function openRemote(url: string, secretFile: string | undefined): Promise<Backend> {
+async function openRemote(url: string, argv: MountArgs): Promise<Backend> {
   const ref = remoteArg(url);
   if (ref.name !== null) throw new UsageError(`mount a server, not a file: ferry://${ref.host}:${ref.port}`);
-  const client = await connectTo(ref, { 'secret-file': secretFile });
+  const client = await connectTo(ref, {
+    ...(argv['secret-file'] !== undefined ? { 'secret-file': argv['secret-file'] } : {}),
+    insecure: argv.insecure,
+    encrypt: argv.encrypt,
+  });
   return { fs: new RemoteFlatFs(client), description: `server ${formatRemote(ref)}` };
 }
 

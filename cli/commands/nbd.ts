@@ -16,7 +16,7 @@ import {
   type BlockDevice,
   type NbdListenAddress,
 } from '../../src/index.js';
-import { connectTo, remoteArg } from '../remote.js';
+import { connectTo, ENCRYPT_OPTION, remoteArg } from '../remote.js';
 import { untilSignal } from '../signals.js';
 import { asUsage, failAsUsage, throwAsUsage, UsageError } from '../util.js';
 
@@ -32,6 +32,7 @@ interface NbdArgs {
   insecure: boolean;
   config?: string;
   'secret-file'?: string;
+  encrypt: boolean;
 }
 
 export const nbdCommand: CommandModule<object, NbdArgs> = {
@@ -70,13 +71,16 @@ export const nbdCommand: CommandModule<object, NbdArgs> = {
       .option('insecure', {
         type: 'boolean',
         default: false,
-        describe: 'allow --listen on an address that is not loopback (NBD has no authentication)',
+        describe:
+          'allow --listen on an address that is not loopback (NBD has no authentication); with ferry://, dial without a secret',
       })
       .option('secret-file', {
         type: 'string',
         requiresArg: true,
-        describe: 'with ferry://: file holding the shared secret of the server (else FERRY_SECRET)',
+        describe:
+          'with ferry://: file holding the shared secret of the server (else FERRY_SECRET; on loopback, else the per-user secret)',
       })
+      .option('encrypt', { ...ENCRYPT_OPTION, describe: `with ferry://: ${ENCRYPT_OPTION.describe}` })
       .option('config', {
         type: 'string',
         requiresArg: true,
@@ -162,17 +166,21 @@ async function openDevice(argv: NbdArgs): Promise<BlockDevice> {
     const sizeBytes = argv.size === undefined ? undefined : sizeOf('--size', argv.size);
     return FileBlockDevice.open(argv.file, { sizeBytes, readOnly, create: sizeBytes !== undefined });
   }
-  return openRemote(argv.remote!, argv['secret-file']);
+  return openRemote(argv.remote!, argv);
 }
 
 /** A device of a `ferry serve` over the network (RemoteBlockDevice), authenticated like `ferry cp`. */
-async function openRemote(url: string, secretFile: string | undefined): Promise<BlockDevice> {
+async function openRemote(url: string, argv: NbdArgs): Promise<BlockDevice> {
   if (!url.startsWith('ferry://')) {
     throw new UsageError(`"${url}" is not a device: write ferry://HOST:PORT/DEV, or use --memory / --file`);
   }
   const ref = remoteArg(url);
   if (ref.name === null) throw new UsageError(`name the device to export: ${url}/DEV`);
-  const client = await connectTo(ref, { 'secret-file': secretFile });
+  const client = await connectTo(ref, {
+    ...(argv['secret-file'] !== undefined ? { 'secret-file': argv['secret-file'] } : {}),
+    insecure: argv.insecure,
+    encrypt: argv.encrypt,
+  });
   try {
     return await RemoteBlockDevice.open(client, ref.name, { ownsClient: true });
   } catch (err) {

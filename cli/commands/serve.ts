@@ -3,12 +3,20 @@
  * of named block devices) until SIGINT/SIGTERM, logging one line per transfer.
  *
  * Why a thin module: everything that serves lives in FerryServer (the library API); this parses
- * and checks the flags, reads the secret, prints where it listens and stops cleanly on a signal
- * (requests in progress finish; open uploads are left resumable).
+ * and checks the flags, reads the secret (on loopback with none given, the per-user secret, made on
+ * first use, so other local users cannot connect), prints where it listens and stops cleanly on a
+ * signal (requests in progress finish; open uploads are left resumable).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { DEFAULT_SERVER_PORT, FerryServer, parseBytes, type FerryServerOptions } from '../../src/index.js';
-import { PACKET_SIZE_OPTION, readSecret, SECRET_FILE_OPTION, transportFromArgs } from '../remote.js';
+import {
+  checkEncrypt,
+  ENCRYPT_OPTION,
+  PACKET_SIZE_OPTION,
+  SECRET_FILE_OPTION,
+  serveSecret,
+  transportFromArgs,
+} from '../remote.js';
 import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
 
@@ -21,6 +29,7 @@ interface ServeArgs {
   'read-only': boolean;
   quota?: string;
   insecure: boolean;
+  encrypt: boolean;
   discovery?: boolean;
   'discovery-port'?: number;
   'packet-size'?: string;
@@ -54,7 +63,7 @@ function parseDevices(specs: readonly string[]): Record<string, string> {
   return out;
 }
 
-function optionsFrom(args: ServeArgs): FerryServerOptions {
+function optionsFrom(args: ServeArgs): { options: FerryServerOptions; secretNote?: string } {
   if (args.root !== undefined && args.memory) throw new UsageError('give --root DIR or --memory, not both');
   if (args.root === undefined && !args.memory && args.blockdev.length === 0) {
     throw new UsageError('nothing to serve: give --root DIR or --memory (and/or --blockdev NAME=SPEC)');
@@ -66,9 +75,10 @@ function optionsFrom(args: ServeArgs): FerryServerOptions {
     if (!Number.isSafeInteger(quotaBytes) || quotaBytes <= 0)
       throw new UsageError(`--quota ${args.quota}: write a size such as 10GiB`);
   }
-  const secret = readSecret(args['secret-file']);
+  checkEncrypt(args.encrypt, host, '--listen address');
   const transport = transportFromArgs(args['packet-size']);
-  return {
+  const { secret, note } = serveSecret(host, args['secret-file'], args.insecure);
+  const options: FerryServerOptions = {
     host,
     port,
     ...(args.root !== undefined ? { root: args.root } : {}),
@@ -77,6 +87,7 @@ function optionsFrom(args: ServeArgs): FerryServerOptions {
     devices: parseDevices(args.blockdev),
     ...(secret !== undefined ? { secret } : {}),
     insecure: args.insecure,
+    ...(args.encrypt ? {} : { encrypt: false }),
     readOnly: args['read-only'],
     ...(args.discovery !== undefined ? { discovery: args.discovery } : {}),
     ...(args['discovery-port'] !== undefined ? { discoveryPort: args['discovery-port'] } : {}),
@@ -84,6 +95,7 @@ function optionsFrom(args: ServeArgs): FerryServerOptions {
     ...(transport !== undefined ? { transport } : {}),
     log: (line) => process.stdout.write(line + '\n'),
   };
+  return note !== undefined ? { options, secretNote: note } : { options };
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
@@ -120,8 +132,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('insecure', {
         type: 'boolean',
         default: false,
-        describe: 'allow a non-loopback address without a secret',
+        describe: 'no secret: allow a non-loopback address without one, and make none on loopback',
       })
+      .option('encrypt', ENCRYPT_OPTION)
       .option('discovery', {
         type: 'boolean',
         describe: 'answer discovery probes (default: on for loopback addresses)',
@@ -139,7 +152,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         'serve a directory to the network',
       ),
   handler: async (args) => {
-    const server = await FerryServer.start(optionsFrom(args));
+    const { options, secretNote } = optionsFrom(args);
+    const server = await FerryServer.start(options);
     const { host, port } = server.address;
     const what = [
       args.root !== undefined ? `directory ${args.root}` : args.memory ? 'memory filesystem' : null,
@@ -147,6 +161,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     ].filter(Boolean);
     // Handlers first, then the announcement: whoever reads "listening" may signal at once.
     const stopped = untilSignal();
+    if (secretNote !== undefined) process.stderr.write(`ferry serve: ${secretNote}\n`);
     process.stderr.write(
       `ferry serve: listening on ${host.includes(':') ? `[${host}]` : host}:${port} (${what.join(', ')}${args['read-only'] ? ', read-only' : ''})\n`,
     );

@@ -72,6 +72,11 @@ export const ERROR_CODES = {
 
   // --- nbd ---
   NBD_LISTEN_FAILED: 'the NBD server could not listen on the socket path or TCP address',
+
+  // --- secrets (command line) ---
+  WEAK_SECRET: 'the secret carries fewer than 128 bits: make one with `ferry keygen --out FILE`',
+  NO_SECRET: "no secret for a loopback server: the server's user keeps it in their config folder",
+  UNSAFE_SECRET_FILE: 'the per-user secret file or its folder is open to other users',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,10 +3,23 @@
  * server or a mount they drive) and collects its output.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DEV_ENTRY = fileURLToPath(new URL('../../cli/dev.ts', import.meta.url));
+
+/**
+ * A config folder of this test file's own: `ferry serve` on loopback makes its per-user secret in
+ * $XDG_CONFIG_HOME/ferry/secret and clients read it there, so every server and client a test file
+ * starts (they inherit this process's environment) share one, and the real user's config is never
+ * written. Removed when the test process exits.
+ */
+export const TEST_CONFIG_HOME = mkdtempSync(join(tmpdir(), 'ferry-test-config-'));
+process.env.XDG_CONFIG_HOME = TEST_CONFIG_HOME;
+process.once('exit', () => rmSync(TEST_CONFIG_HOME, { recursive: true, force: true }));
 
 export interface CliResult {
   code: number | null;

@@ -3,11 +3,18 @@
  * prints `acked N` (blocks acknowledged so far) after each block, so the parent can SIGKILL it, or the
  * server, at a known point of the copy. Not a test (no .test.ts): run by test/helpers/server-process.ts.
  */
+import { readUserSecret, userSecretPath } from '../../cli/secret.js';
 import { fileSource, openClient } from '../../src/index.js';
 
 const [portText, file, name, blockText] = process.argv.slice(2);
 const blockBytes = Number(blockText);
-const client = await openClient({ host: '127.0.0.1', port: Number(portText) });
+// The server is a `ferry serve` on loopback: it keeps its secret in the test's config folder.
+const secret = readUserSecret(userSecretPath()) ?? undefined;
+const client = await openClient({
+  host: '127.0.0.1',
+  port: Number(portText),
+  ...(secret !== undefined ? { secret } : {}),
+});
 const source = await fileSource(file!);
 let acked = 0;
 const stats = await client.upload(source, name!, {

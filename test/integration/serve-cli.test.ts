@@ -8,19 +8,20 @@ import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateSecret } from '../../cli/secret.js';
 import { runFerry } from '../helpers/cli.js';
 import { startServe, type ServeProcess } from '../helpers/server-process.js';
 
 let dir = '';
 let open: ServeProcess;
 let secured: ServeProcess;
-const SECRET = 'correct horse battery staple';
+const SECRET = generateSecret();
 
 test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-cli-'));
   await writeFile(join(dir, 'hello.txt'), 'hello ferry\n');
   await writeFile(join(dir, 'secret.txt'), SECRET + '\n');
-  await writeFile(join(dir, 'wrong.txt'), 'not it\n');
+  await writeFile(join(dir, 'wrong.txt'), generateSecret() + '\n');
   open = await startServe(['--memory']);
   secured = await startServe(['--memory', '--secret-file', join(dir, 'secret.txt')]);
 });

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { FerryError } from '../../core/errors.js';
-import { Endpoint } from '../../transport/endpoint.js';
+import { Endpoint, type EndpointOptions } from '../../transport/endpoint.js';
 import type { TransportConfig } from '../../transport/config.js';
 import { FerryClient } from './client.js';
 
@@ -12,6 +12,11 @@ export interface OpenClientOptions {
   host: string;
   port: number;
   secret?: string | Buffer;
+  /**
+   * Seal every packet (default true). false is for benchmarks only: the endpoint refuses it
+   * (INSECURE_BIND) unless the server is on loopback.
+   */
+  encrypt?: boolean;
   /** Transport settings (packet size, ...), as an object or `key=value,...`. */
   transport?: Partial<TransportConfig> | string;
   /** Impairment of received packets (default from FERRY_IMPAIR; null: none). */
@@ -39,13 +44,16 @@ export async function openClient(opts: OpenClientOptions): Promise<FerryClient> 
     );
   const loopback = opts.host === '::1' || opts.host.startsWith('127.');
   const bindHost = loopback ? (family === 6 ? '::1' : '127.0.0.1') : family === 6 ? '::' : '0.0.0.0';
-  const endpoint = await Endpoint.create({
+  // `encrypt` is a BindOptions field the endpoint's bind plan reads (see endpoint-shell.ts).
+  const bind: EndpointOptions & { encrypt?: boolean } = {
     host: bindHost,
     port: 0,
     ...(opts.secret !== undefined ? { secret: opts.secret } : { insecure: !loopback }),
+    ...(opts.encrypt !== undefined ? { encrypt: opts.encrypt } : {}),
     ...(opts.transport !== undefined ? { config: opts.transport } : {}),
     ...(opts.impair !== undefined ? { impair: opts.impair } : {}),
-  });
+  };
+  const endpoint = await Endpoint.create(bind);
   try {
     return await FerryClient.connect({
       endpoint,

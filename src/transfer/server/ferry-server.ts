@@ -16,7 +16,7 @@ import type { BlockDevice } from '../../blockdev/types.js';
 import { DirectoryFlatFs } from '../../flatfs/directory.js';
 import { MemoryFlatFs } from '../../flatfs/memory.js';
 import type { FlatFs } from '../../flatfs/types.js';
-import { Endpoint } from '../../transport/endpoint.js';
+import { Endpoint, type EndpointOptions } from '../../transport/endpoint.js';
 import type { TransportConfig } from '../../transport/config.js';
 import { isLoopbackHost } from '../../core/address.js';
 import type { PeerAddress } from '../../transport/types.js';
@@ -45,6 +45,11 @@ export interface FerryServerOptions {
   devices?: Record<string, string | BlockDevice>;
   secret?: string | Buffer;
   insecure?: boolean;
+  /**
+   * Seal every packet (default true). false is for benchmarks only and refused (INSECURE_BIND) on
+   * a non-loopback address.
+   */
+  encrypt?: boolean;
   readOnly?: boolean;
   /** Answer discovery probes (default: on when bound to loopback). */
   discovery?: boolean;
@@ -102,15 +107,18 @@ export class FerryServer {
         owned.push(dev);
         devices.set(name, dev);
       }
-      endpoint = await Endpoint.create({
+      // `encrypt` is a BindOptions field the endpoint's bind plan reads (see endpoint-shell.ts).
+      const bind: EndpointOptions & { encrypt?: boolean } = {
         host,
         port: opts.port ?? 0,
         ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
         ...(opts.insecure ? { insecure: true } : {}),
+        ...(opts.encrypt !== undefined ? { encrypt: opts.encrypt } : {}),
         ...(opts.transport !== undefined ? { config: opts.transport } : {}),
         ...(opts.impair !== undefined ? { impair: opts.impair } : {}),
         ...(opts.clock ? { clock: opts.clock } : {}),
-      });
+      };
+      endpoint = await Endpoint.create(bind);
       const serverName = opts.serverName ?? `ferry@${endpoint.address.host}:${endpoint.address.port}`;
       const server = new TransferServer({
         endpoint,
