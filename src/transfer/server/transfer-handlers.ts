@@ -139,7 +139,10 @@ const DOWNLOAD_HANDLERS = {
   },
 } satisfies Partial<Record<MessageName, Handler>>;
 
-/** Reads straight into a pooled buffer that holds the reply header and the data; no copy. */
+/**
+ * Reads straight into a pooled buffer that holds the reply header and the data; no copy. The buffer
+ * comes from the peer's share (read-buffers.ts) and goes back once the reply is received.
+ */
 async function sendRead(
   s: ServerScope,
   session: PeerSession,
@@ -148,7 +151,7 @@ async function sendRead(
   offset: number,
   length: number,
 ): Promise<void> {
-  const buf = s.readPool.tryAcquire() ?? (await s.readPool.acquire());
+  const buf = await s.readBuffers.acquire(session);
   let handed = false;
   try {
     const data = buf.subarray(READ_REPLY_HEADER_BYTES, READ_REPLY_HEADER_BYTES + length);
@@ -157,11 +160,10 @@ async function sendRead(
     const handle = await s.send(session.peer, [buf.subarray(0, READ_REPLY_HEADER_BYTES), data]);
     if (handle) {
       handed = true;
-      const release = s.readPool.releaser(buf);
-      handle.received.then(release, release);
+      s.readBuffers.handOff(session, buf, handle);
     }
   } finally {
-    if (!handed) s.readPool.release(buf);
+    if (!handed) s.readBuffers.release(session, buf);
   }
 }
 

@@ -40,6 +40,7 @@ import { WaitingPool } from '../waiting-pool.js';
 import { RequestGate } from './gate.js';
 import { HANDLERS } from './handlers.js';
 import { PeerSession } from './peer-session.js';
+import { ReadBuffers } from './read-buffers.js';
 import type { ServerScope } from './scope.js';
 import type { ServerStats } from './stats.js';
 import { TransferTable } from './transfer-table.js';
@@ -77,6 +78,7 @@ export class TransferServer {
     blocksRefused: 0,
     uploadsCommitted: 0,
     downloadsServed: 0,
+    readBuffersReclaimed: 0,
   };
   private readonly fs: FlatFs | undefined;
   private readonly clock: Clock;
@@ -103,9 +105,13 @@ export class TransferServer {
       serverName: opts.serverName ?? 'ferry',
       stats: this.stats,
       transfers: this.transfers,
-      readPool: new WaitingPool(
-        READ_REPLY_HEADER_BYTES + TRANSFER_LIMITS.MAX_BLOCK_BYTES,
-        TRANSFER_LIMITS.SERVER_READ_BUFFERS,
+      readBuffers: new ReadBuffers(
+        new WaitingPool(
+          READ_REPLY_HEADER_BYTES + TRANSFER_LIMITS.MAX_BLOCK_BYTES,
+          TRANSFER_LIMITS.SERVER_READ_BUFFERS,
+        ),
+        this.clock,
+        (session) => this.readsOverdue(session),
       ),
       blockHeader: { transferId: 0, position: 0, hash: 0n },
       clock: this.clock,
@@ -191,9 +197,25 @@ export class TransferServer {
     if (session && session.peer === change.peer) void this.dropSession(session);
   }
 
+  /**
+   * A read reply of `session` was not received within SERVER_READ_RELEASE_MS (its buffer is already
+   * back in the pool): the peer is not taking replies, so its downloads fail and its session ends,
+   * which also drops the replies the transport still holds for it.
+   */
+  private readsOverdue(session: PeerSession): void {
+    this.stats.readBuffersReclaimed++;
+    if (session.closed) return;
+    this.transfers.failDownloads(session, 'failed: read replies not received in time');
+    void this.endpoint.disconnect(session.peer).catch(() => undefined);
+    void this.dropSession(session);
+  }
+
   /** Closes a gone peer's handles and downloads; leaves its uploads resumable. */
   private async dropSession(session: PeerSession): Promise<void> {
     if (this.sessions.get(session.peer.id) === session) this.sessions.delete(session.peer.id);
+    if (session.closed) return;
+    session.closed = true;
+    for (const w of session.readWaiters.splice(0)) w();
     const handles = [...session.handles.values()];
     session.handles.clear();
     session.devices.clear();

@@ -120,6 +120,16 @@ export class TransferTable {
     this.logEnd(entry, keepJournal ? 'aborted (resumable)' : 'aborted');
   }
 
+  /** Ends a session's downloads with `result` in their log lines (the peer stopped taking replies). */
+  failDownloads(session: PeerSession, result: string): void {
+    for (const entry of [...session.transfers.values()]) {
+      if (entry.t.kind !== 'download') continue;
+      this.remove(entry);
+      void entry.t.dl.release();
+      this.logEnd(entry, result);
+    }
+  }
+
   /** Ends a gone session's transfers: downloads released, uploads left resumable. */
   async dropSession(session: PeerSession): Promise<void> {
     for (const entry of [...session.transfers.values()]) {
