@@ -160,6 +160,17 @@ export const TRANSFER_LIMITS = {
    * buffer is written off and replaced, the peer's downloads fail and its session is ended.
    */
   SERVER_READ_RELEASE_MS: 30_000,
+  /**
+   * Unfinished uploads (open or left resumable) one address may hold on a server; a new upload past
+   * it gets LIMIT_EXCEEDED (its own ones may still be resumed). Counted from what the server saw begun.
+   */
+  SERVER_MAX_UNFINISHED_UPLOADS_PER_HOST: 256,
+  /** `ferry serve --part-ttl` default: an upload idle this long is aborted and its files removed. */
+  DEFAULT_PART_TTL_MS: 24 * 60 * 60 * 1000,
+  /** How often the server looks for expired uploads (half the part TTL when that is shorter). */
+  PART_SWEEP_INTERVAL_MS: 10 * 60 * 1000,
+  /** Shortest sweep interval, whatever the TTL. */
+  PART_SWEEP_MIN_INTERVAL_MS: 1000,
   /** Journal flush: after this many newly verified blocks... */
   JOURNAL_FLUSH_BLOCKS: 256,
   /** ...or this long after the first unjournaled block, whichever comes first. */

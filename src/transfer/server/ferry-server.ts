@@ -58,6 +58,8 @@ export interface FerryServerOptions {
   impair?: string | null;
   /** See TransferServerOptions.exposeHidden. */
   exposeHidden?: boolean;
+  /** See TransferServerOptions.partTtlMs (`--part-ttl`, default 24 h). */
+  partTtlMs?: number;
   clock?: Clock;
 }
 
@@ -119,6 +121,7 @@ export class FerryServer {
         readOnly: opts.readOnly === true,
         serverName,
         exposeHidden: opts.exposeHidden === true,
+        ...(opts.partTtlMs !== undefined ? { partTtlMs: opts.partTtlMs } : {}),
         ...(opts.log ? { log: opts.log } : {}),
         ...(opts.clock ? { clock: opts.clock } : {}),
       });

@@ -25,6 +25,8 @@ export interface TransferEntry {
   id: number;
   t: Transfer;
   startedMs: number;
+  /** When the peer last sent data for it (clock ms): uploads idle past the part TTL expire. */
+  lastActiveMs: number;
   session: PeerSession;
 }
 

@@ -19,6 +19,7 @@ import {
 } from '../../wire/transfer/index.js';
 import type { RequestGate } from './gate.js';
 import type { ReadBuffers } from './read-buffers.js';
+import type { PartUsage } from './part-sweeper.js';
 import type { PeerSession } from './peer-session.js';
 import type { ServerStats } from './stats.js';
 import type { TransferTable } from './transfer-table.js';
@@ -37,6 +38,8 @@ export interface ServerScope {
   /** Reused decode target of block message headers (decoded synchronously, used at once). */
   readonly blockHeader: BlockHeader;
   readonly clock: Clock;
+  /** What unfinished uploads hold (STATFS), or null without a writable filesystem. */
+  partUsage: (() => Promise<PartUsage>) | null;
   /** Sends a reply (waiting out back-pressure); null when the peer is gone. */
   send(peer: Peer, pieces: readonly Uint8Array[]): Promise<SendHandle | null>;
 }

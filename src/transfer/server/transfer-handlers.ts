@@ -28,6 +28,7 @@ import { replyHeader, type Handler, type ServerScope } from './scope.js';
 async function beginChecks(s: ServerScope, session: PeerSession, name: string): Promise<void> {
   s.gate.checkName(name);
   s.transfers.checkRoom(session);
+  s.transfers.checkUnfinishedRoom(session, name);
   await s.transfers.takeOver(name);
 }
 
@@ -49,6 +50,7 @@ const UPLOAD_HANDLERS = {
   UPLOAD_BLOCK: async (s, session, id, payload) => {
     const h = readBlockHeader(payload, s.blockHeader);
     const entry = s.transfers.of(session, h.transferId, 'upload');
+    entry.lastActiveMs = s.clock.nowMs();
     const { position, hash } = h;
     try {
       await entry.t.up.writeBlock(position, hash, payload.subarray(BLOCK_HEADER_BYTES));
@@ -92,6 +94,7 @@ const APPEND_HANDLERS = {
   APPEND_DATA: async (s, session, id, payload) => {
     const h = readBlockHeader(payload, s.blockHeader);
     const entry = s.transfers.of(session, h.transferId, 'append');
+    entry.lastActiveMs = s.clock.nowMs();
     await entry.t.up.append(h.position, h.hash, payload.subarray(BLOCK_HEADER_BYTES));
     s.stats.blocksWritten++;
     return [replyHeader('APPEND_DATA', id)];
