@@ -17,6 +17,7 @@
  * DIR/.NAME.ferry-journal      what of them is verified and durable (0600)
  * ```
  */
+import { constants as C } from 'node:fs';
 import { open, rename, unlink, type FileHandle as NodeFileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TimerHandle } from '../../core/clock.js';
@@ -31,6 +32,9 @@ import {
 } from '../../wire/transfer/index.js';
 import { Bitmap } from '../bitmap.js';
 import { downloadTempStem, type DownloadSink } from './sources.js';
+
+/** Opening a new hidden file: create it, never reuse or follow what is at the name. */
+const FRESH_FLAGS = C.O_RDWR | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
 
 /** Mode of a download's part file and journal: the user's alone until published. */
 export const DOWNLOAD_PART_MODE = 0o600;
@@ -91,11 +95,12 @@ export async function partFileSink(
   let fh: NodeFileHandle;
   try {
     if (have) {
-      fh = await open(names.part, 'r+');
+      fh = await open(names.part, C.O_RDWR | C.O_NOFOLLOW);
     } else {
       await unlink(names.journal).catch(() => undefined);
       await unlink(names.part).catch(() => undefined);
-      fh = await open(names.part, 'w+', DOWNLOAD_PART_MODE);
+      // O_EXCL: a symlink or anything else planted at the name since the unlink is refused, never followed.
+      fh = await open(names.part, FRESH_FLAGS, DOWNLOAD_PART_MODE);
       await fh.truncate(g.sizeBytes);
     }
   } catch (err) {
@@ -261,7 +266,8 @@ class PartFile implements ResumableSink {
       },
       this.journalBuf,
     );
-    const h = await open(this.names.journalTmp, 'w', DOWNLOAD_PART_MODE);
+    await unlink(this.names.journalTmp).catch(() => undefined);
+    const h = await open(this.names.journalTmp, FRESH_FLAGS, DOWNLOAD_PART_MODE);
     try {
       await h.write(this.journalBuf, 0, n, 0);
       await h.sync();

@@ -98,7 +98,9 @@ export async function fileSink(path: string, sizeBytes: number): Promise<Downloa
   const tmp = join(dirname(path), partNameOf(basename(path)));
   let fh: NodeFileHandle;
   try {
-    fh = await open(tmp, 'w', 0o600);
+    // Never through a symlink planted at the temporary name: remove what is there, then create anew.
+    await unlink(tmp).catch(() => undefined);
+    fh = await open(tmp, 'wx', 0o600);
   } catch (err) {
     throw new FerryError('IO_ERROR', `cannot write ${path}: ${(err as Error).message}`);
   }
