@@ -131,6 +131,12 @@ export interface FsStat {
    */
   maxSegmentBytes?: number;
   readOnly: boolean;
+  /**
+   * Unfinished uploads on a ferry server and the bytes their part files hold (they count in
+   * usedBytes); only from a server's STATFS, absent from local backends and servers from before.
+   */
+  partUploads?: number;
+  partBytes?: number;
 }
 
 export interface FlatFs {

@@ -50,6 +50,8 @@ export interface DownloadGeometry {
   resume: boolean;
   /** True when the block size was asked for; else a resume takes the journal's. */
   blockBytesAsked: boolean;
+  /** Permission bits the copy gets at commit (the server's file's); absent from servers before. */
+  mode?: number;
 }
 
 /** A sink that keeps what it has across runs. */
@@ -286,6 +288,8 @@ class PartFile implements ResumableSink {
 
   async commit(): Promise<void> {
     await this.stopFlushes();
+    // The part file was the user's alone (0600); the copy takes the server's file's mode.
+    if (this.g.mode !== undefined) await this.fh.chmod(this.g.mode & 0o777);
     await this.fh.sync();
     await this.fh.close();
     this.open = false;

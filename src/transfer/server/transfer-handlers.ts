@@ -14,6 +14,8 @@ import {
   READ_REPLY_HEADER_BYTES,
   decodeRequest,
   encodeReply,
+  encodeReplyFor,
+  OFF_FLAGS,
   readBlockHeader,
   writeReadReplyHeader,
   type MessageName,
@@ -117,10 +119,11 @@ const DOWNLOAD_HANDLERS = {
     const dl = await Download.open(s.gate.needFs(), r.name);
     const entry = s.transfers.add(session, { kind: 'download', dl });
     return [
-      encodeReply('DOWNLOAD_OPEN', id, {
+      encodeReplyFor('DOWNLOAD_OPEN', payload[OFF_FLAGS] ?? 0, id, {
         transferId: entry.id,
         sizeBytes: dl.sizeBytes,
         mtimeMs: dl.mtimeMs,
+        mode: dl.mode,
       }),
     ];
   },

@@ -72,6 +72,9 @@ test('an upload left resumable expires after the part TTL, its quota freed', asy
   const b = await begin('left.bin');
   await client.rpc.call('TRANSFER_ABORT', { transferId: b.transferId, keepJournal: 1 });
   t.deepEqual(await server.partUsage(), { uploads: 1, bytes: SIZE }, 'the part file is counted');
+  const st = await client.statfs();
+  t.is(st.partUploads, 1, 'STATFS (ferry stat) shows the unfinished uploads...');
+  t.is(st.partBytes, SIZE, '...and the bytes their part files hold');
   t.is((await fs.statfs()).usedBytes, SIZE, 'and holds quota');
   moveWall(TTL_MS - 1000);
   t.is(await server.partSweeper!.sweep(), 0, 'not yet idle past the TTL');

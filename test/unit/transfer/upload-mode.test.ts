@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initChecksums } from '../../../src/core/checksum.js';
@@ -13,6 +13,7 @@ import { DirectoryFlatFs } from '../../../src/flatfs/directory.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
 import type { FlatFs } from '../../../src/flatfs/types.js';
 import { FerryClient } from '../../../src/transfer/client/client.js';
+import { partFileSink } from '../../../src/transfer/client/download-part.js';
 import { bufferSource } from '../../../src/transfer/client/sources.js';
 import { uploadNames } from '../../../src/transfer/names.js';
 import { TransferServer } from '../../../src/transfer/server/transfer-server.js';
@@ -86,3 +87,16 @@ for (const [kind, make] of backends) {
     t.is((await fs.stat('secret.txt')).mode, 0o600);
   });
 }
+
+test('a download takes the server file mode for its local copy', async (t) => {
+  const fs = new MemoryFlatFs({ quotaBytes: 1 << 26 });
+  const client = await serve(t, fs);
+  const data = randomBytes(70_000);
+  await client.upload({ ...bufferSource(data), fileMode: 0o640 }, 'report.txt');
+  const dir = await mkdtemp(path.join(tmpdir(), 'ferry-mode-dl-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const local = path.join(dir, 'report.txt');
+  await client.download('report.txt', (_size, g) => partFileSink(local, g));
+  t.is((await stat(local)).mode & 0o777, 0o640);
+  t.true((await readFile(local)).equals(data));
+});
