@@ -8,7 +8,13 @@
  * signal (requests in progress finish; open uploads are left resumable).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_SERVER_PORT, FerryServer, parseBytes, type FerryServerOptions } from '../../src/index.js';
+import {
+  DEFAULT_SERVER_PORT,
+  FerryServer,
+  parseBytes,
+  parseDurationMs,
+  type FerryServerOptions,
+} from '../../src/index.js';
 import {
   checkEncrypt,
   ENCRYPT_OPTION,
@@ -34,6 +40,7 @@ interface ServeArgs {
   'discovery-port'?: number;
   'packet-size'?: string;
   name?: string;
+  'part-ttl': string;
 }
 
 /** Parses HOST:PORT or [V6]:PORT. */
@@ -63,6 +70,15 @@ function parseDevices(specs: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** --part-ttl: how long an unfinished upload may sit idle before it is removed. */
+function partTtlFrom(text: string): number {
+  const ms = parseDurationMs(text);
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new UsageError(`--part-ttl ${text}: write a positive duration such as 24h, 90m or 3600s`);
+  }
+  return ms;
+}
+
 function optionsFrom(args: ServeArgs): { options: FerryServerOptions; secretNote?: string } {
   if (args.root !== undefined && args.memory) throw new UsageError('give --root DIR or --memory, not both');
   if (args.root === undefined && !args.memory && args.blockdev.length === 0) {
@@ -76,6 +92,7 @@ function optionsFrom(args: ServeArgs): { options: FerryServerOptions; secretNote
       throw new UsageError(`--quota ${args.quota}: write a size such as 10GiB`);
   }
   checkEncrypt(args.encrypt, host, '--listen address');
+  const partTtlMs = partTtlFrom(args['part-ttl']);
   const transport = transportFromArgs(args['packet-size']);
   const { secret, note } = serveSecret(host, args['secret-file'], args.insecure);
   const options: FerryServerOptions = {
@@ -93,6 +110,7 @@ function optionsFrom(args: ServeArgs): { options: FerryServerOptions; secretNote
     ...(args['discovery-port'] !== undefined ? { discoveryPort: args['discovery-port'] } : {}),
     ...(args.name !== undefined ? { serverName: args.name } : {}),
     ...(transport !== undefined ? { transport } : {}),
+    partTtlMs,
     log: (line) => process.stdout.write(line + '\n'),
   };
   return note !== undefined ? { options, secretNote: note } : { options };
@@ -146,6 +164,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       })
       .option('packet-size', PACKET_SIZE_OPTION)
       .option('name', { type: 'string', requiresArg: true, describe: 'server name shown by ferry discover' })
+      .option('part-ttl', {
+        type: 'string',
+        default: '24h',
+        requiresArg: true,
+        describe: 'remove an unfinished upload (part file and journal) idle longer than this, e.g. 24h, 90m',
+      })
       .example('$0 serve --memory --quota 8GiB', 'serve 8 GiB of memory on 127.0.0.1:7733')
       .example(
         '$0 serve --listen 0.0.0.0:7733 --root /srv/ferry --secret-file /etc/ferry.secret',

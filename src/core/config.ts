@@ -66,12 +66,13 @@ export function parseBytes(text: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-/** Parses `250`, `250ms`, `2s`, `1.5s` into milliseconds, or returns NaN. */
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `250`, `250ms`, `2s`, `1.5s`, `90m`, `24h`, `7d` into milliseconds, or returns NaN. */
 export function parseDurationMs(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+  return Number(m[1]) * (DURATION_UNITS_MS[m[2] ?? 'ms'] ?? NaN);
 }
 
 /** Splits `a=1,b=2` into entries. Empty input gives none; a part without `=` is an error. */

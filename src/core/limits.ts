@@ -160,6 +160,27 @@ export const TRANSFER_LIMITS = {
   SERVER_MAX_HANDLES_PER_PEER: 256,
   /** Pooled read buffers of a server (each MAX_BLOCK_BYTES + a reply header). */
   SERVER_READ_BUFFERS: 32,
+  /**
+   * Read buffers one peer may hold at once (a quarter of SERVER_READ_BUFFERS): its further reads
+   * wait, so a client that stops taking replies cannot stall everyone else's downloads.
+   */
+  SERVER_READ_BUFFERS_PER_PEER: 8,
+  /**
+   * A download read reply not received by the peer this long after it was sent is given up: its
+   * buffer is written off and replaced, the peer's downloads fail and its session is ended.
+   */
+  SERVER_READ_RELEASE_MS: 30_000,
+  /**
+   * Unfinished uploads (open or left resumable) one address may hold on a server; a new upload past
+   * it gets LIMIT_EXCEEDED (its own ones may still be resumed). Counted from what the server saw begun.
+   */
+  SERVER_MAX_UNFINISHED_UPLOADS_PER_HOST: 256,
+  /** `ferry serve --part-ttl` default: an upload idle this long is aborted and its files removed. */
+  DEFAULT_PART_TTL_MS: 24 * 60 * 60 * 1000,
+  /** How often the server looks for expired uploads (half the part TTL when that is shorter). */
+  PART_SWEEP_INTERVAL_MS: 10 * 60 * 1000,
+  /** Shortest sweep interval, whatever the TTL. */
+  PART_SWEEP_MIN_INTERVAL_MS: 1000,
   /** Journal flush: after this many newly verified blocks... */
   JOURNAL_FLUSH_BLOCKS: 256,
   /** ...or this long after the first unjournaled block, whichever comes first. */

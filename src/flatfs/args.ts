@@ -69,3 +69,12 @@ export function checkTime(what: string, timeMs: unknown): asserts timeMs is numb
   if (typeof timeMs === 'number' && Number.isFinite(timeMs)) return;
   throw new FerryError('INVALID_ARGUMENT', `${what} must be a finite number of ms since the epoch`);
 }
+
+/** Permission bits of a file: 0..0o777 (no setuid, setgid or sticky bit: an upload may not ask for them). */
+export function checkMode(mode: unknown): asserts mode is number {
+  if (typeof mode === 'number' && Number.isInteger(mode) && mode >= 0 && mode <= 0o777) return;
+  throw new FerryError(
+    'INVALID_ARGUMENT',
+    `mode must be permission bits 0..0o777, got ${String(mode)}: mask it with 0o777`,
+  );
+}

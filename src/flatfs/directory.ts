@@ -30,7 +30,7 @@ import type { FileHandle as HostFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
-import { checkBytes, checkFileSize, checkIo, checkQuota, checkTime } from './args.js';
+import { checkBytes, checkFileSize, checkIo, checkMode, checkQuota, checkTime } from './args.js';
 import { HandleTable, type HandleEntry } from './handles.js';
 import { isAFolder, notAFolder } from './folders.js';
 import {
@@ -46,7 +46,7 @@ import {
 import { errnoOf, hostError } from './host-errors.js';
 import { listHostPage } from './host-list.js';
 import { checkRoot, readFully, writeFully } from './host-io.js';
-import { parentsOf, validateName } from './names.js';
+import { isHiddenName, parentsOf, validateName } from './names.js';
 import { checkListOptions } from './paginate.js';
 import { RwLock } from './rw-lock.js';
 import type {
@@ -59,6 +59,7 @@ import type {
   ListPage,
   OpenOptions,
 } from './types.js';
+import { HIDDEN_FILE_MODE, NEW_FILE_MODE } from './types.js';
 
 export interface DirectoryFlatFsOptions {
   /** The host directory holding the files; it must exist. */
@@ -93,7 +94,6 @@ interface DirHandle extends HandleEntry {
 
 /** Open flags that never follow a symlink and never block on a FIFO. */
 const SAFE_OPEN = C.O_NOFOLLOW | C.O_NONBLOCK;
-const NEW_FILE_MODE = 0o644;
 
 /**
  * A flat filesystem over the regular files of one existing host directory; open it with `open`.
@@ -368,6 +368,15 @@ export class DirectoryFlatFs implements FlatFs {
     }
   }
 
+  /** Sets the host file's permission bits through its open descriptor (fchmod: no path, no symlink). */
+  async fchmod(handle: FileHandle, mode: number): Promise<void> {
+    this.checkOpen();
+    this.checkWritable();
+    checkMode(mode);
+    const { inode, file } = this.handles.getWritable(handle);
+    await this.host(file.chmod(mode), 'chmod', inode);
+  }
+
   async statfs(): Promise<FsStat> {
     this.checkOpen();
     const files = (await allFileNames(this.root)).length;
@@ -601,7 +610,11 @@ export class DirectoryFlatFs implements FlatFs {
   private async openHost(name: string, flags: number): Promise<HostFile> {
     let file: HostFile;
     try {
-      file = await fsp.open(this.pathOf(name), flags | SAFE_OPEN, NEW_FILE_MODE);
+      file = await fsp.open(
+        this.pathOf(name),
+        flags | SAFE_OPEN,
+        isHiddenName(name) ? HIDDEN_FILE_MODE : NEW_FILE_MODE,
+      );
     } catch (err) {
       if (errnoOf(err) === 'ELOOP') throw inTheWay(name);
       throw hostError(err, `opening '${name}'`);

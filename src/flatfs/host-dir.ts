@@ -154,5 +154,6 @@ export function fileStatOf(name: string, stat: Stats): FileStat {
     mtimeMs: stat.mtimeMs,
     atimeMs: stat.atimeMs,
     ctimeMs: stat.ctimeMs,
+    mode: stat.mode & 0o777,
   };
 }

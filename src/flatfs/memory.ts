@@ -11,9 +11,9 @@
  */
 import { FerryError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
-import { checkBytes, checkFileSize, checkIo, checkQuota, checkTime } from './args.js';
+import { checkBytes, checkFileSize, checkIo, checkMode, checkQuota, checkTime } from './args.js';
 import { HandleTable, type HandleEntry } from './handles.js';
-import { compareNames, parentsOf, validateName } from './names.js';
+import { compareNames, isHiddenName, parentsOf, validateName } from './names.js';
 import { checkListOptions, pageOf } from './paginate.js';
 import { isAFolder, notAFolder } from './folders.js';
 import { SparseData } from './sparse-data.js';
@@ -27,6 +27,7 @@ import type {
   ListPage,
   OpenOptions,
 } from './types.js';
+import { HIDDEN_FILE_MODE, NEW_FILE_MODE } from './types.js';
 
 export interface MemoryFlatFsOptions {
   /** Bound on the total logical bytes of all files (holes included), and so on memory use. */
@@ -51,6 +52,8 @@ interface MemInode {
   mtimeMs: number;
   atimeMs: number;
   ctimeMs: number;
+  /** Permission bits (kept for stat; the memory backend checks no permissions). */
+  mode: number;
 }
 
 interface MemHandle extends HandleEntry {
@@ -241,6 +244,15 @@ export class MemoryFlatFs implements FlatFs {
     this.handles.get(handle);
   }
 
+  async fchmod(handle: FileHandle, mode: number): Promise<void> {
+    this.checkOpen();
+    this.checkWritable();
+    checkMode(mode);
+    const { inode } = this.handles.getWritable(handle);
+    inode.mode = mode;
+    inode.ctimeMs = this.nowMs();
+  }
+
   async statfs(): Promise<FsStat> {
     this.checkOpen();
     return {
@@ -331,6 +343,7 @@ export class MemoryFlatFs implements FlatFs {
       mtimeMs: now,
       atimeMs: now,
       ctimeMs: now,
+      mode: isHiddenName(name) ? HIDDEN_FILE_MODE : NEW_FILE_MODE,
     };
   }
 
@@ -407,5 +420,6 @@ function statOf(inode: MemInode): FileStat {
     mtimeMs: inode.mtimeMs,
     atimeMs: inode.atimeMs,
     ctimeMs: inode.ctimeMs,
+    mode: inode.mode,
   };
 }

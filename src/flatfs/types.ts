@@ -30,6 +30,11 @@
 /** Names starting with this are internal to ferry (in-progress uploads, journals). */
 export const HIDDEN_PREFIX = '.ferry~';
 
+/** Permission bits of a new file (an upload then takes its source's). */
+export const NEW_FILE_MODE = 0o644;
+/** Permission bits of a new hidden file (part files, journals): the server's user's alone. */
+export const HIDDEN_FILE_MODE = 0o600;
+
 export type FileHandle = number;
 
 export interface FileStat {
@@ -41,6 +46,11 @@ export interface FileStat {
   atimeMs: number;
   /** Last metadata change, ms since the epoch. */
   ctimeMs: number;
+  /**
+   * Permission bits (mode & 0o777), where the backend keeps them (memory and directory do; new
+   * files are 0o644, hidden transfer files 0o600). Absent from remote stats.
+   */
+  mode?: number;
 }
 
 /**
@@ -121,6 +131,12 @@ export interface FsStat {
    */
   maxSegmentBytes?: number;
   readOnly: boolean;
+  /**
+   * Unfinished uploads on a ferry server and the bytes their part files hold (they count in
+   * usedBytes); only from a server's STATFS, absent from local backends and servers from before.
+   */
+  partUploads?: number;
+  partBytes?: number;
 }
 
 export interface FlatFs {
@@ -153,6 +169,11 @@ export interface FlatFs {
   setTimes(name: string, atimeMs: number, mtimeMs: number): Promise<void>;
   /** Makes the file's data and size durable. */
   fsync(handle: FileHandle): Promise<void>;
+  /**
+   * Sets an open file's permission bits (mode & 0o777; other bits are refused with
+   * INVALID_ARGUMENT). Optional: backends without modes leave it out, and uploads land as they are.
+   */
+  fchmod?(handle: FileHandle, mode: number): Promise<void>;
   statfs(): Promise<FsStat>;
   /** Closes every handle and releases the backend; later calls fail with CLOSED. */
   close(): Promise<void>;

@@ -630,7 +630,8 @@ export class FlatFsFuseAdapter implements FuseHandlers {
 
   private fileStat(st: FileStat): FuseStat {
     return {
-      mode: S_IFREG | (this.readOnly ? 0o444 : 0o644),
+      // The file's own permission bits where the storage keeps them (uploads keep their source's).
+      mode: S_IFREG | ((st.mode ?? 0o644) & (this.readOnly ? 0o555 : 0o777)),
       uid: this.uid,
       gid: this.gid,
       sizeBytes: st.sizeBytes,

@@ -136,7 +136,9 @@ export function fuseOptionString(o: NativeMountOptions): string {
     'negative_timeout=0',
   ];
   if (o.readOnly) opts.push('ro');
-  if (o.allowOther) opts.push('allow_other');
+  // Other users may use the mount only under the kernel's permission checks on the modes the
+  // adapter reports: without default_permissions they could read and write as the mount's owner.
+  if (o.allowOther) opts.push('allow_other', 'default_permissions');
   if (o.debug) opts.push('debug');
   return '-o' + opts.join(',');
 }

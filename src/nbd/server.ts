@@ -17,7 +17,7 @@
  * ```
  */
 import net from 'node:net';
-import { unlink } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
 import { FerryError, LIMITS, isLoopbackHost } from '../core/index.js';
 import type { BlockDevice } from '../blockdev/types.js';
 import { readNbdConfig, type NbdConfig, type NBD_CONFIG_SCHEMA } from './config.js';
@@ -204,13 +204,25 @@ function listenTcp(server: net.Server, host: string, port: number): Promise<numb
   });
 }
 
-/** Listens on a Unix socket; a stale socket file left by a killed server is removed first. */
+/**
+ * Listens on a Unix socket; a stale socket left by a killed server is removed first. Only a socket
+ * is ever removed: a regular file, folder, symlink or anything else at PATH is refused
+ * (NBD_LISTEN_FAILED), so a mistyped `--unix` never deletes a user's file.
+ */
 async function listenUnix(server: net.Server, path: string): Promise<void> {
   try {
     await tryListenUnix(server, path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || (await someoneListens(path))) {
       throw listenFailed(path, err as NodeJS.ErrnoException);
+    }
+    const st = await lstat(path).catch(() => null);
+    if (st !== null && !st.isSocket()) {
+      throw new FerryError(
+        'NBD_LISTEN_FAILED',
+        `cannot listen on ${path}: it exists and is not a socket (nothing was removed): choose another --unix path`,
+        { where: path },
+      );
     }
     await unlink(path).catch(() => {});
     await tryListenUnix(server, path).catch((e: NodeJS.ErrnoException) => {

@@ -18,6 +18,8 @@ export class WaitingPool {
   private readonly inUse = new Map<Buffer, boolean>();
   private readonly releasers = new Map<Buffer, () => void>();
   private readonly waiters: Array<() => void> = [];
+  /** Buffers `replace` wrote off: their late releases are ignored (weak: the pool does not keep them). */
+  private readonly writtenOff = new WeakSet<Buffer>();
 
   constructor(bufferBytes: number, capacity: number) {
     if (
@@ -60,11 +62,32 @@ export class WaitingPool {
 
   /** Returns a buffer from `acquire` and wakes the longest waiter. A foreign or free buffer throws. */
   release(buf: Buffer): void {
+    if (this.writtenOff.has(buf)) return;
     if (this.inUse.get(buf) !== true) {
       throw new FerryError('INTERNAL', 'WaitingPool.release of a buffer that is not out of this pool');
     }
     this.inUse.set(buf, false);
     this.free.push(buf);
+    this.waiters.shift()?.();
+  }
+
+  /**
+   * Writes off `buf`, a buffer still out that its holder may never give back (the network still
+   * points at it), and puts a fresh buffer of the same size in its place, so the pool keeps its
+   * capacity. A later release of `buf` is ignored. The one allocation here happens only on this
+   * rare path (a reply overdue past its deadline), never per block.
+   */
+  replace(buf: Buffer): void {
+    if (this.inUse.get(buf) !== true) {
+      throw new FerryError('INTERNAL', 'WaitingPool.replace of a buffer that is not out of this pool');
+    }
+    this.inUse.delete(buf);
+    this.releasers.delete(buf);
+    this.writtenOff.add(buf);
+    const fresh = Buffer.allocUnsafeSlow(this.bufferBytes);
+    this.inUse.set(fresh, false);
+    this.releasers.set(fresh, () => this.release(fresh));
+    this.free.push(fresh);
     this.waiters.shift()?.();
   }
 

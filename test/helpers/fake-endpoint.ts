@@ -131,6 +131,11 @@ export class FakeEndpoint implements MessageEndpoint {
   private nextMessageId = 1;
   private closed = false;
   readonly messages = new Map<number, MessageInfo>();
+  /**
+   * While true, messages sent to this endpoint are never handed over: their `received` and
+   * `delivered` stay pending, as for a peer that stopped taking packets (a stalled receive path).
+   */
+  stalled = false;
   /** Messages sent, by the first byte of the payload (the transfer message type): for tests. */
   readonly sentByType = new Map<number, number>();
 
@@ -251,6 +256,7 @@ export class FakeEndpoint implements MessageEndpoint {
       rejectDelivered(new FerryError(code));
     };
     const hand = async (): Promise<void> => {
+      if (p.remote.owner.stalled) return;
       if (p.state !== 'connected' || p.remote.state !== 'connected') return fail('NOT_CONNECTED');
       info.state = 'received';
       resolveReceived();

@@ -81,6 +81,7 @@ export async function downloadFile(
       blockBytesAsked: opts.blockBytes !== undefined,
       sourceTag: xxh64(Buffer.from(`${name}\0${sizeBytes}\0${open.mtimeMs}`, 'utf8')),
       resume: opts.resume === true,
+      ...(open.mode !== undefined ? { mode: open.mode } : {}),
     });
     const part = isResumableSink(sink) ? sink : null;
     keep = part !== null;

@@ -17,6 +17,7 @@
  * DIR/.NAME.ferry-journal      what of them is verified and durable (0600)
  * ```
  */
+import { constants as C } from 'node:fs';
 import { open, rename, unlink, type FileHandle as NodeFileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TimerHandle } from '../../core/clock.js';
@@ -32,6 +33,9 @@ import {
 import { Bitmap } from '../bitmap.js';
 import { downloadTempStem, type DownloadSink } from './sources.js';
 
+/** Opening a new hidden file: create it, never reuse or follow what is at the name. */
+const FRESH_FLAGS = C.O_RDWR | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+
 /** Mode of a download's part file and journal: the user's alone until published. */
 export const DOWNLOAD_PART_MODE = 0o600;
 
@@ -46,6 +50,8 @@ export interface DownloadGeometry {
   resume: boolean;
   /** True when the block size was asked for; else a resume takes the journal's. */
   blockBytesAsked: boolean;
+  /** Permission bits the copy gets at commit (the server's file's); absent from servers before. */
+  mode?: number;
 }
 
 /** A sink that keeps what it has across runs. */
@@ -91,11 +97,12 @@ export async function partFileSink(
   let fh: NodeFileHandle;
   try {
     if (have) {
-      fh = await open(names.part, 'r+');
+      fh = await open(names.part, C.O_RDWR | C.O_NOFOLLOW);
     } else {
       await unlink(names.journal).catch(() => undefined);
       await unlink(names.part).catch(() => undefined);
-      fh = await open(names.part, 'w+', DOWNLOAD_PART_MODE);
+      // O_EXCL: a symlink or anything else planted at the name since the unlink is refused, never followed.
+      fh = await open(names.part, FRESH_FLAGS, DOWNLOAD_PART_MODE);
       await fh.truncate(g.sizeBytes);
     }
   } catch (err) {
@@ -261,7 +268,8 @@ class PartFile implements ResumableSink {
       },
       this.journalBuf,
     );
-    const h = await open(this.names.journalTmp, 'w', DOWNLOAD_PART_MODE);
+    await unlink(this.names.journalTmp).catch(() => undefined);
+    const h = await open(this.names.journalTmp, FRESH_FLAGS, DOWNLOAD_PART_MODE);
     try {
       await h.write(this.journalBuf, 0, n, 0);
       await h.sync();
@@ -280,6 +288,8 @@ class PartFile implements ResumableSink {
 
   async commit(): Promise<void> {
     await this.stopFlushes();
+    // The part file was the user's alone (0600); the copy takes the server's file's mode.
+    if (this.g.mode !== undefined) await this.fh.chmod(this.g.mode & 0o777);
     await this.fh.sync();
     await this.fh.close();
     this.open = false;

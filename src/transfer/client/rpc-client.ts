@@ -16,15 +16,16 @@ import { FerryError, isErrorCode } from '../../core/errors.js';
 import type { IncomingMessage, MessageEndpoint, Peer, PeerStateChange } from '../../transport/types.js';
 import {
   decodeErrorReply,
-  decodeReply,
   readHeader,
   REPLY_BIT,
   STATUS_OK,
   type MessageHeader,
   type MessageName,
-  type ReplyOf,
   type RequestOf,
   encodeRequest,
+  decodeReplyAnyLayout,
+  REQUEST_FLAG_EXTENDED_REPLY,
+  type ReplyFromAnyServer,
   messageNameOf,
   OFF_TYPE,
 } from '../../wire/transfer/index.js';
@@ -93,13 +94,17 @@ export class RpcClient {
     return this.ended;
   }
 
-  /** A control call: encodes, sends, decodes the reply (a copy, safe to keep). */
-  call<N extends MessageName>(name: N, fields: RequestOf<N>): Promise<ReplyOf<N>> {
+  /**
+   * A control call: encodes, sends, decodes the reply (a copy, safe to keep). It asks for the
+   * extended reply layout (REQUEST_FLAG_EXTENDED_REPLY) and takes the earlier one from a server
+   * from before, whose replies lack the fields added since (ReplyFromAnyServer: they are optional).
+   */
+  call<N extends MessageName>(name: N, fields: RequestOf<N>): Promise<ReplyFromAnyServer<N>> {
     return this.request(
       name,
-      (id) => [encodeRequest(name, id, fields)],
+      (id) => [encodeRequest(name, id, fields, REQUEST_FLAG_EXTENDED_REPLY)],
       'unordered',
-      (payload) => copyBytes(decodeReply(name, payload)),
+      (payload) => copyBytes(decodeReplyAnyLayout(name, payload)),
     );
   }
 

@@ -6,6 +6,7 @@
  * small adapters give it the same positional interface whatever the local end is, and say whether
  * the end can seek (an offset upload and a resume need a seekable source).
  */
+import { createHash } from 'node:crypto';
 import { open, rename, unlink, type FileHandle as NodeFileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -97,7 +98,9 @@ export async function fileSink(path: string, sizeBytes: number): Promise<Downloa
   const tmp = join(dirname(path), partNameOf(basename(path)));
   let fh: NodeFileHandle;
   try {
-    fh = await open(tmp, 'w');
+    // Never through a symlink planted at the temporary name: remove what is there, then create anew.
+    await unlink(tmp).catch(() => undefined);
+    fh = await open(tmp, 'wx', 0o600);
   } catch (err) {
     throw new FerryError('IO_ERROR', `cannot write ${path}: ${(err as Error).message}`);
   }
@@ -129,14 +132,23 @@ export async function fileSink(path: string, sizeBytes: number): Promise<Downloa
 /** Longest file name (one path segment) the host filesystems take (NAME_MAX). */
 const HOST_NAME_MAX_BYTES = 255;
 
+/** Marks a hashed stem; a base that starts with it is hashed too, so the two kinds never meet. */
+const HASHED_STEM_MARK = 'ferry-h-';
+
 /**
  * The stem of a download's hidden files beside its target (`.STEM.ferry-part`, `.STEM.ferry-journal`,
  * `.STEM.ferry-journal.tmp`): BASE itself, or, when the longest of those names would pass the host's
- * NAME_MAX (a target name of 237 bytes or more), BASE's xxhash64 in hex.
+ * NAME_MAX (a target name of 237 bytes or more) or BASE starts with the hashed mark,
+ * `ferry-h-HASH` with HASH the first 128 bits of BASE's SHA-256.
+ *
+ * Injective: a stem is BASE only for bases that do not start with the mark, and every hashed stem
+ * starts with it, so a long name and a short one can never share a part file (a bare xxhash64 stem
+ * let the 250-byte name X and a file named after X's 16-hex hash collide).
  */
 export function downloadTempStem(base: string): string {
-  if (Buffer.byteLength(`.${base}.ferry-journal.tmp`, 'utf8') <= HOST_NAME_MAX_BYTES) return base;
-  return xxh64(Buffer.from(base, 'utf8')).toString(16).padStart(16, '0');
+  const fits = Buffer.byteLength(`.${base}.ferry-journal.tmp`, 'utf8') <= HOST_NAME_MAX_BYTES;
+  if (fits && !base.startsWith(HASHED_STEM_MARK)) return base;
+  return HASHED_STEM_MARK + createHash('sha256').update(base, 'utf8').digest('hex').slice(0, 32);
 }
 
 function partNameOf(base: string): string {

@@ -13,7 +13,7 @@
  * early reads than DOWNLOAD_MAX_EARLY_READS) is read once.
  */
 import { FerryError } from '../../core/errors.js';
-import type { FileHandle, FlatFs } from '../../flatfs/types.js';
+import { NEW_FILE_MODE, type FileHandle, type FlatFs } from '../../flatfs/types.js';
 import { InOrderHasher } from '../in-order.js';
 import { TRANSFER_LIMITS } from '../../core/limits.js';
 
@@ -45,13 +45,15 @@ export class Download {
     private readonly handle: FileHandle,
     readonly sizeBytes: number,
     readonly mtimeMs: number,
+    /** Permission bits the client gives its copy (0o644 where the storage keeps none). */
+    readonly mode: number = NEW_FILE_MODE,
   ) {}
 
   static async open(fs: FlatFs, name: string): Promise<Download> {
     const handle = await fs.open(name);
     try {
       const st = await fs.fstat(handle);
-      return new Download(fs, name, handle, st.sizeBytes, st.mtimeMs);
+      return new Download(fs, name, handle, st.sizeBytes, st.mtimeMs, (st.mode ?? NEW_FILE_MODE) & 0o777);
     } catch (err) {
       await fs.closeFile(handle);
       throw err;

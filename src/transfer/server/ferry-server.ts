@@ -63,6 +63,8 @@ export interface FerryServerOptions {
   impair?: string | null;
   /** See TransferServerOptions.exposeHidden. */
   exposeHidden?: boolean;
+  /** See TransferServerOptions.partTtlMs (`--part-ttl`, default 24 h). */
+  partTtlMs?: number;
   clock?: Clock;
 }
 
@@ -127,6 +129,7 @@ export class FerryServer {
         readOnly: opts.readOnly === true,
         serverName,
         exposeHidden: opts.exposeHidden === true,
+        ...(opts.partTtlMs !== undefined ? { partTtlMs: opts.partTtlMs } : {}),
         ...(opts.log ? { log: opts.log } : {}),
         ...(opts.clock ? { clock: opts.clock } : {}),
       });

@@ -14,6 +14,8 @@ import {
   decodeRequest,
   encodeListing,
   encodeReply,
+  encodeReplyFor,
+  OFF_FLAGS,
   type MessageName,
 } from '../../wire/transfer/index.js';
 import { replyHeader, type Handler } from './scope.js';
@@ -27,10 +29,11 @@ const NAME_HANDLERS = {
       serverName: s.serverName,
     }),
   ],
-  STATFS: async (s, _session, id) => {
+  STATFS: async (s, _session, id, payload) => {
     const st = await s.gate.needFs().statfs();
+    const parts = (await s.partUsage?.()) ?? { uploads: 0, bytes: 0 };
     return [
-      encodeReply('STATFS', id, {
+      encodeReplyFor('STATFS', payload[OFF_FLAGS] ?? 0, id, {
         totalBytes: st.totalBytes,
         usedBytes: st.usedBytes,
         freeBytes: st.freeBytes,
@@ -38,6 +41,8 @@ const NAME_HANDLERS = {
         maxNameBytes: st.maxNameBytes,
         readOnly: st.readOnly || s.gate.readOnly ? 1 : 0,
         maxSegmentBytes: st.maxSegmentBytes ?? LIMITS.MAX_SEGMENT_BYTES,
+        partUploads: parts.uploads,
+        partBytes: parts.bytes,
       }),
     ];
   },

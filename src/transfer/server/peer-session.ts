@@ -25,6 +25,8 @@ export interface TransferEntry {
   id: number;
   t: Transfer;
   startedMs: number;
+  /** When the peer last sent data for it (clock ms): uploads idle past the part TTL expire. */
+  lastActiveMs: number;
   session: PeerSession;
 }
 
@@ -34,6 +36,12 @@ export type EntryOf<K extends Transfer['kind']> = TransferEntry & { t: Extract<T
 export class PeerSession {
   /** Requests of this peer being handled now (bounded by SERVER_MAX_REQUESTS_PER_PEER). */
   requests = 0;
+  /** Download read buffers this peer holds (bounded by SERVER_READ_BUFFERS_PER_PEER; read-buffers.ts). */
+  readBuffers = 0;
+  /** Reads of this peer waiting for it to hold fewer read buffers. */
+  readonly readWaiters: Array<() => void> = [];
+  /** Set when the session is dropped: its waiting reads give up. */
+  closed = false;
   readonly handles = new Map<number, FileHandle>();
   readonly devices = new Map<number, BlockDevice>();
   readonly transfers = new Map<number, TransferEntry>();

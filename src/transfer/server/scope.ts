@@ -17,8 +17,9 @@ import {
   type BlockHeader,
   type MessageName,
 } from '../../wire/transfer/index.js';
-import type { WaitingPool } from '../waiting-pool.js';
 import type { RequestGate } from './gate.js';
+import type { ReadBuffers } from './read-buffers.js';
+import type { PartUsage } from './part-sweeper.js';
 import type { PeerSession } from './peer-session.js';
 import type { ServerStats } from './stats.js';
 import type { TransferTable } from './transfer-table.js';
@@ -29,11 +30,16 @@ export interface ServerScope {
   readonly serverName: string;
   readonly stats: ServerStats;
   readonly transfers: TransferTable;
-  /** Reply buffers of download reads (header and data in one, read straight into). */
-  readonly readPool: WaitingPool;
+  /**
+   * Reply buffers of download reads (header and data in one, read straight into), with the per-peer
+   * cap and the release deadline (read-buffers.ts).
+   */
+  readonly readBuffers: ReadBuffers;
   /** Reused decode target of block message headers (decoded synchronously, used at once). */
   readonly blockHeader: BlockHeader;
   readonly clock: Clock;
+  /** What unfinished uploads hold (STATFS), or null without a writable filesystem. */
+  partUsage: (() => Promise<PartUsage>) | null;
   /** Sends a reply (waiting out back-pressure); null when the peer is gone. */
   send(peer: Peer, pieces: readonly Uint8Array[]): Promise<SendHandle | null>;
 }

@@ -11,4 +11,6 @@ export interface ServerStats {
   blocksRefused: number;
   uploadsCommitted: number;
   downloadsServed: number;
+  /** Download read buffers written off because their reply was not received in time (read-buffers.ts). */
+  readBuffersReclaimed: number;
 }

@@ -14,6 +14,8 @@ import {
   READ_REPLY_HEADER_BYTES,
   decodeRequest,
   encodeReply,
+  encodeReplyFor,
+  OFF_FLAGS,
   readBlockHeader,
   writeReadReplyHeader,
   type MessageName,
@@ -28,6 +30,7 @@ import { replyHeader, type Handler, type ServerScope } from './scope.js';
 async function beginChecks(s: ServerScope, session: PeerSession, name: string): Promise<void> {
   s.gate.checkName(name);
   s.transfers.checkRoom(session);
+  s.transfers.checkUnfinishedRoom(session, name);
   await s.transfers.takeOver(name);
 }
 
@@ -49,6 +52,7 @@ const UPLOAD_HANDLERS = {
   UPLOAD_BLOCK: async (s, session, id, payload) => {
     const h = readBlockHeader(payload, s.blockHeader);
     const entry = s.transfers.of(session, h.transferId, 'upload');
+    entry.lastActiveMs = s.clock.nowMs();
     const { position, hash } = h;
     try {
       await entry.t.up.writeBlock(position, hash, payload.subarray(BLOCK_HEADER_BYTES));
@@ -92,6 +96,7 @@ const APPEND_HANDLERS = {
   APPEND_DATA: async (s, session, id, payload) => {
     const h = readBlockHeader(payload, s.blockHeader);
     const entry = s.transfers.of(session, h.transferId, 'append');
+    entry.lastActiveMs = s.clock.nowMs();
     await entry.t.up.append(h.position, h.hash, payload.subarray(BLOCK_HEADER_BYTES));
     s.stats.blocksWritten++;
     return [replyHeader('APPEND_DATA', id)];
@@ -114,10 +119,11 @@ const DOWNLOAD_HANDLERS = {
     const dl = await Download.open(s.gate.needFs(), r.name);
     const entry = s.transfers.add(session, { kind: 'download', dl });
     return [
-      encodeReply('DOWNLOAD_OPEN', id, {
+      encodeReplyFor('DOWNLOAD_OPEN', payload[OFF_FLAGS] ?? 0, id, {
         transferId: entry.id,
         sizeBytes: dl.sizeBytes,
         mtimeMs: dl.mtimeMs,
+        mode: dl.mode,
       }),
     ];
   },
@@ -139,7 +145,10 @@ const DOWNLOAD_HANDLERS = {
   },
 } satisfies Partial<Record<MessageName, Handler>>;
 
-/** Reads straight into a pooled buffer that holds the reply header and the data; no copy. */
+/**
+ * Reads straight into a pooled buffer that holds the reply header and the data; no copy. The buffer
+ * comes from the peer's share (read-buffers.ts) and goes back once the reply is received.
+ */
 async function sendRead(
   s: ServerScope,
   session: PeerSession,
@@ -148,7 +157,7 @@ async function sendRead(
   offset: number,
   length: number,
 ): Promise<void> {
-  const buf = s.readPool.tryAcquire() ?? (await s.readPool.acquire());
+  const buf = await s.readBuffers.acquire(session);
   let handed = false;
   try {
     const data = buf.subarray(READ_REPLY_HEADER_BYTES, READ_REPLY_HEADER_BYTES + length);
@@ -157,11 +166,10 @@ async function sendRead(
     const handle = await s.send(session.peer, [buf.subarray(0, READ_REPLY_HEADER_BYTES), data]);
     if (handle) {
       handed = true;
-      const release = s.readPool.releaser(buf);
-      handle.received.then(release, release);
+      s.readBuffers.handOff(session, buf, handle);
     }
   } finally {
-    if (!handed) s.readPool.release(buf);
+    if (!handed) s.readBuffers.release(session, buf);
   }
 }
 

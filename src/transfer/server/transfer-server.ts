@@ -39,12 +39,15 @@ import {
 import { WaitingPool } from '../waiting-pool.js';
 import { RequestGate } from './gate.js';
 import { HANDLERS } from './handlers.js';
+import { PartSweeper, type PartUsage } from './part-sweeper.js';
 import { PeerSession } from './peer-session.js';
+import { ReadBuffers } from './read-buffers.js';
 import type { ServerScope } from './scope.js';
 import type { ServerStats } from './stats.js';
 import { TransferTable } from './transfer-table.js';
 
 export type { ServerStats } from './stats.js';
+export type { PartUsage } from './part-sweeper.js';
 
 export interface TransferServerOptions {
   endpoint: MessageEndpoint;
@@ -65,6 +68,13 @@ export interface TransferServerOptions {
   /** One line per finished transfer (who, what, bytes, time, result). */
   log?: (line: string) => void;
   clock?: Clock;
+  /**
+   * An unfinished upload idle longer than this is aborted and its part file and journal removed
+   * (default TRANSFER_LIMITS.DEFAULT_PART_TTL_MS, 24 h). Checked at start and periodically.
+   */
+  partTtlMs?: number;
+  /** Wall clock the part TTL compares file times with (default Date.now; tests move it). */
+  wallClockMs?: () => number;
 }
 
 export class TransferServer {
@@ -77,6 +87,7 @@ export class TransferServer {
     blocksRefused: 0,
     uploadsCommitted: 0,
     downloadsServed: 0,
+    readBuffersReclaimed: 0,
   };
   private readonly fs: FlatFs | undefined;
   private readonly clock: Clock;
@@ -89,6 +100,8 @@ export class TransferServer {
   private closing = false;
   private readonly header: MessageHeader = { type: 0, flags: 0, status: 0, requestId: 0 };
   private readonly unsubscribe: () => void;
+  /** Expires abandoned uploads; null without a writable filesystem. */
+  readonly partSweeper: PartSweeper | null;
 
   constructor(opts: TransferServerOptions) {
     this.endpoint = opts.endpoint;
@@ -103,16 +116,49 @@ export class TransferServer {
       serverName: opts.serverName ?? 'ferry',
       stats: this.stats,
       transfers: this.transfers,
-      readPool: new WaitingPool(
-        READ_REPLY_HEADER_BYTES + TRANSFER_LIMITS.MAX_BLOCK_BYTES,
-        TRANSFER_LIMITS.SERVER_READ_BUFFERS,
+      readBuffers: new ReadBuffers(
+        new WaitingPool(
+          READ_REPLY_HEADER_BYTES + TRANSFER_LIMITS.MAX_BLOCK_BYTES,
+          TRANSFER_LIMITS.SERVER_READ_BUFFERS,
+        ),
+        this.clock,
+        (session) => this.readsOverdue(session),
       ),
       blockHeader: { transferId: 0, position: 0, hash: 0n },
       clock: this.clock,
+      partUsage: null,
       send: (peer, pieces) => this.send(peer, pieces),
     };
+    const sweeper = this.makeSweeper(opts);
+    this.partSweeper = sweeper;
+    if (sweeper) this.scope.partUsage = () => sweeper.usage();
     this.endpoint.onMessage((msg) => this.handleMessage(msg));
     this.unsubscribe = this.endpoint.onPeerState((c) => this.handlePeerState(c));
+  }
+
+  private makeSweeper(opts: TransferServerOptions): PartSweeper | null {
+    if (!this.fs || this.readOnly) return null;
+    const ttlMs = opts.partTtlMs ?? TRANSFER_LIMITS.DEFAULT_PART_TTL_MS;
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+      throw new FerryError('INVALID_ARGUMENT', `partTtlMs ${ttlMs}: give a positive duration, e.g. 24h`);
+    }
+    const sweeper = new PartSweeper({
+      fs: this.fs,
+      ttlMs,
+      clock: this.clock,
+      ...(opts.wallClockMs ? { wallClockMs: opts.wallClockMs } : {}),
+      openKeys: () => this.transfers.openUploadKeys(),
+      expireOpen: (ms) => this.transfers.expireOpen(ms),
+      onRemoved: (key) => this.transfers.forgetKey(key),
+      log: opts.log ?? (() => undefined),
+    });
+    sweeper.start();
+    return sweeper;
+  }
+
+  /** What unfinished uploads hold on the storage (zero without a writable filesystem). */
+  async partUsage(): Promise<PartUsage> {
+    return (await this.partSweeper?.usage()) ?? { uploads: 0, bytes: 0 };
   }
 
   /** Handles one incoming message; never throws. */
@@ -191,9 +237,25 @@ export class TransferServer {
     if (session && session.peer === change.peer) void this.dropSession(session);
   }
 
+  /**
+   * A read reply of `session` was not received within SERVER_READ_RELEASE_MS (its buffer is already
+   * back in the pool): the peer is not taking replies, so its downloads fail and its session ends,
+   * which also drops the replies the transport still holds for it.
+   */
+  private readsOverdue(session: PeerSession): void {
+    this.stats.readBuffersReclaimed++;
+    if (session.closed) return;
+    this.transfers.failDownloads(session, 'failed: read replies not received in time');
+    void this.endpoint.disconnect(session.peer).catch(() => undefined);
+    void this.dropSession(session);
+  }
+
   /** Closes a gone peer's handles and downloads; leaves its uploads resumable. */
   private async dropSession(session: PeerSession): Promise<void> {
     if (this.sessions.get(session.peer.id) === session) this.sessions.delete(session.peer.id);
+    if (session.closed) return;
+    session.closed = true;
+    for (const w of session.readWaiters.splice(0)) w();
     const handles = [...session.handles.values()];
     session.handles.clear();
     session.devices.clear();
@@ -218,6 +280,7 @@ export class TransferServer {
         });
       });
     }
+    await this.partSweeper?.close();
     for (const session of [...this.sessions.values()]) await this.dropSession(session);
     this.unsubscribe();
   }

@@ -10,6 +10,7 @@
 import type { Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import { TRANSFER_LIMITS } from '../../core/limits.js';
+import { uploadFileOf, uploadNames } from '../names.js';
 import type { EntryOf, PeerSession, Transfer, TransferEntry } from './peer-session.js';
 import type { ServerStats } from './stats.js';
 
@@ -20,9 +21,18 @@ const KIND_NAMES: Record<Transfer['kind'], string> = {
   download: 'a download',
 };
 
+/** The key of an upload's hidden files (uploadFileOf), the same for every name form. */
+function uploadKeyOf(name: string): string {
+  return uploadFileOf(uploadNames(name).part)?.key ?? name;
+}
+
 export class TransferTable {
   private count = 0;
   private readonly uploadsByName = new Map<string, TransferEntry>();
+  /** Unfinished uploads begun on this server, by key: the address (host) that began them. */
+  private readonly owners = new Map<string, string>();
+  /** Unfinished uploads per address (host), bounded by SERVER_MAX_UNFINISHED_UPLOADS_PER_HOST. */
+  private readonly perHost = new Map<string, number>();
 
   constructor(
     private readonly clock: Clock,
@@ -46,12 +56,78 @@ export class TransferTable {
     }
   }
 
+  /**
+   * Throws LIMIT_EXCEEDED when the peer's address holds SERVER_MAX_UNFINISHED_UPLOADS_PER_HOST
+   * unfinished uploads and `name` is not one of them (resuming or redoing one of its own is fine).
+   */
+  checkUnfinishedRoom(session: PeerSession, name: string): void {
+    const host = session.peer.address.host;
+    if (this.owners.get(uploadKeyOf(name)) === host) return;
+    const held = this.perHost.get(host) ?? 0;
+    if (held >= TRANSFER_LIMITS.SERVER_MAX_UNFINISHED_UPLOADS_PER_HOST) {
+      throw new FerryError(
+        'LIMIT_EXCEEDED',
+        `${host} has ${held} unfinished uploads on this server: finish (--resume) or remove some first; unfinished uploads expire after the server's --part-ttl`,
+      );
+    }
+  }
+
+  /** Records that the peer's address holds the unfinished upload `name`. */
+  private claim(session: PeerSession, name: string): void {
+    const key = uploadKeyOf(name);
+    const host = session.peer.address.host;
+    const prev = this.owners.get(key);
+    if (prev === host) return;
+    if (prev !== undefined) this.forgetKey(key);
+    this.owners.set(key, host);
+    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+  }
+
+  /** The upload with this key is finished or gone: its address no longer holds it. */
+  forgetKey(key: string): void {
+    const host = this.owners.get(key);
+    if (host === undefined) return;
+    this.owners.delete(key);
+    const n = (this.perHost.get(host) ?? 1) - 1;
+    if (n > 0) this.perHost.set(host, n);
+    else this.perHost.delete(host);
+  }
+
+  /** Unfinished uploads held by an address (for tests and stats). */
+  unfinishedOf(host: string): number {
+    return this.perHost.get(host) ?? 0;
+  }
+
+  /** The keys of the uploads open now. */
+  openUploadKeys(): Set<string> {
+    return new Set([...this.uploadsByName.keys()].map(uploadKeyOf));
+  }
+
+  /** Aborts open uploads whose peer sent nothing for them in more than `ttlMs`; resolves to how many. */
+  async expireOpen(ttlMs: number): Promise<number> {
+    const now = this.clock.nowMs();
+    let n = 0;
+    for (const entry of [...this.uploadsByName.values()]) {
+      if (entry.t.kind === 'download' || now - entry.lastActiveMs <= ttlMs) continue;
+      this.remove(entry);
+      await entry.t.up.abort().catch(() => undefined);
+      this.forgetKey(uploadKeyOf(entry.t.up.params.name));
+      this.logEnd(entry, 'expired (idle past --part-ttl)');
+      n++;
+    }
+    return n;
+  }
+
   add(session: PeerSession, t: Transfer): TransferEntry {
     const id = session.newId();
-    const entry: TransferEntry = { id, t, startedMs: this.clock.nowMs(), session };
+    const now = this.clock.nowMs();
+    const entry: TransferEntry = { id, t, startedMs: now, lastActiveMs: now, session };
     session.transfers.set(id, entry);
     this.count++;
-    if (t.kind !== 'download') this.uploadsByName.set(t.up.params.name, entry);
+    if (t.kind !== 'download') {
+      this.uploadsByName.set(t.up.params.name, entry);
+      this.claim(session, t.up.params.name);
+    }
     return entry;
   }
 
@@ -99,12 +175,14 @@ export class TransferTable {
     try {
       const sizeBytes = await commit();
       this.remove(entry);
+      this.forgetKey(uploadKeyOf(entry.t.up.params.name));
       this.stats.uploadsCommitted++;
       this.logEnd(entry, 'ok');
       return sizeBytes;
     } catch (err) {
       if (!entry.t.up.isOpen) {
         this.remove(entry);
+        this.forgetKey(uploadKeyOf(entry.t.up.params.name));
         this.logEnd(entry, err instanceof FerryError ? err.code : 'INTERNAL');
       }
       throw err;
@@ -116,8 +194,21 @@ export class TransferTable {
     this.remove(entry);
     if (entry.t.kind === 'download') await entry.t.dl.release();
     else if (keepJournal) await entry.t.up.suspend();
-    else await entry.t.up.abort();
+    else {
+      await entry.t.up.abort();
+      this.forgetKey(uploadKeyOf(entry.t.up.params.name));
+    }
     this.logEnd(entry, keepJournal ? 'aborted (resumable)' : 'aborted');
+  }
+
+  /** Ends a session's downloads with `result` in their log lines (the peer stopped taking replies). */
+  failDownloads(session: PeerSession, result: string): void {
+    for (const entry of [...session.transfers.values()]) {
+      if (entry.t.kind !== 'download') continue;
+      this.remove(entry);
+      void entry.t.dl.release();
+      this.logEnd(entry, result);
+    }
   }
 
   /** Ends a gone session's transfers: downloads released, uploads left resumable. */

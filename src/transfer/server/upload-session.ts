@@ -180,8 +180,13 @@ export abstract class UploadSession<P extends UploadParams = UploadParams> {
     );
   }
 
-  /** Makes the part file durable, closes it and publishes it under its name; drops the journal. */
+  /**
+   * Gives the part file the upload's mode, makes it durable, closes it and publishes it under its
+   * name; drops the journal.
+   */
   protected async publish(): Promise<void> {
+    // The part file was made 0600; the published file takes the source's permission bits.
+    if (this.fs.fchmod) await this.fs.fchmod(this.handle, this.params.fileMode & 0o777);
     await this.fs.fsync(this.handle);
     await this.fs.closeFile(this.handle);
     this.state = 'closed';

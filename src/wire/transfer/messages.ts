@@ -38,6 +38,10 @@ export const MESSAGES = {
       ['serverName', 'str'],
     ],
   },
+  /**
+   * Reply `partUploads`, `partBytes`: unfinished uploads on the server and the bytes their part
+   * files hold (what `ferry stat` shows; they count against the quota).
+   */
   STATFS: {
     type: 0x02,
     request: [],
@@ -49,6 +53,8 @@ export const MESSAGES = {
       ['maxNameBytes', 'u32'],
       ['readOnly', 'u8'],
       ['maxSegmentBytes', 'u32'],
+      ['partUploads', 'u32'],
+      ['partBytes', 'u64'],
     ],
   },
   STAT: { type: 0x03, request: [['name', 'str']], reply: FILE_STAT },
@@ -245,6 +251,7 @@ export const MESSAGES = {
   },
 
   // --- downloads ---
+  /** Reply `mode`: the file's permission bits (mode & 0o777), for the local copy. */
   DOWNLOAD_OPEN: {
     type: 0x30,
     request: [['name', 'str']],
@@ -252,6 +259,7 @@ export const MESSAGES = {
       ['transferId', 'u32'],
       ['sizeBytes', 'u64'],
       ['mtimeMs', 'f64'],
+      ['mode', 'u32'],
     ],
   },
   /** Reply: the block's xxhash64, then the data (see block.ts). */
@@ -384,11 +392,12 @@ export function encodeRequest<N extends MessageName>(
   name: N,
   requestId: number,
   fields: RequestOf<N>,
+  flags = 0,
 ): Buffer {
   const c = compiled(name);
   const values = fields as Record<string, unknown>;
   const buf = Buffer.allocUnsafe(encodedSize(c.request, values));
-  writeHeader(buf, c.type, 0, STATUS_OK, requestId);
+  writeHeader(buf, c.type, flags, STATUS_OK, requestId);
   encodeBody(c.request, values, buf);
   return buf;
 }
@@ -433,6 +442,74 @@ export function decodeListRequest(buf: Buffer): RequestOf<'LIST'> {
       return { ...old, prefix: '', delimiter: '' };
     } catch {
       throw newError;
+    }
+  }
+}
+
+/**
+ * Request header flag: "answer in the extended reply layout". Replies that gained trailing fields
+ * (STATFS: partUploads, partBytes; DOWNLOAD_OPEN: mode) are sent in their full layout only to a
+ * request with this flag; without it (a client from before) the reply keeps its earlier layout,
+ * which an older client decodes. A server from before ignores the flag and answers the earlier
+ * layout, which decodeReply accepts too (the added fields are then absent: undefined).
+ */
+export const REQUEST_FLAG_EXTENDED_REPLY = 0x01;
+
+/** Reply fields added after a message was first shipped (absent in replies from servers before). */
+type AddedReplyField = 'mode' | 'partUploads' | 'partBytes';
+
+/** A reply as any server version sends it: the added fields may be missing. */
+export type ReplyFromAnyServer<N extends MessageName> = Omit<ReplyOf<N>, AddedReplyField> &
+  Partial<Pick<ReplyOf<N>, Extract<keyof ReplyOf<N>, AddedReplyField>>>;
+
+/** The reply layouts before fields were added at their end, by message. */
+const EARLIER_REPLIES: Partial<Record<MessageName, { layout: Layout; added: readonly string[] }>> = {
+  STATFS: earlierReply('STATFS', ['partUploads', 'partBytes']),
+  DOWNLOAD_OPEN: earlierReply('DOWNLOAD_OPEN', ['mode']),
+};
+
+function earlierReply(
+  name: MessageName,
+  added: readonly string[],
+): { layout: Layout; added: readonly string[] } {
+  const fields = (MESSAGES[name].reply as FieldList).filter(([n]) => !added.includes(n));
+  return { layout: layoutOf(fields), added };
+}
+
+/**
+ * Encodes an OK reply in the layout the request asked for: the full one when its header carried
+ * REQUEST_FLAG_EXTENDED_REPLY (or the message never changed), else the earlier one.
+ */
+export function encodeReplyFor<N extends MessageName>(
+  name: N,
+  requestFlags: number,
+  requestId: number,
+  fields: ReplyOf<N>,
+): Buffer {
+  const earlier = EARLIER_REPLIES[name];
+  if (!earlier || (requestFlags & REQUEST_FLAG_EXTENDED_REPLY) !== 0)
+    return encodeReply(name, requestId, fields);
+  const values = fields as Record<string, unknown>;
+  const buf = Buffer.allocUnsafe(encodedSize(earlier.layout, values));
+  writeHeader(buf, MESSAGES[name].type | REPLY_BIT, 0, STATUS_OK, requestId);
+  encodeBody(earlier.layout, values, buf);
+  return buf;
+}
+
+/**
+ * Decodes an OK reply in its full layout or, for a message whose reply gained fields, the earlier
+ * one (a server from before); the added fields are then undefined. Throws MALFORMED.
+ */
+export function decodeReplyAnyLayout<N extends MessageName>(name: N, buf: Buffer): ReplyFromAnyServer<N> {
+  try {
+    return decodeReply(name, buf) as unknown as ReplyFromAnyServer<N>;
+  } catch (fullError) {
+    const earlier = EARLIER_REPLIES[name];
+    if (!earlier) throw fullError;
+    try {
+      return decodeBody(earlier.layout, buf) as unknown as ReplyFromAnyServer<N>;
+    } catch {
+      throw fullError;
     }
   }
 }

@@ -296,3 +296,33 @@ test('directory: listing pages past many empty host folders (a page is found in 
     );
   }
 });
+
+test('symlinks and FIFOs on the host, in the root or a folder, are never renamed over, removed, opened or retimed', async (t) => {
+  const root = await tempDir();
+  t.teardown(() => fsp.rm(root, { recursive: true, force: true }));
+  const victim = path.join(root, '..', `${path.basename(root)}-victim`);
+  await fsp.writeFile(victim, 'precious');
+  t.teardown(() => fsp.rm(victim, { force: true }));
+  await fsp.mkdir(path.join(root, 'd'));
+  const specials = ['link', 'fifo', 'd/link', 'd/fifo'];
+  for (const name of specials) {
+    if (name.endsWith('link')) await fsp.symlink(victim, path.join(root, name));
+    else execFileSync('mkfifo', [path.join(root, name)]);
+  }
+  const fs = await DirectoryFlatFs.open({ root });
+  t.teardown(() => fs.close());
+  for (const name of specials) {
+    const h = await fs.create('src');
+    await fs.write(h, 0, Buffer.from('new'));
+    await fs.closeFile(h);
+    await rejectsWith(t, fs.rename('src', name), 'EXISTS');
+    await rejectsWith(t, fs.create(name), 'EXISTS');
+    await rejectsWith(t, fs.unlink(name), 'NOT_FOUND');
+    await rejectsWith(t, fs.open(name, { write: true }), 'NOT_FOUND');
+    await rejectsWith(t, fs.truncate(name, 0), 'NOT_FOUND');
+    await rejectsWith(t, fs.setTimes(name, 0, 0), 'NOT_FOUND');
+    const st = await fsp.lstat(path.join(root, name));
+    t.true(name.endsWith('link') ? st.isSymbolicLink() : st.isFIFO(), `${name} is still there`);
+  }
+  t.is(await fsp.readFile(victim, 'utf8'), 'precious');
+});

@@ -44,6 +44,12 @@ test('zero timeouts are passed (fuse-native would drop them), ro and allow_other
   t.true(opts.includes('entry_timeout=0'));
   t.true(opts.includes('ro'));
   t.true(opts.includes('allow_other'));
+  t.true(opts.includes('default_permissions'), 'allow_other always comes with default_permissions');
+});
+
+test('without allow_other no default_permissions is needed (only the owner reaches the mount)', (t) => {
+  const opts = fuseOptionString(BASE).slice(2).split(',');
+  t.false(opts.includes('allow_other'));
 });
 
 test('an fsname cannot inject options', (t) => {

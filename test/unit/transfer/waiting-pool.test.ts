@@ -37,3 +37,17 @@ test('a buffer released twice, or one from elsewhere, is refused', (t) => {
     ),
   );
 });
+
+test('replace writes off a buffer still out and puts a fresh one in its place', async (t) => {
+  const pool = new WaitingPool(16, 1);
+  const a = pool.tryAcquire()!;
+  const waiting = pool.acquire();
+  pool.replace(a);
+  const b = await waiting;
+  t.not(b, a, 'the waiter gets the fresh buffer');
+  t.is(b.length, 16);
+  pool.release(a); // the late release of the written-off buffer is ignored
+  t.is(pool.tryAcquire(), null, 'the written-off buffer did not come back');
+  pool.release(b);
+  t.is(pool.tryAcquire(), b);
+});

@@ -7,6 +7,10 @@ import {
   BLOCK_OFF_POSITION,
   BLOCK_OFF_TRANSFER_ID,
   MESSAGES,
+  OFF_FLAGS,
+  REQUEST_FLAG_EXTENDED_REPLY,
+  decodeReplyAnyLayout,
+  encodeReplyFor,
   READ_REPLY_HEADER_BYTES,
   OFF_REQUEST_ID,
   REPLY_BIT,
@@ -300,13 +304,47 @@ test('STATFS reply carries maxSegmentBytes after the older fields, which keep th
     maxNameBytes: 1024,
     readOnly: 1,
     maxSegmentBytes: 255,
+    partUploads: 3,
+    partBytes: 5000,
   };
   const buf = encodeReply('STATFS', 3, reply);
   t.deepEqual(decodeReply('STATFS', buf), reply);
   t.is(buf.readUInt32LE(36), 1024);
   t.is(buf[40], 1);
   t.is(buf.readUInt32LE(41), 255);
-  t.is(buf.length, 45);
+  t.is(buf.readUInt32LE(45), 3);
+  t.is(buf.length, 57);
+});
+
+test('replies that gained fields keep their earlier layout for requests without the extended-reply flag', (t) => {
+  const statfs = {
+    totalBytes: 10,
+    usedBytes: 4,
+    freeBytes: 6,
+    files: 2,
+    maxNameBytes: 1024,
+    readOnly: 0,
+    maxSegmentBytes: 255,
+    partUploads: 3,
+    partBytes: 5000,
+  };
+  const earlier = encodeReplyFor('STATFS', 0, 3, statfs);
+  t.is(earlier.length, 45, 'a client from before gets the 45-byte reply it decodes');
+  const { partUploads, partBytes, ...rest } = statfs;
+  t.deepEqual(decodeReplyAnyLayout('STATFS', earlier), rest, 'the added fields are absent');
+  const full = encodeReplyFor('STATFS', REQUEST_FLAG_EXTENDED_REPLY, 3, statfs);
+  t.deepEqual(decodeReplyAnyLayout('STATFS', full), statfs);
+  t.is(partUploads + partBytes, 5003);
+
+  const open = { transferId: 1, sizeBytes: 100, mtimeMs: 5, mode: 0o750 };
+  const openEarlier = encodeReplyFor('DOWNLOAD_OPEN', 0, 9, open);
+  t.is(openEarlier.length, 28);
+  t.is(decodeReplyAnyLayout('DOWNLOAD_OPEN', openEarlier).mode, undefined);
+  const openFull = encodeReplyFor('DOWNLOAD_OPEN', REQUEST_FLAG_EXTENDED_REPLY, 9, open);
+  t.is(openFull.readUInt32LE(28), 0o750);
+  t.deepEqual(decodeReplyAnyLayout('DOWNLOAD_OPEN', openFull), open);
+  const req = encodeRequest('DOWNLOAD_OPEN', 9, { name: 'a' }, REQUEST_FLAG_EXTENDED_REPLY);
+  t.is(req[OFF_FLAGS], REQUEST_FLAG_EXTENDED_REPLY, 'the flag travels in the request header');
 });
 
 test('journal round-trips and any flipped byte makes it unreadable', (t) => {
