@@ -34,7 +34,8 @@ export const discoverCommand: CommandModule<object, DiscoverArgs> = {
         type: 'string',
         array: true,
         requiresArg: true,
-        describe: 'broadcast addresses (default 127.255.255.255 and 255.255.255.255)',
+        describe:
+          "broadcast addresses (default 127.255.255.255, each interface's broadcast address, 255.255.255.255)",
       })
       .option('json', { type: 'boolean', default: false, describe: 'print JSON' }),
   handler: async (args) => {

@@ -109,7 +109,8 @@ export abstract class EndpointShell<S extends SessionCore> implements MessageEnd
   protected readonly auth: HandshakeAuth;
 
   protected readonly sessionsByAddress = new Map<string, S>();
-  protected readonly inactive: S[] = [];
+  /** What is kept of ended sessions (for `peers({ includeInactive: true })` and stats), oldest first. */
+  protected readonly inactive: PeerInfo[] = [];
   protected readonly blacklisted = new Set<string>();
   protected timer: TimerHandle | null = null;
   protected timerDueMs = Infinity;
@@ -230,7 +231,7 @@ export abstract class EndpointShell<S extends SessionCore> implements MessageEnd
 
   peers(opts: { includeInactive?: boolean } = {}): PeerInfo[] {
     const out = [...this.sessionsByAddress.values()].map((s) => s.info());
-    if (opts.includeInactive) for (const s of this.inactive) out.push(s.info());
+    if (opts.includeInactive) out.push(...this.inactive);
     return out;
   }
 
@@ -319,7 +320,8 @@ export abstract class EndpointShell<S extends SessionCore> implements MessageEnd
   // ================================================================== stats
 
   stats(): EndpointStats {
-    const all = [...this.sessionsByAddress.values(), ...this.inactive].map((s) => s.snapshot());
+    const all = [...this.sessionsByAddress.values()].map((s) => s.snapshot());
+    for (const info of this.inactive) all.push(info.stats);
     const totals = sumPeerStats(all);
     return {
       ...this.counters,
@@ -434,7 +436,9 @@ export abstract class EndpointShell<S extends SessionCore> implements MessageEnd
     if (this.sessionsByAddress.get(session.id) === session) this.sessionsByAddress.delete(session.id);
     this.forgetSession(session, false);
     for (const msg of session.messages()) this.onMessageFinished(msg);
-    this.inactive.push(session);
+    // what is kept of an ended session is its info, not the session: its windows, packet log and
+    // buffers (megabytes) go with it, so peers that come and go cannot pin memory here
+    this.inactive.push(session.info());
     if (this.inactive.length > LIMITS.MAX_INACTIVE_PEERS) this.inactive.shift();
   }
 

@@ -143,6 +143,8 @@ export interface SocketPathStats {
   datagramsPerReceive: number;
   /** Datagrams dropped (as lost) because the send batch was full while the socket buffer was. */
   droppedQueueFull: number;
+  /** dgram only: sends the socket refused with an error (each a datagram lost; the protocol resends). */
+  sendErrors: number;
 }
 
 export type MessageState = 'queued' | 'sending' | 'received' | 'delivered' | 'failed';

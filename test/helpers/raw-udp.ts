@@ -7,7 +7,7 @@
  */
 import type { ExecutionContext } from 'ava';
 import dgram from 'node:dgram';
-import type { Endpoint, PeerAddress } from '../../src/index.js';
+import type { PeerAddress } from '../../src/index.js';
 
 export { encodePacket, type PacketFields } from '../../src/wire/packet-codec.js';
 export { PacketType } from '../../src/wire/packet-layout.js';
@@ -31,24 +31,8 @@ export async function rawUdp(t: ExecutionContext, opts: { sendBufferSize?: numbe
   };
 }
 
-/** An endpoint's own dgram socket and the connection id its one session's peer knows itself by. */
-export interface HijackedSession {
-  readonly socket: dgram.Socket;
-  /** The peer's connection id for the session (what DATA packets to the peer carry). */
-  readonly remoteConnectionId: bigint;
-}
-
 /**
  * Takes over a connected `js`-socket endpoint's socket so a test can send hand-made packets inside a
- * real session (a lying peer that holds a valid session): the endpoint stops reading its socket (the
- * peer's answers would confuse it), and the test sends with the connection id the peer gave it.
+ * real session (a lying peer that holds a valid session); shared with the session fuzzer.
  */
-export function hijackSession(ep: Endpoint): HijackedSession {
-  const bound = (ep as unknown as { bound: { kind: string; socket: dgram.Socket } }).bound;
-  if (bound.kind !== 'js') throw new Error('hijackSession needs an endpoint on the js socket');
-  const peer = ep.peers()[0];
-  if (!peer) throw new Error('hijackSession needs a connected endpoint');
-  bound.socket.removeAllListeners('message');
-  bound.socket.on('message', () => {});
-  return { socket: bound.socket, remoteConnectionId: BigInt(`0x${peer.remoteConnectionId}`) };
-}
+export { hijackSession } from '../../bench/transport/session-fuzz.js';

@@ -1,14 +1,18 @@
 /**
  * Fuzzing a live endpoint that has a real session, with what each transport's wire takes: 100 000
- * random and mutated datagrams at UDP; random and mutated frame streams on 2000 real connections at
- * TCP (before the handshake, during it, and after an honest one). The checks after the fuzz are one
+ * random and mutated datagrams at UDP; 100 000 structure-aware datagrams from inside a session
+ * (valid headers, made-up and mutated records and fragments: bench/transport/session-fuzz.ts, whose
+ * benchmark run sends 1 000 000); random and mutated frame streams on 2000 real connections at TCP
+ * (before the handshake, during it, and after an honest one). The checks after the fuzz are one
  * (helpers/fuzz.ts): nothing delivered under the real peer's name, only the real session left, a real
  * exchange still works, memory back. One fuzzer at a time: the heap is measured per process.
  */
 import test from 'ava';
 import net from 'node:net';
 import { xxh32, type PeerAddress } from '../../src/index.js';
+import { fuzzVerdict, runSessionFuzz } from '../../bench/transport/session-fuzz.js';
 import { checkAfterFuzz, fuzzTarget } from '../helpers/fuzz.js';
+import { testSeed } from '../helpers/seed.js';
 import {
   encodeFrame,
   encodeHelloBody,
@@ -207,6 +211,23 @@ for (const socket of SOCKETS) {
     },
   );
 }
+
+test.serial(
+  'udp: 100 000 structure-aware datagrams inside a session (records and fragments made up or mutated): memory within its cap and back, no crash',
+  async (t) => {
+    const seed = testSeed();
+    t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+    const r = await runSessionFuzz(DATAGRAMS, seed);
+    t.log(
+      `${r.datagrams} datagrams in ${r.seconds.toFixed(1)} s; receive memory peak ${r.receiveMemory.peakBytes} B; ` +
+        `arrayBuffers ${r.arrayBuffers.startBytes} -> ${r.arrayBuffers.endBytes} B`,
+    );
+    t.true(r.received > DATAGRAMS * 0.9, `received ${r.received}`);
+    t.true(r.dropped.malformed! > 0, 'some datagrams were malformed');
+    t.true(r.deliveredFromFuzz > 0, 'some made-up messages completed (the fuzz reached delivery)');
+    t.deepEqual(fuzzVerdict(r), [], `seed ${seed}`);
+  },
+);
 
 test.serial(
   'tcp: random and mutated frame streams on 2000 connections: nothing unauthenticated delivered, endpoint intact, memory back',

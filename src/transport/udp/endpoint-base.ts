@@ -222,6 +222,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
         receivedDatagrams: received,
         datagramsPerReceive: received > 0 ? 1 : 0,
         droppedQueueFull: 0,
+        sendErrors: (this.link as UdpLink).sendErrors,
       };
     }
     const n = bound.socket.stats;
@@ -238,6 +239,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
       receivedDatagrams: received,
       datagramsPerReceive: n.recvSyscalls > 0 ? received / n.recvSyscalls : 0,
       droppedQueueFull: (this.link as NativeLink).droppedFull,
+      sendErrors: 0,
     };
   }
 

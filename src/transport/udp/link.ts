@@ -111,6 +111,11 @@ export class UdpLink implements DatagramLink {
     this.socket.send(packet, 0, packet.length, to.port, to.host);
   }
 
+  /** Sends the socket refused with an error (udp-sender.ts). */
+  get sendErrors(): number {
+    return this.sender.sendErrors;
+  }
+
   /** Each send went to the socket at once (dgram has no batch): nothing is held back. */
   flush(): void {}
 

@@ -148,13 +148,16 @@ const packetArb: fc.Arbitrary<PacketFields> = fc
           ...first,
           bytes: r.firstKind === 'piece' ? pieceBytes : bytes,
         },
-        ...r.more.map((m) => ({
-          ...m,
-          messageLength: m.bytes.length,
-          fragmentOffset: 0,
-          fragmentIndex: 0,
-          fragmentCount: 1,
-        })),
+        // whole messages may share a packet; a fragment or piece travels alone
+        ...(r.firstKind !== 'whole'
+          ? []
+          : r.more.map((m) => ({
+              ...m,
+              messageLength: m.bytes.length,
+              fragmentOffset: 0,
+              fragmentIndex: 0,
+              fragmentCount: 1,
+            }))),
       ];
     }
     return f;

@@ -93,6 +93,8 @@ export function referenceDecode(bytes: Uint8Array): ReferencePacket | string {
     at += headerBytes + length;
   }
   if (records.length === 0) return 'malformed';
+  // a fragment or piece record travels alone in its packet
+  if (records.length > 1 && records.some((r) => r.fragmentCount !== 1 || r.piece)) return 'malformed';
   out.records = records;
   return out;
 }

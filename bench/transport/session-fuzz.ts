@@ -1,0 +1,415 @@
+/**
+ * Structure-aware fuzzing of a live UDP endpoint from inside a real session: a peer that completed
+ * the handshake (an `encrypt: false` endpoint whose socket the fuzzer takes over) sends datagrams
+ * with valid headers - the session's connection id, rising packet numbers, a valid checksum - whose
+ * DATA records and fragments are made up or mutated: whole messages, fragments and pieces of honest
+ * and lying cuts, packets of several records, huge claimed lengths, taken FIFO numbers, ACKs with
+ * random bodies, and bytes flipped after the header (checksum recomputed, so the record checks are
+ * what stops them). What a secret holder can send over a valid session once packets are sealed.
+ *
+ * Afterwards the attacker leaves and the run checks that the endpoint is alive, that its charged
+ * receive memory came back to where it started and stayed within its cap, that
+ * `process.memoryUsage().arrayBuffers` came back (after a GC) near its start, and that a real client
+ * still exchanges messages. CI runs 100 000 datagrams (test/integration/transport-fuzz.test.ts); the
+ * benchmark run is this script:
+ *
+ *   node --import=tsx bench/transport/session-fuzz.ts [--datagrams 1000000] [--seed N] [--json]
+ */
+import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { Endpoint, type Peer } from '../../src/index.js';
+// The fuzzer writes packets the way an attacker would, with the packet codec itself.
+// eslint-disable-next-line ferry/layer-direction
+import { encodePacket, sealPacket, type RecordFields } from '../../src/wire/packet-codec.js';
+// eslint-disable-next-line ferry/layer-direction
+import { HEADER_BYTES, PIECE_UNIT_BYTES, PacketType } from '../../src/wire/packet-layout.js';
+
+/** The fuzzed server: small budgets, so what a session can pin is quickly reached and checked. */
+export const FUZZ_SERVER_CONFIG = 'maxMessageBytes=1MiB,maxReassemblyBytes=4MiB,maxReceiveMemoryBytes=8MiB';
+const CAP_BYTES = 8 * 1024 * 1024;
+/**
+ * Datagrams one attacker session sends before it closes and a new one connects: every session's
+ * teardown with partial messages held is exercised, and a fresh window takes new messages again.
+ */
+const SESSION_DATAGRAMS = 5000;
+/** A progress line (and an arrayBuffers sample) every this many datagrams. */
+const PROGRESS_DATAGRAMS = 65_536;
+/** Datagrams sent between two yields to the event loop (the server drains its socket meanwhile). */
+const SEND_BATCH = 16;
+/** How far `arrayBuffers` may stay above its start after the run (allocator slack, pools). */
+export const ARRAY_BUFFER_SLACK_BYTES = 16 * 1024 * 1024;
+
+let gcFn: (() => void) | null = null;
+
+/** A full collection (exposed on first use: importing this module changes no V8 flag). */
+function gc(): void {
+  if (!gcFn) {
+    v8.setFlagsFromString('--expose-gc');
+    gcFn = vm.runInNewContext('gc') as () => void;
+  }
+  gcFn();
+}
+
+/** A small seeded generator (mulberry32): a failing run is replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Rec = RecordFields & { bytes: Uint8Array };
+
+/** One record: a whole message, or a fragment or piece of a cut that is honest or not. */
+function fuzzRecord(rand: () => number, seqBase: number): Rec {
+  const int = (n: number): number => Math.floor(rand() * n);
+  const messageSeq = rand() < 0.02 ? int(2 ** 32) : seqBase + int(400);
+  const fifoSeq = rand() < 0.6 ? 0 : rand() < 0.9 ? 1 + int(seqBase + 400) : int(2 ** 32);
+  if (rand() < 0.35) {
+    const bytes = Buffer.alloc(int(900), int(256));
+    return {
+      messageSeq,
+      fifoSeq,
+      messageLength: bytes.length,
+      fragmentOffset: 0,
+      fragmentIndex: 0,
+      fragmentCount: 1,
+      bytes,
+    };
+  }
+  const messageLength =
+    rand() < 0.7 ? 2 + int(16 * 1024) : rand() < 0.9 ? int(2 * 1024 * 1024) : int(2 ** 31);
+  const cut = 200 + int(1000);
+  const count = Math.max(2, Math.ceil(messageLength / cut));
+  const honest = rand() < 0.8;
+  const fragmentIndex = honest ? int(count) : int(2 ** 21);
+  const fragmentOffset = honest ? fragmentIndex * cut : int(messageLength + 1);
+  const length = honest ? Math.max(1, Math.min(cut, messageLength - fragmentOffset)) : 1 + int(1000);
+  const rec: Rec = {
+    messageSeq,
+    fifoSeq,
+    messageLength,
+    fragmentOffset,
+    fragmentIndex,
+    fragmentCount: honest ? count : 1 + int(2 ** 21),
+    bytes: Buffer.alloc(Math.min(length, 1200), int(256)),
+  };
+  if (rand() < 0.2) {
+    // a piece of the fragment: offset a multiple of the piece unit into it
+    const into = PIECE_UNIT_BYTES * int(Math.ceil(cut / PIECE_UNIT_BYTES));
+    rec.piece = {
+      fragmentOffset,
+      fragmentLength: honest ? Math.max(1, Math.min(cut, messageLength - fragmentOffset)) : int(70_000),
+    };
+    rec.fragmentOffset = fragmentOffset + into;
+    rec.bytes = Buffer.alloc(
+      Math.max(1, Math.min(PIECE_UNIT_BYTES, rec.piece.fragmentLength - into)),
+      int(256),
+    );
+  }
+  return rec;
+}
+
+/**
+ * Every fragment of an honest small message (2 to 6 fragments), one packet each, from packet number
+ * `pn` on: what makes the fuzz reach reassembly's completion and delivery.
+ */
+function honestMessage(rand: () => number, connectionId: bigint, pn: number, seq: number): Buffer[] {
+  const int = (n: number): number => Math.floor(rand() * n);
+  const cut = 500 + int(500);
+  const count = 2 + int(5);
+  const messageLength = (count - 1) * cut + 1 + int(cut);
+  const out: Buffer[] = [];
+  for (let index = 0; index < count; index++) {
+    const offset = index * cut;
+    const bytes = Buffer.alloc(Math.min(cut, messageLength - offset), int(256));
+    const rec: Rec = {
+      messageSeq: seq,
+      fifoSeq: 0,
+      messageLength,
+      fragmentOffset: offset,
+      fragmentIndex: index,
+      fragmentCount: count,
+      bytes,
+    };
+    out.push(
+      encodePacket({
+        type: PacketType.DATA,
+        connectionId,
+        packetNumber: pn + index,
+        leastUnacked: pn,
+        records: [rec],
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * The next datagrams of the session whose peer knows itself as `connectionId`, from packet number
+ * `pn` on (one, or the packets of an honest message); `seqBase` is where made-up sequences start.
+ */
+export function sessionFuzzDatagrams(
+  rand: () => number,
+  connectionId: bigint,
+  pn: number,
+  seqBase: number,
+): Buffer[] {
+  if (rand() < 0.03) return honestMessage(rand, connectionId, pn, seqBase + 400 + Math.floor(rand() * 400));
+  return [sessionFuzzDatagram(rand, connectionId, pn, seqBase)];
+}
+
+/** One datagram of the session whose peer knows itself as `connectionId`, packet number `pn`. */
+export function sessionFuzzDatagram(
+  rand: () => number,
+  connectionId: bigint,
+  pn: number,
+  seqBase: number,
+): Buffer {
+  const int = (n: number): number => Math.floor(rand() * n);
+  const kind = rand();
+  const header = {
+    connectionId,
+    packetNumber: pn,
+    leastUnacked: Math.max(0, pn - int(50)),
+    receiveWindow: int(4096),
+  };
+  if (kind < 0.1) {
+    return encodePacket({
+      ...header,
+      type: rand() < 0.5 ? PacketType.ACK : PacketType.HEARTBEAT,
+      cumulativeAck: int(100),
+      payload: Buffer.alloc(int(120), int(256)),
+    });
+  }
+  const records: Rec[] = [fuzzRecord(rand, seqBase)];
+  if (kind < 0.25) for (let n = 1 + int(8); n > 0; n--) records.push(fuzzRecord(rand, seqBase));
+  const packet = encodePacket({ ...header, type: PacketType.DATA, records });
+  if (kind < 0.75) return packet;
+  // flip a few bytes after the header and seal again: only the record checks stand in the way
+  for (let i = 1 + int(4); i > 0 && packet.length > HEADER_BYTES; i--)
+    packet[HEADER_BYTES + int(packet.length - HEADER_BYTES)] = int(256);
+  return sealPacket(packet, packet.length);
+}
+
+/** A connected `js`-socket endpoint's socket, taken over, and its session's peer connection id. */
+export function hijackSession(ep: Endpoint): {
+  socket: dgram.Socket;
+  remoteConnectionId: bigint;
+  /** Gives the socket back to the endpoint (it reads its datagrams again). */
+  release(): void;
+} {
+  const bound = (ep as unknown as { bound: { kind: string; socket: dgram.Socket } }).bound;
+  if (bound.kind !== 'js') throw new Error('hijackSession needs an endpoint on the js socket');
+  const peer = ep.peers()[0];
+  if (!peer) throw new Error('hijackSession needs a connected endpoint');
+  // the endpoint stops reading its socket: the peer's answers to forged packets would confuse it
+  const socket = bound.socket;
+  const listeners = socket.listeners('message') as ((...args: unknown[]) => void)[];
+  const ignore = (): void => {};
+  socket.removeAllListeners('message');
+  socket.on('message', ignore);
+  const release = (): void => {
+    socket.off('message', ignore);
+    for (const l of listeners) socket.on('message', l);
+  };
+  return { socket, remoteConnectionId: BigInt(`0x${peer.remoteConnectionId}`), release };
+}
+
+export interface SessionFuzzResult {
+  seed: number;
+  datagrams: number;
+  seconds: number;
+  /** Datagrams the server received, and what it dropped, by reason. */
+  received: number;
+  dropped: Record<string, number>;
+  /** Messages the fuzz completed that reached the application (under the attacker's name only). */
+  deliveredFromFuzz: number;
+  deliveredUnderRealName: number;
+  receiveMemory: {
+    capBytes: number;
+    startBytes: number;
+    peakBytes: number;
+    endBytes: number;
+    refusals: number;
+    allocationFailures: number;
+  };
+  arrayBuffers: { startBytes: number; peakBytes: number; endBytes: number };
+  sessionsLeft: number;
+  realExchangeOk: boolean;
+}
+
+function arrayBuffersAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().arrayBuffers;
+}
+
+const PLAIN = { encrypt: false, socket: 'js' as const, impair: null };
+
+/** Runs the fuzz (see the module comment); closes everything it opened. */
+export async function runSessionFuzz(
+  datagrams: number,
+  seed: number,
+  progress?: (line: string) => void,
+): Promise<SessionFuzzResult> {
+  const rand = prng(seed);
+  const server = await Endpoint.create({ ...PLAIN, config: FUZZ_SERVER_CONFIG });
+  const client = await Endpoint.create(PLAIN);
+  const attacker = await Endpoint.create(PLAIN);
+  try {
+    let realId = '';
+    let deliveredFromFuzz = 0;
+    let deliveredUnderRealName = 0;
+    const realGot: Buffer[] = [];
+    server.onMessage((m) => {
+      if (m.peer.id === realId) realGot.push(Buffer.from(m.payload));
+      else deliveredFromFuzz++;
+    });
+    const realPeer: Peer = await client.connect(server.address);
+    realId = server.peers()[0]!.id;
+    await client.send(realPeer, Buffer.from('before')).delivered;
+    realGot.length = 0;
+    let attackerPeer = await attacker.connect(server.address);
+    let { socket, remoteConnectionId, release } = hijackSession(attacker);
+    const startMemory = server.receiveMemory.usedBytes;
+    const startArrayBuffers = arrayBuffersAfterGc();
+    let peakArrayBuffers = startArrayBuffers;
+    const started = performance.now();
+    const to = server.address;
+    let sessionStart = 0;
+    let nextProgress = PROGRESS_DATAGRAMS;
+    for (let i = 0; i < datagrams;) {
+      if (i - sessionStart >= SESSION_DATAGRAMS) {
+        // the same endpoint closes its session and opens a new one (a new connection id, a new window)
+        release();
+        await attacker.disconnect(attackerPeer).catch(() => undefined);
+        attackerPeer = await attacker.connect(server.address);
+        ({ socket, remoteConnectionId, release } = hijackSession(attacker));
+        sessionStart = i;
+      }
+      const n = i - sessionStart;
+      for (const d of sessionFuzzDatagrams(rand, remoteConnectionId, 1000 + n, 1 + Math.floor(n / 64))) {
+        i++;
+        if (i % SEND_BATCH === 0) {
+          await new Promise<void>((resolve) => socket.send(d, to.port, to.host, () => resolve()));
+          await new Promise((resolve) => setImmediate(resolve));
+        } else socket.send(d, to.port, to.host);
+      }
+      if (i >= nextProgress) {
+        nextProgress += PROGRESS_DATAGRAMS;
+        peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
+        progress?.(`${i + 1} datagrams, receive memory ${server.receiveMemory.usedBytes} B`);
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    deliveredUnderRealName = realGot.length;
+    const stats = server.stats();
+    const peakBytes = server.receiveMemory.peakBytes;
+    // the attacker leaves (its CLOSE still goes out): what it held is given back
+    await attacker.close();
+    for (let i = 0; i < 500 && server.peers().length > 1; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const payloads = [Buffer.alloc(10, 1), Buffer.alloc(100_000, 2), Buffer.alloc(1 << 20, 3)];
+    await Promise.all(payloads.map((p) => client.send(realPeer, p, { mode: 'fifo' }).delivered));
+    const realExchangeOk =
+      realGot.length === payloads.length && realGot.every((g, i) => g.equals(payloads[i]!));
+    realGot.length = 0;
+    const m = server.receiveMemory;
+    return {
+      seed,
+      datagrams,
+      seconds,
+      received: stats.packetsReceived,
+      dropped: { ...stats.dropped },
+      deliveredFromFuzz,
+      deliveredUnderRealName,
+      receiveMemory: {
+        capBytes: m.capBytes,
+        startBytes: startMemory,
+        peakBytes,
+        endBytes: m.usedBytes,
+        refusals: m.refusals,
+        allocationFailures: m.allocationFailures,
+      },
+      arrayBuffers: {
+        startBytes: startArrayBuffers,
+        peakBytes: peakArrayBuffers,
+        endBytes: arrayBuffersAfterGc(),
+      },
+      sessionsLeft: server.peers().length,
+      realExchangeOk,
+    };
+  } finally {
+    await attacker.close().catch(() => undefined);
+    await client.close();
+    await server.close();
+  }
+}
+
+/** Whether a result passes: alive, memory back and within its cap, the real peer untouched. */
+export function fuzzVerdict(r: SessionFuzzResult): string[] {
+  const problems: string[] = [];
+  if (r.receiveMemory.peakBytes > CAP_BYTES)
+    problems.push(`receive memory peaked at ${r.receiveMemory.peakBytes} B`);
+  if (r.receiveMemory.endBytes !== r.receiveMemory.startBytes)
+    problems.push(
+      `receive memory ${r.receiveMemory.endBytes} B at the end, ${r.receiveMemory.startBytes} B at the start`,
+    );
+  if (r.arrayBuffers.endBytes - r.arrayBuffers.startBytes > ARRAY_BUFFER_SLACK_BYTES)
+    problems.push(`arrayBuffers grew by ${r.arrayBuffers.endBytes - r.arrayBuffers.startBytes} B`);
+  if (r.deliveredUnderRealName > 0)
+    problems.push(`${r.deliveredUnderRealName} messages under the real peer's name`);
+  if (r.sessionsLeft !== 1) problems.push(`${r.sessionsLeft} sessions left (the real one only expected)`);
+  if (!r.realExchangeOk) problems.push('the real exchange failed');
+  return problems;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const arg = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const datagrams = Number(arg('--datagrams') ?? 1_000_000);
+  const seed = Number(arg('--seed') ?? Math.floor(Math.random() * 2 ** 31));
+  if (!Number.isSafeInteger(datagrams) || datagrams < 1 || !Number.isSafeInteger(seed)) {
+    process.stderr.write('usage: session-fuzz.ts [--datagrams N] [--seed N] [--json]\n');
+    return 2;
+  }
+  const json = argv.includes('--json');
+  const r = await runSessionFuzz(
+    datagrams,
+    seed,
+    json ? undefined : (line) => process.stderr.write(`${line}\n`),
+  );
+  const problems = fuzzVerdict(r);
+  if (json) process.stdout.write(JSON.stringify({ ...r, problems }, null, 2) + '\n');
+  else {
+    process.stdout.write(
+      `${r.datagrams} datagrams in ${r.seconds.toFixed(1)} s (seed ${r.seed}): received ${r.received}, ` +
+        `dropped ${JSON.stringify(r.dropped)}, ${r.deliveredFromFuzz} fuzz messages delivered\n` +
+        `receive memory: start ${r.receiveMemory.startBytes} B, peak ${r.receiveMemory.peakBytes} B (cap ${r.receiveMemory.capBytes}), end ${r.receiveMemory.endBytes} B; ` +
+        `${r.receiveMemory.refusals} refused at the cap, ${r.receiveMemory.allocationFailures} allocation failures\n` +
+        `arrayBuffers: start ${r.arrayBuffers.startBytes} B, peak ${r.arrayBuffers.peakBytes} B, end ${r.arrayBuffers.endBytes} B\n` +
+        (problems.length === 0 ? 'ok\n' : `FAILED: ${problems.join('; ')}\n`),
+    );
+  }
+  return problems.length === 0 ? 0 : 1;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      process.stderr.write(`session-fuzz: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
