@@ -24,7 +24,9 @@ import {
   writeFrameHeader,
 } from '../helpers/raw-tcp.js';
 import { encodeHello, encodePacket, PacketType, rawUdp, type PacketFields } from '../helpers/raw-udp.js';
-import { SOCKETS, testFor } from '../helpers/transport.js';
+import { openEndpoint, SOCKETS, testFor } from '../helpers/transport.js';
+import { prng, testSeed } from '../helpers/seed.js';
+import { udpRelay } from '../helpers/udp-relay.js';
 
 const DATAGRAMS = 100_000;
 const CONNECTIONS = 2000;
@@ -190,7 +192,9 @@ for (const socket of SOCKETS) {
   testFor(test.serial, socket)(
     `udp${socket === 'js' ? '' : ` (${socket} socket)`}: 100 000 random and mutated datagrams: nothing delivered, endpoint intact, memory back`,
     async (t) => {
-      const target = await fuzzTarget(t, 'udp', { socket });
+      // random connection ids from a stranger's address reach no session whatever the encryption:
+      // encryption off says so; the twin below fuzzes a live session from its peer's address
+      const target = await fuzzTarget(t, 'udp', { socket, encrypt: false });
       const { server, rand } = target;
       const raw = await rawUdp(t, { sendBufferSize: 4 << 20 });
       raw.socket.on('message', () => {}); // RESETs and CHALLENGEs come back; ignore them
@@ -252,3 +256,42 @@ test.serial(
     await checkAfterFuzz(t, target, { dropped: ['malformed', 'badVersion', 'overLimit'], ownSessions: true });
   },
 );
+
+/**
+ * Mutated datagrams injected into a live session from its peer's own address (through a relay: the
+ * server sees the relay as the client), half of them carrying the session's real connection id.
+ * With encryption off they reach the session's decoder, which must hold; with it on, none opens.
+ */
+for (const encrypt of [false, true]) {
+  test.serial(
+    `udp: 20 000 mutated datagrams from the peer's own address, encryption ${encrypt ? 'on: none opens, nothing delivered' : 'off: the decoder holds'}; the session survives`,
+    async (t) => {
+      const seed = testSeed();
+      t.log(`seed ${seed} (rerun with FERRY_TEST_SEED=${seed})`);
+      const rand = prng(seed);
+      const server = await openEndpoint(t, 'udp', { secret: SECRET, encrypt });
+      const relay = await udpRelay(t, server.address);
+      const client = await openEndpoint(t, 'udp', { secret: SECRET, encrypt });
+      const got: string[] = [];
+      server.onMessage((m) => void got.push(String(m.payload)));
+      const peer = await client.connect(relay.address);
+      await client.send(peer, Buffer.from('before')).delivered;
+      const serverId = BigInt(`0x${server.peers()[0]!.localConnectionId}`);
+      for (let i = 0; i < 20_000; i++) {
+        const d = fuzzDatagram(rand);
+        if (d.length >= 16 && rand() < 0.5) d.writeBigUInt64BE(serverId, 8);
+        if (i % 16 === 15) {
+          await relay.inject(d);
+          await new Promise((resolve) => setImmediate(resolve));
+        } else void relay.inject(d);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (encrypt) t.deepEqual(got, ['before'], 'nothing forged was delivered');
+      const d = server.stats().dropped;
+      t.true(d.malformed + d.badSeal + d.badChecksum + d.replayed > 0);
+      if (server.peers()[0]?.state !== 'connected') return t.pass('the fuzz closed the unsealed session');
+      await client.send(peer, Buffer.from('after')).delivered;
+      t.true(got.includes('after'));
+    },
+  );
+}

@@ -108,7 +108,7 @@ for (const socket of SOCKETS) {
       const before = server.stats().dropped.badSeal;
       for (let seq = 2; seq < 6; seq++)
         await relay.inject(forgedData(serverId, 1000 + seq, seq, Buffer.from('UNLINK /important')));
-      await quiet();
+      await until(() => server.stats().dropped.badSeal - before >= 4, 500);
       t.deepEqual(got.map(String), ['first']);
       t.is(server.stats().dropped.badSeal - before, 4);
       t.is(server.peers()[0]!.state, 'connected');
@@ -146,7 +146,10 @@ for (const socket of SOCKETS) {
         b.writeUInt32BE(b.readUInt32BE(PACKET_NUMBER_OFFSET + 4) + 100, PACKET_NUMBER_OFFSET + 4); // fresh: not a replay
         await relay.inject(b);
       }
-      await quiet();
+      await until(() => {
+        const d = server.stats().dropped;
+        return d.replayed - d0.replayed >= data.length && d.badSeal - d0.badSeal >= 3;
+      }, 500);
       const d1 = server.stats().dropped;
       t.is(d1.replayed - d0.replayed, data.length, 'every replay counted');
       t.is(d1.badSeal - d0.badSeal, 3, 'every flipped packet counted');
@@ -160,7 +163,7 @@ for (const socket of SOCKETS) {
     await relay.inject(
       encodePacket({ type: PacketType.CLOSE, connectionId: serverId, packetNumber: 5001, flags: 0x04 }),
     );
-    await quiet();
+    await until(() => server.stats().dropped.badSeal + server.stats().dropped.malformed >= 2, 500);
     t.is(server.peers()[0]?.state, 'connected');
     const d = server.stats().dropped;
     t.is(d.badSeal + d.malformed, 2, 'a bare CLOSE is too short to be sealed; neither opens');
@@ -189,7 +192,11 @@ for (const socket of SOCKETS) {
       const token = await reset;
       // ... which the attacker sends to the victim as if from the server
       await relay.injectDown(token);
-      await quiet();
+      // until the client has dealt with it: refused (counted), or accepted (the session ends)
+      await until(
+        () => client.stats().dropped.unauthenticated > 0 || client.peers()[0]?.state !== 'connected',
+        500,
+      );
       t.is(client.peers()[0]?.state, 'connected');
       t.true(client.stats().dropped.unauthenticated > 0, 'the RESET was refused');
       await client.send(peer, Buffer.from('alive')).delivered;

@@ -70,11 +70,10 @@ export class FerryClient {
     const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const peer = await withTimeout(opts.endpoint.connect(opts.address), timeoutMs, clock, where).catch(
       (err: unknown) => {
-        if (isFerryError(err, 'AUTH_FAILED')) {
-          throw new FerryError(
-            'AUTH_FAILED',
-            `${where} refused the handshake: wrong secret (check --secret-file or FERRY_SECRET)`,
-          );
+        if (isFerryError(err, 'AUTH_FAILED') || isFerryError(err, 'ENCRYPT_MISMATCH')) {
+          // the transport's message names the fix ("the server refused the secret: check
+          // --secret-file or FERRY_SECRET", or which side's --no-encrypt to change)
+          throw new FerryError(err.code, `${where}: ${err.message}`);
         }
         if (
           isFerryError(err, 'HANDSHAKE_TIMEOUT') ||
