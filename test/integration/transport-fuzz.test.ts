@@ -12,7 +12,6 @@ import net from 'node:net';
 import { xxh32, type PeerAddress } from '../../src/index.js';
 import { fuzzVerdict, runSessionFuzz } from '../../bench/transport/session-fuzz.js';
 import { checkAfterFuzz, fuzzTarget } from '../helpers/fuzz.js';
-import { testSeed } from '../helpers/seed.js';
 import {
   encodeFrame,
   encodeHelloBody,
