@@ -104,6 +104,8 @@ export class PartSweeper {
     for (const [key, up] of uploads) {
       if (this.closed) break;
       if (open.has(key) || now - up.newestMs <= this.opts.ttlMs) continue;
+      // Asked again right before removing: an upload resumed since the scan is left alone.
+      if (this.opts.openKeys().has(key)) continue;
       for (const f of up.files) await this.remove(f.name);
       this.opts.onRemoved?.(key);
       this.opts.log(
