@@ -181,6 +181,8 @@ export const TRANSFER_LIMITS = {
   PART_SWEEP_INTERVAL_MS: 10 * 60 * 1000,
   /** Shortest sweep interval, whatever the TTL. */
   PART_SWEEP_MIN_INTERVAL_MS: 1000,
+  /** STATFS reports part-file usage counted at most this long ago (each count lists the hidden names). */
+  PART_USAGE_CACHE_MS: 1000,
   /** Journal flush: after this many newly verified blocks... */
   JOURNAL_FLUSH_BLOCKS: 256,
   /** ...or this long after the first unjournaled block, whichever comes first. */

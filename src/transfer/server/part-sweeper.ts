@@ -58,6 +58,8 @@ export class PartSweeper {
   readonly intervalMs: number;
   /** Uploads removed by sweeps so far. */
   expired = 0;
+  /** The last usage counted, and when (clock ms): STATFS answers from it for PART_USAGE_CACHE_MS. */
+  private cached: { usage: PartUsage; atMs: number } | null = null;
 
   constructor(private readonly opts: PartSweeperOptions) {
     this.wallClockMs = opts.wallClockMs ?? Date.now;
@@ -102,6 +104,8 @@ export class PartSweeper {
     for (const [key, up] of uploads) {
       if (this.closed) break;
       if (open.has(key) || now - up.newestMs <= this.opts.ttlMs) continue;
+      // Asked again right before removing: an upload resumed since the scan is left alone.
+      if (this.opts.openKeys().has(key)) continue;
       for (const f of up.files) await this.remove(f.name);
       this.opts.onRemoved?.(key);
       this.opts.log(
@@ -110,6 +114,7 @@ export class PartSweeper {
       removed++;
     }
     this.expired += removed;
+    if (removed > 0) this.cached = null;
     return removed;
   }
 
@@ -121,7 +126,17 @@ export class PartSweeper {
     }
   }
 
-  /** What the unfinished uploads on the storage hold (open ones included). */
+  /**
+   * What the unfinished uploads hold, counted at most PART_USAGE_CACHE_MS ago (a mount's `df` asks
+   * often; each count lists the hidden names).
+   */
+  async recentUsage(): Promise<PartUsage> {
+    const c = this.cached;
+    if (c && this.opts.clock.nowMs() - c.atMs < TRANSFER_LIMITS.PART_USAGE_CACHE_MS) return c.usage;
+    return this.usage();
+  }
+
+  /** What the unfinished uploads on the storage hold (open ones included), counted now. */
   async usage(): Promise<PartUsage> {
     let uploads = 0;
     let bytes = 0;
@@ -130,7 +145,9 @@ export class PartSweeper {
       uploads++;
       bytes += up.partBytes;
     }
-    return { uploads, bytes };
+    const usage = { uploads, bytes };
+    this.cached = { usage, atMs: this.opts.clock.nowMs() };
+    return usage;
   }
 
   /** The uploads' hidden files, grouped by upload, page by page. */

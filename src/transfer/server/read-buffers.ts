@@ -75,6 +75,14 @@ export class ReadBuffers {
     handle.received.then(slot.done, slot.done);
   }
 
+  /** Disarms every deadline (the server is closing; its sessions are dropped next). */
+  close(): void {
+    for (const slot of this.slots.values()) {
+      if (slot.timer !== null) this.clock.clearTimer(slot.timer);
+      slot.timer = null;
+    }
+  }
+
   private slotOf(buf: Buffer): Slot {
     const known = this.slots.get(buf);
     if (known) return known;

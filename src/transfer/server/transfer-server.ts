@@ -131,7 +131,7 @@ export class TransferServer {
     };
     const sweeper = this.makeSweeper(opts);
     this.partSweeper = sweeper;
-    if (sweeper) this.scope.partUsage = () => sweeper.usage();
+    if (sweeper) this.scope.partUsage = () => sweeper.recentUsage();
     this.endpoint.onMessage((msg) => this.handleMessage(msg));
     this.unsubscribe = this.endpoint.onPeerState((c) => this.handlePeerState(c));
   }
@@ -281,6 +281,7 @@ export class TransferServer {
       });
     }
     await this.partSweeper?.close();
+    this.scope.readBuffers.close();
     for (const session of [...this.sessions.values()]) await this.dropSession(session);
     this.unsubscribe();
   }

@@ -50,5 +50,9 @@ test('unit parsers', (t) => {
   t.true(Number.isNaN(parseBytes('ten')));
   t.is(parseDurationMs('2s'), 2000);
   t.is(parseDurationMs('15'), 15);
-  t.true(Number.isNaN(parseDurationMs('2h')));
+  t.is(parseDurationMs('90m'), 90 * 60_000);
+  t.is(parseDurationMs('2h'), 2 * 3_600_000, 'hours, for --part-ttl 24h');
+  t.is(parseDurationMs('7d'), 7 * 86_400_000);
+  t.true(Number.isNaN(parseDurationMs('2w')));
+  t.true(Number.isNaN(parseDurationMs('h')));
 });

@@ -477,6 +477,31 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory, features:
     await rejectsWith(t, fs.unlink('f'), 'NOT_FOUND');
   });
 
+  it('modes: new files 0644, hidden ones 0600; fchmod sets the bits stat shows, where the backend keeps modes', async (t) => {
+    const fs = await setup(t, factory);
+    if (!fs.fchmod) {
+      t.pass('this backend keeps no modes');
+      return;
+    }
+    const h = await fs.create('f');
+    t.is((await fs.stat('f')).mode! & ~0o644, 0, 'at most 0644 (a host umask may take more away)');
+    await fs.fchmod(h, 0o751);
+    t.is((await fs.stat('f')).mode, 0o751);
+    t.is((await fs.fstat(h)).mode, 0o751);
+    for (const bad of [-1, 0o1000, 0o4755, 1.5, Number.NaN]) {
+      await rejectsWith(t, fs.fchmod(h, bad), 'INVALID_ARGUMENT');
+    }
+    await fs.closeFile(h);
+    const ro = await fs.open('f');
+    await rejectsWith(t, fs.fchmod(ro, 0o600), 'BAD_HANDLE');
+    await fs.closeFile(ro);
+    t.is((await fs.stat('f')).mode, 0o751, 'refusals changed nothing');
+    const hidden = await fs.create(`${HIDDEN_PREFIX}part/f`);
+    await fs.closeFile(hidden);
+    const hiddenMode = (await fs.stat(`${HIDDEN_PREFIX}part/f`)).mode!;
+    t.is(hiddenMode & 0o077, 0, "hidden (transfer) files are the owner's alone (0600)");
+  });
+
   it('fsync resolves on read and write handles; refuses bad handles', async (t) => {
     const fs = await setup(t, factory);
     const h = await fs.create('f');
