@@ -269,6 +269,7 @@ test('--no-encrypt is refused (exit 2) on a non-loopback address, and works on l
     ['ls', '192.0.2.1:7733', '--no-encrypt', '--secret-file', secretA],
     ['cp', join(dir, 'a.secret'), '192.0.2.1:7733:x', '--no-encrypt', '--secret-file', secretA],
     ['stat', '192.0.2.1:7733:x', '--no-encrypt'],
+    ['bench', 'fs', '--remote', 'ferry://192.0.2.1:7733', '--no-encrypt', '--smoke'],
   ]) {
     const r = await ferry(args);
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
