@@ -42,6 +42,10 @@ export interface StorageBenchOptions {
   copyBytes: number;
   impair: string;
   smoke: boolean;
+  /** The secret to dial --remote with (the command line finds it), null: none. Never reported. */
+  secret: string | null;
+  /** Seal packets (false: `--no-encrypt`, loopback benchmarks only). */
+  encrypt: boolean;
 }
 
 /** What the command line hands over: strings as typed, or absent. */
@@ -62,6 +66,8 @@ export interface RawStorageOptions {
   copySize?: string;
   impair?: string;
   smoke?: boolean;
+  secret?: string;
+  encrypt?: boolean;
 }
 
 const BACKENDS: Record<BenchKind, readonly string[]> = {
@@ -156,5 +162,7 @@ export function parseStorageOptions(kind: BenchKind, raw: RawStorageOptions): St
     copyBytes: bytesIn('copy-size', raw.copySize, smoke ? 4 * MiB : 128 * MiB, 1, L.MAX_COPY_BYTES),
     impair: raw.impair ?? 'loss=0.01,seed=7',
     smoke,
+    secret: raw.secret ?? null,
+    encrypt: raw.encrypt !== false,
   };
 }

@@ -32,6 +32,7 @@ import { computeRatios, notRunResult, okResult } from './results.js';
 import {
   openIoTarget,
   openLocalStore,
+  dialOptions,
   openRemoteStore,
   startLocalServer,
   type IoTarget,
@@ -185,7 +186,9 @@ async function openRemote(
       host = res.server.address.host;
       port = res.server.address.port;
     }
-    const reopen = (): Promise<Store> => openRemoteStore(o.kind, host, port, o.remote?.name ?? null);
+    const dial = { secret: o.remote ? o.secret : null, encrypt: o.encrypt };
+    const reopen = (): Promise<Store> =>
+      openRemoteStore(o.kind, host, port, o.remote?.name ?? null, null, dial);
     res.targets.push({
       name: 'remote',
       store: await reopen(),
@@ -463,7 +466,12 @@ async function oneRemoteCopy(
       host = server.address.host;
       port = server.address.port;
     }
-    const client = await openClient({ host, port, impair });
+    const client = await openClient({
+      host,
+      port,
+      impair,
+      ...dialOptions({ secret: o.remote ? o.secret : null, encrypt: o.encrypt }),
+    });
     try {
       return await copyRemote(client, mode, impair, src, signal);
     } finally {

@@ -117,13 +117,35 @@ export async function startLocalServer(
       devices: { [BENCH_DEVICE]: spec },
       discovery: false,
       impair,
+      encrypt: o.encrypt,
     });
   }
   if (o.backend === 'memory')
-    return FerryServer.start({ host: '127.0.0.1', memory: true, quotaBytes, discovery: false, impair });
+    return FerryServer.start({
+      host: '127.0.0.1',
+      memory: true,
+      quotaBytes,
+      discovery: false,
+      impair,
+      encrypt: o.encrypt,
+    });
   const root = path.join(dir, 'remote-fs');
   await mkdir(root, { recursive: true });
-  return FerryServer.start({ host: '127.0.0.1', root, discovery: false, impair });
+  return FerryServer.start({ host: '127.0.0.1', root, discovery: false, impair, encrypt: o.encrypt });
+}
+
+/** How the benchmark dials a server: its secret (null: none) and whether packets are sealed. */
+export interface BenchDial {
+  secret: string | null;
+  encrypt: boolean;
+}
+
+/** The options of openClient for `dial`. */
+export function dialOptions(dial: BenchDial): { secret?: string; encrypt?: boolean } {
+  return {
+    ...(dial.secret !== null ? { secret: dial.secret } : {}),
+    ...(dial.encrypt ? {} : { encrypt: false }),
+  };
 }
 
 /** Connects to a server and opens its device or filesystem; closing the store ends the session. */
@@ -133,8 +155,9 @@ export async function openRemoteStore(
   port: number,
   device: string | null,
   impair: string | null = null,
+  dial: BenchDial = { secret: null, encrypt: true },
 ): Promise<Store> {
-  const client = await openClient({ host, port, impair });
+  const client = await openClient({ host, port, impair, ...dialOptions(dial) });
   try {
     if (kind === 'blockdev') {
       const dev = await RemoteBlockDevice.open(client, device ?? BENCH_DEVICE, { ownsClient: true });

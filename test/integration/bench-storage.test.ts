@@ -6,10 +6,11 @@
  * this test runs, bad usage refused with exit 2, and Ctrl-C still printing what was measured.
  */
 import test, { type ExecutionContext } from 'ava';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { generateSecret } from '../../cli/secret.js';
 import { FerryServer, MemoryBlockDevice } from '../../src/index.js';
 import { validateStorageReport, type JobResult, type StorageBenchReport } from '../../bench/storage/index.js';
 import { REPO_ROOT, runFerry, spawnFerry } from '../helpers/cli.js';
@@ -211,21 +212,30 @@ test.serial(
   'bench blockdev --remote: measures a server the user runs; a device it does not serve is reported, not fatal',
   async (t) => {
     const dev = new MemoryBlockDevice({ sizeBytes: 16 * 1024 * 1024 });
+    // The server has a secret, as every `ferry serve` does: the bench dials with --secret-file.
+    const secret = generateSecret();
+    const secretDir = mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-secret-'));
+    const secretFile = path.join(secretDir, 'secret');
+    writeFileSync(secretFile, secret + '\n', { mode: 0o600 });
     const server = await FerryServer.start({
       host: '127.0.0.1',
       devices: { disk0: dev },
       discovery: false,
       impair: null,
+      secret,
     });
     t.teardown(async () => {
       await server.close();
       await dev.close();
+      rmSync(secretDir, { recursive: true, force: true });
     });
     const url = `ferry://127.0.0.1:${server.address.port}/disk0`;
     const rep = await bench(t, [
       'blockdev',
       '--remote',
       url,
+      '--secret-file',
+      secretFile,
       '--smoke',
       '--no-fio',
       '--no-curve',
@@ -242,6 +252,8 @@ test.serial(
       'blockdev',
       '--remote',
       `ferry://127.0.0.1:${server.address.port}/nosuch`,
+      '--secret-file',
+      secretFile,
       '--smoke',
       '--no-fio',
       '--no-curve',

@@ -106,11 +106,15 @@ test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Tries of a timed refusal: the fastest counts, so a load spike on a busy machine does not. */
+const REFUSAL_TRIES = 3;
+
 /**
  * Runs `ferry ARGS` and checks it is refused: exit 1, one line naming `code` and saying `what`,
  * within REFUSAL_BOUND_MS of ferry's own work. That is the elapsed time less that of `ferry keygen`
  * run just before under the same conditions (starting node and loading the CLI, which on a loaded
- * machine alone takes seconds); a refusal that waited for the 5 s connect timeout fails.
+ * machine alone takes seconds), the fastest of up to REFUSAL_TRIES runs of each. A refusal that
+ * waited for the 5 s connect timeout fails every try.
  */
 async function refused(
   t: ExecutionContext,
@@ -120,16 +124,20 @@ async function refused(
   what: RegExp,
 ): Promise<void> {
   const label = args.join(' ');
-  const baseline = await ferry(['keygen'], opts);
-  const r = await ferry(args, opts);
-  t.is(r.code, 1, `${label}: ${r.stderr}`);
-  t.regex(r.stderr, code, label);
-  t.regex(r.stderr, what, label);
-  t.is(r.stderr.trim().split('\n').length, 1, `${label}: one line: ${r.stderr}`);
-  const ownMs = r.elapsedMs - baseline.elapsedMs;
+  let fastestMs = Infinity;
+  let startupMs = Infinity;
+  for (let i = 0; i < REFUSAL_TRIES && !(fastestMs - startupMs < REFUSAL_BOUND_MS); i++) {
+    startupMs = Math.min(startupMs, (await ferry(['keygen'], opts)).elapsedMs);
+    const r = await ferry(args, opts);
+    t.is(r.code, 1, `${label}: ${r.stderr}`);
+    t.regex(r.stderr, code, label);
+    t.regex(r.stderr, what, label);
+    t.is(r.stderr.trim().split('\n').length, 1, `${label}: one line: ${r.stderr}`);
+    fastestMs = Math.min(fastestMs, r.elapsedMs);
+  }
   t.true(
-    ownMs < REFUSAL_BOUND_MS,
-    `${label}: ${Math.round(r.elapsedMs)} ms, start-up ${Math.round(baseline.elapsedMs)} ms`,
+    fastestMs - startupMs < REFUSAL_BOUND_MS,
+    `${label}: fastest ${Math.round(fastestMs)} ms, start-up ${Math.round(startupMs)} ms`,
   );
 }
 
@@ -269,6 +277,7 @@ test('--no-encrypt is refused (exit 2) on a non-loopback address, and works on l
     ['ls', '192.0.2.1:7733', '--no-encrypt', '--secret-file', secretA],
     ['cp', join(dir, 'a.secret'), '192.0.2.1:7733:x', '--no-encrypt', '--secret-file', secretA],
     ['stat', '192.0.2.1:7733:x', '--no-encrypt'],
+    ['bench', 'fs', '--remote', 'ferry://192.0.2.1:7733', '--no-encrypt', '--smoke'],
   ]) {
     const r = await ferry(args);
     t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

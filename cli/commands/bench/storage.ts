@@ -17,10 +17,20 @@ import {
   type RawStorageOptions,
   type StorageBenchReport,
 } from '../../../bench/storage/index.js';
+import {
+  checkEncrypt,
+  clientSecret,
+  ENCRYPT_OPTION,
+  INSECURE_CLIENT_OPTION,
+  remoteArg,
+  SECRET_FILE_OPTION,
+  type RemoteArgs,
+} from '../../remote.js';
 import { abortOnSignal } from '../../signals.js';
 import { asUsage, failAsUsage, printJson, UsageError } from '../../util.js';
 
-type StorageArgs = Omit<RawStorageOptions, 'job'> & { only?: string; json: boolean; report?: string };
+type StorageArgs = Omit<RawStorageOptions, 'job' | 'secret'> &
+  RemoteArgs & { only?: string; json: boolean; report?: string };
 
 function storageOptions(y: Argv<object>, kind: 'blockdev' | 'fs'): Argv<StorageArgs> {
   const backends = kind === 'blockdev' ? 'memory|file' : 'memory|dir';
@@ -87,7 +97,16 @@ function storageOptions(y: Argv<object>, kind: 'blockdev' | 'fs'): Argv<StorageA
       type: 'string',
       requiresArg: true,
       describe: 'also write a self-contained HTML page with charts here',
-    });
+    })
+    .option('secret-file', {
+      ...SECRET_FILE_OPTION,
+      describe: `with --remote: ${SECRET_FILE_OPTION.describe}`,
+    })
+    .option('insecure', {
+      ...INSECURE_CLIENT_OPTION,
+      describe: `with --remote: ${INSECURE_CLIENT_OPTION.describe}`,
+    })
+    .option('encrypt', ENCRYPT_OPTION);
   if (kind === 'fs') {
     b = b
       .option('files', {
@@ -116,6 +135,10 @@ function storageOptions(y: Argv<object>, kind: 'blockdev' | 'fs'): Argv<StorageA
 
 async function runStorage(kind: 'blockdev' | 'fs', argv: StorageArgs): Promise<void> {
   const a = argv as StorageArgs & Record<string, unknown>;
+  // The --remote server's secret, found as `ferry cp` finds it; the server started here needs none.
+  const host = a.remote !== undefined ? remoteArg(a.remote).host : '127.0.0.1';
+  checkEncrypt(a.encrypt, host, '--remote address');
+  const secret = a.remote !== undefined ? clientSecret(host, a)?.secret : undefined;
   const options = asUsage(() =>
     parseStorageOptions(kind, {
       backend: a.backend,
@@ -134,6 +157,8 @@ async function runStorage(kind: 'blockdev' | 'fs', argv: StorageArgs): Promise<v
       copySize: a['copy-size'] as string | undefined,
       impair: a.impair,
       smoke: a.smoke,
+      ...(secret !== undefined ? { secret } : {}),
+      ...(a.encrypt === false ? { encrypt: false } : {}),
     }),
   );
   const stop = abortOnSignal(() =>
