@@ -106,7 +106,7 @@ test.after.always(async () => {
  * A connect timeout far longer than any refusal may take: a refused command that waited for the
  * network instead of being told would end UNREACHABLE after it, not with the refusal's code.
  */
-const PATIENT = ['--connect-timeout', '60'];
+const PATIENT = ['--connect-timeout', '30'];
 
 /**
  * Runs `ferry ARGS` and checks it is refused: exit 1, one line naming `code` and saying `what`.
