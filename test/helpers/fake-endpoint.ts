@@ -329,8 +329,8 @@ export class FakeEndpoint implements MessageEndpoint {
       dropped: {
         malformed: 0,
         badChecksum: 0,
-    badSeal: 0,
-    replayed: 0,
+        badSeal: 0,
+        replayed: 0,
         badVersion: 0,
         unknownSession: 0,
         unauthenticated: 0,

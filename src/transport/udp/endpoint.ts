@@ -45,7 +45,6 @@ import {
   bytesEqual,
   SessionKeys,
   transcriptHash,
-  x25519FromPrivate,
   x25519Generate,
   x25519Shared,
 } from '../crypto/key-schedule.js';
@@ -176,10 +175,12 @@ export class Endpoint extends UdpEndpointBase {
     const pair = x25519Generate();
     session.helloNonce = randomNonce();
     session.handshakePrivateKey = pair.privateKey;
+    const fields = this.clientFields(session, pair.publicKey);
+    session.helloFields = encodeHandshakeFields(fields);
     session.handshakePacket = encodePacket({
       type: PacketType.HELLO,
       connectionId: 0n,
-      payload: encodeHello(this.clientFields(session, pair.publicKey)),
+      payload: encodeHello(fields),
     });
     this.addSession(session);
     session.handshakeIntervalMs = Math.min(this.config.initialRtoMs, 1000);
@@ -422,7 +423,7 @@ export class Endpoint extends UdpEndpointBase {
       return; // the server answers a mismatch with REJECT, never a CHALLENGE: not the server
     }
     const priv = session.handshakePrivateKey!;
-    const clientFields = encodeHandshakeFields(this.clientFields(session, x25519FromPrivate(priv).publicKey));
+    const clientFields = session.helloFields!;
     const shared = x25519Shared(priv, body.publicKey);
     if (!shared) {
       this.dropped.unauthenticated++;
@@ -434,6 +435,7 @@ export class Endpoint extends UdpEndpointBase {
       transcriptHash(clientFields, encodeHandshakeFields(body)),
     );
     session.handshakePrivateKey = null;
+    session.helloFields = null;
     session.handshakeKeys = keys;
     if (this.encrypt) session.useKeys(keys);
     const now = this.clock.nowMs();

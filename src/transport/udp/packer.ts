@@ -118,6 +118,8 @@ export abstract class PacketSender extends SessionCore implements SentPacketSink
   helloNonce: Buffer | null = null;
   /** Client: the X25519 private key of the handshake in progress (dropped once keys are derived). */
   handshakePrivateKey: Buffer | null = null;
+  /** Client: its HELLO's 72-byte fields (the transcript hash covers them). */
+  helloFields: Buffer | null = null;
 
   // --- reliability ---
   protected readonly sent: SentPackets<OutgoingMessage>;
