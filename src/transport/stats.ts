@@ -77,7 +77,8 @@ export function formatEndpointStats(
       `  socket: ${io.kind}, gso ${io.gso ? 'on' : 'off'}, gro ${io.gro ? 'on' : 'off'}, ` +
         `${io.sendSyscalls} send calls (${fmt(io.datagramsPerSend)} datagrams each), ` +
         `${io.receiveSyscalls} receive calls (${fmt(io.datagramsPerReceive)} datagrams each)` +
-        (io.droppedQueueFull > 0 ? `, ${io.droppedQueueFull} dropped on a full queue` : ''),
+        (io.droppedQueueFull > 0 ? `, ${io.droppedQueueFull} dropped on a full queue` : '') +
+        (stats.aead ? `, aead ${stats.aead}` : ''),
     );
   lines.push(`  totals: ${peerLine(stats.totals)}`);
   for (const p of peers) lines.push(`  peer ${p.id} (${p.state}): ${peerLine(p.stats)}`);

@@ -101,6 +101,8 @@ export interface EndpointStats {
   totals: PeerStats;
   /** UDP only: which socket runs (chosen at start-up) and how many datagrams each system call moved. */
   socket?: SocketPathStats;
+  /** UDP only: the AES-GCM that seals packets (chosen once per process): the addon's or node:crypto's. */
+  aead?: 'native' | 'node';
 }
 
 /**

@@ -39,6 +39,7 @@ import type { EndpointStats, SocketPathStats } from '../types.js';
 import { UdpLink } from './link.js';
 import { NativeLink } from './native-link.js';
 import { Session, type SessionHost } from './session.js';
+import { aeadKind } from '../crypto/native-aead.js';
 
 /** The endpoint's bound socket: node:dgram (the fallback) or the native addon's. */
 export type BoundSocket =
@@ -189,6 +190,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
   override stats(): EndpointStats {
     const s = super.stats();
     s.socket = this.socketPathStats();
+    if (this.encrypt) s.aead = aeadKind();
     return s;
   }
 
