@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "aead.h"
 #include "limits.h"
 #include "udp_sys.h"
 
@@ -870,6 +871,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   CHECK(napi_create_function(env, "routeMtu", NAPI_AUTO_LENGTH, RouteMtu, NULL, &fn));
   CHECK(napi_set_named_property(env, exports, "routeMtu", fn));
   CHECK(napi_set_named_property(env, exports, "limits", Limits(env)));
+  CHECK(fa_register(env, exports));
   return exports;
 }
 

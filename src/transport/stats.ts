@@ -78,7 +78,8 @@ export function formatEndpointStats(
         `${io.sendSyscalls} send calls (${fmt(io.datagramsPerSend)} datagrams each), ` +
         `${io.receiveSyscalls} receive calls (${fmt(io.datagramsPerReceive)} datagrams each)` +
         (io.droppedQueueFull > 0 ? `, ${io.droppedQueueFull} dropped on a full queue` : '') +
-        (io.sendErrors > 0 ? `, ${io.sendErrors} send errors` : ''),
+        (io.sendErrors > 0 ? `, ${io.sendErrors} send errors` : '') +
+        (stats.aead ? `, aead ${stats.aead}` : ''),
     );
   const imp = stats.impairment;
   if (imp)

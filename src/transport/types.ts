@@ -109,6 +109,8 @@ export interface EndpointStats {
   impairment?: ImpairmentStats & { source: ImpairmentSource };
   /** UDP only: the endpoint's receive memory (maxReceiveMemoryBytes) over all sessions. */
   receiveMemory?: ReceiveMemoryStats;
+  /** UDP only: the AES-GCM that seals packets (chosen once per process): the addon's or node:crypto's. */
+  aead?: 'native' | 'node';
 }
 
 /** What received messages hold, over all sessions of an endpoint. */

@@ -7,10 +7,12 @@
  * server's ACCEPT or the client's first frame after CONFIRM). A frame dropped, repeated or moved by
  * anyone on the path fails its tag, and the connection is closed. The 16-byte frame header is the
  * associated data (its length counts the tag); the body is encrypted and the tag follows it.
+ * Runs on the native AEAD context when it loaded (native-aead.ts), node:crypto otherwise.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
 import { LENGTH_OFFSET } from '../tcp/frame-layout.js';
+import { aeadKind, type AeadKind, type RawAead, rawAead } from './native-aead.js';
 import { AEAD_ALGORITHM, AEAD_IV_BYTES, AEAD_KEY_BYTES } from './packet-aead.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -19,13 +21,18 @@ class FrameKey {
   private readonly nonce = Buffer.alloc(AEAD_IV_BYTES);
   /** Frames sealed (or opened) so far in this direction: the next frame's number. */
   protected count = 0;
+  /** The native context of this direction, or null on the node:crypto path. */
+  protected readonly native: RawAead | null;
 
   constructor(
     protected readonly key: Buffer,
     private readonly ivBase: Buffer,
+    encrypt: boolean,
+    readonly kind: AeadKind,
   ) {
     if (key.length !== AEAD_KEY_BYTES || ivBase.length !== AEAD_IV_BYTES)
       throw new RangeError('AEAD key must be 32 bytes and IV base 12');
+    this.native = rawAead(kind, key, ivBase, encrypt);
   }
 
   protected nextNonce(): Buffer {
@@ -40,11 +47,24 @@ class FrameKey {
 }
 
 export class FrameSealer extends FrameKey {
+  constructor(key: Buffer, ivBase: Buffer, kind: AeadKind = aeadKind()) {
+    super(key, ivBase, true, kind);
+  }
+
   /**
    * Seals a DATA frame written in pieces: `header` (its length already counting the tag) is written
    * as is, then each piece's ciphertext, then the tag, each through `write` (in this order).
    */
   sealPieces(header: Buffer, pieces: readonly Uint8Array[], write: (b: Buffer) => void): void {
+    if (this.native) {
+      let bytes = AEAD_TAG_BYTES;
+      for (const piece of pieces) bytes += piece.length;
+      const out = Buffer.allocUnsafe(bytes);
+      this.native.sealTo(header, out, pieces, pieces.length, this.count++);
+      write(header);
+      write(out);
+      return;
+    }
     const cipher = createCipheriv(AEAD_ALGORITHM, this.key, this.nextNonce(), {
       authTagLength: AEAD_TAG_BYTES,
     });
@@ -60,6 +80,11 @@ export class FrameSealer extends FrameKey {
     const out = Buffer.allocUnsafe(frame.length + AEAD_TAG_BYTES);
     frame.copy(out, 0, 0, headerBytes);
     out.writeUInt32BE(frame.length - headerBytes + AEAD_TAG_BYTES, LENGTH_OFFSET);
+    if (this.native) {
+      frame.copy(out, headerBytes, headerBytes);
+      this.native.seal(out, headerBytes, frame.length, undefined, 0, this.count++);
+      return out;
+    }
     const cipher = createCipheriv(AEAD_ALGORITHM, this.key, this.nextNonce(), {
       authTagLength: AEAD_TAG_BYTES,
     });
@@ -73,10 +98,18 @@ export class FrameSealer extends FrameKey {
 }
 
 export class FrameOpener extends FrameKey {
-  /** The plaintext of a frame (`header` as read, `body` = ciphertext + tag), or null when forged. */
+  constructor(key: Buffer, ivBase: Buffer, kind: AeadKind = aeadKind()) {
+    super(key, ivBase, false, kind);
+  }
+
+  /**
+   * The plaintext of a frame (`header` as read, `body` = ciphertext + tag), or null when forged. The
+   * native path decrypts in place and returns the front of `body` (untouched when forged).
+   */
   open(header: Buffer, body: Buffer): Buffer | null {
     if (body.length < AEAD_TAG_BYTES) return null;
     const end = body.length - AEAD_TAG_BYTES;
+    if (this.native) return this.native.openIn(header, body, this.count++) ? body.subarray(0, end) : null;
     const decipher = createDecipheriv(AEAD_ALGORITHM, this.key, this.nextNonce(), {
       authTagLength: AEAD_TAG_BYTES,
     });

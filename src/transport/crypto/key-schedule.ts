@@ -34,6 +34,7 @@ import {
 import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
 import { FrameOpener, FrameSealer } from './frame-aead.js';
 import { AEAD_ALGORITHM, AEAD_IV_BYTES, AEAD_KEY_BYTES, PacketOpener, PacketSealer } from './packet-aead.js';
+import { aeadKind, type AeadKind } from './native-aead.js';
 
 export const X25519_KEY_BYTES = 32;
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -111,27 +112,43 @@ export class SessionKeys {
   }
 
   /** The packet sealer of `role`'s sending direction. */
-  sealer(role: 'client' | 'server'): PacketSealer {
+  sealer(role: 'client' | 'server', kind: AeadKind = aeadKind()): PacketSealer {
     const at = role === 'client' ? 0 : AEAD_KEY_BYTES + AEAD_IV_BYTES;
-    return new PacketSealer(this.part(at, AEAD_KEY_BYTES), this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES));
+    return new PacketSealer(
+      this.part(at, AEAD_KEY_BYTES),
+      this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES),
+      kind,
+    );
   }
 
   /** The packet opener of `role`'s receiving direction. */
-  opener(role: 'client' | 'server'): PacketOpener {
+  opener(role: 'client' | 'server', kind: AeadKind = aeadKind()): PacketOpener {
     const at = role === 'server' ? 0 : AEAD_KEY_BYTES + AEAD_IV_BYTES;
-    return new PacketOpener(this.part(at, AEAD_KEY_BYTES), this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES));
+    return new PacketOpener(
+      this.part(at, AEAD_KEY_BYTES),
+      this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES),
+      kind,
+    );
   }
 
   /** The TCP frame sealer of `role`'s writing direction (same keys as the packet sealer's). */
-  frameSealer(role: 'client' | 'server'): FrameSealer {
+  frameSealer(role: 'client' | 'server', kind: AeadKind = aeadKind()): FrameSealer {
     const at = role === 'client' ? 0 : AEAD_KEY_BYTES + AEAD_IV_BYTES;
-    return new FrameSealer(this.part(at, AEAD_KEY_BYTES), this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES));
+    return new FrameSealer(
+      this.part(at, AEAD_KEY_BYTES),
+      this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES),
+      kind,
+    );
   }
 
   /** The TCP frame opener of `role`'s reading direction. */
-  frameOpener(role: 'client' | 'server'): FrameOpener {
+  frameOpener(role: 'client' | 'server', kind: AeadKind = aeadKind()): FrameOpener {
     const at = role === 'server' ? 0 : AEAD_KEY_BYTES + AEAD_IV_BYTES;
-    return new FrameOpener(this.part(at, AEAD_KEY_BYTES), this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES));
+    return new FrameOpener(
+      this.part(at, AEAD_KEY_BYTES),
+      this.part(at + AEAD_KEY_BYTES, AEAD_IV_BYTES),
+      kind,
+    );
   }
 
   /** `token` sealed by `from` for its peer (the reset token in CONFIRM or ACCEPT). */

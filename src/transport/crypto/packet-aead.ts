@@ -16,11 +16,17 @@
  * after the header, so the message's own bytes stay plaintext for retransmission) and the tag goes
  * after it: the buffer needs AEAD_TAG_BYTES of room past the plaintext (the packer builds at most
  * packetBytes - AEAD_TAG_BYTES).
+ *
+ * Both classes run on the native addon's AEAD context (native-aead.ts: one OpenSSL context per
+ * direction, no allocation per packet) when it loaded, node:crypto otherwise; same bytes either way.
+ * Seal + open of one packet, medians on a loaded 2-core machine: 1,452 B 4.5 us native vs 33 us
+ * node:crypto, 65,507 B 79 us vs 181 us (most of node:crypto's cost is the Cipher object per packet).
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { LIMITS } from '../../core/limits.js';
 import { readU64 } from '../../wire/packet-codec.js';
 import { AEAD_TAG_BYTES, PACKET_NUMBER_OFFSET } from '../../wire/packet-layout.js';
+import { aeadKind, type AeadKind, type RawAead, rawAead } from './native-aead.js';
 
 export const AEAD_ALGORITHM = 'aes-256-gcm';
 export const AEAD_KEY_BYTES = 32;
@@ -30,13 +36,18 @@ const TWO_32 = 0x1_0000_0000;
 /** One direction's key and IV base; builds the nonce of a packet number in one reused buffer. */
 class DirectionKey {
   private readonly nonce = Buffer.alloc(AEAD_IV_BYTES);
+  /** The native context of this direction, or null on the node:crypto path. */
+  protected readonly native: RawAead | null;
 
   constructor(
     protected readonly key: Buffer,
     private readonly ivBase: Buffer,
+    encrypt: boolean,
+    readonly kind: AeadKind,
   ) {
     if (key.length !== AEAD_KEY_BYTES || ivBase.length !== AEAD_IV_BYTES)
       throw new RangeError('AEAD key must be 32 bytes and IV base 12');
+    this.native = rawAead(kind, key, ivBase, encrypt);
   }
 
   protected nonceFor(pn: number): Buffer {
@@ -51,6 +62,10 @@ class DirectionKey {
 
 /** Seals the packets one side sends. */
 export class PacketSealer extends DirectionKey {
+  constructor(key: Buffer, ivBase: Buffer, kind: AeadKind = aeadKind()) {
+    super(key, ivBase, true, kind);
+  }
+
   /**
    * Encrypts `buf[aadBytes, length)` and then `slices[0, sliceCount)` into `buf` after it, appends
    * the tag; `buf[0, aadBytes)` (header and SACK ranges, packet number included) is authenticated.
@@ -64,6 +79,7 @@ export class PacketSealer extends DirectionKey {
     sliceCount: number,
   ): number {
     const pn = readU64(buf, PACKET_NUMBER_OFFSET);
+    if (this.native) return this.native.seal(buf, aadBytes, length, slices, sliceCount, pn);
     const cipher = createCipheriv(AEAD_ALGORITHM, this.key, this.nonceFor(pn), {
       authTagLength: AEAD_TAG_BYTES,
     });
@@ -84,6 +100,10 @@ export class PacketOpener extends DirectionKey {
   private highest = -1;
   private readonly seen = new Uint32Array(LIMITS.REPLAY_WINDOW_PACKETS / 32);
 
+  constructor(key: Buffer, ivBase: Buffer, kind: AeadKind = aeadKind()) {
+    super(key, ivBase, false, kind);
+  }
+
   /** Would packet `pn` be accepted (not seen before, not too old)? */
   fresh(pn: number): boolean {
     if (pn > this.highest) return true;
@@ -102,6 +122,11 @@ export class PacketOpener extends DirectionKey {
     if (end < aadBytes) return false;
     const pn = readU64(buf, PACKET_NUMBER_OFFSET);
     if (pn < 0 || !this.fresh(pn)) return false;
+    if (this.native) {
+      if (!this.native.open(buf, aadBytes, pn)) return false; // forged or damaged: buf is untouched
+      this.markSeen(pn);
+      return true;
+    }
     const decipher = createDecipheriv(AEAD_ALGORITHM, this.key, this.nonceFor(pn), {
       authTagLength: AEAD_TAG_BYTES,
     });

@@ -48,6 +48,7 @@ import { HeaderSlab } from './header-slab.js';
 import { PendingConnection, type PendingHost } from './pending-connection.js';
 import { readTcpConfig, type TcpConfig } from './tcp-config.js';
 import { TcpSession, type TcpSessionHost } from './tcp-session.js';
+import { aeadKind } from '../crypto/native-aead.js';
 
 export interface TcpEndpointOptions {
   /** Address to listen on: IPv4 or IPv6 literal. Default '127.0.0.1'. */
@@ -150,6 +151,7 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
       'listening on',
     );
     const config = readTcpConfig(options.config);
+    if (encrypt) aeadKind(); // chosen now: FERRY_REQUIRE_NATIVE=1 without the native AEAD fails here
     const server = net.createServer({ noDelay: true, pauseOnConnect: false });
     try {
       await new Promise<void>((resolve, reject) => {

@@ -40,6 +40,7 @@ import type { EndpointStats, SocketPathStats } from '../types.js';
 import { UdpLink } from './link.js';
 import { NativeLink } from './native-link.js';
 import { Session, type SessionHost } from './session.js';
+import { aeadKind } from '../crypto/native-aead.js';
 
 /** The endpoint's bound socket: node:dgram (the fallback) or the native addon's. */
 export type BoundSocket =
@@ -202,6 +203,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
       refusals: m.refusals,
       allocationFailures: m.allocationFailures,
     };
+    if (this.encrypt) s.aead = aeadKind();
     return s;
   }
 

@@ -60,6 +60,7 @@ import { withInterfacePacketBytes } from './interface-mtu.js';
 import { Session } from './session.js';
 
 import { IDLE_TICK_MS, UdpEndpointBase, type BoundSocket, type DatagramSource } from './endpoint-base.js';
+import { aeadKind } from '../crypto/native-aead.js';
 
 /**
  * Whether `socket: 'auto'` picks the native socket when the addon loaded (false: dgram unless
@@ -150,6 +151,7 @@ export class Endpoint extends UdpEndpointBase {
       family,
     );
     const kind = chooseSocket(options.socket);
+    if (encrypt) aeadKind(); // chosen now: FERRY_REQUIRE_NATIVE=1 without the native AEAD fails here
     await initChecksums();
     const clock = options.clock ?? systemClock;
     const impairment = endpointImpairment(options.impair, host, clock);
