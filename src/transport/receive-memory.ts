@@ -12,6 +12,7 @@
  *
  * Pure bookkeeping on numbers (no clock, no I/O): tested alone.
  */
+import type { ReceiveMemoryStats } from './types.js';
 
 export class ReceiveMemory {
   /** Bytes charged now, over every session of the endpoint. */
@@ -41,6 +42,20 @@ export class ReceiveMemory {
     return true;
   }
 
+  /**
+   * Charges `bytes` that are already held, cap or not (TCP read them before it could refuse); a
+   * holder over the cap stops taking more (`full`).
+   */
+  charge(bytes: number): void {
+    this.usedBytes += bytes;
+    if (this.usedBytes > this.peakBytes) this.peakBytes = this.usedBytes;
+  }
+
+  /** True when nothing more fits: a TCP session stops reading its socket until memory is given back. */
+  get full(): boolean {
+    return this.usedBytes >= this.capBytes;
+  }
+
   /** Gives back a charge. */
   release(bytes: number): void {
     this.usedBytes -= bytes;
@@ -63,6 +78,17 @@ export class ReceiveMemory {
   protected alloc(bytes: number): Buffer {
     return Buffer.allocUnsafe(bytes);
   }
+}
+
+/** The counters `stats().receiveMemory` shows. */
+export function receiveMemoryStats(m: ReceiveMemory): ReceiveMemoryStats {
+  return {
+    usedBytes: m.usedBytes,
+    capBytes: m.capBytes,
+    peakBytes: m.peakBytes,
+    refusals: m.refusals,
+    allocationFailures: m.allocationFailures,
+  };
 }
 
 /** A budget with no cap (an inbox used alone: unit tests, tools). */

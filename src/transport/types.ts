@@ -107,7 +107,7 @@ export interface EndpointStats {
    * the `impair` option) and its counters.
    */
   impairment?: ImpairmentStats & { source: ImpairmentSource };
-  /** UDP only: the endpoint's receive memory (maxReceiveMemoryBytes) over all sessions. */
+  /** The endpoint's receive memory (maxReceiveMemoryBytes) over all sessions. */
   receiveMemory?: ReceiveMemoryStats;
   /** UDP only: the AES-GCM that seals packets (chosen once per process): the addon's or node:crypto's. */
   aead?: 'native' | 'node';

@@ -10,6 +10,7 @@
  * limit), so a hostile length never makes the reader allocate. Nothing grows between frames: the
  * reader's own memory is the scratch header plus at most one partial body.
  */
+import type { ReceiveMemory } from '../receive-memory.js';
 import { readU64 } from '../../wire/packet-codec.js';
 import {
   FLAGS_OFFSET,
@@ -26,7 +27,11 @@ import {
 } from './frame-layout.js';
 
 /** ok: everything consumed; stopped: the sink asked to stop; the rest are fatal stream errors. */
-export type FrameReadStatus = 'ok' | 'stopped' | 'badMagic' | 'malformed' | 'tooLarge';
+/**
+ * `overMemory`: the endpoint's receive memory (maxReceiveMemoryBytes) cannot take the frame's body,
+ * or the allocator refused it; the session ends (its peer may connect again and resume).
+ */
+export type FrameReadStatus = 'ok' | 'stopped' | 'badMagic' | 'malformed' | 'tooLarge' | 'overMemory';
 
 /** The fields of the frame being handed over (the reader itself, read during `onFrame`). */
 export interface FrameFields {
@@ -59,11 +64,25 @@ export class FrameReader implements FrameFields {
   /** Whole frames handed over. */
   frames = 0;
 
+  /**
+   * Where a body that spans chunks is charged before its buffer is allocated (the session's endpoint
+   * sets it; null before: handshake frames are small, MAX_CONTROL_BODY_BYTES at most).
+   */
+  memory: ReceiveMemory | null = null;
+  /** Bytes of the partial body charged to `memory` (given back when the body is handed over). */
+  private chargedBytes = 0;
+
   constructor(
     /** Largest DATA body accepted (0 before the handshake: no DATA then). */
     public maxDataBytes: number,
     public sink: FrameSink,
   ) {}
+
+  /** The stream ends: a partial body's charge is given back. */
+  dispose(): void {
+    this.releaseCharge();
+    this.body = null;
+  }
 
   /** Bytes held for a frame not yet complete (the partial body), for memory accounting. */
   get pendingBytes(): number {
@@ -84,6 +103,7 @@ export class FrameReader implements FrameFields {
         if (this.bodyFill < this.length) return 'ok';
         const body = this.body;
         this.body = null;
+        this.releaseCharge(); // a held message is charged by the session's inbox from here on
         if (!this.emit(body)) return 'stopped';
         continue;
       }
@@ -109,11 +129,33 @@ export class FrameReader implements FrameFields {
         at += this.length;
         if (!this.emit(body)) return 'stopped';
       } else {
-        this.body = Buffer.allocUnsafe(this.length);
+        const body = this.allocateBody(this.length);
+        if (!body) return 'overMemory';
+        this.body = body;
         this.bodyFill = 0;
       }
     }
     return 'ok';
+  }
+
+  /** A buffer for a body that spans chunks, charged first; null when the memory cap or the allocator says no. */
+  private allocateBody(length: number): Buffer | null {
+    const memory = this.memory;
+    if (!memory) return Buffer.allocUnsafe(length);
+    if (!memory.tryCharge(length)) return null;
+    const body = memory.allocate(length);
+    if (!body) {
+      memory.release(length);
+      return null;
+    }
+    this.chargedBytes = length;
+    return body;
+  }
+
+  private releaseCharge(): void {
+    if (this.chargedBytes === 0) return;
+    this.memory?.release(this.chargedBytes);
+    this.chargedBytes = 0;
   }
 
   private emit(body: Buffer): boolean {

@@ -9,12 +9,12 @@
 import type net from 'node:net';
 import type { SessionKeys } from '../crypto/key-schedule.js';
 import type { TcpHello } from './frame-codec.js';
-import { FrameReader, type FrameFields, type FrameSink } from './frame-reader.js';
+import { FrameReader, type FrameFields, type FrameReadStatus, type FrameSink } from './frame-reader.js';
 
 export interface PendingHost {
   /** A frame of a pending connection; false stops reading (the connection was closed or handed on). */
   onPendingFrame(pending: PendingConnection, frame: FrameFields, body: Buffer): boolean;
-  onPendingError(pending: PendingConnection, status: 'badMagic' | 'malformed' | 'tooLarge'): void;
+  onPendingError(pending: PendingConnection, status: Exclude<FrameReadStatus, 'ok' | 'stopped'>): void;
   onPendingGone(pending: PendingConnection): void;
 }
 

@@ -24,6 +24,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { FerryError } from '../../core/errors.js';
 import { LIMITS } from '../../core/limits.js';
 import { addressKey, EndpointShell, planBind } from '../endpoint-shell.js';
+import { ReceiveMemory, receiveMemoryStats } from '../receive-memory.js';
 import {
   bytesEqual,
   SessionKeys,
@@ -33,7 +34,7 @@ import {
 } from '../crypto/key-schedule.js';
 import { randomConnectionId, randomNonce } from '../handshake-auth.js';
 import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
-import type { PeerAddress } from '../types.js';
+import type { EndpointStats, PeerAddress } from '../types.js';
 import {
   decodeConfirmBody,
   decodeHelloBody,
@@ -86,6 +87,10 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
   private readonly pending = new Set<PendingConnection>();
   private readonly corked: TcpSession[] = [];
   private uncorkScheduled = false;
+  /** Partial frame bodies and held messages of every session, under maxReceiveMemoryBytes. */
+  readonly receiveMemory: ReceiveMemory;
+  /** Sessions that stopped reading because `receiveMemory` was full. */
+  private readonly waitingForMemory = new Set<TcpSession>();
   protected readonly closeTickMs = IDLE_TICK_MS;
   protected override readonly sessionsCountReceived = true;
 
@@ -99,11 +104,15 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
   ) {
     super(config, clock, family, server.address() as net.AddressInfo, secret, 'listens on');
     this.server = server;
+    this.receiveMemory = new ReceiveMemory(config.maxReceiveMemoryBytes);
     this.host = {
       config,
       auth: this.auth,
       encrypt,
       slab: this.slab,
+      receiveMemory: this.receiveMemory,
+      waitForMemory: (session) => this.waitingForMemory.add(session),
+      memoryReleased: () => this.memoryReleased(),
       hasHandler: () => this.handler !== null,
       dispatch: (session, msg) => this.dispatch(session, msg),
       onStateChange: (session, previous, reason) => this.onStateChange(session, previous, reason),
@@ -126,7 +135,11 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
       onPendingFrame: (p, frame, body) => this.onPendingFrame(p, frame, body),
       onPendingError: (p, status) => {
         this.dropped[
-          status === 'badMagic' ? 'badVersion' : status === 'tooLarge' ? 'overLimit' : 'malformed'
+          status === 'badMagic'
+            ? 'badVersion'
+            : status === 'tooLarge' || status === 'overMemory'
+              ? 'overLimit'
+              : 'malformed'
         ]++;
         this.dropPending(p, CloseReason.PROTOCOL_ERROR);
       },
@@ -231,7 +244,21 @@ export class TcpEndpoint extends EndpointShell<TcpSession> {
     if (quietly) session.detach();
   }
 
+  /** Memory was given back: the sessions that waited for it read again (while it has room). */
+  private memoryReleased(): void {
+    if (this.waitingForMemory.size === 0 || this.receiveMemory.full) return;
+    const waiting = [...this.waitingForMemory];
+    this.waitingForMemory.clear();
+    for (const s of waiting) s.memoryFreed();
+  }
+
   // ================================================================== stats
+
+  override stats(): EndpointStats {
+    const s = super.stats();
+    s.receiveMemory = receiveMemoryStats(this.receiveMemory);
+    return s;
+  }
 
   /** What the endpoint holds, for leak checks: sessions, half-open connections, unhandled messages. */
   memoryStats(): {

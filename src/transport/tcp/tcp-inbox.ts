@@ -12,6 +12,7 @@
 import { LIMITS } from '../../core/limits.js';
 import { fifoSeqAfter } from '../../wire/sequence.js';
 import { DeliveryRule } from '../delivery.js';
+import { unlimitedReceiveMemory, type ReceiveMemory } from '../receive-memory.js';
 import type { DeliveryMode } from '../types.js';
 import { MAX_DELIVERED_RANGES } from './frame-layout.js';
 
@@ -45,6 +46,11 @@ export class TcpInbox {
   private readonly rule = new DeliveryRule<HeldMessage>((msg) => this.finish(msg), true);
   private nextFifoSeq = 1;
   private cleared = false;
+  /**
+   * The endpoint's receive memory (maxReceiveMemoryBytes over all sessions): held messages are
+   * charged to it too, and a full one stops every session's reading (`overLimit`).
+   */
+  memory: ReceiveMemory = unlimitedReceiveMemory();
 
   constructor(
     private readonly maxHeldBytes: number,
@@ -56,7 +62,9 @@ export class TcpInbox {
 
   /** True while the application holds more than it may: the session stops reading. */
   get overLimit(): boolean {
-    return this.heldBytes > this.maxHeldBytes || this.heldCount >= LIMITS.MAX_MESSAGE_WINDOW;
+    return (
+      this.heldBytes > this.maxHeldBytes || this.heldCount >= LIMITS.MAX_MESSAGE_WINDOW || this.memory.full
+    );
   }
 
   /** Starts handing messages to the application (and hands over what waited). */
@@ -70,6 +78,7 @@ export class TcpInbox {
     this.received++;
     this.heldBytes += payload.length;
     this.heldCount++;
+    this.memory.charge(payload.length);
     let fifoSeq = 0;
     if (mode === 'fifo') {
       fifoSeq = this.nextFifoSeq;
@@ -95,6 +104,7 @@ export class TcpInbox {
   clear(): void {
     this.cleared = true;
     this.rule.clear();
+    this.memory.release(this.heldBytes);
     this.heldBytes = 0;
     this.heldCount = 0;
     this.reportCount = 0;
@@ -104,6 +114,7 @@ export class TcpInbox {
   private finish(msg: HeldMessage): void {
     this.delivered++;
     this.heldBytes -= msg.payload.length;
+    this.memory.release(msg.payload.length);
     this.heldCount--;
     if (this.reportCount === MAX_DELIVERED_RANGES) this.flushReports();
     this.reportMessages++;

@@ -43,6 +43,7 @@ import type { HeaderSlab } from './header-slab.js';
 import type { TcpConfig } from './tcp-config.js';
 import { TcpLink, type StreamSink } from './link.js';
 import { TcpInbox, type HeldMessage } from './tcp-inbox.js';
+import type { ReceiveMemory } from '../receive-memory.js';
 
 /** What a session needs from its endpoint. */
 export interface TcpSessionHost extends CoreHost<TcpSession> {
@@ -51,6 +52,12 @@ export interface TcpSessionHost extends CoreHost<TcpSession> {
   /** Whether this endpoint seals its frames (both sides must agree). */
   readonly encrypt: boolean;
   readonly slab: HeaderSlab;
+  /** The endpoint's receive memory (maxReceiveMemoryBytes): partial bodies and held messages. */
+  readonly receiveMemory: ReceiveMemory;
+  /** This session stopped reading because the receive memory is full: call `memoryFreed` on it later. */
+  waitForMemory(session: TcpSession): void;
+  /** Memory was given back: sessions waiting for it read again if it now has room. */
+  memoryReleased(): void;
   /** The session corked its socket: uncork it before the event loop goes on. */
   scheduleUncork(session: TcpSession): void;
   /** The session has reports due in `delayMs`. */
@@ -138,6 +145,7 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
       () => this.onReportable(),
       () => this.sendDelivered(),
     );
+    this.inbox.memory = host.receiveMemory;
   }
 
   // ------------------------------------------------------------------ socket
@@ -147,6 +155,7 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
     this.link = new TcpLink(socket, this);
     this.reader = reader;
     reader.sink = this;
+    reader.memory = this.host.receiveMemory;
   }
 
   /** Lets the socket go without ending the session (a simultaneous connect lost the tie-break). */
@@ -188,8 +197,20 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
 
   private onStreamError(status: Exclude<FrameReadStatus, 'ok' | 'stopped'>): void {
     this.host.countDrop(
-      status === 'badMagic' ? 'badVersion' : status === 'tooLarge' ? 'overLimit' : 'malformed',
+      status === 'badMagic'
+        ? 'badVersion'
+        : status === 'tooLarge' || status === 'overMemory'
+          ? 'overLimit'
+          : 'malformed',
     );
+    if (status === 'overMemory') {
+      this.sendClose(CloseReason.OVER_LIMIT);
+      return this.end(
+        'closed',
+        'MALFORMED',
+        `${this.id} sent a frame this endpoint has no receive memory for (maxReceiveMemoryBytes)`,
+      );
+    }
     this.protocolError(`${this.id} sent a bad frame (${status})`);
   }
 
@@ -203,6 +224,7 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
     const link = this.link;
     if (!link) return;
     const over = this.inbox.overLimit;
+    if (over && this.host.receiveMemory.full) this.host.waitForMemory(this);
     if (over && !this.paused) {
       this.paused = true;
       link.pause();
@@ -419,6 +441,12 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
 
   handled(msg: ArrivedMessage): void {
     this.inbox.onHandled(msg as HeldMessage);
+    this.host.memoryReleased();
+  }
+
+  /** The endpoint's receive memory has room again: read on unless this session's own limits say no. */
+  memoryFreed(): void {
+    if (!this.ended) this.updatePause();
   }
 
   // ------------------------------------------------------------------ sending
@@ -631,6 +659,8 @@ export class TcpSession extends SessionCore implements FrameSink, StreamSink {
   /** The session ends: the inbox is let go, the socket goes (after a CLOSE we wrote, when closing). */
   protected release(state: EndState): void {
     this.inbox.clear();
+    this.reader?.dispose();
+    this.host.memoryReleased();
     const link = this.link;
     this.link = null;
     this.reader = null;

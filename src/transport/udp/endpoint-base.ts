@@ -24,7 +24,7 @@ import { addressKey, EndpointShell } from '../endpoint-shell.js';
 import { bytesEqual } from '../crypto/key-schedule.js';
 import { randomConnectionId } from '../handshake-auth.js';
 import { Impairment, type ImpairmentStats } from '../impair/impairment.js';
-import { ReceiveMemory } from '../receive-memory.js';
+import { ReceiveMemory, receiveMemoryStats } from '../receive-memory.js';
 import { ReceiveShare } from './receive-share.js';
 import type { DatagramSink } from '../link.js';
 import type { NativeUdpSocket } from '../native/native-udp-socket.js';
@@ -195,14 +195,7 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     const s = super.stats();
     s.socket = this.socketPathStats();
     if (this.impairment) s.impairment = { source: this.impairment.source, ...this.impairment.stats() };
-    const m = this.receiveMemory;
-    s.receiveMemory = {
-      usedBytes: m.usedBytes,
-      capBytes: m.capBytes,
-      peakBytes: m.peakBytes,
-      refusals: m.refusals,
-      allocationFailures: m.allocationFailures,
-    };
+    s.receiveMemory = receiveMemoryStats(this.receiveMemory);
     if (this.encrypt) s.aead = aeadKind();
     return s;
   }
