@@ -76,7 +76,9 @@ test('mounting on a folder that is not empty fails clearly, exit 1, and mounts n
 test('mounting a server that does not answer fails with UNREACHABLE, exit 1, and mounts nothing', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-fuse-unreachable-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const r = await runFerry(['mount', 'ferry://127.0.0.1:1', dir]);
+  // --insecure: no secret to look for, so what fails is reaching the server (without it the
+  // missing per-user secret is refused first, NO_SECRET, which secrets.test.ts covers)
+  const r = await runFerry(['mount', 'ferry://127.0.0.1:1', dir, '--insecure']);
   t.is(r.code, 1);
   t.regex(r.stderr, /UNREACHABLE/);
   t.false(await isMounted(dir));
