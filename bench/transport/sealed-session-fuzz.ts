@@ -11,7 +11,8 @@
  * - (b) mutated ciphertexts: a validly sealed packet (of a packet number never sent otherwise) with
  *   bits flipped in the header (the AAD), the body or the tag, truncated, extended, or its body and
  *   tag replaced: every one must be dropped and counted (badSeal, or whatever the flip made of the
- *   demultiplexing header: malformed, badVersion, badChecksum, unknownSession);
+ *   demultiplexing header: malformed, badVersion, badChecksum, unknownSession); 1 % of them are
+ *   instead sealed validly with a packet number 2^31 or more ahead (malformed, before the open);
  * - (c) replays of earlier valid (a) packets, of this session (replayed) or of an earlier one of the
  *   same attacker (unknownSession / staleIncarnation).
  *
@@ -65,6 +66,13 @@ const SEALED_SHARE = 0.6;
 const MUTATED_SHARE = 0.3;
 /** How long the run waits for the server to have read every datagram of a session's window. */
 const DRAIN_TIMEOUT_MS = 10_000;
+/**
+ * Share of the (b) sends that are a validly sealed packet numbered beyond LIMITS.MAX_PACKET_NUMBER_GAP
+ * above the ack (at least FAR_MIN_JUMP): an ACK could not report it, and opened it would slide the
+ * replay window; it must be dropped before the open (counted malformed).
+ */
+const FAR_SHARE = 0.01;
+const FAR_MIN_JUMP = 2 ** 31;
 
 /** What the fuzzer uses of a session (test-only view of its internals). */
 interface SessionInternals {
@@ -94,7 +102,7 @@ function droppedTotal(ep: Endpoint): number {
 }
 
 /** Seals plaintext `p` (header with its packet number, no SACK ranges) as the session would. */
-function seal(sealer: PacketSealer, p: Buffer): Buffer {
+export function seal(sealer: PacketSealer, p: Buffer): Buffer {
   const out = Buffer.alloc(p.length + AEAD_TAG_BYTES);
   p.copy(out);
   const n = sealer.seal(out, HEADER_BYTES, p.length, undefined, 0);
@@ -104,8 +112,12 @@ function seal(sealer: PacketSealer, p: Buffer): Buffer {
 /** (b): a validly sealed datagram changed so that its tag cannot hold (or it does not parse). */
 function mutateSealed(rand: () => number, d: Buffer): Buffer {
   const int = (n: number): number => Math.floor(rand() * n);
+  // distinct bytes, each XORed with a non-zero mask: two flips of one byte could cancel out and
+  // leave a valid packet (the first 1M run counted three such "forgeries")
   const flip = (b: Buffer, from: number, to: number): Buffer => {
-    for (let i = 1 + int(3); i > 0; i--) b[from + int(to - from)]! ^= 1 + int(255);
+    const first = from + int(to - from);
+    const count = Math.min(1 + int(3), to - from);
+    for (let i = 0; i < count; i++) b[from + ((first - from + i) % (to - from))]! ^= 1 + int(255);
     return b;
   };
   const body = d.length - AEAD_TAG_BYTES;
@@ -131,7 +143,7 @@ function mutateSealed(rand: () => number, d: Buffer): Buffer {
 }
 
 /** A hijacked encrypted attacker session and the wrapped server-side session it talks to. */
-interface Hijack {
+export interface Hijack {
   socket: import('node:dgram').Socket;
   remoteConnectionId: bigint;
   session: SessionInternals;
@@ -139,7 +151,7 @@ interface Hijack {
 }
 
 /** Takes over `attacker`'s one session (its socket, its link, its keys); see the module comment. */
-function hijackSealed(attacker: Endpoint, valid: Set<number>, onOwnPacket: () => void): Hijack {
+export function hijackSealed(attacker: Endpoint, valid: Set<number>, onOwnPacket: () => void): Hijack {
   const { socket, remoteConnectionId, release } = hijackSession(attacker);
   const session = [...internals(attacker).sessionsByAddress.values()][0];
   if (!session?.sealer) throw new Error('the attacker session is not encrypted');
@@ -209,7 +221,8 @@ export interface SealedFuzzResult {
   seed: number;
   datagrams: number;
   seconds: number;
-  sent: { sealed: number; mutated: number; replayed: number; own: number };
+  /** (a) sealed, (b) mutated (of which `far`: validly sealed, packet number far ahead), (c) replayed. */
+  sent: { sealed: number; mutated: number; far: number; replayed: number; own: number };
   /** Sealed datagrams the server authenticated, and those of them it refused afterwards. */
   opened: number;
   refusedAfterOpen: number;
@@ -278,7 +291,7 @@ export async function runSealedSessionFuzz(
       onDatagram(buf, host, port);
     };
 
-    const sent = { sealed: 0, mutated: 0, replayed: 0, own: 0 };
+    const sent = { sealed: 0, mutated: 0, far: 0, replayed: 0, own: 0 };
     let opened = 0;
     let refusedAfterOpen = 0;
     let forgedAccepted = 0;
@@ -333,12 +346,13 @@ export async function runSealedSessionFuzz(
             await send(d, ++i);
           }
         } else if (kind < SEALED_SHARE + MUTATED_SHARE) {
-          const pn = h.session.sent.takeUntracked();
-          const d = mutateSealed(
-            rand,
-            seal(sealer, sessionFuzzDatagram(rand, h.remoteConnectionId, pn, seqBase)),
-          );
+          const far = rand() < FAR_SHARE;
+          // a far packet number is sealed validly and sent as is: dropped before the open
+          const pn = far ? FAR_MIN_JUMP + int(2 ** 40) : h.session.sent.takeUntracked();
+          const sealed = seal(sealer, sessionFuzzDatagram(rand, h.remoteConnectionId, pn, seqBase));
+          const d = far ? sealed : mutateSealed(rand, sealed);
           sent.mutated++;
+          if (far) sent.far++;
           expectedDrops++;
           await send(d, ++i);
         } else {

@@ -10,12 +10,65 @@
  * and serving a real client. One fuzzer at a time: the heap is measured per process.
  */
 import test from 'ava';
-import { runSealedSessionFuzz, sealedFuzzVerdict } from '../../bench/transport/sealed-session-fuzz.js';
+import { Endpoint } from '../../src/index.js';
+import {
+  hijackSealed,
+  runSealedSessionFuzz,
+  seal,
+  sealedFuzzVerdict,
+} from '../../bench/transport/sealed-session-fuzz.js';
+import { encodePacket, PacketType } from '../helpers/raw-udp.js';
 import { requestFuzzVerdict, runSealedRequestFuzz } from '../../bench/transport/sealed-request-fuzz.js';
 import { testSeed } from '../helpers/seed.js';
 
 const DATAGRAMS = 100_000;
 const REQUESTS = 10_000;
+
+test.serial(
+  'udp, encrypted: validly sealed packets numbered 2^31 and 2^40 above the ack are dropped as malformed; the receiver does not crash writing its ACK',
+  async (t) => {
+    const opts = {
+      encrypt: true,
+      socket: 'js' as const,
+      impair: null,
+      secret: 'far-packet-number-secret-0123456789',
+    };
+    const server = await Endpoint.create(opts);
+    t.teardown(() => server.close());
+    const client = await Endpoint.create(opts);
+    t.teardown(() => client.close());
+    const attacker = await Endpoint.create(opts);
+    t.teardown(() => attacker.close());
+    const got: string[] = [];
+    server.onMessage((m) => {
+      got.push(Buffer.from(m.payload).toString());
+    });
+    const realPeer = await client.connect(server.address);
+    await attacker.connect(server.address);
+    const h = hijackSealed(attacker, new Set(), () => undefined);
+    const before = server.stats().dropped.malformed!;
+    for (const jump of [2 ** 31, 2 ** 40]) {
+      const packet = encodePacket({
+        type: PacketType.HEARTBEAT,
+        connectionId: h.remoteConnectionId,
+        packetNumber: jump + h.session.sent.takeUntracked(),
+        leastUnacked: 1,
+        payload: Buffer.alloc(0),
+      });
+      const d = seal(h.session.sealer!, packet);
+      await new Promise<void>((resolve) =>
+        h.socket.send(d, server.address.port, server.address.host, () => resolve()),
+      );
+    }
+    for (let i = 0; i < 500 && server.stats().dropped.malformed! < before + 2; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    t.is(server.stats().dropped.malformed! - before, 2, 'both far packet numbers dropped as malformed');
+    await client.send(realPeer, Buffer.from('after')).delivered;
+    t.deepEqual(got, ['after']);
+    t.is(server.peers().length, 2);
+    h.release();
+  },
+);
 
 test.serial(
   'udp, encrypted: 100 000 sealed, bit-flipped and replayed datagrams with valid keys: no forgery or replay opens, every one counted, memory back',
