@@ -28,7 +28,7 @@ import { HEADER_BYTES, PIECE_UNIT_BYTES, PacketType } from '../../src/wire/packe
 
 /** The fuzzed server: small budgets, so what a session can pin is quickly reached and checked. */
 export const FUZZ_SERVER_CONFIG = 'maxMessageBytes=1MiB,maxReassemblyBytes=4MiB,maxReceiveMemoryBytes=8MiB';
-const CAP_BYTES = 8 * 1024 * 1024;
+export const CAP_BYTES = 8 * 1024 * 1024;
 /**
  * Datagrams one attacker session sends before it closes and a new one connects: every session's
  * teardown with partial messages held is exercised, and a fresh window takes new messages again.
@@ -53,7 +53,7 @@ function gc(): void {
 }
 
 /** A small seeded generator (mulberry32): a failing run is replayed from its seed. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -245,7 +245,7 @@ export interface SessionFuzzResult {
   realExchangeOk: boolean;
 }
 
-function arrayBuffersAfterGc(): number {
+export function arrayBuffersAfterGc(): number {
   gc();
   gc();
   return process.memoryUsage().arrayBuffers;

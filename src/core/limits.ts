@@ -48,6 +48,13 @@ export const LIMITS = {
    */
   REPLAY_WINDOW_PACKETS: 65_536,
   /**
+   * How far above a session's cumulative ack a received packet number may be. A sender's numbers
+   * run ahead of what the peer acked by its in-flight window and recent losses, far below this; a
+   * larger jump (a peer holding valid keys can send one) would put a SACK range beyond the 32-bit
+   * delta an ACK carries. Such a packet is dropped as malformed before it is opened.
+   */
+  MAX_PACKET_NUMBER_GAP: 2 ** 30,
+  /**
    * How long one handshake cookie key (and the server's X25519 keys derived from it) is used; a
    * cookie is accepted while its key is the current or the previous one, i.e. for at most twice this.
    */

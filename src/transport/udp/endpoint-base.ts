@@ -17,8 +17,8 @@ import dgram from 'node:dgram';
 import { type Clock } from '../../core/clock.js';
 import { LIMITS } from '../../core/limits.js';
 import { decodeResetToken, RESET_BYTES } from '../../wire/control-bodies.js';
-import { encodePacket, PacketView } from '../../wire/packet-codec.js';
-import { HEADER_BYTES, PacketType } from '../../wire/packet-layout.js';
+import { encodePacket, PacketView, readU64 } from '../../wire/packet-codec.js';
+import { HEADER_BYTES, PACKET_NUMBER_OFFSET, PacketType } from '../../wire/packet-layout.js';
 import { type TransportConfig } from '../config.js';
 import { addressKey, EndpointShell } from '../endpoint-shell.js';
 import { bytesEqual } from '../crypto/key-schedule.js';
@@ -446,6 +446,12 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
     }
     const session = this.sessionAt(peekConnectionIdHigh(buf), peekConnectionIdLow(buf), rinfo);
     if (!session) return this.onNoSession(buf, rinfo);
+    // a packet number far beyond the cumulative ack fits no ACK's ranges (and would slide the
+    // replay window past the peer's real packets): refused before the open
+    if (!session.packetNumberInReach(readU64(buf, PACKET_NUMBER_OFFSET))) {
+      this.dropped.malformed++;
+      return;
+    }
     const status = openDatagram(view, buf, session.opener);
     if (status !== 'ok') {
       this.dropped[status]++;

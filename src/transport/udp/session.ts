@@ -35,6 +35,15 @@ export class Session extends PathPieces {
   // ------------------------------------------------------------------ receiving
 
   /**
+   * May a packet numbered `pn` be taken (read before it is opened)? Not when it is more than
+   * LIMITS.MAX_PACKET_NUMBER_GAP above the cumulative ack: no ACK could report it (its SACK delta is
+   * 32 bits), and opened it would slide the replay window past the peer's real packets.
+   */
+  packetNumberInReach(pn: number): boolean {
+    return pn - this.received.cumulativeAck <= LIMITS.MAX_PACKET_NUMBER_GAP;
+  }
+
+  /**
    * A packet of this session (DATA, ACK, HEARTBEAT, CLOSE) arrived. Returns false when a DATA record
    * contradicted what the inbox holds for its message (the endpoint counts the packet malformed).
    */
