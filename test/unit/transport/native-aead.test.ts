@@ -5,11 +5,12 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { FrameOpener, FrameSealer } from '../../../src/transport/crypto/frame-aead.js';
-import { selectAeadKind, type AeadKind } from '../../../src/transport/crypto/native-aead.js';
+import { aeadKind, selectAeadKind, type AeadKind } from '../../../src/transport/crypto/native-aead.js';
 import { PacketOpener, PacketSealer } from '../../../src/transport/crypto/packet-aead.js';
 import { writeU64 } from '../../../src/wire/packet-codec.js';
 import { AEAD_TAG_BYTES, HEADER_BYTES, PACKET_NUMBER_OFFSET } from '../../../src/wire/packet-layout.js';
 import { aeadRuns } from '../../helpers/aead.js';
+import { endpoint } from '../../helpers/transport.js';
 
 const key = randomBytes(32);
 const iv = randomBytes(12);
@@ -151,4 +152,12 @@ test('the AEAD choice: FERRY_AEAD wins, native when available, a missing native 
   });
   t.throws(() => selectAeadKind({ FERRY_AEAD: 'native' }, missing), { message: /FERRY_AEAD=native/ });
   t.throws(() => selectAeadKind({ FERRY_AEAD: 'fast' }, have), { message: /FERRY_AEAD must be/ });
+});
+
+test('an encrypting UDP endpoint shows the AEAD in its stats; an open one shows none', async (t) => {
+  const sealing = await endpoint(t, { host: '127.0.0.1', port: 0, encrypt: true });
+  t.is(sealing.stats().aead, aeadKind());
+  if (process.env.FERRY_REQUIRE_NATIVE === '1') t.is(sealing.stats().aead, 'native');
+  const open = await endpoint(t, { host: '127.0.0.1', port: 0, encrypt: false });
+  t.is(open.stats().aead, undefined);
 });
