@@ -3,6 +3,7 @@
  * a non-loopback address it refuses to start.
  */
 import test from 'ava';
+import { generateSecret } from '../../cli/secret.js';
 import { runFerry } from '../helpers/cli.js';
 import { startServe } from '../helpers/server-process.js';
 
@@ -15,7 +16,7 @@ test('ferry serve on loopback with FERRY_IMPAIR warns on stderr', async (t) => {
 });
 
 test('ferry serve on a non-loopback address with FERRY_IMPAIR refuses to start', async (t) => {
-  const secret = 'a'.repeat(64);
+  const secret = generateSecret(); // a weak one would be refused before the impairment is looked at
   const r = await runFerry(['serve', '--memory', '--no-discovery', '--listen', '0.0.0.0:0'], {
     env: { ...IMPAIR, FERRY_SECRET: secret },
     timeoutMs: 30_000,
