@@ -29,7 +29,13 @@ import {
   type MessageName,
 } from '../../src/wire/transfer/index.js';
 /* eslint-enable ferry/layer-direction */
-import { ARRAY_BUFFER_SLACK_BYTES, arrayBuffersAfterGc, prng } from './session-fuzz.js';
+import {
+  ARRAY_BUFFER_SLACK_BYTES,
+  arrayBuffersAfterGc,
+  fuzzArgs,
+  prng,
+  receiveMemoryProblems,
+} from './session-fuzz.js';
 
 /** The memory filesystem's quota: what the fuzz may legitimately leave stored (below the slack). */
 const QUOTA_BYTES = 8 * 1024 * 1024;
@@ -301,12 +307,7 @@ export function requestFuzzVerdict(r: RequestFuzzResult): string[] {
   const problems: string[] = [];
   if (!r.realClientOk) problems.push('a real client was not served after the fuzz');
   if (r.strayReplies > 0) problems.push(`${r.strayReplies} replies to requests never sent`);
-  if (r.receiveMemory.peakBytes > r.receiveMemory.capBytes)
-    problems.push(`receive memory peaked at ${r.receiveMemory.peakBytes} B`);
-  if (r.receiveMemory.endBytes !== r.receiveMemory.startBytes)
-    problems.push(
-      `receive memory ${r.receiveMemory.endBytes} B at the end, ${r.receiveMemory.startBytes} B at the start`,
-    );
+  problems.push(...receiveMemoryProblems(r.receiveMemory));
   const growth = r.arrayBuffers.endBytes - r.arrayBuffers.startBytes - r.storedBytes - DEVICE_BYTES;
   if (growth > ARRAY_BUFFER_SLACK_BYTES)
     problems.push(`arrayBuffers grew by ${growth} B beyond what the filesystem and the device hold`);
@@ -314,20 +315,12 @@ export function requestFuzzVerdict(r: RequestFuzzResult): string[] {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const arg = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const requests = Number(arg('--requests') ?? 100_000);
-  const seed = Number(arg('--seed') ?? Math.floor(Math.random() * 2 ** 31));
-  if (!Number.isSafeInteger(requests) || requests < 1 || !Number.isSafeInteger(seed)) {
-    process.stderr.write('usage: sealed-request-fuzz.ts [--requests N] [--seed N] [--json]\n');
-    return 2;
-  }
-  const json = argv.includes('--json');
+  const args = fuzzArgs(argv, 'sealed-request-fuzz.ts', '--requests', 100_000);
+  if (!args) return 2;
+  const json = args.json;
   const r = await runSealedRequestFuzz(
-    requests,
-    seed,
+    args.count,
+    args.seed,
     json ? undefined : (l) => process.stderr.write(`${l}\n`),
   );
   const problems = requestFuzzVerdict(r);

@@ -45,10 +45,10 @@ import type { PacketSealer, PacketOpener } from '../../src/transport/crypto/pack
 // eslint-disable-next-line ferry/layer-direction
 import type { DatagramLink } from '../../src/transport/link.js';
 import {
-  ARRAY_BUFFER_SLACK_BYTES,
   arrayBuffersAfterGc,
-  CAP_BYTES,
   FUZZ_SERVER_CONFIG,
+  fuzzArgs,
+  fuzzVerdict,
   hijackSession,
   prng,
   sessionFuzzDatagram,
@@ -446,36 +446,17 @@ export function sealedFuzzVerdict(r: SealedFuzzResult): string[] {
   if (r.lost > 0) problems.push(`${r.lost} datagrams never reached the server`);
   if (r.dropMismatch !== 0)
     problems.push(`drop counters off by ${r.dropMismatch} from (b) + (c) + refused after open`);
-  if (r.receiveMemory.peakBytes > CAP_BYTES)
-    problems.push(`receive memory peaked at ${r.receiveMemory.peakBytes} B`);
-  if (r.receiveMemory.endBytes !== r.receiveMemory.startBytes)
-    problems.push(
-      `receive memory ${r.receiveMemory.endBytes} B at the end, ${r.receiveMemory.startBytes} B at the start`,
-    );
-  if (r.arrayBuffers.endBytes - r.arrayBuffers.startBytes > ARRAY_BUFFER_SLACK_BYTES)
-    problems.push(`arrayBuffers grew by ${r.arrayBuffers.endBytes - r.arrayBuffers.startBytes} B`);
-  if (r.deliveredUnderRealName > 0)
-    problems.push(`${r.deliveredUnderRealName} messages under the real peer's name`);
-  if (r.sessionsLeft !== 1) problems.push(`${r.sessionsLeft} sessions left (the real one only expected)`);
-  if (!r.realExchangeOk) problems.push('the real exchange failed');
+  problems.push(...fuzzVerdict(r));
   return problems;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const arg = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const datagrams = Number(arg('--datagrams') ?? 1_000_000);
-  const seed = Number(arg('--seed') ?? Math.floor(Math.random() * 2 ** 31));
-  if (!Number.isSafeInteger(datagrams) || datagrams < 1 || !Number.isSafeInteger(seed)) {
-    process.stderr.write('usage: sealed-session-fuzz.ts [--datagrams N] [--seed N] [--json]\n');
-    return 2;
-  }
-  const json = argv.includes('--json');
+  const args = fuzzArgs(argv, 'sealed-session-fuzz.ts', '--datagrams', 1_000_000);
+  if (!args) return 2;
+  const json = args.json;
   const r = await runSealedSessionFuzz(
-    datagrams,
-    seed,
+    args.count,
+    args.seed,
     json ? undefined : (l) => process.stderr.write(`${l}\n`),
   );
   const problems = sealedFuzzVerdict(r);

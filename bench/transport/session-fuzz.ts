@@ -354,15 +354,35 @@ export async function runSessionFuzz(
   }
 }
 
-/** Whether a result passes: alive, memory back and within its cap, the real peer untouched. */
-export function fuzzVerdict(r: SessionFuzzResult): string[] {
+/** Receive memory of a fuzz run: never over its cap, back to where it started. */
+export interface FuzzMemory {
+  capBytes: number;
+  startBytes: number;
+  peakBytes: number;
+  endBytes: number;
+}
+
+/** What every fuzz run checks of its server's receive memory (one line per problem). */
+export function receiveMemoryProblems(m: FuzzMemory): string[] {
   const problems: string[] = [];
-  if (r.receiveMemory.peakBytes > CAP_BYTES)
-    problems.push(`receive memory peaked at ${r.receiveMemory.peakBytes} B`);
-  if (r.receiveMemory.endBytes !== r.receiveMemory.startBytes)
-    problems.push(
-      `receive memory ${r.receiveMemory.endBytes} B at the end, ${r.receiveMemory.startBytes} B at the start`,
-    );
+  if (m.peakBytes > m.capBytes) problems.push(`receive memory peaked at ${m.peakBytes} B`);
+  if (m.endBytes !== m.startBytes)
+    problems.push(`receive memory ${m.endBytes} B at the end, ${m.startBytes} B at the start`);
+  return problems;
+}
+
+/** What a session fuzz run leaves to check, encrypted or not. */
+export interface SessionFuzzOutcome {
+  receiveMemory: FuzzMemory;
+  arrayBuffers: { startBytes: number; endBytes: number };
+  deliveredUnderRealName: number;
+  sessionsLeft: number;
+  realExchangeOk: boolean;
+}
+
+/** Whether a result passes: alive, memory back and within its cap, the real peer untouched. */
+export function fuzzVerdict(r: SessionFuzzOutcome): string[] {
+  const problems = receiveMemoryProblems(r.receiveMemory);
   if (r.arrayBuffers.endBytes - r.arrayBuffers.startBytes > ARRAY_BUFFER_SLACK_BYTES)
     problems.push(`arrayBuffers grew by ${r.arrayBuffers.endBytes - r.arrayBuffers.startBytes} B`);
   if (r.deliveredUnderRealName > 0)
@@ -372,21 +392,36 @@ export function fuzzVerdict(r: SessionFuzzResult): string[] {
   return problems;
 }
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * The command line every fuzz script takes: `COUNT_FLAG N` (default `defaultCount`), `--seed N`,
+ * `--json`; null (after the usage line on stderr) when a number is not a positive safe integer.
+ */
+export function fuzzArgs(
+  argv: string[],
+  script: string,
+  countFlag: string,
+  defaultCount: number,
+): { count: number; seed: number; json: boolean } | null {
   const arg = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const datagrams = Number(arg('--datagrams') ?? 1_000_000);
+  const count = Number(arg(countFlag) ?? defaultCount);
   const seed = Number(arg('--seed') ?? Math.floor(Math.random() * 2 ** 31));
-  if (!Number.isSafeInteger(datagrams) || datagrams < 1 || !Number.isSafeInteger(seed)) {
-    process.stderr.write('usage: session-fuzz.ts [--datagrams N] [--seed N] [--json]\n');
-    return 2;
+  if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(seed)) {
+    process.stderr.write(`usage: ${script} [${countFlag} N] [--seed N] [--json]\n`);
+    return null;
   }
-  const json = argv.includes('--json');
+  return { count, seed, json: argv.includes('--json') };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = fuzzArgs(argv, 'session-fuzz.ts', '--datagrams', 1_000_000);
+  if (!args) return 2;
+  const json = args.json;
   const r = await runSessionFuzz(
-    datagrams,
-    seed,
+    args.count,
+    args.seed,
     json ? undefined : (line) => process.stderr.write(`${line}\n`),
   );
   const problems = fuzzVerdict(r);
