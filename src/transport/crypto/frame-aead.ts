@@ -12,37 +12,16 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { AEAD_TAG_BYTES } from '../../wire/packet-layout.js';
 import { LENGTH_OFFSET } from '../tcp/frame-layout.js';
-import { aeadKind, type AeadKind, type RawAead, rawAead } from './native-aead.js';
-import { AEAD_ALGORITHM, AEAD_IV_BYTES, AEAD_KEY_BYTES } from './packet-aead.js';
+import { aeadKind, type AeadKind } from './native-aead.js';
+import { AEAD_ALGORITHM, DirectionKey } from './packet-aead.js';
 
-const TWO_32 = 0x1_0000_0000;
-
-class FrameKey {
-  private readonly nonce = Buffer.alloc(AEAD_IV_BYTES);
+/** A direction of a TCP stream: the nonce of a frame is built from its number in the stream. */
+class FrameKey extends DirectionKey {
   /** Frames sealed (or opened) so far in this direction: the next frame's number. */
   protected count = 0;
-  /** The native context of this direction, or null on the node:crypto path. */
-  protected readonly native: RawAead | null;
-
-  constructor(
-    protected readonly key: Buffer,
-    private readonly ivBase: Buffer,
-    encrypt: boolean,
-    readonly kind: AeadKind,
-  ) {
-    if (key.length !== AEAD_KEY_BYTES || ivBase.length !== AEAD_IV_BYTES)
-      throw new RangeError('AEAD key must be 32 bytes and IV base 12');
-    this.native = rawAead(kind, key, ivBase, encrypt);
-  }
 
   protected nextNonce(): Buffer {
-    const n = this.nonce;
-    const iv = this.ivBase;
-    const c = this.count++;
-    n.writeUInt32BE(iv.readUInt32BE(0), 0);
-    n.writeUInt32BE((iv.readUInt32BE(4) ^ Math.floor(c / TWO_32)) >>> 0, 4);
-    n.writeUInt32BE((iv.readUInt32BE(8) ^ c) >>> 0, 8);
-    return n;
+    return this.nonceFor(this.count++);
   }
 }
 

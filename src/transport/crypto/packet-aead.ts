@@ -33,8 +33,11 @@ export const AEAD_KEY_BYTES = 32;
 export const AEAD_IV_BYTES = 12;
 const TWO_32 = 0x1_0000_0000;
 
-/** One direction's key and IV base; builds the nonce of a packet number in one reused buffer. */
-class DirectionKey {
+/**
+ * One direction's key and IV base; builds the nonce of a packet number (a TCP frame: its frame
+ * number) in one reused buffer.
+ */
+export class DirectionKey {
   private readonly nonce = Buffer.alloc(AEAD_IV_BYTES);
   /** The native context of this direction, or null on the node:crypto path. */
   protected readonly native: RawAead | null;
