@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ManualClock } from '../../../src/core/clock.js';
-import { FailureDetector } from '../../../src/transport/failure-detector.js';
+import { FailureDetector, STALL_CREDIT_MS } from '../../../src/transport/failure-detector.js';
 
 test('a busy session sends no heartbeat; an idle one does after heartbeatStartMs', (t) => {
   const clock = new ManualClock();
@@ -45,4 +45,34 @@ test('hearing the peer keeps it alive', (t) => {
   t.false(fd.isDead(clock.nowMs()));
   clock.advance(100);
   t.true(fd.isDead(clock.nowMs()));
+});
+
+test("a stall of this process (no check for longer than STALL_CREDIT_MS) is not the peer's silence", (t) => {
+  const clock = new ManualClock();
+  const fd = new FailureDetector(1000, 1000, 3000, clock.nowMs());
+  clock.advance(10);
+  t.false(fd.isDead(clock.nowMs()));
+  // the event loop was blocked (or the process stopped) for 5 s: the peer's datagrams wait unread
+  clock.advance(5000);
+  t.false(fd.isDead(clock.nowMs()), 'not dead on the first check after a stall');
+  fd.onHeard(clock.nowMs()); // the waiting datagrams are read next
+  // a peer that stays silent while this process runs is still dead after heartbeatTimeoutMs
+  let deadAfter = -1;
+  const heard = clock.nowMs();
+  for (let step = 0; step < 400 && deadAfter < 0; step++) {
+    clock.advance(10);
+    if (fd.isDead(clock.nowMs())) deadAfter = clock.nowMs() - heard;
+  }
+  t.is(deadAfter, 3000);
+});
+
+test('checks closer together than STALL_CREDIT_MS get no credit', (t) => {
+  const clock = new ManualClock();
+  const fd = new FailureDetector(1000, 1000, 3000, clock.nowMs());
+  let deadAt = -1;
+  for (let step = 0; step < 20 && deadAt < 0; step++) {
+    clock.advance(STALL_CREDIT_MS);
+    if (fd.isDead(clock.nowMs())) deadAt = clock.nowMs();
+  }
+  t.is(deadAt, Math.ceil(3000 / STALL_CREDIT_MS) * STALL_CREDIT_MS);
 });
