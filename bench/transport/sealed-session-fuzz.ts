@@ -34,7 +34,7 @@
  *   node --import=tsx bench/transport/sealed-session-fuzz.ts [--datagrams 1000000] [--seed N] [--json]
  */
 import { fileURLToPath } from 'node:url';
-import { Endpoint, type Peer } from '../../src/index.js';
+import { Endpoint } from '../../src/index.js';
 // The fuzzer reaches into the sessions (keys, packet numbers, link) and writes packets itself.
 // eslint-disable-next-line ferry/layer-direction
 import { readU64 } from '../../src/wire/packet-codec.js';
@@ -45,14 +45,14 @@ import type { PacketSealer, PacketOpener } from '../../src/transport/crypto/pack
 // eslint-disable-next-line ferry/layer-direction
 import type { DatagramLink } from '../../src/transport/link.js';
 import {
-  arrayBuffersAfterGc,
-  FUZZ_SERVER_CONFIG,
+  FuzzArena,
   fuzzArgs,
   fuzzVerdict,
   hijackSession,
   prng,
   sessionFuzzDatagram,
   sessionFuzzDatagrams,
+  type SessionFuzzResult,
 } from './session-fuzz.js';
 
 /** Datagrams one attacker session sends before it closes and a new one connects (as session-fuzz). */
@@ -238,13 +238,7 @@ export interface SealedFuzzResult {
   dropped: Record<string, number>;
   deliveredFromFuzz: number;
   deliveredUnderRealName: number;
-  receiveMemory: {
-    capBytes: number;
-    startBytes: number;
-    peakBytes: number;
-    endBytes: number;
-    refusals: number;
-  };
+  receiveMemory: SessionFuzzResult['receiveMemory'];
   arrayBuffers: { startBytes: number; peakBytes: number; endBytes: number };
   sessionsLeft: number;
   realExchangeOk: boolean;
@@ -265,22 +259,9 @@ export async function runSealedSessionFuzz(
 ): Promise<SealedFuzzResult> {
   const rand = prng(seed);
   const int = (n: number): number => Math.floor(rand() * n);
-  const server = await Endpoint.create({ ...SEALED, config: FUZZ_SERVER_CONFIG });
-  const client = await Endpoint.create(SEALED);
-  const attacker = await Endpoint.create(SEALED);
+  const arena = await FuzzArena.open(SEALED);
+  const { server, attacker } = arena;
   try {
-    let realId = '';
-    let deliveredFromFuzz = 0;
-    const realGot: Buffer[] = [];
-    server.onMessage((m) => {
-      if (m.peer.id === realId) realGot.push(Buffer.from(m.payload));
-      else deliveredFromFuzz++;
-    });
-    const realPeer: Peer = await client.connect(server.address);
-    realId = server.peers()[0]!.id;
-    await client.send(realPeer, Buffer.from('before')).delivered;
-    realGot.length = 0;
-
     // datagrams the server read from the attacker's address
     const attackerPort = attacker.address.port;
     let fromAttacker = 0;
@@ -301,9 +282,7 @@ export async function runSealedSessionFuzz(
     let lost = 0;
     const ring: Buffer[] = [];
 
-    const startMemory = server.receiveMemory.usedBytes;
-    const startArrayBuffers = arrayBuffersAfterGc();
-    let peakArrayBuffers = startArrayBuffers;
+    arena.startMeasuring();
     const started = performance.now();
     const to = server.address;
     let nextProgress = PROGRESS_DATAGRAMS;
@@ -362,7 +341,7 @@ export async function runSealedSessionFuzz(
         }
         if (i >= nextProgress) {
           nextProgress += PROGRESS_DATAGRAMS;
-          peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
+          arena.sampleArrayBuffers();
           progress?.(`${i} datagrams, receive memory ${server.receiveMemory.usedBytes} B`);
         }
       }
@@ -386,18 +365,7 @@ export async function runSealedSessionFuzz(
       await attacker.disconnect(attackerPeer).catch(() => undefined);
     }
     const seconds = (performance.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const deliveredUnderRealName = realGot.length;
-    const stats = server.stats();
-    const peakBytes = server.receiveMemory.peakBytes;
-    await attacker.close();
-    for (let i = 0; i < 500 && server.peers().length > 1; i++)
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    const payloads = [Buffer.alloc(10, 1), Buffer.alloc(100_000, 2), Buffer.alloc(1 << 20, 3)];
-    await Promise.all(payloads.map((p) => client.send(realPeer, p, { mode: 'fifo' }).delivered));
-    const realExchangeOk =
-      realGot.length === payloads.length && realGot.every((g, k) => g.equals(payloads[k]!));
-    const m = server.receiveMemory;
+    const { received: _received, ...outcome } = await arena.finish();
     return {
       seed,
       datagrams,
@@ -410,28 +378,10 @@ export async function runSealedSessionFuzz(
       validNotOpened,
       dropMismatch,
       lost,
-      dropped: { ...stats.dropped },
-      deliveredFromFuzz,
-      deliveredUnderRealName,
-      receiveMemory: {
-        capBytes: m.capBytes,
-        startBytes: startMemory,
-        peakBytes,
-        endBytes: m.usedBytes,
-        refusals: m.refusals,
-      },
-      arrayBuffers: {
-        startBytes: startArrayBuffers,
-        peakBytes: peakArrayBuffers,
-        endBytes: arrayBuffersAfterGc(),
-      },
-      sessionsLeft: server.peers().length,
-      realExchangeOk,
+      ...outcome,
     };
   } finally {
-    await attacker.close().catch(() => undefined);
-    await client.close();
-    await server.close();
+    await arena.close();
   }
 }
 

@@ -19,7 +19,7 @@ import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Endpoint, type Peer } from '../../src/index.js';
+import { Endpoint, type EndpointOptions, type Peer } from '../../src/index.js';
 // The fuzzer writes packets the way an attacker would, with the packet codec itself.
 // eslint-disable-next-line ferry/layer-direction
 import { encodePacket, sealPacket, type RecordFields } from '../../src/wire/packet-codec.js';
@@ -253,6 +253,119 @@ export function arrayBuffersAfterGc(): number {
 
 const PLAIN = { encrypt: false, socket: 'js' as const, impair: null };
 
+/** What every session fuzz run reports of its server and its real peer after the attack. */
+export type FuzzArenaOutcome = Pick<
+  SessionFuzzResult,
+  | 'received'
+  | 'dropped'
+  | 'deliveredFromFuzz'
+  | 'deliveredUnderRealName'
+  | 'receiveMemory'
+  | 'arrayBuffers'
+  | 'sessionsLeft'
+  | 'realExchangeOk'
+>;
+
+/**
+ * The fuzzed server, a real client with a session to it and the attacker's endpoint, as the plain
+ * and the sealed fuzzers both set them up: counts what reaches the server's application (under the
+ * real peer's name or not), measures memory from `startMeasuring` on, and ends with the checks
+ * both runs make (`finish`).
+ */
+export class FuzzArena {
+  deliveredFromFuzz = 0;
+  private readonly realGot: Buffer[] = [];
+  private realId = '';
+  private startMemory = 0;
+  private startArrayBuffers = 0;
+  private peakArrayBuffers = 0;
+
+  private constructor(
+    readonly server: Endpoint,
+    readonly client: Endpoint,
+    readonly attacker: Endpoint,
+    readonly realPeer: Peer,
+  ) {}
+
+  /** Opens the three endpoints (the server with FUZZ_SERVER_CONFIG) and the real session. */
+  static async open(options: EndpointOptions): Promise<FuzzArena> {
+    const server = await Endpoint.create({ ...options, config: FUZZ_SERVER_CONFIG });
+    const client = await Endpoint.create(options);
+    const attacker = await Endpoint.create(options);
+    const realPeer = await client.connect(server.address);
+    const arena = new FuzzArena(server, client, attacker, realPeer);
+    arena.realId = server.peers()[0]!.id;
+    server.onMessage((m) => {
+      if (m.peer.id === arena.realId) arena.realGot.push(Buffer.from(m.payload));
+      else arena.deliveredFromFuzz++;
+    });
+    await client.send(realPeer, Buffer.from('before')).delivered;
+    arena.realGot.length = 0;
+    return arena;
+  }
+
+  /** Memory is measured against what the server holds from here on. */
+  startMeasuring(): void {
+    this.startMemory = this.server.receiveMemory.usedBytes;
+    this.startArrayBuffers = arrayBuffersAfterGc();
+    this.peakArrayBuffers = this.startArrayBuffers;
+  }
+
+  /** A sample of `arrayBuffers` for the peak (taken with each progress line). */
+  sampleArrayBuffers(): void {
+    this.peakArrayBuffers = Math.max(this.peakArrayBuffers, process.memoryUsage().arrayBuffers);
+  }
+
+  /**
+   * After the attack: lets the server drain, reads its counters, lets the attacker leave (what it
+   * held must come back), then has the real client exchange FIFO messages of 10 B to 1 MiB.
+   */
+  async finish(): Promise<FuzzArenaOutcome> {
+    const { server, client, realGot } = this;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const deliveredUnderRealName = realGot.length;
+    const stats = server.stats();
+    const peakBytes = server.receiveMemory.peakBytes;
+    // the attacker leaves (its CLOSE still goes out): what it held is given back
+    await this.attacker.close();
+    for (let i = 0; i < 500 && server.peers().length > 1; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const payloads = [Buffer.alloc(10, 1), Buffer.alloc(100_000, 2), Buffer.alloc(1 << 20, 3)];
+    await Promise.all(payloads.map((p) => client.send(this.realPeer, p, { mode: 'fifo' }).delivered));
+    const realExchangeOk =
+      realGot.length === payloads.length && realGot.every((g, i) => g.equals(payloads[i]!));
+    realGot.length = 0;
+    const m = server.receiveMemory;
+    return {
+      received: stats.packetsReceived,
+      dropped: { ...stats.dropped },
+      deliveredFromFuzz: this.deliveredFromFuzz,
+      deliveredUnderRealName,
+      receiveMemory: {
+        capBytes: m.capBytes,
+        startBytes: this.startMemory,
+        peakBytes,
+        endBytes: m.usedBytes,
+        refusals: m.refusals,
+        allocationFailures: m.allocationFailures,
+      },
+      arrayBuffers: {
+        startBytes: this.startArrayBuffers,
+        peakBytes: this.peakArrayBuffers,
+        endBytes: arrayBuffersAfterGc(),
+      },
+      sessionsLeft: server.peers().length,
+      realExchangeOk,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.attacker.close().catch(() => undefined);
+    await this.client.close();
+    await this.server.close();
+  }
+}
+
 /** Runs the fuzz (see the module comment); closes everything it opened. */
 export async function runSessionFuzz(
   datagrams: number,
@@ -260,27 +373,12 @@ export async function runSessionFuzz(
   progress?: (line: string) => void,
 ): Promise<SessionFuzzResult> {
   const rand = prng(seed);
-  const server = await Endpoint.create({ ...PLAIN, config: FUZZ_SERVER_CONFIG });
-  const client = await Endpoint.create(PLAIN);
-  const attacker = await Endpoint.create(PLAIN);
+  const arena = await FuzzArena.open(PLAIN);
+  const { server, attacker } = arena;
   try {
-    let realId = '';
-    let deliveredFromFuzz = 0;
-    let deliveredUnderRealName = 0;
-    const realGot: Buffer[] = [];
-    server.onMessage((m) => {
-      if (m.peer.id === realId) realGot.push(Buffer.from(m.payload));
-      else deliveredFromFuzz++;
-    });
-    const realPeer: Peer = await client.connect(server.address);
-    realId = server.peers()[0]!.id;
-    await client.send(realPeer, Buffer.from('before')).delivered;
-    realGot.length = 0;
     let attackerPeer = await attacker.connect(server.address);
     let { socket, remoteConnectionId, release } = hijackSession(attacker);
-    const startMemory = server.receiveMemory.usedBytes;
-    const startArrayBuffers = arrayBuffersAfterGc();
-    let peakArrayBuffers = startArrayBuffers;
+    arena.startMeasuring();
     const started = performance.now();
     const to = server.address;
     let sessionStart = 0;
@@ -304,53 +402,14 @@ export async function runSessionFuzz(
       }
       if (i >= nextProgress) {
         nextProgress += PROGRESS_DATAGRAMS;
-        peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
+        arena.sampleArrayBuffers();
         progress?.(`${i + 1} datagrams, receive memory ${server.receiveMemory.usedBytes} B`);
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    deliveredUnderRealName = realGot.length;
-    const stats = server.stats();
-    const peakBytes = server.receiveMemory.peakBytes;
-    // the attacker leaves (its CLOSE still goes out): what it held is given back
-    await attacker.close();
-    for (let i = 0; i < 500 && server.peers().length > 1; i++)
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    const payloads = [Buffer.alloc(10, 1), Buffer.alloc(100_000, 2), Buffer.alloc(1 << 20, 3)];
-    await Promise.all(payloads.map((p) => client.send(realPeer, p, { mode: 'fifo' }).delivered));
-    const realExchangeOk =
-      realGot.length === payloads.length && realGot.every((g, i) => g.equals(payloads[i]!));
-    realGot.length = 0;
-    const m = server.receiveMemory;
-    return {
-      seed,
-      datagrams,
-      seconds,
-      received: stats.packetsReceived,
-      dropped: { ...stats.dropped },
-      deliveredFromFuzz,
-      deliveredUnderRealName,
-      receiveMemory: {
-        capBytes: m.capBytes,
-        startBytes: startMemory,
-        peakBytes,
-        endBytes: m.usedBytes,
-        refusals: m.refusals,
-        allocationFailures: m.allocationFailures,
-      },
-      arrayBuffers: {
-        startBytes: startArrayBuffers,
-        peakBytes: peakArrayBuffers,
-        endBytes: arrayBuffersAfterGc(),
-      },
-      sessionsLeft: server.peers().length,
-      realExchangeOk,
-    };
+    return { seed, datagrams, seconds, ...(await arena.finish()) };
   } finally {
-    await attacker.close().catch(() => undefined);
-    await client.close();
-    await server.close();
+    await arena.close();
   }
 }
 
