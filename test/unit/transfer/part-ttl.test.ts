@@ -10,9 +10,7 @@ import { ManualClock } from '../../../src/core/clock.js';
 import { isFerryError } from '../../../src/core/errors.js';
 import { TRANSFER_LIMITS } from '../../../src/core/limits.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
-import { FerryClient } from '../../../src/transfer/client/client.js';
-import { TransferServer } from '../../../src/transfer/server/transfer-server.js';
-import { FakeNetwork } from '../../helpers/fake-endpoint.js';
+import { serveOnFakeNetwork } from '../../helpers/fake-server.js';
 
 const TTL_MS = 60_000;
 const SIZE = 100_000;
@@ -22,27 +20,14 @@ test.before(() => initChecksums());
 async function setup(t: import('ava').ExecutionContext) {
   let wallMs = Date.now();
   const wall = () => wallMs;
-  const net = new FakeNetwork();
   const fs = new MemoryFlatFs({ quotaBytes: 1 << 30, wallClockMs: wall });
   const clock = new ManualClock();
   const lines: string[] = [];
-  const sep = net.create();
-  const server = new TransferServer({
-    endpoint: sep,
-    fs,
+  const { server, client } = await serveOnFakeNetwork(t, fs, {
     clock,
     partTtlMs: TTL_MS,
     wallClockMs: wall,
     log: (l) => lines.push(l),
-  });
-  const cep = net.create();
-  const client = await FerryClient.connect({ endpoint: cep, address: sep.address });
-  t.teardown(async () => {
-    await client.close();
-    await server.close();
-    await cep.close();
-    await sep.close();
-    await fs.close();
   });
   const begin = (name: string, resume = 0) =>
     client.rpc.call('UPLOAD_BEGIN', {

@@ -22,26 +22,15 @@ import {
   writeHeader,
 } from '../../../src/wire/transfer/index.js';
 import { FakeNetwork, type FakeNetworkOptions } from '../../helpers/fake-endpoint.js';
+import { serveOnFakeNetwork } from '../../helpers/fake-server.js';
 
 test.before(async () => {
   await initChecksums();
 });
 
 async function setup(t: import('ava').ExecutionContext, opts: FakeNetworkOptions = {}) {
-  const net = new FakeNetwork(opts);
   const fs = new MemoryFlatFs({ quotaBytes: 64 * 1024 * 1024 });
-  const sep = net.create();
-  const server = new TransferServer({ endpoint: sep, fs });
-  const cep = net.create();
-  const client = await FerryClient.connect({ endpoint: cep, address: sep.address });
-  t.teardown(async () => {
-    await client.close();
-    await server.close();
-    await cep.close();
-    await sep.close();
-    await fs.close();
-  });
-  return { fs, server, client };
+  return { fs, ...(await serveOnFakeNetwork(t, fs, {}, opts)) };
 }
 
 async function allNames(fs: MemoryFlatFs): Promise<string[]> {

@@ -12,29 +12,15 @@ import { initChecksums } from '../../../src/core/checksum.js';
 import { DirectoryFlatFs } from '../../../src/flatfs/directory.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
 import type { FlatFs } from '../../../src/flatfs/types.js';
-import { FerryClient } from '../../../src/transfer/client/client.js';
 import { partFileSink } from '../../../src/transfer/client/download-part.js';
 import { bufferSource } from '../../../src/transfer/client/sources.js';
 import { uploadNames } from '../../../src/transfer/names.js';
-import { TransferServer } from '../../../src/transfer/server/transfer-server.js';
-import { FakeNetwork } from '../../helpers/fake-endpoint.js';
+import { serveOnFakeNetwork } from '../../helpers/fake-server.js';
 
 test.before(() => initChecksums());
 
 async function serve(t: import('ava').ExecutionContext, fs: FlatFs) {
-  const net = new FakeNetwork();
-  const sep = net.create();
-  const server = new TransferServer({ endpoint: sep, fs });
-  const cep = net.create();
-  const client = await FerryClient.connect({ endpoint: cep, address: sep.address });
-  t.teardown(async () => {
-    await client.close();
-    await server.close();
-    await cep.close();
-    await sep.close();
-    await fs.close();
-  });
-  return client;
+  return (await serveOnFakeNetwork(t, fs)).client;
 }
 
 interface Made {
