@@ -125,6 +125,7 @@ export {
   type SendOptions,
   type IncomingMessage,
   type MessageHandler,
+  type MessageHandlerOptions,
   type PeerStateChange,
 } from './transport/index.js';
 export {

@@ -48,6 +48,14 @@ export const LIMITS = {
    */
   REPLAY_WINDOW_PACKETS: 65_536,
   /**
+   * Free reassembly buffers an endpoint keeps for reuse when its handler lends payloads back
+   * (`onMessage(handler, { reusePayloads: true })`); past it a freed buffer goes to the garbage
+   * collector. 32 MiB is 128 blocks of 256 KiB: more than the transfer window in flight.
+   */
+  PAYLOAD_POOL_BYTES: 32 * 1024 * 1024,
+  /** Smallest message whose buffer is pooled; smaller ones come from Node's own buffer pool. */
+  PAYLOAD_POOL_MIN_BYTES: 16 * 1024,
+  /**
    * How far above a session's cumulative ack a received packet number may be. A sender's numbers
    * run ahead of what the peer acked by its in-flight window and recent losses, far below this; a
    * larger jump (a peer holding valid keys can send one) would put a SACK range beyond the 32-bit

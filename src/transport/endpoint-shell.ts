@@ -27,6 +27,7 @@ import type {
   IncomingMessage,
   MessageEndpoint,
   MessageHandler,
+  MessageHandlerOptions,
   MessageInfo,
   Peer,
   PeerAddress,
@@ -235,10 +236,14 @@ export abstract class EndpointShell<S extends SessionCore> implements MessageEnd
     return out;
   }
 
-  onMessage(handler: MessageHandler): void {
+  onMessage(handler: MessageHandler, opts: MessageHandlerOptions = {}): void {
     this.handler = handler;
+    this.onPayloadReuse(opts.reusePayloads === true);
     for (const s of this.sessionsByAddress.values()) if (s.state === 'connected') s.enableDelivery();
   }
+
+  /** The handler lends payloads back (or not): a transport that can reuse buffers turns it on. */
+  protected onPayloadReuse(_on: boolean): void {}
 
   onPeerState(listener: (change: PeerStateChange) => void): () => void {
     this.listeners.add(listener);

@@ -12,6 +12,7 @@
  *
  * Pure bookkeeping on numbers (no clock, no I/O): tested alone.
  */
+import { PayloadPool } from './payload-pool.js';
 import type { ReceiveMemoryStats } from './types.js';
 
 export class ReceiveMemory {
@@ -24,7 +25,27 @@ export class ReceiveMemory {
   /** Buffers the allocator failed to give (each a message refused, the session kept). */
   allocationFailures = 0;
 
+  /** Reassembly buffers for reuse, while the endpoint's handler lends payloads back; else null. */
+  private pool: PayloadPool | null = null;
+
   constructor(readonly capBytes: number) {}
+
+  /**
+   * Turns reuse of message buffers on (the handler keeps no reference to a payload once it
+   * settled) or off (every message gets its own buffer; free ones are dropped).
+   */
+  reusePayloads(on: boolean): void {
+    if (on) this.pool ??= new PayloadPool();
+    else {
+      this.pool?.clear();
+      this.pool = null;
+    }
+  }
+
+  /** Takes back a message's buffer after its handler settled (no-op without reuse). */
+  recycle(buf: Buffer): void {
+    this.pool?.give(buf);
+  }
 
   /** Bytes still free under the cap. */
   get freeBytes(): number {
@@ -76,7 +97,12 @@ export class ReceiveMemory {
 
   /** The allocator (a test replaces it with one that fails). */
   protected alloc(bytes: number): Buffer {
-    return Buffer.allocUnsafe(bytes);
+    return this.pool ? this.pool.take(bytes) : Buffer.allocUnsafe(bytes);
+  }
+
+  /** Free pooled bytes and reuses so far (0 without reuse). */
+  get poolCounters(): { freeBytes: number; reuses: number } {
+    return { freeBytes: this.pool?.freeBytes ?? 0, reuses: this.pool?.reuses ?? 0 };
   }
 }
 
@@ -88,6 +114,8 @@ export function receiveMemoryStats(m: ReceiveMemory): ReceiveMemoryStats {
     peakBytes: m.peakBytes,
     refusals: m.refusals,
     allocationFailures: m.allocationFailures,
+    poolFreeBytes: m.poolCounters.freeBytes,
+    poolReuses: m.poolCounters.reuses,
   };
 }
 

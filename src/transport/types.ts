@@ -124,6 +124,10 @@ export interface ReceiveMemoryStats {
   refusals: number;
   /** Reassembly buffers the allocator could not give (the message refused, the endpoint serving on). */
   allocationFailures: number;
+  /** Free message buffers kept for reuse (`reusePayloads`; at most LIMITS.PAYLOAD_POOL_BYTES). */
+  poolFreeBytes: number;
+  /** Messages that got a reused buffer instead of a new one. */
+  poolReuses: number;
 }
 
 /**
@@ -196,6 +200,11 @@ export interface IncomingMessage {
  */
 export type MessageHandler = (msg: IncomingMessage) => void | Promise<void>;
 
+export interface MessageHandlerOptions {
+  /** The handler lends payloads back when it settles (see `onMessage`). Default false. */
+  reusePayloads?: boolean;
+}
+
 export interface PeerStateChange {
   peer: Peer;
   previous: PeerState;
@@ -240,8 +249,13 @@ export interface MessageEndpoint {
   /** Resolves when `trySend` to this peer can take a message again (or rejects if the session ends). */
   writable(peer: Peer): Promise<void>;
 
-  /** Sets the handler for incoming messages (one per endpoint). */
-  onMessage(handler: MessageHandler): void;
+  /**
+   * Sets the handler for incoming messages (one per endpoint). `reusePayloads: true` is the
+   * handler's promise that it keeps no reference to `msg.payload` (nor to a view of it) once its
+   * promise settled: the endpoint then reuses the buffer for a later message instead of allocating
+   * one per message (UDP; TCP allocates per frame either way).
+   */
+  onMessage(handler: MessageHandler, opts?: MessageHandlerOptions): void;
   /** Subscribes to peer state changes; returns an unsubscribe function. */
   onPeerState(listener: (change: PeerStateChange) => void): () => void;
 

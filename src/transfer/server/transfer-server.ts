@@ -132,7 +132,11 @@ export class TransferServer {
     const sweeper = this.makeSweeper(opts);
     this.partSweeper = sweeper;
     if (sweeper) this.scope.partUsage = () => sweeper.recentUsage();
-    this.endpoint.onMessage((msg) => this.handleMessage(msg));
+    // Every handler is done with its request's bytes when its promise settles: data requests
+    // (UPLOAD_BLOCK, APPEND_DATA, WRITE, APPEND, BD_WRITE) await the write that consumes them, and
+    // what a handler keeps (names, numbers) is decoded out of the payload. So the endpoint may reuse
+    // each request's buffer for the next one instead of allocating per block.
+    this.endpoint.onMessage((msg) => this.handleMessage(msg), { reusePayloads: true });
     this.unsubscribe = this.endpoint.onPeerState((c) => this.handlePeerState(c));
   }
 

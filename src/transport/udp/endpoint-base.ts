@@ -155,6 +155,10 @@ export abstract class UdpEndpointBase extends EndpointShell<Session> implements 
 
   // ================================================================== the shell's hooks
 
+  protected override onPayloadReuse(on: boolean): void {
+    this.receiveMemory.reusePayloads(on);
+  }
+
   protected blacklistSession(session: Session): void {
     session.sendCloseNotice(this.clock.nowMs());
     session.end('blacklisted', 'PEER_BLACKLISTED');

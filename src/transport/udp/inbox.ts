@@ -167,7 +167,14 @@ export class Inbox {
     if (fifo) this.fifoOwners.set(fifoSeq, seq);
     let payload = view.recordData();
     if (this.copyWholeMessages) {
-      payload = Buffer.from(payload);
+      const copy = this.memory.allocate(payload.length);
+      if (!copy) {
+        this.uncharge(charged);
+        if (fifo) this.fifoOwners.delete(fifoSeq);
+        return 'refused';
+      }
+      payload.copy(copy);
+      payload = copy;
       this.copiedBytes += payload.length;
     }
     this.markComplete(seq, fifoSeq, fifo, payload, charged);
@@ -299,6 +306,8 @@ export class Inbox {
   }
 
   private finish(msg: CompleteMessage): void {
+    // the handler settled: a handler that lends payloads back is done with this buffer
+    this.memory.recycle(msg.payload);
     this.handlingBytes -= msg.chargedBytes;
     this.uncharge(msg.chargedBytes);
     if (msg.mode === 'fifo' && this.fifoOwners.get(msg.fifoSeq) === msg.seq)
