@@ -17,7 +17,9 @@ export function attachRpc(rpc: RpcClient): () => void {
     const t = new Map<string, RpcClient>();
     table = t;
     routers.set(ep, t);
-    ep.onMessage((msg) => t.get(msg.peer.id)?.handleMessage(msg));
+    // RpcClient's handler settles only after the request's consumer did (rpc-client.ts): a reply's
+    // bytes are consumed in place or copied before then, so the endpoint may reuse its buffer.
+    ep.onMessage((msg) => t.get(msg.peer.id)?.handleMessage(msg), { reusePayloads: true });
     ep.onPeerState((change) => t.get(change.peer.id)?.handlePeerState(change));
   }
   table.set(rpc.peer.id, rpc);
