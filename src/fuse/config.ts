@@ -51,6 +51,13 @@ export const FUSE_MOUNT_SCHEMA = {
     max: 131_072,
     doc: 'kernel readahead for sequential reads (max_readahead)',
   },
+  dataReadAheadBytes: {
+    kind: 'bytes',
+    default: 0,
+    min: 0,
+    max: 16_777_216,
+    doc: 'bytes this mount fetches ahead of a sequential reader, in one backend call per open file (0: off; `ferry mount ferry://` sets 4 MiB unless --cache says otherwise)',
+  },
   maxOpenFiles: {
     kind: 'int',
     default: 65_536,

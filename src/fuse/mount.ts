@@ -15,6 +15,7 @@ import path from 'node:path';
 import { FerryError, type ErrorCode } from '../core/index.js';
 import type { FlatFs } from '../flatfs/types.js';
 import { FlatFsFuseAdapter } from './adapter.js';
+import { ReadAheadFlatFs } from './read-ahead.js';
 import { readFuseMountConfig, type FuseMountConfig, FUSE_MOUNT_SCHEMA } from './config.js';
 import { findFuseMount, isMountpoint } from './mount-table.js';
 import { mountNative, type NativeMount } from './native.js';
@@ -71,7 +72,9 @@ export async function mountFlatFs(
   checkFuseAvailable();
   const abs = path.resolve(mountpoint);
   await checkMountpoint(abs);
-  const adapter = new FlatFsFuseAdapter(fs, config);
+  // over a network each kernel read (128 KiB at most) is a round trip: read ahead when asked
+  const backend = config.dataReadAheadBytes > 0 ? new ReadAheadFlatFs(fs, config.dataReadAheadBytes) : fs;
+  const adapter = new FlatFsFuseAdapter(backend, config);
   const native = await mountNative(abs, adapter, {
     fsName: config.fsName,
     subtype: 'ferry',
