@@ -102,7 +102,7 @@ export const mountCommand: CommandModule<object, MountArgs> = {
         describe:
           'what the mount caches, safe while it is the only writer: none (every stat, lookup and read asks the backend), ' +
           'metadata (the kernel keeps attributes and lookups --attr-timeout/--entry-timeout), ' +
-          'full (metadata, and sequential reads fetched 4 MiB ahead per open file; changes made here drop them) ' +
+          'full (metadata; sequential reads fetched 4 MiB ahead per open file, dropped by changes made here; writes answered once sent, up to 16 MiB in flight, close and fsync waiting for them and reporting their errors) ' +
           '(default: full with ferry://, metadata otherwise)',
       })
       .option('secret-file', {
@@ -184,12 +184,15 @@ const CACHE_MODES = ['none', 'metadata', 'full'] as const;
 type CacheMode = (typeof CACHE_MODES)[number];
 /** What `--cache full` reads ahead of a sequential reader, per open file. */
 const FULL_CACHE_READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** What `--cache full` lets writers have in flight before the backend answered, over the mount. */
+const FULL_CACHE_WRITE_BACK_BYTES = 16 * 1024 * 1024;
 
 /** The settings a --cache mode stands for (--config and the timeout flags override them). */
 function cacheSettings(mode: CacheMode): Record<string, unknown> {
-  if (mode === 'none') return { attrTimeoutMs: 0, entryTimeoutMs: 0, dataReadAheadBytes: 0 };
-  if (mode === 'metadata') return { dataReadAheadBytes: 0 };
-  return { dataReadAheadBytes: FULL_CACHE_READ_AHEAD_BYTES };
+  if (mode === 'none')
+    return { attrTimeoutMs: 0, entryTimeoutMs: 0, dataReadAheadBytes: 0, writeBackBytes: 0 };
+  if (mode === 'metadata') return { dataReadAheadBytes: 0, writeBackBytes: 0 };
+  return { dataReadAheadBytes: FULL_CACHE_READ_AHEAD_BYTES, writeBackBytes: FULL_CACHE_WRITE_BACK_BYTES };
 }
 
 function mountConfig(argv: MountArgs, remote: boolean): FuseMountConfig {

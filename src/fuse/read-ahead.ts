@@ -16,6 +16,7 @@
  * open file and READ_AHEAD_TOTAL_BYTES over all files (no read-ahead beyond that).
  */
 import { LIMITS, MiB } from '../core/index.js';
+import type { Drainable } from './write-back.js';
 import type {
   CreateOptions,
   FileHandle,
@@ -58,6 +59,8 @@ export class ReadAheadFlatFs implements FlatFs {
   private heldBytes = 0;
   /** Present when the backend has it (the FUSE adapter checks). */
   readonly fchmod?: (handle: FileHandle, mode: number) => Promise<void>;
+  /** The backend's write-back drain, when it holds writes back (write-back.ts; the adapter checks). */
+  readonly drain?: (handle: FileHandle) => Promise<void>;
 
   constructor(
     private readonly fs: FlatFs,
@@ -66,6 +69,8 @@ export class ReadAheadFlatFs implements FlatFs {
   ) {
     const fchmod = fs.fchmod?.bind(fs);
     if (fchmod) this.fchmod = fchmod;
+    const inner = fs as Partial<Drainable>;
+    if (typeof inner.drain === 'function') this.drain = inner.drain.bind(fs);
   }
 
   get readOnly(): boolean {
