@@ -53,6 +53,7 @@ wait_mount "$work/memory"; wait_mount "$work/remote"; wait_mount "$work/nbd"
 # sshfs to an sshd of this run on a free loopback port (keys made here; sftp served in-process)
 sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
 with_sshfs=no
+sshfs_missing='not measured: apt-get install -y sshfs openssh-server'
 if command -v sshfs >/dev/null && [ -x "$sshd_bin" ]; then
   ssh_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
   ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
@@ -77,7 +78,8 @@ CONF
   sshfs -f "root@127.0.0.1:$work/sshdir" "$work/sshfs" -p "$ssh_port" \
     -o IdentityFile="$work/user_key",StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,BatchMode=yes \
     2>"$work/sshfs.log" & pids+=($!)
-  wait_mount "$work/sshfs" && with_sshfs=yes
+  if wait_mount "$work/sshfs"; then with_sshfs=yes
+  else sshfs_missing="not measured: sshfs did not mount: $(tail -c 300 "$work/sshfs.log" "$work/sshd.log" | tr '\n' ' ')"; fi
 fi
 
 run_jobs() { # $1 = label, $2 = file
@@ -104,6 +106,6 @@ if [ "$with_sshfs" = yes ]; then
     const r = (i) => (b[i] > 0 ? (a[i] / b[i]).toFixed(2) : "-");
     console.log(`ferry mount ferry:// / sshfs: seq write ${r(0)}, seq read ${r(1)}, randread ${r(2)}`);' $remote $last
 else
-  echo '| sshfs to a loopback sshd | not measured: apt-get install -y sshfs openssh-server | | |'
+  echo "| sshfs to a loopback sshd | $sshfs_missing | | |"
 fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
