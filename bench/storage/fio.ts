@@ -154,7 +154,13 @@ export async function runFio(run: FioRun): Promise<JobResult> {
   }
 }
 
-function spawnFio(args: string[], cwd: string, timeoutMs: number, signal: AbortSignal): Promise<string> {
+/** Runs fio with `args` in `cwd`, ended by its pid after `timeoutMs` or on abort; resolves to its stdout. */
+export function spawnFio(
+  args: string[],
+  cwd: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('fio', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

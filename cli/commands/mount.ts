@@ -42,6 +42,7 @@ interface MountArgs {
   'attr-timeout'?: string;
   'entry-timeout'?: string;
   'op-timeout'?: string;
+  cache?: string;
   'secret-file'?: string;
   insecure: boolean;
   encrypt: boolean;
@@ -94,6 +95,16 @@ export const mountCommand: CommandModule<object, MountArgs> = {
         requiresArg: true,
         describe: 'a backend operation slower than this fails with EIO (default 10s)',
       })
+      .option('cache', {
+        type: 'string',
+        requiresArg: true,
+        choices: CACHE_MODES,
+        describe:
+          'what the mount caches, safe while it is the only writer: none (every stat, lookup and read asks the backend), ' +
+          'metadata (the kernel keeps attributes and lookups --attr-timeout/--entry-timeout), ' +
+          'full (metadata; sequential reads fetched 4 MiB ahead per open file, dropped by changes made here; writes answered once sent, up to 16 MiB in flight, close and fsync waiting for them and reporting their errors) ' +
+          '(default: full with ferry://, metadata otherwise)',
+      })
       .option('secret-file', {
         type: 'string',
         requiresArg: true,
@@ -119,7 +130,7 @@ export const mountCommand: CommandModule<object, MountArgs> = {
       ) as unknown as Argv<MountArgs>,
   handler: async (argv) => {
     const { source, mountpoint } = splitPaths(argv);
-    const config = mountConfig(argv);
+    const config = mountConfig(argv, source !== null);
     checkFuseAvailable();
     const backend = await openBackend(argv, source);
     let mount: FuseMount;
@@ -168,9 +179,29 @@ function splitPaths(argv: MountArgs): { source: string | null; mountpoint: strin
 }
 
 /** --config, then the individual flags over it; bad values are bad usage. */
-function mountConfig(argv: MountArgs): FuseMountConfig {
+/** The --cache modes, from least to most kept (like rclone's VFS cache modes, for one writer). */
+const CACHE_MODES = ['none', 'metadata', 'full'] as const;
+type CacheMode = (typeof CACHE_MODES)[number];
+/** What `--cache full` reads ahead of a sequential reader, per open file. */
+const FULL_CACHE_READ_AHEAD_BYTES = 4 * 1024 * 1024;
+/** What `--cache full` lets writers have in flight before the backend answered, over the mount. */
+const FULL_CACHE_WRITE_BACK_BYTES = 16 * 1024 * 1024;
+
+/** The settings a --cache mode stands for (--config and the timeout flags override them). */
+function cacheSettings(mode: CacheMode): Record<string, unknown> {
+  if (mode === 'none')
+    return { attrTimeoutMs: 0, entryTimeoutMs: 0, dataReadAheadBytes: 0, writeBackBytes: 0 };
+  if (mode === 'metadata') return { dataReadAheadBytes: 0, writeBackBytes: 0 };
+  return { dataReadAheadBytes: FULL_CACHE_READ_AHEAD_BYTES, writeBackBytes: FULL_CACHE_WRITE_BACK_BYTES };
+}
+
+function mountConfig(argv: MountArgs, remote: boolean): FuseMountConfig {
   return asUsage(() => {
-    const given: Record<string, unknown> = parseKeyValues(argv.config ?? '', '--config');
+    const mode = (argv.cache ?? (remote ? 'full' : 'metadata')) as CacheMode;
+    const given: Record<string, unknown> = {
+      ...cacheSettings(mode),
+      ...parseKeyValues(argv.config ?? '', '--config'),
+    };
     if (argv['read-only']) given.readOnly = true;
     if (argv['attr-timeout'] !== undefined) given.attrTimeoutMs = argv['attr-timeout'];
     if (argv['entry-timeout'] !== undefined) given.entryTimeoutMs = argv['entry-timeout'];

@@ -38,6 +38,7 @@ import {
   type StatReply,
 } from './native.js';
 import { OpStats } from './op-stats.js';
+import type { Drainable } from './write-back.js';
 import { OpenFiles, isFuseHiddenName } from './open-files.js';
 
 const S_IFDIR = 0o040000;
@@ -213,8 +214,18 @@ export class FlatFsFuseAdapter implements FuseHandlers {
   }
 
   flush(_path: string, fh: number, reply: Reply): void {
-    // Writes reach the backend before they are answered: nothing is buffered here to flush.
-    reply(this.files.get(fh) ? 0 : -ERRNO.EBADF);
+    const f = this.files.get(fh);
+    if (!f) return reply(-ERRNO.EBADF);
+    // Without write-back every write reached the backend before it was answered: nothing to flush.
+    // With it (write-back.ts), close(2) waits for the writes in flight and reports their failure.
+    const drain = (this.fs as Partial<Drainable>).drain;
+    if (typeof drain !== 'function') return reply(0);
+    this.call(
+      () => drain.call(this.fs, f.backend),
+      this.settings.syncTimeoutMs,
+      () => reply(0),
+      reply,
+    );
   }
 
   fsync(_path: string, _dataOnly: boolean, fh: number, reply: Reply): void {

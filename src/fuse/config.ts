@@ -51,6 +51,20 @@ export const FUSE_MOUNT_SCHEMA = {
     max: 131_072,
     doc: 'kernel readahead for sequential reads (max_readahead)',
   },
+  dataReadAheadBytes: {
+    kind: 'bytes',
+    default: 0,
+    min: 0,
+    max: 16_777_216,
+    doc: 'bytes this mount fetches ahead of a sequential reader, in one backend call per open file (0: off; `ferry mount ferry://` sets 4 MiB unless --cache says otherwise)',
+  },
+  writeBackBytes: {
+    kind: 'bytes',
+    default: 0,
+    min: 0,
+    max: 268_435_456,
+    doc: 'bytes of writes answered before the backend answered them, over the whole mount (0: off, every write waits for the backend; `ferry mount ferry://` sets 16 MiB unless --cache says otherwise)',
+  },
   maxOpenFiles: {
     kind: 'int',
     default: 65_536,

@@ -15,6 +15,8 @@ import path from 'node:path';
 import { FerryError, type ErrorCode } from '../core/index.js';
 import type { FlatFs } from '../flatfs/types.js';
 import { FlatFsFuseAdapter } from './adapter.js';
+import { ReadAheadFlatFs } from './read-ahead.js';
+import { WriteBackFlatFs } from './write-back.js';
 import { readFuseMountConfig, type FuseMountConfig, FUSE_MOUNT_SCHEMA } from './config.js';
 import { findFuseMount, isMountpoint } from './mount-table.js';
 import { mountNative, type NativeMount } from './native.js';
@@ -71,7 +73,12 @@ export async function mountFlatFs(
   checkFuseAvailable();
   const abs = path.resolve(mountpoint);
   await checkMountpoint(abs);
-  const adapter = new FlatFsFuseAdapter(fs, config);
+  // over a network each kernel read or write (128 KiB at most) is a round trip: when asked, writes
+  // are answered once sent (write-back) and sequential reads are fetched ahead
+  const written = config.writeBackBytes > 0 ? new WriteBackFlatFs(fs, config.writeBackBytes) : fs;
+  const backend =
+    config.dataReadAheadBytes > 0 ? new ReadAheadFlatFs(written, config.dataReadAheadBytes) : written;
+  const adapter = new FlatFsFuseAdapter(backend, config);
   const native = await mountNative(abs, adapter, {
     fsName: config.fsName,
     subtype: 'ferry',

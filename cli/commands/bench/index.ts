@@ -16,6 +16,7 @@ import {
 import { abortOnSignal } from '../../signals.js';
 import { asUsage, failAsUsage, printJson } from '../../util.js';
 import { blockdevBenchCommand, compareBenchCommand, fsBenchCommand, reportBenchCommand } from './storage.js';
+import { nbdBenchCommand } from './nbd.js';
 import { wanBenchCommand } from './wan.js';
 
 /** Functions listed per profile in the --cpu-prof-dir summary. */
@@ -132,16 +133,17 @@ const transportCommand: CommandModule<object, TransportArgs> = {
 
 export const benchCommand: CommandModule<object, object> = {
   command: 'bench',
-  describe: 'throughput and latency benchmarks (transport, blockdev, fs; compare and report)',
+  describe: 'throughput and latency benchmarks (transport, blockdev, fs, nbd; compare and report)',
   builder: (y: Argv<object>) =>
     y
       .command(transportCommand)
       .command(wanBenchCommand)
       .command(blockdevBenchCommand)
       .command(fsBenchCommand)
+      .command(nbdBenchCommand)
       .command(compareBenchCommand)
       .command(reportBenchCommand)
-      .demandCommand(1, 'name a benchmark: ferry bench transport|wan|blockdev|fs|compare|report')
+      .demandCommand(1, 'name a benchmark: ferry bench transport|wan|blockdev|fs|nbd|compare|report')
       .fail(failAsUsage),
   handler: () => {},
 };

@@ -13,7 +13,13 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
 import { FerryError, isErrorCode } from '../../core/errors.js';
-import type { IncomingMessage, MessageEndpoint, Peer, PeerStateChange } from '../../transport/types.js';
+import type {
+  IncomingMessage,
+  MessageEndpoint,
+  Peer,
+  PeerStateChange,
+  SendHandle,
+} from '../../transport/types.js';
 import {
   decodeErrorReply,
   readHeader,
@@ -109,14 +115,40 @@ export class RpcClient {
   }
 
   /**
+   * A control call whose `bytes` field (the last of the layout, see codec.ts) goes out as a piece of
+   * its own, straight from `data`: no copy of a write's bytes into the request. `fields` carries an
+   * empty `bytes` value. `data` is lent to the transport: leave it unchanged until the promise
+   * settles (a failed call settles only once the transport holds no reference to it).
+   */
+  callLending<N extends MessageName>(
+    name: N,
+    fields: RequestOf<N>,
+    data: Uint8Array,
+  ): Promise<ReplyFromAnyServer<N>> {
+    return this.request(
+      name,
+      (id) => [encodeRequest(name, id, fields, REQUEST_FLAG_EXTENDED_REPLY), data],
+      'unordered',
+      (payload) => copyBytes(decodeReplyAnyLayout(name, payload)),
+      true,
+    );
+  }
+
+  /**
    * Sends one request built by `build(requestId)` (pieces sent as they are) and hands the OK reply
    * to `consume`, whose result the promise resolves to. Error replies reject with their FerryError.
+   *
+   * `lent`: the pieces are the caller's bytes, which it may reuse as soon as the promise settles. A
+   * reply proves the server holds the whole request, but a request that fails without one (timeout,
+   * session over) may still be queued or resent by the transport: its rejection then waits until
+   * the transport let go of the pieces (the message received, or failed).
    */
   async request<T>(
     name: MessageName,
     build: (requestId: number) => readonly Uint8Array[],
     mode: 'unordered' | 'fifo',
     consume: ReplyConsumer<T>,
+    lent = false,
   ): Promise<T> {
     await this.slot();
     const requestId = this.allocateId();
@@ -132,20 +164,26 @@ export class RpcClient {
       });
     });
     this.ensureSweep();
+    let sent: SendHandle | null = null;
     try {
-      await this.sendPieces(pieces, mode);
+      sent = await this.sendPieces(pieces, mode);
       this.sentByName.set(name, (this.sentByName.get(name) ?? 0) + 1);
     } catch (err) {
       this.settle(requestId)?.reject(err);
     }
-    return done;
+    if (!lent || sent === null) return done;
+    const handle = sent;
+    return done.catch(async (err: unknown) => {
+      await handle.received.catch(() => undefined);
+      throw err;
+    });
   }
 
-  private async sendPieces(pieces: readonly Uint8Array[], mode: 'unordered' | 'fifo'): Promise<void> {
+  private async sendPieces(pieces: readonly Uint8Array[], mode: 'unordered' | 'fifo'): Promise<SendHandle> {
     for (let attempt = 0; ; attempt++) {
       if (this.ended) throw this.ended;
       const r = this.endpoint.trySend(this.peer, pieces, { mode });
-      if (typeof r !== 'string') return;
+      if (typeof r !== 'string') return r;
       if (r !== 'BACK_PRESSURED' || attempt >= TRANSFER_LIMITS.SEND_RETRIES)
         throw new FerryError(r === 'BACK_PRESSURED' ? 'BACK_PRESSURED' : r);
       await this.endpoint.writable(this.peer);

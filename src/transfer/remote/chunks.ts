@@ -4,7 +4,9 @@
  * reply landing at its place in the caller's buffer.
  *
  * Why shared: RemoteFlatFs and RemoteBlockDevice split their I/O the same way; one loop keeps the
- * chunk bounds (and the views into the caller's data, never copies) the same for both.
+ * chunk bounds (and the views into the caller's data, never copies) the same for both. A write's
+ * chunk is lent to the transport as a piece of its own (RpcClient.callLending): its bytes go from the
+ * caller's buffer straight into packets, with no copy into an encoded request first.
  */
 import { TRANSFER_LIMITS } from '../../core/limits.js';
 
@@ -27,6 +29,9 @@ export function inChunks<T>(
     jobs.push(run(at, Math.min(CHUNK_BYTES, totalBytes - at)));
   return Promise.all(jobs);
 }
+
+/** The empty `bytes` field of a request whose data goes out as a piece of its own (callLending). */
+export const NO_BYTES: Buffer = Buffer.alloc(0);
 
 /** The bytes of `data` one chunk carries: a Buffer view, not a copy. */
 export function pieceOf(data: Uint8Array, at: number, length: number): Buffer {

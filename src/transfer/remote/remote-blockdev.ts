@@ -17,7 +17,7 @@ import { checkBytes, checkOpen, checkRange } from '../../blockdev/range.js';
 import type { BlockDevice, BlockExtent } from '../../blockdev/types.js';
 import { decodeExtents, encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
 import type { FerryClient } from '../client/client.js';
-import { inChunks, pieceOf } from './chunks.js';
+import { inChunks, NO_BYTES, pieceOf } from './chunks.js';
 
 export class RemoteBlockDevice implements BlockDevice {
   closed = false;
@@ -103,7 +103,11 @@ export class RemoteBlockDevice implements BlockDevice {
     const device = this.device;
     await this.track(
       inChunks(data.length, (at, length) =>
-        rpc.call('BD_WRITE', { device, offset: offset + at, data: pieceOf(data, at, length) }),
+        rpc.callLending(
+          'BD_WRITE',
+          { device, offset: offset + at, data: NO_BYTES },
+          pieceOf(data, at, length),
+        ),
       ),
     );
   }

@@ -30,7 +30,7 @@ import type {
 import { encodeRequest, HEADER_BYTES } from '../../wire/transfer/index.js';
 import type { FerryClient } from '../client/client.js';
 import { listPageOf, listRequestOf } from '../client/list-request.js';
-import { CHUNK_BYTES, inChunks, pieceOf } from './chunks.js';
+import { CHUNK_BYTES, inChunks, NO_BYTES, pieceOf } from './chunks.js';
 
 export interface RemoteFlatFsOptions {
   /** Close the client session when the filesystem is closed (default true). */
@@ -153,7 +153,7 @@ export class RemoteFlatFs implements FlatFs {
       return;
     }
     await inChunks(data.length, (at, length) =>
-      rpc.call('WRITE', { handle, offset: offset + at, data: pieceOf(data, at, length) }),
+      rpc.callLending('WRITE', { handle, offset: offset + at, data: NO_BYTES }, pieceOf(data, at, length)),
     );
   }
 

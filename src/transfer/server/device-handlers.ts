@@ -6,14 +6,16 @@
  * read-only server, and a device's own read-only flag is the device's to enforce.
  */
 import { FerryError } from '../../core/errors.js';
+import { checkRange } from '../../blockdev/range.js';
 import {
   decodeRequest,
   encodeDevices,
   encodeExtents,
   encodeReply,
+  HEADER_BYTES,
   type MessageName,
 } from '../../wire/transfer/index.js';
-import { replyHeader, type Handler } from './scope.js';
+import { writeReplyHeader, type Handler } from './scope.js';
 
 export const DEVICE_HANDLERS = {
   BD_LIST: async (s, _session, id) => {
@@ -52,8 +54,20 @@ export const DEVICE_HANDLERS = {
   BD_READ: async (s, session, id, payload) => {
     const r = decodeRequest('BD_READ', payload);
     s.gate.checkReadLength(r.length);
-    const data = await session.deviceOf(r.device).read(r.offset, r.length);
-    return [replyHeader('BD_READ', id), data];
+    const device = session.deviceOf(r.device);
+    // refused before the reply buffer is allocated (the device checks again, closed included)
+    checkRange(
+      { sizeBytes: device.sizeBytes, readOnly: device.readOnly, closed: false },
+      'read',
+      r.offset,
+      r.length,
+    );
+    // The reply in one buffer, the device reading straight in after the header: no second buffer,
+    // no copy of the data between the device and the packet.
+    const reply = Buffer.allocUnsafe(HEADER_BYTES + r.length);
+    writeReplyHeader(reply, 'BD_READ', id);
+    await device.readInto(r.offset, reply.subarray(HEADER_BYTES));
+    return [reply];
   },
   BD_WRITE: async (_s, session, id, payload) => {
     const r = decodeRequest('BD_WRITE', payload);

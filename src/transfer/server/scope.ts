@@ -59,6 +59,11 @@ export type Handler = (
 /** A reply with no body (or whose data follows as a separate piece): the header alone. */
 export function replyHeader(name: MessageName, requestId: number): Buffer {
   const b = Buffer.allocUnsafe(HEADER_BYTES);
-  writeHeader(b, MESSAGES[name].type | REPLY_BIT, 0, STATUS_OK, requestId);
+  writeReplyHeader(b, name, requestId);
   return b;
+}
+
+/** Writes an OK reply's header at the start of `b` (a reply whose body follows in the same buffer). */
+export function writeReplyHeader(b: Buffer, name: MessageName, requestId: number): void {
+  writeHeader(b, MESSAGES[name].type | REPLY_BIT, 0, STATUS_OK, requestId);
 }

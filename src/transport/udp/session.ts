@@ -31,7 +31,24 @@ export type { SessionHost } from './packer.js';
 export const HEARTBEAT_PADDING_BYTES =
   LIMITS.MAX_SACK_RANGES * SACK_RANGE_BYTES + ackBodyBytes(LIMITS.MAX_SACK_RANGES);
 
+/**
+ * A tick that comes more than this many tick periods after the one before means this process did
+ * not run meanwhile (starved of CPU, its event loop blocked by a collection): the peer's acks for the
+ * packets in flight may be waiting unread in the socket, since timers run before the socket is read.
+ * That tick leaves the retransmission timeout and time-based loss detection to the next one, which
+ * comes after the endpoint has read its socket (the session is busy while packets are in flight, so
+ * the next tick is due one tick period later). (On a loaded 2-core machine, in-process server and
+ * client at 32 requests in flight: 17-28 spurious timeouts per side in 5 s, each resending and
+ * shrinking the window, and replies stuck for 25-100 ms; with this, 0-4.)
+ */
+export const STALLED_TICK_PERIODS = 5;
+
 export class Session extends PathPieces {
+  /** When tick() last ran (clock ms): a long gap is a stall of this process (STALLED_TICK_PERIODS). */
+  private lastTickMs = Number.NaN;
+  /** The last tick deferred the loss checks (the next one makes them, whatever its gap). */
+  private checksDeferred = false;
+
   // ------------------------------------------------------------------ receiving
 
   /**
@@ -382,8 +399,16 @@ export class Session extends PathPieces {
     if (this.state === 'closing') return this.tickClosing(nowMs);
     if (this.state !== 'connected') return;
     if (this.fd.isDead(nowMs)) return this.end('dead', 'PEER_DEAD');
-    this.checkRetransmitTimeout(nowMs);
-    if (this.sent.inFlight > 0) this.sent.detectLosses(nowMs, this.lossRttMs());
+    // a stall defers the checks by one tick, never two in a row (a process late on every tick
+    // still repairs real losses, every other tick)
+    const stalled =
+      nowMs - this.lastTickMs > STALLED_TICK_PERIODS * this.host.config.tickMs && !this.checksDeferred;
+    this.lastTickMs = nowMs;
+    this.checksDeferred = stalled;
+    if (!stalled) {
+      this.checkRetransmitTimeout(nowMs);
+      if (this.sent.inFlight > 0) this.sent.detectLosses(nowMs, this.lossRttMs());
+    }
     this.sent.pruneLost(nowMs, 2 * this.lossRttMs() + this.host.config.ackDelayMs);
     this.checkMessageTimeouts(nowMs);
     this.checkDeliveryProbe(nowMs);

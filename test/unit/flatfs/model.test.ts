@@ -12,6 +12,7 @@ import path from 'node:path';
 import { KiB } from '../../../src/core/limits.js';
 import { DirectoryFlatFs } from '../../../src/flatfs/directory.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
+import { ReadAheadFlatFs } from '../../../src/fuse/read-ahead.js';
 import type { FlatFs } from '../../../src/flatfs/types.js';
 import {
   LIST_PREFIXES,
@@ -42,6 +43,17 @@ const BACKENDS: Backend[] = [
     maxOps: 50,
     async make() {
       const fs = new MemoryFlatFs({ quotaBytes: QUOTA_BYTES });
+      return { fs, cleanup: () => fs.close() };
+    },
+  },
+  {
+    // the mount's read-ahead (src/fuse/read-ahead.ts) over memory, with windows small enough that
+    // random sequences read from them, fetch past the end and see them dropped by changes
+    name: 'read-ahead over memory',
+    runs: 200,
+    maxOps: 50,
+    async make() {
+      const fs = new ReadAheadFlatFs(new MemoryFlatFs({ quotaBytes: QUOTA_BYTES }), 64, 64 * 4);
       return { fs, cleanup: () => fs.close() };
     },
   },
