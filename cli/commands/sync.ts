@@ -1,6 +1,7 @@
 /**
  * `ferry sync SRC DST [--delete]`: makes a server folder hold what a local folder holds, or the
- * reverse, moving only the files that differ (size or modification time); with `--delete` it also
+ * reverse, moving only the files that differ (size or modification time, or with `--checksum` size
+ * or whole-file xxhash64); with `--delete` it also
  * removes what the destination holds and the source does not. Unlike `cp -r`, the contents of SRC
  * go straight into DST (`sync photos ferry://H:P/backup` gives `backup/a.jpg`, not
  * `backup/photos/a.jpg`).
@@ -21,6 +22,8 @@ interface SyncArgs extends Omit<CopyArgs, 'mode' | 'resume'> {
   src: string;
   dst: string;
   delete: boolean;
+  checksum: boolean;
+  batch: boolean;
 }
 
 export const syncCommand: CommandModule<object, SyncArgs> = {
@@ -44,6 +47,13 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
           default: false,
           describe: 'also remove files the destination holds and the source does not',
         })
+        .option('checksum', {
+          alias: 'c',
+          type: 'boolean',
+          default: false,
+          describe:
+            'tell files of the same size apart by whole-file xxhash64 (both sides read), not modification time',
+        })
         .option('verify', {
           type: 'boolean',
           default: true,
@@ -57,10 +67,16 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
         .option('block-size', { type: 'string', requiresArg: true, describe: 'block size, 4KiB to 4MiB' })
         .option('window', { type: 'number', requiresArg: true, describe: 'blocks in flight per file' })
         .option('progress', { type: 'boolean', describe: 'progress bar (default: on when stderr is a TTY)' })
+        .option('batch', {
+          type: 'boolean',
+          default: true,
+          describe: 'send files of at most 256KiB several per message (--no-batch: each on its own)',
+        })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary' }),
     )
       .example('$0 sync photos ferry://127.0.0.1:7733/backup', 'photos/a.jpg goes to backup/a.jpg')
-      .example('$0 sync ferry://127.0.0.1:7733/backup ./restore --delete', 'and remove what backup lacks'),
+      .example('$0 sync ferry://127.0.0.1:7733/backup ./restore --delete', 'and remove what backup lacks')
+      .example('$0 sync photos ferry://127.0.0.1:7733/backup --checksum', 'compare contents, not times'),
   handler: async (args) => {
     const up = looksRemote(args.dst);
     if (up === looksRemote(args.src)) {
@@ -91,12 +107,14 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
         direction,
         progress: showProgress(copyArgs),
         deleteExtra: args.delete,
+        checksum: args.checksum,
+        batchSmall: args.batch,
         copyFile: (f, onProgress) => copyOne(client, direction, f, copyArgs, { ...opts, onProgress }),
       });
       if (args.json) printJson(summary);
       else
         process.stderr.write(
-          `synced ${summary.files} files: ${summary.files - summary.alreadyThere} copied (${formatBytes(summary.bytesMoved)}), ${summary.alreadyThere} already the same, ${summary.deleted} deleted, ${summary.skipped.length} skipped, in ${summary.seconds.toFixed(2)} s\n`,
+          `synced ${summary.files} files: ${summary.files - summary.alreadyThere} copied (${formatBytes(summary.bytesMoved)}), ${summary.alreadyThere} already the same${args.checksum ? ` (${summary.filesHashed} compared by hash)` : ''}, ${summary.deleted} deleted, ${summary.skipped.length} skipped, in ${summary.seconds.toFixed(2)} s\n`,
         );
     } finally {
       await client.close();

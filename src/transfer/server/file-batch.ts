@@ -1,0 +1,118 @@
+/**
+ * UPLOAD_FILES on the server: several whole small files from one message, each published with the
+ * promise a single upload's commit makes - its bytes match its xxhash64, its data, mode and times
+ * are durable, and only then is it renamed from its hidden part name to its own name. The reply
+ * goes out after every file in the batch has been published or has failed.
+ *
+ * Why a module of its own: these files are never transfers (no id, no journal, nothing to resume:
+ * a file either lands whole or the client sends it again), so they skip the transfer table's
+ * begin/commit bookkeeping and share only its take-over rule and counters.
+ */
+import { xxh64 } from '../../core/checksum.js';
+import { FerryError, isFerryError } from '../../core/errors.js';
+import type { FlatFs } from '../../flatfs/types.js';
+import {
+  decodeFileBatch,
+  decodeRequest,
+  encodeReply,
+  MAX_ERROR_MESSAGE_CHARS,
+  type BatchFile,
+} from '../../wire/transfer/index.js';
+import { uploadNames } from '../names.js';
+import { removeQuietly } from './journal-store.js';
+import type { PeerSession } from './peer-session.js';
+import type { ServerScope } from './scope.js';
+
+/** Files of one batch written at once (each is a create, a write, an fsync and a rename). */
+export const FILE_BATCH_WRITE_CONCURRENCY = 16;
+
+/** Throws for a file record no upload could have sent: a bad name, mode or time, or a wrong hash. */
+function checkFile(s: ServerScope, f: BatchFile): void {
+  s.gate.checkName(f.name);
+  if ((f.mode & ~0o777) !== 0) {
+    throw new FerryError(
+      'INVALID_ARGUMENT',
+      `${f.name}: mode 0o${f.mode.toString(8)} has bits outside 0o777`,
+    );
+  }
+  if (!Number.isFinite(f.mtimeMs) || !Number.isFinite(f.atimeMs)) {
+    throw new FerryError('INVALID_ARGUMENT', `${f.name}: times must be finite numbers`);
+  }
+  const computed = xxh64(f.data);
+  if (computed !== f.hash) {
+    throw new FerryError(
+      'HASH_MISMATCH',
+      `whole-file xxhash64 mismatch for ${f.name} (client ${f.hash.toString(16)}, server ${computed.toString(16)}): nothing was kept; copy again`,
+    );
+  }
+}
+
+/** Writes one file under its part name, makes it durable with its mode and times, then publishes it. */
+async function publishFile(s: ServerScope, fs: FlatFs, f: BatchFile): Promise<void> {
+  checkFile(s, f);
+  await s.transfers.takeOver(f.name);
+  const names = uploadNames(f.name);
+  const handle = await fs.create(names.part, { sizeBytes: 0 });
+  let published = false;
+  try {
+    if (f.data.length > 0) await fs.write(handle, 0, f.data);
+    if (fs.fchmod) await fs.fchmod(handle, f.mode);
+    await fs.setTimes(names.part, f.atimeMs, f.mtimeMs);
+    await fs.fsync(handle);
+    await fs.closeFile(handle);
+    await fs.rename(names.part, f.name);
+    published = true;
+  } finally {
+    if (!published) {
+      await fs.closeFile(handle).catch(() => undefined);
+      await removeQuietly(fs, names.part).catch(() => undefined);
+    }
+  }
+  await removeQuietly(fs, names.journal);
+  s.transfers.publishedWhole(f.name);
+}
+
+/** The UPLOAD_FILES handler: every file of the batch, FILE_BATCH_WRITE_CONCURRENCY at a time. */
+export async function uploadFiles(
+  s: ServerScope,
+  _session: PeerSession,
+  id: number,
+  payload: Buffer,
+): Promise<readonly Uint8Array[]> {
+  const files = decodeFileBatch(decodeRequest('UPLOAD_FILES', payload).files);
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.name)) {
+      throw new FerryError('INVALID_ARGUMENT', `${f.name} appears twice in one batch: send each file once`);
+    }
+    seen.add(f.name);
+  }
+  const fs = s.gate.needFs();
+  const statuses = Buffer.alloc(files.length);
+  let first: FerryError | null = null;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      try {
+        await publishFile(s, fs, files[i]!);
+        statuses[i] = 1;
+      } catch (err) {
+        first ??= isFerryError(err) ? err : new FerryError('IO_ERROR', `${files[i]!.name}: ${String(err)}`);
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(FILE_BATCH_WRITE_CONCURRENCY, files.length) }, () => worker()),
+  );
+  const committed = statuses.reduce((n, b) => n + b, 0);
+  const failure = first as FerryError | null;
+  return [
+    encodeReply('UPLOAD_FILES', id, {
+      committed,
+      errorCode: failure?.code ?? '',
+      errorMessage: (failure?.message ?? '').slice(0, MAX_ERROR_MESSAGE_CHARS),
+      statuses,
+    }),
+  ];
+}
