@@ -1,7 +1,8 @@
 /**
  * UPLOAD_FILES on the server: several whole small files from one message, each published with the
  * promise a single upload's commit makes - its bytes match its xxhash64, its data, mode and times
- * are durable, and only then is it renamed from its hidden part name to its own name. The reply
+ * are durable, and only then is it renamed from its hidden part name (wholeFilePart, at the top
+ * level) to its own name; an unfinished earlier upload of the name is retired and its files removed. The reply
  * goes out after every file in the batch has been published or has failed.
  *
  * Why a module of its own: these files are never transfers (no id, no journal, nothing to resume:
@@ -18,7 +19,7 @@ import {
   MAX_ERROR_MESSAGE_CHARS,
   type BatchFile,
 } from '../../wire/transfer/index.js';
-import { uploadNames } from '../names.js';
+import { uploadNames, wholeFilePart } from '../names.js';
 import { removeQuietly } from './journal-store.js';
 import type { PeerSession } from './peer-session.js';
 import type { ServerScope } from './scope.js';
@@ -51,25 +52,40 @@ function checkFile(s: ServerScope, f: BatchFile): void {
 async function publishFile(s: ServerScope, fs: FlatFs, f: BatchFile): Promise<void> {
   checkFile(s, f);
   await s.transfers.takeOver(f.name);
-  const names = uploadNames(f.name);
-  const handle = await fs.create(names.part, { sizeBytes: 0 });
+  const part = wholeFilePart(f.name);
+  const handle = await fs.create(part, { sizeBytes: 0 });
   let published = false;
   try {
     if (f.data.length > 0) await fs.write(handle, 0, f.data);
     if (fs.fchmod) await fs.fchmod(handle, f.mode);
-    await fs.setTimes(names.part, f.atimeMs, f.mtimeMs);
+    if (fs.futimes) await fs.futimes(handle, f.atimeMs, f.mtimeMs);
+    else await fs.setTimes(part, f.atimeMs, f.mtimeMs);
     await fs.fsync(handle);
     await fs.closeFile(handle);
-    await fs.rename(names.part, f.name);
+    await fs.rename(part, f.name);
     published = true;
   } finally {
     if (!published) {
       await fs.closeFile(handle).catch(() => undefined);
-      await removeQuietly(fs, names.part).catch(() => undefined);
+      await removeQuietly(fs, part).catch(() => undefined);
     }
   }
-  await removeQuietly(fs, names.journal);
+  // what an earlier, unfinished upload of this name left (asked first: a stat takes no lock)
+  const earlier = uploadNames(f.name);
+  for (const leftover of [earlier.part, earlier.journal]) {
+    if (leftover !== part && (await exists(fs, leftover))) await removeQuietly(fs, leftover);
+  }
   s.transfers.publishedWhole(f.name);
+}
+
+async function exists(fs: FlatFs, name: string): Promise<boolean> {
+  try {
+    await fs.stat(name);
+    return true;
+  } catch (err) {
+    if (isFerryError(err, 'NOT_FOUND')) return false;
+    throw err;
+  }
 }
 
 /** The UPLOAD_FILES handler: every file of the batch, FILE_BATCH_WRITE_CONCURRENCY at a time. */
