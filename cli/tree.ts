@@ -193,7 +193,9 @@ export interface TreeRunOptions {
   /**
    * Tell files apart by content (sync --checksum): a destination file of the same size is the same
    * when its whole-file xxhash64 (the server's FILE_HASH, the local file read through) matches,
-   * whatever its modification time, which is then set to the source's. Default: size and mtime.
+   * whatever its modification time, which is then set to the source's. Default: the same size and
+   * mtime is the same file, and a file of the same size and another mtime is compared by content
+   * (so only its time is set when the bytes match).
    */
   checksum?: boolean;
   /**
@@ -277,9 +279,22 @@ export async function runTree(
       : await localStat(f.local);
     if (there === undefined || there === null || there.size !== f.sizeBytes) return 'differs';
     const sameTime = Math.abs(there.mtime - f.mtimeMs) < SAME_MTIME_MS;
-    if (opts.checksum !== true) return sameTime ? 'same' : 'differs';
-    const [remote, local] = await Promise.all([client.fileHash(f.name), localFileHash(f.local)]);
+    if (sameTime && opts.checksum !== true) return 'same';
+    // Same size, other time: compared by content before anything is sent. A copy whose time was
+    // never set (a run killed between a file's commit and its SET_TIMES) is then not sent again.
+    const hashes = await Promise.all([client.fileHash(f.name), localFileHash(f.local)]).catch(
+      (err: unknown) => {
+        if (!isFerryError(err, 'UNKNOWN_REQUEST')) throw err;
+        if (opts.checksum !== true) return null; // a server from before: copy it
+        throw new FerryError(
+          'NOT_SUPPORTED',
+          'the server cannot hash files (it predates FILE_HASH): update it, or sync without --checksum',
+        );
+      },
+    );
+    if (hashes === null) return 'differs';
     counts.filesHashed++;
+    const [remote, local] = hashes;
     if (remote.fileHash !== local.fileHash || remote.sizeBytes !== local.sizeBytes) return 'differs';
     return sameTime ? 'same' : 'times';
   };

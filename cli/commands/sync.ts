@@ -86,7 +86,8 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
           : 'neither side is remote: write the server as ferry://HOST:PORT/PREFIX or HOST:PORT:PREFIX',
       );
     }
-    const copyArgs: CopyArgs = { ...args, mode: 'offset', resume: up };
+    // resume both ways: a file a killed run left part-way continues from what its part file holds
+    const copyArgs: CopyArgs = { ...args, mode: 'offset', resume: true };
     const opts = copyOptions(copyArgs); // bad flags fail before any traffic
     const remote = remoteArg(up ? args.dst : args.src);
     const folder = (remote.name ?? '').replace(/\/+$/, '');
