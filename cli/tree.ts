@@ -32,6 +32,9 @@ import { treeProgressBar } from './progress.js';
 /** Pieces (a file, or a batch of small files) copied at once: enough to hide each one's round trips. */
 export const FILES_IN_FLIGHT = 4;
 
+/** Local files whose lstat runs at once while a tree is walked. */
+export const WALK_STATS_IN_FLIGHT = 64;
+
 /** Modification times that differ by less than this are the same (hosts round to µs or ns). */
 const SAME_MTIME_MS = 1;
 
@@ -93,8 +96,7 @@ export async function walkLocal(root: string, prefix: string): Promise<TreePlan>
           bad.push(`${path} (${why})`);
           continue;
         }
-        const st = await lstat(path);
-        plan.files.push({ local: path, name, sizeBytes: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs });
+        plan.files.push({ local: path, name, sizeBytes: 0, mtimeMs: 0, atimeMs: 0 }); // stat below
       }
     }
   };
@@ -106,6 +108,13 @@ export async function walkLocal(root: string, prefix: string): Promise<TreePlan>
         `${bad.length > 5 ? `; and ${bad.length - 5} more` : ''}. Rename them (or move them out of the folder) and copy again`,
     );
   }
+  // one lstat per file, WALK_STATS_IN_FLIGHT at once: on a tree of many files they are most of the walk
+  await pool(plan.files, WALK_STATS_IN_FLIGHT, async (f) => {
+    const st = await lstat(f.local);
+    f.sizeBytes = st.size;
+    f.mtimeMs = st.mtimeMs;
+    f.atimeMs = st.atimeMs;
+  });
   return plan;
 }
 
@@ -235,14 +244,18 @@ type Likeness = 'same' | 'times' | 'differs';
 type Unit = { file: TreeFile } | { batch: TreeFile[] };
 
 /** Runs `work` over `items`, `width` at a time, stopping new ones after the first failure (thrown). */
-async function pool<T>(items: readonly T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: unknown = null;
   const worker = async (): Promise<void> => {
     while (failure === null && next < items.length) {
-      const item = items[next++]!;
+      const index = next++;
       try {
-        await work(item);
+        await work(items[index]!, index);
       } catch (err) {
         failure ??= err;
       }
@@ -305,17 +318,19 @@ export async function runTree(
 
   const toCopy: TreeFile[] = [];
   try {
-    const found = new Map<TreeFile, Likeness>();
-    await pool(plan.files, CHECKS_IN_FLIGHT, async (f) => {
+    const differs = new Uint8Array(plan.files.length);
+    await pool(plan.files, CHECKS_IN_FLIGHT, async (f, i) => {
       const l = await likeness(f);
-      found.set(f, l);
+      if (l === 'differs') differs[i] = 1;
       if (l === 'differs') return;
       if (l === 'times') await setTimes(f);
       counts.alreadyThere++;
       bar.add(f.sizeBytes);
       bar.fileDone();
     });
-    for (const f of plan.files) if (found.get(f) === 'differs') toCopy.push(f);
+    plan.files.forEach((f, i) => {
+      if (differs[i] === 1) toCopy.push(f);
+    });
 
     let batching = upload && opts.batchSmall !== false;
     const copyAlone = async (f: TreeFile): Promise<void> => {

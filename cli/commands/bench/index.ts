@@ -17,6 +17,7 @@ import { abortOnSignal } from '../../signals.js';
 import { asUsage, failAsUsage, printJson } from '../../util.js';
 import { blockdevBenchCommand, compareBenchCommand, fsBenchCommand, reportBenchCommand } from './storage.js';
 import { wanBenchCommand } from './wan.js';
+import { treeBenchCommand } from './tree.js';
 
 /** Functions listed per profile in the --cpu-prof-dir summary. */
 const PROFILE_TOP = 20;
@@ -137,11 +138,12 @@ export const benchCommand: CommandModule<object, object> = {
     y
       .command(transportCommand)
       .command(wanBenchCommand)
+      .command(treeBenchCommand)
       .command(blockdevBenchCommand)
       .command(fsBenchCommand)
       .command(compareBenchCommand)
       .command(reportBenchCommand)
-      .demandCommand(1, 'name a benchmark: ferry bench transport|wan|blockdev|fs|compare|report')
+      .demandCommand(1, 'name a benchmark: ferry bench transport|wan|tree|blockdev|fs|compare|report')
       .fail(failAsUsage),
   handler: () => {},
 };
