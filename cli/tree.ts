@@ -2,7 +2,7 @@
  * Copying folders (`ferry cp -r`, `ferry sync`): the walk of a local tree or of a remote prefix into
  * one list of files, the checks every name passes before anything is written, and the run that
  * skips the files already complete (same size and modification time, or with `checksum` the same
- * whole-file hash), sends small files of an upload several per message (UPLOAD_FILES) and the
+ * whole-file hash), moves small files several per message (UPLOAD_FILES, DOWNLOAD_FILES) and the
  * others on their own, several pieces at once (FILES_IN_FLIGHT), keeps modification times, and
  * reports one progress bar for the whole tree.
  *
@@ -21,7 +21,9 @@ import {
   localFileHash,
   SMALL_FILE_MAX_BYTES,
   smallFileBatchBytes,
+  writeWholeFile,
   type BatchResult,
+  type DownloadBatchResult,
   type SmallFile,
   type CopyProgress,
   type CopyStats,
@@ -208,8 +210,8 @@ export interface TreeRunOptions {
    */
   checksum?: boolean;
   /**
-   * Upload files of at most SMALL_FILE_MAX_BYTES several per message (UPLOAD_FILES; default true).
-   * A server from before is noticed at the first batch and sent every file on its own.
+   * Move files of at most SMALL_FILE_MAX_BYTES several per message (UPLOAD_FILES, DOWNLOAD_FILES;
+   * default true). A server from before is noticed at the first batch; every file goes on its own then.
    */
   batchSmall?: boolean;
   /** Copies one file with the single-file copy path, reporting its progress. */
@@ -269,7 +271,7 @@ async function pool<T>(
  * Copies the files of `plan`: first each destination file is compared with its source (same size
  * and modification time, or with `checksum` the same whole-file hash: what a killed run left
  * finished is not sent again), then what differs is sent, FILES_IN_FLIGHT pieces at a time - small
- * files of an upload several per message, the others on their own - and each copy gets its
+ * files several per message, the others on their own - and each copy gets its
  * source's modification time. The first failure stops new pieces from starting and is thrown once
  * the pieces in flight settle; running the same copy again resumes.
  */
@@ -332,7 +334,7 @@ export async function runTree(
       if (differs[i] === 1) toCopy.push(f);
     });
 
-    let batching = upload && opts.batchSmall !== false;
+    let batching = opts.batchSmall !== false;
     const copyAlone = async (f: TreeFile): Promise<void> => {
       let shown = 0;
       const s = await opts.copyFile(f, (p) => {
@@ -344,11 +346,37 @@ export async function runTree(
       await setTimes(f);
       bar.fileDone();
     };
+    const doneInBatch = (f: TreeFile): void => {
+      counts.filesBatched++;
+      counts.bytesMoved += f.sizeBytes;
+      bar.add(f.sizeBytes);
+      bar.fileDone();
+    };
+    const downloadBatch = async (files: TreeFile[]): Promise<void> => {
+      let got: DownloadBatchResult;
+      try {
+        got = await client.downloadFiles(files.map((f) => f.name));
+      } catch (err) {
+        if (!isFerryError(err, 'UNKNOWN_REQUEST')) throw err;
+        batching = false; // a server from before: every file on its own from here on
+        for (const f of files) await copyAlone(f);
+        return;
+      }
+      counts.batches++;
+      for (const [i, w] of got.files.entries()) {
+        const f = files[i]!;
+        await writeWholeFile(f.local, w);
+        doneInBatch({ ...f, sizeBytes: w.data.length });
+      }
+      // what the server did not send (it no longer fits, or it failed): on its own, which says why
+      for (const f of files.slice(got.files.length)) await copyAlone(f);
+    };
     const copyBatch = async (files: TreeFile[]): Promise<void> => {
       if (!batching) {
         for (const f of files) await copyAlone(f);
         return;
       }
+      if (!upload) return downloadBatch(files);
       const read = await Promise.all(files.map(readSmallFile));
       const fits = read.filter((r) => r.small !== null);
       for (const r of read) if (r.small === null) await copyAlone(r.file); // changed since the walk
@@ -364,12 +392,7 @@ export async function runTree(
       }
       counts.batches++;
       result.committed.forEach((ok, i) => {
-        if (!ok) return;
-        const f = fits[i]!.file;
-        counts.filesBatched++;
-        counts.bytesMoved += f.sizeBytes;
-        bar.add(f.sizeBytes);
-        bar.fileDone();
+        if (ok) doneInBatch(fits[i]!.file);
       });
       if (result.error !== null) throw result.error;
     };
@@ -412,7 +435,8 @@ export async function runTree(
 
 /**
  * The pieces of a copy, in the files' order: with `batching`, runs of files of at most
- * SMALL_FILE_MAX_BYTES grouped within BATCH_LIMITS, every other file on its own.
+ * SMALL_FILE_MAX_BYTES grouped within BATCH_LIMITS (the sizes the walk saw), every other file on
+ * its own.
  */
 function unitsOf(files: readonly TreeFile[], batching: boolean): Unit[] {
   const units: Unit[] = [];

@@ -162,6 +162,8 @@ export {
   BATCH_LIMITS,
   smallFileBatchBytes,
   localFileHash,
+  writeWholeFile,
+  type DownloadBatchResult,
   type SmallFile,
   type BatchResult,
   DEFAULT_MEMORY_QUOTA_BYTES,

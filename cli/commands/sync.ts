@@ -70,7 +70,8 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
         .option('batch', {
           type: 'boolean',
           default: true,
-          describe: 'send files of at most 256KiB several per message (--no-batch: each on its own)',
+          describe:
+            'move files of at most 256KiB several per message, both ways (--no-batch: each on its own)',
         })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary' }),
     )

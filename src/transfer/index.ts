@@ -21,6 +21,8 @@ export {
   BATCH_LIMITS,
   smallFileBatchBytes,
   localFileHash,
+  writeWholeFile,
+  type DownloadBatchResult,
   type SmallFile,
   type BatchResult,
 } from './client/small-files.js';

@@ -103,7 +103,12 @@ test('cp -r up and back down gives the same tree; symlinks and empty folders are
   const back = join(dir, 'back');
   const down = await runFerry(['cp', '-r', `${remote}/backup/tree`, back, '--json'], { timeoutMs: 120_000 });
   t.is(down.code, 0, down.stderr);
-  t.like(JSON.parse(down.stdout), { files: Object.keys(TREE).length, bytes: totalBytes, alreadyThere: 0 });
+  t.like(JSON.parse(down.stdout), {
+    files: Object.keys(TREE).length,
+    bytes: totalBytes,
+    alreadyThere: 0,
+    filesBatched: small,
+  });
   const a = await snapshot(src);
   const b = await snapshot(join(back, 'tree'));
   t.deepEqual([...b.files.keys()].sort(), [...a.files.keys()].sort());

@@ -21,7 +21,13 @@ import type { CopyOptions, CopyResult, CopyStats } from './copy-options.js';
 import { attachRpc } from './router.js';
 import { RpcClient, type RpcClientOptions } from './rpc-client.js';
 import type { UploadSource } from './sources.js';
-import { uploadFileBatch, type BatchResult, type SmallFile } from './small-files.js';
+import {
+  downloadFileBatch,
+  uploadFileBatch,
+  type BatchResult,
+  type DownloadBatchResult,
+  type SmallFile,
+} from './small-files.js';
 
 /** How long `connect` waits for the handshake before UNREACHABLE (default). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -177,6 +183,15 @@ export class FerryClient {
    */
   uploadFiles(files: readonly SmallFile[]): Promise<BatchResult> {
     return uploadFileBatch(this.rpc, files);
+  }
+
+  /**
+   * Fetches several whole small files in one message (at most BATCH_LIMITS files; the reply holds
+   * those that fit in FILE_BATCH_MAX_BYTES, each checked against its xxhash64); `error` says why it
+   * stopped early. A server from before answers UNKNOWN_REQUEST: download the files one by one then.
+   */
+  downloadFiles(names: readonly string[]): Promise<DownloadBatchResult> {
+    return downloadFileBatch(this.rpc, names);
   }
 
   async unlink(name: string): Promise<void> {

@@ -11,10 +11,14 @@
  */
 import { xxh64 } from '../../core/checksum.js';
 import { FerryError, isFerryError } from '../../core/errors.js';
-import type { FlatFs } from '../../flatfs/types.js';
+import { NEW_FILE_MODE, type FlatFs } from '../../flatfs/types.js';
 import {
+  batchRecordBytes,
   decodeFileBatch,
+  decodeNameList,
   decodeRequest,
+  encodeFileBatch,
+  FILE_BATCH_MAX_BYTES,
   encodeReply,
   MAX_ERROR_MESSAGE_CHARS,
   type BatchFile,
@@ -129,6 +133,69 @@ export async function uploadFiles(
       errorCode: failure?.code ?? '',
       errorMessage: (failure?.message ?? '').slice(0, MAX_ERROR_MESSAGE_CHARS),
       statuses,
+    }),
+  ];
+}
+
+/** A file DOWNLOAD_FILES sends: read whole, with its mode and times; null when it would not fit. */
+async function readWhole(fs: FlatFs, name: string, roomBytes: number): Promise<BatchFile | null> {
+  const handle = await fs.open(name);
+  try {
+    const st = await fs.fstat(handle);
+    if (batchRecordBytes(Buffer.byteLength(name, 'utf8'), st.sizeBytes) > roomBytes) return null;
+    const data = st.sizeBytes === 0 ? Buffer.alloc(0) : await fs.read(handle, 0, st.sizeBytes);
+    if (data.length !== st.sizeBytes) {
+      throw new FerryError('IO_ERROR', `${name} changed size while being read: ask again`);
+    }
+    return {
+      name,
+      mode: (st.mode ?? NEW_FILE_MODE) & 0o777,
+      mtimeMs: st.mtimeMs,
+      atimeMs: st.atimeMs,
+      hash: xxh64(data),
+      data,
+    };
+  } finally {
+    await fs.closeFile(handle).catch(() => undefined);
+  }
+}
+
+/**
+ * The DOWNLOAD_FILES handler: the asked files read whole, in order, while they fit in one reply;
+ * it stops at the first that fails or does not fit and says why.
+ */
+export async function downloadFiles(
+  s: ServerScope,
+  _session: PeerSession,
+  id: number,
+  payload: Buffer,
+): Promise<readonly Uint8Array[]> {
+  const names = decodeNameList(decodeRequest('DOWNLOAD_FILES', payload).names);
+  for (const name of names) s.gate.checkName(name);
+  const fs = s.gate.needFs();
+  const files: BatchFile[] = [];
+  let room = FILE_BATCH_MAX_BYTES - 4;
+  let stop: FerryError | null = null;
+  for (const name of names) {
+    try {
+      const f = await readWhole(fs, name, room);
+      if (f === null) {
+        stop = new FerryError('LIMIT_EXCEEDED', `${name} does not fit in this reply: ask for it on its own`);
+        break;
+      }
+      files.push(f);
+      room -= batchRecordBytes(Buffer.byteLength(name, 'utf8'), f.data.length);
+    } catch (err) {
+      stop = isFerryError(err) ? err : new FerryError('IO_ERROR', `${name}: ${String(err)}`);
+      break;
+    }
+  }
+  s.stats.downloadsServed += files.length;
+  return [
+    encodeReply('DOWNLOAD_FILES', id, {
+      errorCode: stop?.code ?? '',
+      errorMessage: (stop?.message ?? '').slice(0, MAX_ERROR_MESSAGE_CHARS),
+      files: encodeFileBatch(files),
     }),
   ];
 }

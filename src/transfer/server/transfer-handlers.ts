@@ -22,7 +22,7 @@ import {
 } from '../../wire/transfer/index.js';
 import { AppendUpload } from './append-upload.js';
 import { Download } from './download.js';
-import { uploadFiles } from './file-batch.js';
+import { downloadFiles, uploadFiles } from './file-batch.js';
 import { OffsetUpload } from './offset-upload.js';
 import type { PeerSession } from './peer-session.js';
 import { replyHeader, type Handler, type ServerScope } from './scope.js';
@@ -145,6 +145,7 @@ const DOWNLOAD_HANDLERS = {
     s.transfers.logEnd(entry, 'ok');
     return [encodeReply('DOWNLOAD_CLOSE', id, { fileHash })];
   },
+  DOWNLOAD_FILES: downloadFiles,
 } satisfies Partial<Record<MessageName, Handler>>;
 
 /**

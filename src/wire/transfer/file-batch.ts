@@ -1,5 +1,6 @@
 /**
- * The `files` field of UPLOAD_FILES: several whole small files in one message, each with what its
+ * The `files` field of UPLOAD_FILES (and of DOWNLOAD_FILES replies, asked for by a name list):
+ * several whole small files in one message, each with what its
  * single-file upload would have carried (name, permission bits, times, whole-file xxhash64, bytes).
  *
  * Why: a small file sent alone costs its own begin, block and commit round trips; a tree of many
@@ -112,6 +113,54 @@ export function decodeFileBatch(buf: Buffer): BatchFile[] {
     pos += nameLen;
     out.push({ name, mode, mtimeMs, atimeMs, hash, data: buf.subarray(pos, pos + dataLen) });
     pos += dataLen;
+  }
+  if (pos !== buf.length) malformed('trailing bytes');
+  return out;
+}
+
+/** Encodes the name list of DOWNLOAD_FILES: u32 count, then u16 length + UTF-8 name each. */
+export function encodeNameList(names: readonly string[]): Buffer {
+  if (names.length > FILE_BATCH_MAX_FILES) {
+    throw new FerryError(
+      'LIMIT_EXCEEDED',
+      `${names.length} names in one batch: at most ${FILE_BATCH_MAX_FILES}`,
+    );
+  }
+  let size = 4;
+  for (const n of names) size += 2 + Buffer.byteLength(n, 'utf8');
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeUInt32LE(names.length, 0);
+  let pos = 4;
+  for (const n of names) {
+    const len = buf.write(n, pos + 2, 'utf8');
+    if (len > 0xffff) throw new FerryError('BAD_NAME', `a name of ${len} bytes cannot be sent`);
+    buf.writeUInt16LE(len, pos);
+    pos += 2 + len;
+  }
+  return buf;
+}
+
+/** Decodes a DOWNLOAD_FILES name list. Throws MALFORMED or LIMIT_EXCEEDED. */
+export function decodeNameList(buf: Buffer): string[] {
+  if (buf.length < 4) malformed('no count');
+  const count = buf.readUInt32LE(0);
+  if (count > FILE_BATCH_MAX_FILES) {
+    throw new FerryError('LIMIT_EXCEEDED', `${count} names in one batch: at most ${FILE_BATCH_MAX_FILES}`);
+  }
+  if (count * 2 > buf.length - 4) malformed(`count ${count} larger than the bytes present`);
+  const out: string[] = [];
+  let pos = 4;
+  for (let i = 0; i < count; i++) {
+    if (pos + 2 > buf.length) malformed('name runs past the end');
+    const n = buf.readUInt16LE(pos);
+    pos += 2;
+    if (pos + n > buf.length) malformed('name runs past the end');
+    try {
+      out.push(utf8.decode(buf.subarray(pos, pos + n)));
+    } catch {
+      malformed('name is not valid UTF-8');
+    }
+    pos += n;
   }
   if (pos !== buf.length) malformed('trailing bytes');
   return out;

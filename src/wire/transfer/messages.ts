@@ -316,6 +316,23 @@ export const MESSAGES = {
     reply: [['fileHash', 'h64']],
   },
 
+  /**
+   * Several whole small files in one reply: `names` (file-batch.ts: a name list, at most
+   * FILE_BATCH_MAX_FILES) asks for them; `files` answers with their records (name, mode, times,
+   * xxhash64, bytes) in request order, within FILE_BATCH_MAX_BYTES. When it stops before the end,
+   * errorCode/errorMessage say why the next file was not sent ('' when all were); the client fetches
+   * the rest on their own. Servers from before answer UNKNOWN_REQUEST.
+   */
+  DOWNLOAD_FILES: {
+    type: 0x33,
+    request: [['names', 'bytes']],
+    reply: [
+      ['errorCode', 'str'],
+      ['errorMessage', 'str'],
+      ['files', 'bytes'],
+    ],
+  },
+
   // --- block devices ---
   /** Reply `devices`: see list-codec.ts. */
   BD_LIST: { type: 0x40, request: [], reply: [['devices', 'bytes']] },

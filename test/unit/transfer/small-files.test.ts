@@ -1,22 +1,24 @@
 /**
- * Several whole small files per message (UPLOAD_FILES) and the server's whole-file hash
- * (FILE_HASH), over the fake network: what lands (bytes, mode, times, no hidden leftovers), what is
+ * Several whole small files per message (UPLOAD_FILES, DOWNLOAD_FILES) and the server's
+ * whole-file hash (FILE_HASH), over the fake network: what lands (bytes, mode, times, no hidden leftovers), what is
  * refused (a wrong hash, a bad or reserved name, a bad mode, a name twice) with nothing of the
  * refused file kept and the rest of the batch published, the codec's limits, and a hash that
  * matches the local one.
  */
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initChecksums, xxh64 } from '../../../src/core/checksum.js';
 import { isFerryError } from '../../../src/core/errors.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
-import { localFileHash } from '../../../src/transfer/client/small-files.js';
+import { localFileHash, writeWholeFile } from '../../../src/transfer/client/small-files.js';
 import {
   decodeFileBatch,
+  decodeNameList,
   encodeFileBatch,
+  encodeNameList,
   FILE_BATCH_MAX_BYTES,
   FILE_BATCH_MAX_FILES,
   type BatchFile,
@@ -181,4 +183,80 @@ test('FILE_HASH answers the whole-file xxhash64 the local file hash gives; a mis
   t.true(isFerryError(missing, 'NOT_FOUND'), String(missing));
   const hidden = await t.throwsAsync(client.fileHash('.ferry~part/big'));
   t.true(isFerryError(hidden, 'BAD_NAME'), String(hidden));
+});
+
+test('DOWNLOAD_FILES sends the asked files whole with modes and times, stops at the first it cannot send and says why', async (t) => {
+  const { client } = await setup(t);
+  const a = randomBytes(3000);
+  const b = Buffer.alloc(0);
+  const up = await client.uploadFiles([
+    { name: 'x/a', mode: 0o640, mtimeMs: 1_400_000_000_250, atimeMs: 1_400_000_000_000, data: a },
+    { name: 'x/b', mode: 0o600, mtimeMs: 1_400_000_001_000, atimeMs: 1_400_000_000_000, data: b },
+  ]);
+  t.is(up.error, null);
+  const got = await client.downloadFiles(['x/a', 'x/b']);
+  t.is(got.error, null);
+  t.deepEqual(
+    got.files.map((f) => [f.name, f.mode, f.mtimeMs, Buffer.from(f.data).toString('hex')]),
+    [
+      ['x/a', 0o640, 1_400_000_000_250, a.toString('hex')],
+      ['x/b', 0o600, 1_400_000_001_000, ''],
+    ],
+  );
+  const missing = await client.downloadFiles(['x/b', 'nope', 'x/a']);
+  t.deepEqual(
+    missing.files.map((f) => f.name),
+    ['x/b'],
+  );
+  t.is(missing.error?.code, 'NOT_FOUND');
+
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-whole-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, '.a.ferry-journal'), 'stale');
+  await writeWholeFile(join(dir, 'a'), got.files[0]!);
+  t.true((await readFile(join(dir, 'a'))).equals(a));
+  const st = await stat(join(dir, 'a'));
+  t.is(st.mode & 0o777, 0o640);
+  t.true(Math.abs(st.mtimeMs - 1_400_000_000_250) < 1);
+  t.deepEqual(await readdir(dir), ['a'], 'no part file, and the stale journal is gone');
+
+  const hidden = await t.throwsAsync(client.downloadFiles(['x/a', '.ferry~part/x/a']));
+  t.true(isFerryError(hidden, 'BAD_NAME'), String(hidden));
+});
+
+test('DOWNLOAD_FILES stops before a file that would pass the reply limit (LIMIT_EXCEEDED); the name-list codec refuses lies', async (t) => {
+  const { client } = await setup(t);
+  const { bufferSource } = await import('../../../src/transfer/client/sources.js');
+  await client.upload(bufferSource(randomBytes(3 * 1024 * 1024)), 'three');
+  await client.upload(bufferSource(randomBytes(2 * 1024 * 1024)), 'two');
+  const got = await client.downloadFiles(['three', 'two']);
+  t.deepEqual(
+    got.files.map((f) => f.name),
+    ['three'],
+  );
+  t.is(got.error?.code, 'LIMIT_EXCEEDED');
+  const list = encodeNameList(['a', 'é/b']);
+  t.deepEqual(decodeNameList(list), ['a', 'é/b']);
+  const lying = Buffer.from(list);
+  lying.writeUInt32LE(3, 0);
+  t.true(
+    isFerryError(
+      t.throws(() => decodeNameList(lying)),
+      'MALFORMED',
+    ),
+  );
+  t.true(
+    isFerryError(
+      t.throws(() => decodeNameList(Buffer.concat([list, Buffer.alloc(1)]))),
+      'MALFORMED',
+    ),
+  );
+  const many = Buffer.alloc(4);
+  many.writeUInt32LE(FILE_BATCH_MAX_FILES + 1, 0);
+  t.true(
+    isFerryError(
+      t.throws(() => decodeNameList(many)),
+      'LIMIT_EXCEEDED',
+    ),
+  );
 });
