@@ -15,7 +15,7 @@ import { FerryError, looksRemote } from '../../src/index.js';
 import { copyOne, copyOptions, showProgress, type CopyArgs } from '../copy-file.js';
 import { formatBytes } from '../progress.js';
 import { connectTo, remoteArg, remoteOptions } from '../remote.js';
-import { runTree, walkLocal, walkRemote } from '../tree.js';
+import { listRemote, runTree, walkLocal, walkRemote } from '../tree.js';
 import { printJson, UsageError } from '../util.js';
 
 interface SyncArgs extends Omit<CopyArgs, 'mode' | 'resume'> {
@@ -99,10 +99,18 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
       if (st === null || !st.isDirectory())
         throw new FerryError('NOT_FOUND', `no such local folder: ${local} (sync copies folders)`);
     }
-    const localPlan = up ? await walkLocal(local, prefix) : null;
-    const client = await connectTo(remote, args);
+    // The local walk, the connection and the server's listing overlap (on a tree of many files the
+    // walk and the listing are most of an unchanged sync); a bad local name is still the error shown.
+    const walking = up ? walkLocal(local, prefix) : null;
+    walking?.catch(() => undefined);
+    const client = await connectTo(remote, args).catch(async (err: unknown) => {
+      await walking;
+      throw err;
+    });
     try {
-      const plan = localPlan ?? (await walkRemote(client, prefix, local));
+      const present = up ? listRemote(client, prefix) : undefined;
+      present?.catch(() => undefined);
+      const plan = walking !== null ? await walking : await walkRemote(client, prefix, local);
       for (const s of plan.skipped) process.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
       const direction = up ? 'upload' : 'download';
       const summary = await runTree(client, plan, {
@@ -110,6 +118,7 @@ export const syncCommand: CommandModule<object, SyncArgs> = {
         progress: showProgress(copyArgs),
         deleteExtra: args.delete,
         checksum: args.checksum,
+        ...(present !== undefined ? { present } : {}),
         batchSmall: args.batch,
         copyFile: (f, onProgress) => copyOne(client, direction, f, copyArgs, { ...opts, onProgress }),
       });
