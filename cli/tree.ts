@@ -1,13 +1,16 @@
 /**
- * Copying folders (`ferry cp -r`): the walk of a local tree or of a remote prefix into one list of
- * files, the checks every name passes before anything is written, and the run that copies several
- * files at once (FILES_IN_FLIGHT), skips the ones already complete (same size and modification
- * time), keeps modification times, and reports one progress bar for the whole tree.
+ * Copying folders (`ferry cp -r`, `ferry sync`): the walk of a local tree or of a remote prefix into
+ * one list of files, the checks every name passes before anything is written, and the run that
+ * skips the files already complete (same size and modification time, or with `checksum` the same
+ * whole-file hash), moves small files several per message (UPLOAD_FILES, DOWNLOAD_FILES) and the
+ * others on their own, several pieces at once (FILES_IN_FLIGHT), keeps modification times, and
+ * reports one progress bar for the whole tree.
  *
- * Why a module of its own: the single-file copy stays the one copy path (the caller hands it in as
- * `copyFile`); this adds only what a tree needs around it, for `cp -r` now and `sync` later.
+ * Why a module of its own: the single-file copy stays the one copy path for a file sent alone (the
+ * caller hands it in as `copyFile`); this adds only what a tree needs around it.
  */
-import { lstat, mkdir, readdir, unlink, utimes } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { lstat, mkdir, open, readdir, unlink, utimes } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import {
   FerryError,
@@ -15,13 +18,21 @@ import {
   isFerryError,
   isHiddenName,
   validateName,
+  BATCH_LIMITS,
+  localFileHash,
+  SMALL_FILE_MAX_BYTES,
+  smallFileBatchBytes,
+  writeWholeFile,
+  type BatchResult,
+  type DownloadBatchResult,
+  type SmallFile,
   type CopyProgress,
   type CopyStats,
   type FerryClient,
 } from '../src/index.js';
 import { treeProgressBar } from './progress.js';
 
-/** Files copied at once in a tree copy: enough to hide each file's start and end round trips. */
+/** Pieces (a file, or a batch of small files) copied at once: enough to hide each one's round trips. */
 export const FILES_IN_FLIGHT = 4;
 
 /** Modification times that differ by less than this are the same (hosts round to µs or ns). */
@@ -68,8 +79,11 @@ export async function walkLocal(root: string, prefix: string): Promise<TreePlan>
   const plan: TreePlan = { prefix, root, files: [], folders: [], skipped: [] };
   const bad: string[] = [];
   const visit = async (dir: string): Promise<void> => {
-    const dirents = await readdir(dir, { withFileTypes: true });
-    dirents.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+    // in UTF-8 byte order, as the server lists (each name's bytes made once, not per comparison)
+    const dirents = (await readdir(dir, { withFileTypes: true }))
+      .map((d) => ({ d, key: Buffer.from(d.name) }))
+      .sort((a, b) => Buffer.compare(a.key, b.key))
+      .map(({ d }) => d);
     if (dirents.length === 0 && dir !== root) {
       plan.skipped.push({ path: dir, reason: 'empty folder: a server keeps no empty folders' });
     }
@@ -85,7 +99,8 @@ export async function walkLocal(root: string, prefix: string): Promise<TreePlan>
           bad.push(`${path} (${why})`);
           continue;
         }
-        const st = await lstat(path);
+        // lstatSync: a third of the cost of the promise form, and the loop still turns between folders
+        const st = lstatSync(path);
         plan.files.push({ local: path, name, sizeBytes: st.size, mtimeMs: st.mtimeMs, atimeMs: st.atimeMs });
       }
     }
@@ -152,22 +167,22 @@ export async function walkRemote(client: FerryClient, prefix: string, root: stri
   return plan;
 }
 
-/** True when local `path` is a regular file of `sizeBytes` bytes modified at `mtimeMs`. */
-async function localComplete(path: string, sizeBytes: number, mtimeMs: number): Promise<boolean> {
+/** Local file `path` as a regular file's size and modification time, or null when it is none. */
+async function localStat(path: string): Promise<{ size: number; mtime: number } | null> {
   try {
     const st = await lstat(path);
-    return st.isFile() && st.size === sizeBytes && Math.abs(st.mtimeMs - mtimeMs) < SAME_MTIME_MS;
+    return st.isFile() ? { size: st.size, mtime: st.mtimeMs } : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
+/** What the server holds below a prefix: size and mtime by name. */
+export type RemoteListing = Map<string, { size: number; mtime: number }>;
+
 /** The files already on the server below `prefix`, by name (for skipping complete ones). */
-async function remoteFiles(
-  client: FerryClient,
-  prefix: string,
-): Promise<Map<string, { size: number; mtime: number }>> {
-  const out = new Map<string, { size: number; mtime: number }>();
+export async function listRemote(client: FerryClient, prefix: string): Promise<RemoteListing> {
+  const out: RemoteListing = new Map();
   for await (const page of client.pages({ prefix })) {
     for (const e of page.entries) out.set(e.name, { size: e.sizeBytes, mtime: e.mtimeMs });
   }
@@ -182,6 +197,21 @@ export interface TreeRunOptions {
    * source does not (sync --delete): server files, or local regular files and symlinks.
    */
   deleteExtra?: boolean;
+  /**
+   * Tell files apart by content (sync --checksum): a destination file of the same size is the same
+   * when its whole-file xxhash64 (the server's FILE_HASH, the local file read through) matches,
+   * whatever its modification time, which is then set to the source's. Default: the same size and
+   * mtime is the same file, and a file of the same size and another mtime is compared by content
+   * (so only its time is set when the bytes match).
+   */
+  checksum?: boolean;
+  /**
+   * Move files of at most SMALL_FILE_MAX_BYTES several per message (UPLOAD_FILES, DOWNLOAD_FILES;
+   * default true). A server from before is noticed at the first batch; every file goes on its own then.
+   */
+  batchSmall?: boolean;
+  /** The server's listing of the plan's prefix (an upload), when the caller started it already. */
+  present?: Promise<RemoteListing>;
   /** Copies one file with the single-file copy path, reporting its progress. */
   copyFile: (file: TreeFile, onProgress: (p: CopyProgress) => void) => Promise<CopyStats>;
 }
@@ -193,17 +223,55 @@ export interface TreeSummary {
   alreadyThere: number;
   bytes: number;
   bytesMoved: number;
+  /** Files sent several per message, and the messages (UPLOAD_FILES) that carried them. */
+  filesBatched: number;
+  batches: number;
+  /** Files whose whole-file hash was compared (checksum). */
+  filesHashed: number;
   /** Files removed from the destination (deleteExtra). */
   deleted: number;
   seconds: number;
   skipped: Skipped[];
 }
 
+/** Files whose destination is checked at once (a stat, or with checksum two whole-file hashes). */
+export const CHECKS_IN_FLIGHT = 8;
+
+/** What a destination file is to its source: the same, the same bytes with other times, or not. */
+type Likeness = 'same' | 'times' | 'differs';
+
+/** A piece of the copy: one file on its own, or several small ones in one message. */
+type Unit = { file: TreeFile } | { batch: TreeFile[] };
+
+/** Runs `work` over `items`, `width` at a time, stopping new ones after the first failure (thrown). */
+async function pool<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async (): Promise<void> => {
+    while (failure === null && next < items.length) {
+      const index = next++;
+      try {
+        await work(items[index]!, index);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  if (failure !== null) throw failure;
+}
+
 /**
- * Copies the files of `plan`, FILES_IN_FLIGHT at a time, skipping those already complete at the
- * destination (same size and modification time: what a killed run left finished), then sets each
- * copy's modification time to its source's. The first failure stops new files from starting and
- * is thrown once the files in flight settle; running the same copy again resumes.
+ * Copies the files of `plan`: first each destination file is compared with its source (same size
+ * and modification time, or with `checksum` the same whole-file hash: what a killed run left
+ * finished is not sent again), then what differs is sent, FILES_IN_FLIGHT pieces at a time - small
+ * files several per message, the others on their own - and each copy gets its
+ * source's modification time. The first failure stops new pieces from starting and is thrown once
+ * the pieces in flight settle; running the same copy again resumes.
  */
 export async function runTree(
   client: FerryClient,
@@ -211,54 +279,130 @@ export async function runTree(
   opts: TreeRunOptions,
 ): Promise<TreeSummary> {
   const startMs = performance.now();
+  const upload = opts.direction === 'upload';
   const totalBytes = plan.files.reduce((n, f) => n + f.sizeBytes, 0);
-  if (opts.direction === 'download') for (const dir of plan.folders) await mkdir(dir, { recursive: true });
-  const present = opts.direction === 'upload' ? await remoteFiles(client, plan.prefix) : new Map();
+  if (!upload) for (const dir of plan.folders) await mkdir(dir, { recursive: true });
+  const present = upload ? await (opts.present ?? listRemote(client, plan.prefix)) : new Map();
   const bar = treeProgressBar(plan.files.length, totalBytes, opts.progress);
-  let alreadyThere = 0;
-  let bytesMoved = 0;
-  let next = 0;
-  let failure: unknown = null;
-  const worker = async (): Promise<void> => {
-    while (failure === null && next < plan.files.length) {
-      const f = plan.files[next++]!;
-      try {
-        const there = present.get(f.name);
-        const complete =
-          opts.direction === 'upload'
-            ? there !== undefined &&
-              there.size === f.sizeBytes &&
-              Math.abs(there.mtime - f.mtimeMs) < SAME_MTIME_MS
-            : await localComplete(f.local, f.sizeBytes, f.mtimeMs);
-        if (complete) {
-          alreadyThere++;
-          bar.add(f.sizeBytes);
-        } else {
-          let shown = 0;
-          const s = await opts.copyFile(f, (p) => {
-            bar.add(p.bytesDone - shown);
-            shown = p.bytesDone;
-          });
-          bar.add(f.sizeBytes - shown);
-          bytesMoved += s.bytesMoved;
-          if (opts.direction === 'upload') await client.setTimes(f.name, f.atimeMs, f.mtimeMs);
-          else await utimes(f.local, f.atimeMs / 1000, f.mtimeMs / 1000);
-        }
-        bar.fileDone();
-      } catch (err) {
-        failure ??= err;
-      }
-    }
+  const counts = { alreadyThere: 0, bytesMoved: 0, filesBatched: 0, batches: 0, filesHashed: 0 };
+
+  const likeness = async (f: TreeFile): Promise<Likeness> => {
+    const there: { size: number; mtime: number } | null | undefined = upload
+      ? present.get(f.name)
+      : await localStat(f.local);
+    if (there === undefined || there === null || there.size !== f.sizeBytes) return 'differs';
+    const sameTime = Math.abs(there.mtime - f.mtimeMs) < SAME_MTIME_MS;
+    if (sameTime && opts.checksum !== true) return 'same';
+    // Same size, other time: compared by content before anything is sent. A copy whose time was
+    // never set (a run killed between a file's commit and its SET_TIMES) is then not sent again.
+    const hashes = await Promise.all([client.fileHash(f.name), localFileHash(f.local)]).catch(
+      (err: unknown) => {
+        if (!isFerryError(err, 'UNKNOWN_REQUEST')) throw err;
+        if (opts.checksum !== true) return null; // a server from before: copy it
+        throw new FerryError(
+          'NOT_SUPPORTED',
+          'the server cannot hash files (it predates FILE_HASH): update it, or sync without --checksum',
+        );
+      },
+    );
+    if (hashes === null) return 'differs';
+    counts.filesHashed++;
+    const [remote, local] = hashes;
+    if (remote.fileHash !== local.fileHash || remote.sizeBytes !== local.sizeBytes) return 'differs';
+    return sameTime ? 'same' : 'times';
   };
+  const setTimes = async (f: TreeFile): Promise<void> => {
+    if (upload) await client.setTimes(f.name, f.atimeMs, f.mtimeMs);
+    else await utimes(f.local, f.atimeMs / 1000, f.mtimeMs / 1000);
+  };
+
+  const toCopy: TreeFile[] = [];
   try {
-    await Promise.all(Array.from({ length: Math.min(FILES_IN_FLIGHT, plan.files.length) }, worker));
+    const differs = new Uint8Array(plan.files.length);
+    await pool(plan.files, CHECKS_IN_FLIGHT, async (f, i) => {
+      const l = await likeness(f);
+      if (l === 'differs') differs[i] = 1;
+      if (l === 'differs') return;
+      if (l === 'times') await setTimes(f);
+      counts.alreadyThere++;
+      bar.add(f.sizeBytes);
+      bar.fileDone();
+    });
+    plan.files.forEach((f, i) => {
+      if (differs[i] === 1) toCopy.push(f);
+    });
+
+    let batching = opts.batchSmall !== false;
+    const copyAlone = async (f: TreeFile): Promise<void> => {
+      let shown = 0;
+      const s = await opts.copyFile(f, (p) => {
+        bar.add(p.bytesDone - shown);
+        shown = p.bytesDone;
+      });
+      bar.add(f.sizeBytes - shown);
+      counts.bytesMoved += s.bytesMoved;
+      await setTimes(f);
+      bar.fileDone();
+    };
+    const doneInBatch = (f: TreeFile): void => {
+      counts.filesBatched++;
+      counts.bytesMoved += f.sizeBytes;
+      bar.add(f.sizeBytes);
+      bar.fileDone();
+    };
+    const downloadBatch = async (files: TreeFile[]): Promise<void> => {
+      let got: DownloadBatchResult;
+      try {
+        got = await client.downloadFiles(files.map((f) => f.name));
+      } catch (err) {
+        if (!isFerryError(err, 'UNKNOWN_REQUEST')) throw err;
+        batching = false; // a server from before: every file on its own from here on
+        for (const f of files) await copyAlone(f);
+        return;
+      }
+      counts.batches++;
+      for (const [i, w] of got.files.entries()) {
+        const f = files[i]!;
+        await writeWholeFile(f.local, w);
+        doneInBatch({ ...f, sizeBytes: w.data.length });
+      }
+      // what the server did not send (it no longer fits, or it failed): on its own, which says why
+      for (const f of files.slice(got.files.length)) await copyAlone(f);
+    };
+    const copyBatch = async (files: TreeFile[]): Promise<void> => {
+      if (!batching) {
+        for (const f of files) await copyAlone(f);
+        return;
+      }
+      if (!upload) return downloadBatch(files);
+      const read = await Promise.all(files.map(readSmallFile));
+      const fits = read.filter((r) => r.small !== null);
+      for (const r of read) if (r.small === null) await copyAlone(r.file); // changed since the walk
+      if (fits.length === 0) return;
+      let result: BatchResult;
+      try {
+        result = await client.uploadFiles(fits.map((r) => r.small!));
+      } catch (err) {
+        if (!isFerryError(err, 'UNKNOWN_REQUEST')) throw err;
+        batching = false; // a server from before: every file on its own from here on
+        for (const r of fits) await copyAlone(r.file);
+        return;
+      }
+      counts.batches++;
+      result.committed.forEach((ok, i) => {
+        if (ok) doneInBatch(fits[i]!.file);
+      });
+      if (result.error !== null) throw result.error;
+    };
+    await pool(unitsOf(toCopy, batching), FILES_IN_FLIGHT, (u) =>
+      'file' in u ? copyAlone(u.file) : copyBatch(u.batch),
+    );
   } finally {
     bar.stop();
   }
-  if (failure !== null) throw failure;
   let deleted = 0;
   if (opts.deleteExtra === true) {
-    if (opts.direction === 'upload') {
+    if (upload) {
       const keep = new Set(plan.files.map((f) => f.name));
       for (const name of present.keys()) {
         if (!keep.has(name)) {
@@ -279,13 +423,65 @@ export async function runTree(
   return {
     direction: opts.direction,
     files: plan.files.length,
-    alreadyThere,
+    ...counts,
     bytes: totalBytes,
-    bytesMoved,
     deleted,
     seconds: Number(((performance.now() - startMs) / 1000).toFixed(3)),
     skipped: plan.skipped,
   };
+}
+
+/**
+ * The pieces of a copy, in the files' order: with `batching`, runs of files of at most
+ * SMALL_FILE_MAX_BYTES grouped within BATCH_LIMITS (the sizes the walk saw), every other file on
+ * its own.
+ */
+function unitsOf(files: readonly TreeFile[], batching: boolean): Unit[] {
+  const units: Unit[] = [];
+  let batch: TreeFile[] = [];
+  let batchBytes = 0;
+  const close = (): void => {
+    if (batch.length > 0) units.push({ batch });
+    batch = [];
+    batchBytes = 0;
+  };
+  for (const f of files) {
+    if (!batching || f.sizeBytes > SMALL_FILE_MAX_BYTES) {
+      units.push({ file: f });
+      continue;
+    }
+    const bytes = smallFileBatchBytes(f.name, f.sizeBytes);
+    if (batch.length >= BATCH_LIMITS.maxFiles || batchBytes + bytes > BATCH_LIMITS.maxBytes) close();
+    batch.push(f);
+    batchBytes += bytes;
+  }
+  close();
+  return units;
+}
+
+/**
+ * Reads a small file whole for a batch, with its mode; `small` is null when it no longer has the
+ * size the walk saw (it changed since: it is sent on its own, which reads it as it is then).
+ */
+async function readSmallFile(file: TreeFile): Promise<{ file: TreeFile; small: SmallFile | null }> {
+  const fh = await open(file.local, 'r');
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size !== file.sizeBytes) return { file, small: null };
+    const data = Buffer.allocUnsafe(st.size);
+    let at = 0;
+    while (at < data.length) {
+      const { bytesRead } = await fh.read(data, at, data.length - at, at);
+      if (bytesRead === 0) return { file, small: null };
+      at += bytesRead;
+    }
+    return {
+      file,
+      small: { name: file.name, mode: st.mode & 0o777, mtimeMs: file.mtimeMs, atimeMs: file.atimeMs, data },
+    };
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Every regular file and symlink below local folder `root` (symlinks not followed). */

@@ -26,6 +26,7 @@ import { folderName, runTree, walkLocal, walkRemote, type TreePlan } from '../tr
 interface CpArgs extends CopyArgs {
   paths: string[];
   recursive: boolean;
+  batch: boolean;
 }
 
 interface Plan {
@@ -202,6 +203,7 @@ async function copyTree(args: CpArgs): Promise<void> {
     const summary = await runTree(client, plan, {
       direction,
       progress: showProgress(args),
+      batchSmall: args.batch,
       copyFile: (f, onProgress) => copyOne(client, direction, f, args, { ...opts, resume: true, onProgress }),
     });
     if (args.json) printJson(summary);
@@ -279,6 +281,12 @@ export const cpCommand: CommandModule<object, CpArgs> = {
           type: 'boolean',
           default: false,
           describe: 'copy folders: local folders to a server prefix, or a prefix to a local folder',
+        })
+        .option('batch', {
+          type: 'boolean',
+          default: true,
+          describe:
+            'move files of at most 256KiB several per message, both ways (--no-batch: each on its own)',
         })
         .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary' }),
     )

@@ -28,7 +28,7 @@
 import { constants as C, promises as fsp, type Stats } from 'node:fs';
 import type { FileHandle as HostFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError } from '../core/errors.js';
+import { FerryError, isFerryError } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { checkBytes, checkFileSize, checkIo, checkMode, checkQuota, checkTime } from './args.js';
 import { HandleTable, type HandleEntry } from './handles.js';
@@ -106,6 +106,16 @@ const SAFE_OPEN = C.O_NOFOLLOW | C.O_NONBLOCK;
  * await fs.closeFile(h);
  * await fs.close();
  */
+/** A folder's fsync under way, and the one queued behind it that later callers join. */
+interface FolderSync {
+  running: Promise<void> | null;
+  queued: Promise<void> | null;
+}
+
+function ignoreNotFound(err: unknown): void {
+  if (!isFerryError(err, 'NOT_FOUND')) throw err;
+}
+
 export class DirectoryFlatFs implements FlatFs {
   readonly readOnly: boolean;
   readonly root: string;
@@ -114,6 +124,8 @@ export class DirectoryFlatFs implements FlatFs {
   /** Inodes with open handles, by current name. */
   private readonly inodes = new Map<string, DirInode>();
   private readonly namespace = new RwLock();
+  /** Folder fsyncs under way and the one queued behind each (see syncFolderJoined). */
+  private readonly folderSyncs = new Map<string, FolderSync>();
   /** Bytes counted against the quota; meaningful only with a quota (statfs asks the host otherwise). */
   private usedBytes: number;
   private closed = false;
@@ -304,6 +316,7 @@ export class DirectoryFlatFs implements FlatFs {
     validateName(from);
     validateName(to);
     this.checkWritable();
+    let changed = new Set<string>();
     await this.namespace.exclusive(async () => {
       this.checkOpen();
       await this.lookup(from);
@@ -319,9 +332,12 @@ export class DirectoryFlatFs implements FlatFs {
       }
       this.forgetName(to, target?.size ?? 0);
       this.moveInode(from, to);
-      const changed = new Set([parentOf(to), ...missing.map(parentOf), await this.removeEmptyFolders(from)]);
-      for (const folder of changed) await this.syncFolder(folder);
+      changed = new Set([parentOf(to), ...missing.map(parentOf), await this.removeEmptyFolders(from)]);
     });
+    // The folders are synced after the namespace is let go, so renames into many folders overlap
+    // their fsyncs (and share them: syncFolderJoined); the rename still resolves only once they are
+    // durable. A folder gone by then was emptied and removed by a later call, which synced its parent.
+    await Promise.all([...changed].map((folder) => this.syncFolderJoined(folder, true)));
   }
 
   async unlink(name: string): Promise<void> {
@@ -361,7 +377,7 @@ export class DirectoryFlatFs implements FlatFs {
     if (!inode.needsDirSync || !inode.linked) return;
     inode.needsDirSync = false;
     try {
-      for (const folder of ['', ...parentsOf(inode.name)]) await this.syncFolder(folder);
+      for (const folder of ['', ...parentsOf(inode.name)]) await this.syncFolderJoined(folder, false);
     } catch (err) {
       inode.needsDirSync = true;
       throw err;
@@ -375,6 +391,16 @@ export class DirectoryFlatFs implements FlatFs {
     checkMode(mode);
     const { inode, file } = this.handles.getWritable(handle);
     await this.host(file.chmod(mode), 'chmod', inode);
+  }
+
+  /** Sets the host file's times through its open descriptor (futimes: no path, no namespace lock). */
+  async futimes(handle: FileHandle, atimeMs: number, mtimeMs: number): Promise<void> {
+    this.checkOpen();
+    this.checkWritable();
+    checkTime('atimeMs', atimeMs);
+    checkTime('mtimeMs', mtimeMs);
+    const { inode, file } = this.handles.getWritable(handle);
+    await this.host(file.utimes(atimeMs / 1000, mtimeMs / 1000), 'setting times', inode);
   }
 
   async statfs(): Promise<FsStat> {
@@ -626,6 +652,36 @@ export class DirectoryFlatFs implements FlatFs {
     if (stat.isFile() && (await isOpenedAt(file, path.join(this.realRoot, name)))) return file;
     await file.close().catch(() => undefined);
     throw inTheWay(name);
+  }
+
+  /**
+   * fsync of a folder shared by concurrent callers (group commit): a caller whose change is done
+   * joins the next sync of the folder that has not started yet, or queues one behind the sync under
+   * way (which may have started before its change). With `goneIsFine`, a folder removed meanwhile
+   * counts as synced (its removal is synced in its parent by whoever removed it).
+   */
+  private syncFolderJoined(folder: string, goneIsFine: boolean): Promise<void> {
+    let state = this.folderSyncs.get(folder);
+    if (state === undefined) {
+      state = { running: null, queued: null };
+      this.folderSyncs.set(folder, state);
+    }
+    const s = state;
+    const queued =
+      s.queued ??
+      (s.queued = (s.running ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => {
+          s.running = queued;
+          s.queued = null;
+          return this.syncFolder(folder);
+        })
+        .finally(() => {
+          if (s.running !== queued) return;
+          s.running = null;
+          if (s.queued === null) this.folderSyncs.delete(folder);
+        }));
+    return goneIsFine ? queued.catch((err: unknown) => ignoreNotFound(err)) : queued;
   }
 
   /** fsync of a folder (`''` is the root), opened without following a symlink. */

@@ -239,6 +239,17 @@ export class MemoryFlatFs implements FlatFs {
     inode.ctimeMs = this.nowMs();
   }
 
+  async futimes(handle: FileHandle, atimeMs: number, mtimeMs: number): Promise<void> {
+    this.checkOpen();
+    checkTime('atimeMs', atimeMs);
+    checkTime('mtimeMs', mtimeMs);
+    this.checkWritable();
+    const { inode } = this.handles.getWritable(handle);
+    inode.atimeMs = atimeMs;
+    inode.mtimeMs = mtimeMs;
+    inode.ctimeMs = this.nowMs();
+  }
+
   async fsync(handle: FileHandle): Promise<void> {
     this.checkOpen();
     this.handles.get(handle);

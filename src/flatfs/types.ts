@@ -174,6 +174,11 @@ export interface FlatFs {
    * INVALID_ARGUMENT). Optional: backends without modes leave it out, and uploads land as they are.
    */
   fchmod?(handle: FileHandle, mode: number): Promise<void>;
+  /**
+   * Sets an open file's access and modification times (ms since the epoch). Optional: without it,
+   * callers use setTimes by name (which waits for the namespace where a backend orders renames).
+   */
+  futimes?(handle: FileHandle, atimeMs: number, mtimeMs: number): Promise<void>;
   statfs(): Promise<FsStat>;
   /** Closes every handle and releases the backend; later calls fail with CLOSED. */
   close(): Promise<void>;

@@ -16,6 +16,16 @@ export {
   type ConnectOptions,
   type ServerInfo,
 } from './client/client.js';
+export {
+  SMALL_FILE_MAX_BYTES,
+  BATCH_LIMITS,
+  smallFileBatchBytes,
+  localFileHash,
+  writeWholeFile,
+  type DownloadBatchResult,
+  type SmallFile,
+  type BatchResult,
+} from './client/small-files.js';
 export { openClient, type OpenClientOptions } from './client/open-client.js';
 export { RemoteFlatFs, type RemoteFlatFsOptions } from './remote/remote-flatfs.js';
 export { RemoteBlockDevice } from './remote/remote-blockdev.js';

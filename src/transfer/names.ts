@@ -63,6 +63,17 @@ export function uploadNames(name: string): UploadNames {
 }
 
 /**
+ * The part file of a whole file sent in one message (UPLOAD_FILES): always the flat hashed form
+ * (`.ferry~h-HASH.part`, at the top level), so writing it never creates or removes folders under
+ * the hidden part folder - a many-file batch would otherwise make and remove a mirror of each
+ * folder once per file. The part sweeper knows it as any upload's part file.
+ */
+export function wholeFilePart(name: string): string {
+  const hex = createHash('sha256').update(name, 'utf8').digest('hex').slice(0, HASHED_HEX_CHARS);
+  return `${HIDDEN_PREFIX}${HASHED_MARK}${hex}.${KINDS.part}`;
+}
+
+/**
  * Which upload a hidden name belongs to and which of its files it is, or null for a name that is
  * not an upload's file. `key` is the same for the part file, journal and journal temp of one upload.
  */

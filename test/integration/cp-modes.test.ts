@@ -60,6 +60,28 @@ test('cp and cp -r keep file modes up to the server host files and back down', a
   for (const [name, mode] of Object.entries(MODES)) {
     t.is(await modeOf(join(back, 'tree', name)), mode, `cp -r down: ${name}`);
   }
+
+  // sync both ways keeps modes and modification times too (small files go batched, one large alone)
+  const mtime = new Date('2019-09-09T09:09:09.009Z');
+  await writeFile(join(src, 'large.bin'), randomBytes(600 * 1024));
+  await chmod(join(src, 'large.bin'), 0o604);
+  for (const name of [...Object.keys(MODES), 'large.bin']) await utimes(join(src, name), mtime, mtime);
+  const synced = { ...MODES, 'large.bin': 0o604 };
+  const syncUp = await runFerry(['sync', src, `${remote}/mirror`], { timeoutMs: 120_000 });
+  t.is(syncUp.code, 0, syncUp.stderr);
+  const syncBack = join(dir, 'sync-back');
+  const syncDown = await runFerry(['sync', `${remote}/mirror`, syncBack], { timeoutMs: 120_000 });
+  t.is(syncDown.code, 0, syncDown.stderr);
+  for (const [name, mode] of Object.entries(synced)) {
+    for (const [where, path] of [
+      ['up', join(root, 'mirror', name)],
+      ['down', join(syncBack, name)],
+    ] as const) {
+      const st = await stat(path);
+      t.is(st.mode & 0o777, mode, `sync ${where}: ${name} mode`);
+      t.true(Math.abs(st.mtimeMs - mtime.getTime()) < 1, `sync ${where}: ${name} mtime ${st.mtimeMs}`);
+    }
+  }
 });
 
 test('ferry stat shows unfinished uploads; one idle past --part-ttl is removed at start', async (t) => {

@@ -81,6 +81,9 @@ test('cp -r up and back down gives the same tree; symlinks and empty folders are
   t.is(upSummary.bytes, totalBytes);
   t.is(upSummary.alreadyThere, 0);
   t.is(upSummary.skipped.length, 2);
+  const small = Object.values(TREE).filter((b) => b.length <= 256 * 1024).length;
+  t.like(upSummary, { filesBatched: small }, 'every file of at most 256 KiB went in a batch');
+  t.true((upSummary as { batches?: number }).batches! >= 1);
   t.true(upSummary.seconds > 0);
 
   const ls = await runFerry(['ls', '-R', `${remote}/backup/tree/`, '--json']);
@@ -100,7 +103,12 @@ test('cp -r up and back down gives the same tree; symlinks and empty folders are
   const back = join(dir, 'back');
   const down = await runFerry(['cp', '-r', `${remote}/backup/tree`, back, '--json'], { timeoutMs: 120_000 });
   t.is(down.code, 0, down.stderr);
-  t.like(JSON.parse(down.stdout), { files: Object.keys(TREE).length, bytes: totalBytes, alreadyThere: 0 });
+  t.like(JSON.parse(down.stdout), {
+    files: Object.keys(TREE).length,
+    bytes: totalBytes,
+    alreadyThere: 0,
+    filesBatched: small,
+  });
   const a = await snapshot(src);
   const b = await snapshot(join(back, 'tree'));
   t.deepEqual([...b.files.keys()].sort(), [...a.files.keys()].sort());
@@ -244,4 +252,67 @@ test('sync copies only what differs, and with --delete removes what the source l
   for (const [name, data] of a.files) t.true(data.equals(b.files.get(name)!), `${name} has the same bytes`);
   const again = await runFerry(['sync', mirror, out, '--json']);
   t.like(JSON.parse(again.stdout), { alreadyThere: 3, bytesMoved: 0 });
+});
+
+test('sync --checksum re-sends a file changed with its size and mtime kept; without it such a file is taken as the same; unchanged files are not sent', async (t) => {
+  const dir = await workdir(t);
+  const src = join(dir, 'src');
+  await mkdir(join(src, 'sub'), { recursive: true });
+  const mtime = new Date('2021-03-04T05:06:07.089Z');
+  const files: Record<string, Buffer> = {
+    'a.bin': randomBytes(5000),
+    'sub/b.bin': randomBytes(300 * 1024),
+    'sub/c.txt': Buffer.from('unchanged'),
+  };
+  for (const [name, data] of Object.entries(files)) {
+    await writeFile(join(src, name), data);
+    await utimes(join(src, name), mtime, mtime);
+  }
+  const root = join(dir, 'root');
+  await mkdir(root);
+  const server = await startServe(['--root', root]);
+  t.teardown(() => server.kill());
+  const mirror = `ferry://127.0.0.1:${server.port}/m`;
+  const first = await runFerry(['sync', src, mirror, '--json']);
+  t.is(first.code, 0, first.stderr);
+  t.like(JSON.parse(first.stdout), { files: 3, alreadyThere: 0 });
+
+  // same size, same mtime, other bytes: one small file and one sent on its own
+  const changed = { 'a.bin': randomBytes(5000), 'sub/b.bin': randomBytes(300 * 1024) };
+  for (const [name, data] of Object.entries(changed)) {
+    await writeFile(join(src, name), data);
+    await utimes(join(src, name), mtime, mtime);
+  }
+  const plain = await runFerry(['sync', src, mirror, '--json']);
+  t.like(JSON.parse(plain.stdout), { alreadyThere: 3, bytesMoved: 0, filesHashed: 0 });
+  t.true((await readFile(join(root, 'm', 'a.bin'))).equals(files['a.bin']!), 'size and mtime alone miss it');
+
+  const summed = await runFerry(['sync', src, mirror, '--checksum', '--json']);
+  t.is(summed.code, 0, summed.stderr);
+  t.like(JSON.parse(summed.stdout), {
+    files: 3,
+    alreadyThere: 1,
+    filesHashed: 3,
+    bytesMoved: 5000 + 300 * 1024,
+  });
+  for (const [name, data] of Object.entries(changed)) {
+    t.true((await readFile(join(root, 'm', name))).equals(data), `${name} re-sent`);
+  }
+  const again = await runFerry(['sync', src, mirror, '--checksum', '--json']);
+  t.like(JSON.parse(again.stdout), { alreadyThere: 3, bytesMoved: 0, filesHashed: 3 });
+
+  // the other way: a local copy changed in place, its mtime put back
+  const out = join(dir, 'out');
+  const down = await runFerry(['sync', mirror, out, '--json']);
+  t.is(down.code, 0, down.stderr);
+  const tampered = randomBytes(9);
+  await writeFile(join(out, 'sub', 'c.txt'), tampered);
+  await utimes(join(out, 'sub', 'c.txt'), mtime, mtime);
+  const plainDown = await runFerry(['sync', mirror, out, '--json']);
+  t.like(JSON.parse(plainDown.stdout), { alreadyThere: 3, bytesMoved: 0 });
+  const summedDown = await runFerry(['sync', mirror, out, '--checksum', '--json']);
+  t.is(summedDown.code, 0, summedDown.stderr);
+  t.like(JSON.parse(summedDown.stdout), { alreadyThere: 2, filesHashed: 3, bytesMoved: 9 });
+  t.true((await readFile(join(out, 'sub', 'c.txt'))).equals(files['sub/c.txt']!));
+  t.true(Math.abs((await lstat(join(out, 'sub', 'c.txt'))).mtimeMs - mtime.getTime()) < 1, 'mtime kept');
 });

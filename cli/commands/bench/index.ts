@@ -18,6 +18,7 @@ import { asUsage, failAsUsage, printJson } from '../../util.js';
 import { blockdevBenchCommand, compareBenchCommand, fsBenchCommand, reportBenchCommand } from './storage.js';
 import { nbdBenchCommand } from './nbd.js';
 import { wanBenchCommand } from './wan.js';
+import { treeBenchCommand } from './tree.js';
 
 /** Functions listed per profile in the --cpu-prof-dir summary. */
 const PROFILE_TOP = 20;
@@ -138,12 +139,13 @@ export const benchCommand: CommandModule<object, object> = {
     y
       .command(transportCommand)
       .command(wanBenchCommand)
+      .command(treeBenchCommand)
       .command(blockdevBenchCommand)
       .command(fsBenchCommand)
       .command(nbdBenchCommand)
       .command(compareBenchCommand)
       .command(reportBenchCommand)
-      .demandCommand(1, 'name a benchmark: ferry bench transport|wan|blockdev|fs|nbd|compare|report')
+      .demandCommand(1, 'name a benchmark: ferry bench transport|wan|tree|blockdev|fs|nbd|compare|report')
       .fail(failAsUsage),
   handler: () => {},
 };

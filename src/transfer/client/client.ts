@@ -21,6 +21,13 @@ import type { CopyOptions, CopyResult, CopyStats } from './copy-options.js';
 import { attachRpc } from './router.js';
 import { RpcClient, type RpcClientOptions } from './rpc-client.js';
 import type { UploadSource } from './sources.js';
+import {
+  downloadFileBatch,
+  uploadFileBatch,
+  type BatchResult,
+  type DownloadBatchResult,
+  type SmallFile,
+} from './small-files.js';
 
 /** How long `connect` waits for the handshake before UNREACHABLE (default). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -159,6 +166,32 @@ export class FerryClient {
       throw new FerryError('INVALID_ARGUMENT', `times must be finite numbers, got ${atimeMs}, ${mtimeMs}`);
     }
     await this.rpc.call('SET_TIMES', { atimeMs, mtimeMs, name });
+  }
+
+  /**
+   * The server's whole-file xxhash64 of `name` (it reads the file through), with its size and
+   * modification time. A server from before answers UNKNOWN_REQUEST.
+   */
+  async fileHash(name: string): Promise<{ sizeBytes: number; mtimeMs: number; fileHash: bigint }> {
+    return this.rpc.call('FILE_HASH', { name });
+  }
+
+  /**
+   * Uploads several whole small files in one message (at most BATCH_LIMITS files and bytes, see
+   * smallFileBatchBytes); each is published with its mode and times, durable, before the answer.
+   * A server from before answers UNKNOWN_REQUEST: upload the files one by one then.
+   */
+  uploadFiles(files: readonly SmallFile[]): Promise<BatchResult> {
+    return uploadFileBatch(this.rpc, files);
+  }
+
+  /**
+   * Fetches several whole small files in one message (at most BATCH_LIMITS files; the reply holds
+   * those that fit in FILE_BATCH_MAX_BYTES, each checked against its xxhash64); `error` says why it
+   * stopped early. A server from before answers UNKNOWN_REQUEST: download the files one by one then.
+   */
+  downloadFiles(names: readonly string[]): Promise<DownloadBatchResult> {
+    return downloadFileBatch(this.rpc, names);
   }
 
   async unlink(name: string): Promise<void> {

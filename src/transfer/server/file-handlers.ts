@@ -18,9 +18,10 @@ import {
   OFF_FLAGS,
   type MessageName,
 } from '../../wire/transfer/index.js';
+import { hashFile } from './file-hash.js';
 import { replyHeader, type Handler } from './scope.js';
 
-/** Requests by name: PING, STATFS, STAT, LIST, UNLINK, RENAME, TRUNCATE, SET_TIMES. */
+/** Requests by name: PING, STATFS, STAT, LIST, FILE_HASH, UNLINK, RENAME, TRUNCATE, SET_TIMES. */
 const NAME_HANDLERS = {
   PING: async (s, _session, id) => [
     encodeReply('PING', id, {
@@ -75,6 +76,11 @@ const NAME_HANDLERS = {
         entries: encodeListing(page.entries, page.prefixes ?? []),
       }),
     ];
+  },
+  FILE_HASH: async (s, _session, id, payload) => {
+    const { name } = decodeRequest('FILE_HASH', payload);
+    s.gate.checkName(name);
+    return [encodeReply('FILE_HASH', id, await hashFile(s.gate.needFs(), name))];
   },
   UNLINK: async (s, _session, id, payload) => {
     const { name } = decodeRequest('UNLINK', payload);

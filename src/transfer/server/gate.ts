@@ -29,6 +29,7 @@ const MUTATING = new Set<MessageName>([
   'APPEND_BEGIN',
   'APPEND_DATA',
   'APPEND_COMMIT',
+  'UPLOAD_FILES',
   'BD_WRITE',
   'BD_TRIM',
   'BD_ZERO',

@@ -22,6 +22,7 @@ import {
 } from '../../wire/transfer/index.js';
 import { AppendUpload } from './append-upload.js';
 import { Download } from './download.js';
+import { downloadFiles, uploadFiles } from './file-batch.js';
 import { OffsetUpload } from './offset-upload.js';
 import type { PeerSession } from './peer-session.js';
 import { replyHeader, type Handler, type ServerScope } from './scope.js';
@@ -71,6 +72,7 @@ const UPLOAD_HANDLERS = {
     );
     return [encodeReply('UPLOAD_COMMIT', id, { sizeBytes })];
   },
+  UPLOAD_FILES: uploadFiles,
   TRANSFER_ABORT: async (s, session, id, payload) => {
     const r = decodeRequest('TRANSFER_ABORT', payload);
     await s.transfers.abort(s.transfers.get(session, r.transferId), r.keepJournal === 1);
@@ -143,6 +145,7 @@ const DOWNLOAD_HANDLERS = {
     s.transfers.logEnd(entry, 'ok');
     return [encodeReply('DOWNLOAD_CLOSE', id, { fileHash })];
   },
+  DOWNLOAD_FILES: downloadFiles,
 } satisfies Partial<Record<MessageName, Handler>>;
 
 /**

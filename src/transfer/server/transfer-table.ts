@@ -168,6 +168,15 @@ export class TransferTable {
   }
 
   /**
+   * A whole file published outside a transfer (one file of UPLOAD_FILES): the unfinished upload its
+   * name may have had is gone with it, and it counts as a committed upload.
+   */
+  publishedWhole(name: string): void {
+    this.forgetKey(uploadKeyOf(name));
+    this.stats.uploadsCommitted++;
+  }
+
+  /**
    * Runs an upload's or append's commit: success retires the transfer; a failure that closed it
    * (whole-file hash mismatch, I/O error) retires it too, a failure that left it open does not.
    */

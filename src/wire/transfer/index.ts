@@ -7,3 +7,4 @@ export * from './block.js';
 export * from './lists.js';
 export * from './journal.js';
 export * from './discovery.js';
+export * from './file-batch.js';

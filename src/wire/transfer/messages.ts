@@ -106,6 +106,19 @@ export const MESSAGES = {
     ],
     reply: [],
   },
+  /**
+   * The whole-file xxhash64 of a committed file, read and hashed by the server (sync --checksum
+   * compares it with the local file's). Servers from before answer UNKNOWN_REQUEST.
+   */
+  FILE_HASH: {
+    type: 0x09,
+    request: [['name', 'str']],
+    reply: [
+      ['sizeBytes', 'u64'],
+      ['mtimeMs', 'f64'],
+      ['fileHash', 'h64'],
+    ],
+  },
 
   // --- file handles (RemoteFlatFs) ---
   CREATE: {
@@ -250,6 +263,24 @@ export const MESSAGES = {
     reply: [['sizeBytes', 'u64']],
   },
 
+  /**
+   * Several whole small files in one message (file-batch.ts: the `files` records, at most
+   * FILE_BATCH_MAX_FILES and FILE_BATCH_MAX_BYTES). Each is checked, written, made durable and
+   * published under its name before the reply; `statuses` holds one u8 per file in request order
+   * (1 committed, 0 not), `committed` their count, and errorCode/errorMessage the first failure
+   * ('' when none). Servers from before answer UNKNOWN_REQUEST: send the files one by one.
+   */
+  UPLOAD_FILES: {
+    type: 0x27,
+    request: [['files', 'bytes']],
+    reply: [
+      ['committed', 'u32'],
+      ['errorCode', 'str'],
+      ['errorMessage', 'str'],
+      ['statuses', 'bytes'],
+    ],
+  },
+
   // --- downloads ---
   /** Reply `mode`: the file's permission bits (mode & 0o777), for the local copy. */
   DOWNLOAD_OPEN: {
@@ -283,6 +314,23 @@ export const MESSAGES = {
       ['verify', 'u8'],
     ],
     reply: [['fileHash', 'h64']],
+  },
+
+  /**
+   * Several whole small files in one reply: `names` (file-batch.ts: a name list, at most
+   * FILE_BATCH_MAX_FILES) asks for them; `files` answers with their records (name, mode, times,
+   * xxhash64, bytes) in request order, within FILE_BATCH_MAX_BYTES. When it stops before the end,
+   * errorCode/errorMessage say why the next file was not sent ('' when all were); the client fetches
+   * the rest on their own. Servers from before answer UNKNOWN_REQUEST.
+   */
+  DOWNLOAD_FILES: {
+    type: 0x33,
+    request: [['names', 'bytes']],
+    reply: [
+      ['errorCode', 'str'],
+      ['errorMessage', 'str'],
+      ['files', 'bytes'],
+    ],
   },
 
   // --- block devices ---

@@ -502,6 +502,27 @@ export function flatFsCompliance(name: string, factory: FlatFsFactory, features:
     t.is(hiddenMode & 0o077, 0, "hidden (transfer) files are the owner's alone (0600)");
   });
 
+  it('futimes sets the times stat shows through a write handle; refuses bad times and read handles', async (t) => {
+    const fs = await setup(t, factory);
+    if (!fs.futimes) {
+      t.pass('this backend sets times by name only');
+      return;
+    }
+    const h = await fs.create('f');
+    await fs.write(h, 0, Buffer.from('data'));
+    await fs.futimes(h, 1_500_000_000_000, 1_600_000_000_250);
+    t.is((await fs.stat('f')).mtimeMs, 1_600_000_000_250);
+    t.is((await fs.fstat(h)).atimeMs, 1_500_000_000_000);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      await rejectsWith(t, fs.futimes(h, bad, 1), 'INVALID_ARGUMENT');
+    }
+    await fs.closeFile(h);
+    const ro = await fs.open('f');
+    await rejectsWith(t, fs.futimes(ro, 1, 1), 'BAD_HANDLE');
+    await fs.closeFile(ro);
+    t.is((await fs.stat('f')).mtimeMs, 1_600_000_000_250, 'refusals changed nothing');
+  });
+
   it('fsync resolves on read and write handles; refuses bad handles', async (t) => {
     const fs = await setup(t, factory);
     const h = await fs.create('f');
