@@ -6,6 +6,8 @@
 #   scripts/ceph-dev.sh start  [--dir DIR]   start it; prints S3_ENDPOINT=, AWS_ACCESS_KEY_ID=,
 #                                             AWS_SECRET_ACCESS_KEY= lines on stdout
 #   scripts/ceph-dev.sh status [--dir DIR]   exit 0 and print those lines when it runs
+#   scripts/ceph-dev.sh start --owner PID     also stop it by itself once process PID ends (tests
+#                                             use it, so that a killed test run leaves no cluster)
 #   scripts/ceph-dev.sh stop   [--dir DIR]   end every daemon it started (by the pids it recorded)
 #                                             and remove DIR
 #
@@ -24,11 +26,17 @@ die() {
 cmd=${1:-}
 shift || true
 dir="${TMPDIR:-/tmp}/ferry-ceph"
+owner=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir)
       [ $# -ge 2 ] || die "--dir needs a folder"
       dir=$2
+      shift 2
+      ;;
+    --owner)
+      [[ "${2:-}" =~ ^[0-9]+$ ]] || die "--owner needs a process id"
+      owner=$2
       shift 2
       ;;
     *) die "unknown argument '$1' (usage: ceph-dev.sh start|stop|status [--dir DIR])" ;;
@@ -41,7 +49,8 @@ esac
 wait_s=${CEPH_DEV_WAIT_S:-120}
 [[ "$wait_s" =~ ^[0-9]+$ ]] && [ "$wait_s" -gt 0 ] || die "CEPH_DEV_WAIT_S must be a whole number of seconds"
 # memstore keeps objects in memory up to this many bytes (the OSD reports it as its size).
-osd_bytes=${CEPH_DEV_OSD_BYTES:-$((8 * 1024 * 1024 * 1024))}
+# Only the bytes stored take memory; objects are compressed (zstd), so zeros and repeats cost little.
+osd_bytes=${CEPH_DEV_OSD_BYTES:-$((32 * 1024 * 1024 * 1024))}
 
 conf="$dir/ceph.conf"
 debs=(ceph-mon ceph-osd ceph-mgr radosgw ceph-common)
@@ -89,11 +98,17 @@ start_daemon() {
   echo $! >"$dir/pids/$name"
 }
 
+# True while `pid` runs (a zombie, ended but not yet reaped by its new parent, does not count).
+running() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 alive() {
   local f
   for f in "$dir"/pids/*; do
     [ -e "$f" ] || return 1
-    kill -0 "$(cat "$f")" 2>/dev/null || return 1
+    running "$(cat "$f")" || return 1
   done
 }
 
@@ -101,10 +116,24 @@ osd_up() { [ "$(ceph_cli osd stat -f json | node -e "let s='';process.stdin.on('
 
 rgw_answers() { timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1"; }
 
+# stop_pid PID NAME: TERM, up to 30 s, then KILL.
+stop_pid() {
+  local pid=$1 deadline=$((SECONDS + 30))
+  kill -TERM "$pid" 2>/dev/null || true
+  while running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  if running "$pid"; then
+    say "$2 (pid $pid) did not end on TERM in 30 s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
+
 do_stop() {
   [ -d "$dir" ] || return 0
   [ -f "$dir/ceph-dev" ] || die "$dir was not made by ceph-dev.sh (no ceph-dev marker); not touching it"
   local f pid deadline
+  if [ -f "$dir/watchdog.pid" ] && [ "$(cat "$dir/watchdog.pid")" != $$ ]; then
+    kill -TERM "$(cat "$dir/watchdog.pid")" 2>/dev/null || true
+  fi
   for f in "$dir"/pids/*; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
@@ -114,13 +143,25 @@ do_stop() {
   for f in "$dir"/pids/*; do
     [ -e "$f" ] || continue
     pid=$(cat "$f")
-    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
+    while running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    if running "$pid"; then
       say "$(basename "$f") (pid $pid) did not end on TERM in 30 s; killing it"
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done
   rm -rf "$dir"
+}
+
+# After a failed start: the daemons end; the folder stays for a look when CEPH_DEV_KEEP_FAILED=1.
+stop_failed() {
+  if [ "${CEPH_DEV_KEEP_FAILED:-0}" = 1 ]; then
+    local f
+    for f in "$dir"/pids/*; do [ -e "$f" ] && stop_pid "$(cat "$f")" "$(basename "$f")"; done
+    rm -rf "$dir/pids"
+    say "kept $dir (CEPH_DEV_KEEP_FAILED=1): its log/ folder tells what failed"
+  else
+    do_stop
+  fi
 }
 
 do_start() {
@@ -131,7 +172,7 @@ do_start() {
   fi
   # Half-started clusters are taken down again, so a failed start leaves nothing running.
   started=0
-  trap '[ "$started" = 1 ] || { say "start failed; stopping what was started"; do_stop; }' EXIT
+  trap '[ "$started" = 1 ] || { say "start failed; stopping what was started"; stop_failed; }' EXIT
   mkdir -p "$dir"/{pids,log,run,keys,mon/ceph-a,mgr/ceph-x,osd/ceph-0,rgw/ceph-rgw.a}
   touch "$dir/ceph-dev"
   local fsid mon_port rgw_port access secret
@@ -211,6 +252,15 @@ EOF
   start_daemon rgw.a radosgw -c "$conf" -f -n client.rgw.a \
     --rgw_frontends "beast endpoint=127.0.0.1:$rgw_port"
   wait_for "the gateway to listen" "$dir/log/client.rgw.a.log" rgw_answers "$rgw_port"
+  # Compressed storage (memstore holds objects in memory, and test files are mostly zeros). The
+  # zone exists once the gateway ran, and the gateway reads its placement when it starts.
+  timeout "$wait_s" radosgw-admin -c "$conf" zone placement modify --rgw-zone=default \
+    --placement-id=default-placement --compression=zstd >"$dir/log/placement.out" 2>&1 ||
+    die "radosgw-admin zone placement modify failed: $(tail -n 5 "$dir/log/placement.out")"
+  stop_pid "$(cat "$dir/pids/rgw.a")" rgw.a
+  start_daemon rgw.a radosgw -c "$conf" -f -n client.rgw.a \
+    --rgw_frontends "beast endpoint=127.0.0.1:$rgw_port"
+  wait_for "the gateway to listen again" "$dir/log/client.rgw.a.log" rgw_answers "$rgw_port"
 
   access=$(head -c 15 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
   secret=$(head -c 30 /dev/urandom | base64 | tr -d '/+=\n')
@@ -223,6 +273,12 @@ AWS_ACCESS_KEY_ID=$access
 AWS_SECRET_ACCESS_KEY=$secret
 EOF
   chmod 600 "$dir/env"
+  if [ -n "$owner" ]; then
+    # The watchdog becomes `stop` itself when the owner is gone (stop then spares its own pid).
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; exec bash "$2" stop --dir "$3"' \
+      watchdog "$owner" "$(realpath "$0")" "$dir" </dev/null >>"$dir/log/watchdog.out" 2>&1 &
+    echo $! >"$dir/watchdog.pid"
+  fi
   started=1
   cat "$dir/env"
 }
