@@ -110,6 +110,17 @@ interface S3Inode {
   /** Parts of the pending upload, by slot. */
   readonly parts: Map<number, SlotPart>;
   uploadId: string | null;
+  /** Set while the pending upload is being started (one start, however many callers). */
+  uploadStarting: Promise<void> | null;
+  /** Bytes written into each slot since its last upload: a full slot is uploaded at once, behind. */
+  readonly filled: Map<number, number>;
+  /** Uploads behind the writes, in flight; and full slots waiting for one of them to end. */
+  readonly behind: Set<Promise<void>>;
+  readonly behindQueue: number[];
+  /** The first failure of an upload behind, thrown by the next fsync or close. */
+  behindFailure: unknown;
+  /** The upload of each slot in flight: uploads of one slot run one after another. */
+  readonly slotUploads: Map<number, Promise<void>>;
   /** The metadata the pending upload was started with (JSON), to know whether it is stale. */
   uploadMeta: string;
   /** Counts changes; the file is settled when it equals savedGen. */
@@ -592,6 +603,12 @@ export class S3FlatFs implements FlatFs {
       dirty: new Set(),
       parts: new Map(),
       uploadId: null,
+      uploadStarting: null,
+      filled: new Map(),
+      behind: new Set(),
+      behindQueue: [],
+      behindFailure: null,
+      slotUploads: new Map(),
       uploadMeta: '',
       gen: 0,
       savedGen: 0,
@@ -620,6 +637,7 @@ export class S3FlatFs implements FlatFs {
   private async release(inode: S3Inode): Promise<void> {
     if (inode.linked && this.openByName.get(inode.name) === inode) this.openByName.delete(inode.name);
     if (!inode.linked) this.usedBytes -= inode.sizeBytes;
+    await this.drainBehind(inode).catch(() => undefined);
     if (inode.uploadId !== null) {
       const { uploadId } = inode;
       inode.uploadId = null;
@@ -641,6 +659,7 @@ export class S3FlatFs implements FlatFs {
         Array.from({ length: slots }, (_, s) => () => this.ensureLoaded(inode, s)),
         S3_LIMITS.PART_CONCURRENCY,
       );
+      await this.drainBehind(inode).catch(() => undefined);
       if (inode.uploadId !== null) await this.store.abortUpload(inode.name, inode.uploadId);
       inode.uploadId = null;
       inode.parts.clear();
@@ -741,6 +760,8 @@ export class S3FlatFs implements FlatFs {
           inode.stale.add(slot);
           inode.dirty.add(slot);
           inode.gen++;
+          inode.filled.set(slot, (inode.filled.get(slot) ?? 0) + piece.length);
+          this.uploadBehindIfFull(inode, slot);
         })(),
       );
       pos = segEnd;
@@ -758,7 +779,7 @@ export class S3FlatFs implements FlatFs {
     const P = inode.partBytes;
     inode.baseLimit = Math.min(inode.baseLimit, sizeBytes);
     const keptSlots = Math.ceil(sizeBytes / P);
-    for (const map of [inode.loaded, inode.parts])
+    for (const map of [inode.loaded, inode.parts, inode.filled])
       for (const s of [...map.keys()]) if (s >= keptSlots) map.delete(s);
     for (const set of [inode.stale, inode.dirty]) for (const s of [...set]) if (s >= keptSlots) set.delete(s);
     const cut = Math.floor(sizeBytes / P);
@@ -781,6 +802,7 @@ export class S3FlatFs implements FlatFs {
 
   /** fsync: a one-slot file is put whole; a larger one uploads its changed slots as parts. */
   private async uploadChanges(inode: S3Inode): Promise<void> {
+    await this.drainBehind(inode);
     if (!inode.linked || inode.gen === inode.savedGen) return;
     if (inode.sizeBytes <= inode.partBytes) {
       await this.completeLocked(inode);
@@ -800,6 +822,7 @@ export class S3FlatFs implements FlatFs {
   }
 
   private async completeLocked(inode: S3Inode): Promise<void> {
+    await this.drainBehind(inode);
     if (!inode.linked || inode.gen === inode.savedGen) return;
     const gen = inode.gen;
     const key = inode.name;
@@ -841,16 +864,74 @@ export class S3FlatFs implements FlatFs {
     }
   }
 
-  private async ensureUpload(inode: S3Inode): Promise<void> {
-    if (inode.uploadId !== null) return;
-    const meta = metaOf(inode);
-    inode.uploadId = await this.store.createUpload(inode.name, meta);
-    inode.uploadMeta = JSON.stringify(meta);
-    inode.parts.clear();
+  private ensureUpload(inode: S3Inode): Promise<void> {
+    if (inode.uploadId !== null) return Promise.resolve();
+    inode.uploadStarting ??= (async () => {
+      const meta = metaOf(inode);
+      const uploadId = await this.store.createUpload(inode.name, meta);
+      inode.uploadId = uploadId;
+      inode.uploadMeta = JSON.stringify(meta);
+      inode.parts.clear();
+    })().finally(() => {
+      inode.uploadStarting = null;
+    });
+    return inode.uploadStarting;
   }
 
-  /** Uploads slot `slot` from the spool as its part. */
+  /**
+   * A slot written full is uploaded at once, behind the writes (at most PART_CONCURRENCY per file,
+   * the rest queued), so that fsync and close find little left to send.
+   */
+  private uploadBehindIfFull(inode: S3Inode, slot: number): void {
+    const lengthBytes = Math.min(inode.partBytes, inode.sizeBytes - slot * inode.partBytes);
+    if (!inode.linked || inode.sizeBytes <= inode.partBytes || (inode.filled.get(slot) ?? 0) < lengthBytes)
+      return;
+    inode.filled.set(slot, 0);
+    inode.behindQueue.push(slot);
+    this.pumpBehind(inode);
+  }
+
+  private pumpBehind(inode: S3Inode): void {
+    while (inode.behind.size < S3_LIMITS.PART_CONCURRENCY && inode.behindQueue.length > 0) {
+      const slot = inode.behindQueue.shift()!;
+      const upload: Promise<void> = (async () => {
+        await this.ensureUpload(inode);
+        if (inode.linked && inode.dirty.has(slot)) await this.uploadSlot(inode, slot);
+      })()
+        .catch((err: unknown) => {
+          inode.behindFailure ??= err;
+        })
+        .finally(() => {
+          inode.behind.delete(upload);
+          this.pumpBehind(inode);
+        });
+      inode.behind.add(upload);
+    }
+  }
+
+  /** Waits for the uploads behind (queued ones too); throws the first failure they had. */
+  private async drainBehind(inode: S3Inode): Promise<void> {
+    while (inode.behind.size > 0) await Promise.all([...inode.behind]);
+    const failure = inode.behindFailure;
+    inode.behindFailure = null;
+    if (failure !== null) throw failure;
+  }
+
+  /** Uploads slot `slot` from the spool as its part, after any upload of it already in flight. */
   private async uploadSlot(inode: S3Inode, slot: number): Promise<void> {
+    const before = inode.slotUploads.get(slot);
+    const mine = (before ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.uploadSlotNow(inode, slot));
+    inode.slotUploads.set(slot, mine);
+    try {
+      await mine;
+    } finally {
+      if (inode.slotUploads.get(slot) === mine) inode.slotUploads.delete(slot);
+    }
+  }
+
+  private async uploadSlotNow(inode: S3Inode, slot: number): Promise<void> {
     const start = slot * inode.partBytes;
     const lengthBytes = Math.min(inode.partBytes, inode.sizeBytes - start);
     if (lengthBytes <= 0) return;
