@@ -13,6 +13,7 @@
 #
 # DIR defaults to ${TMPDIR:-/tmp}/ferry-ceph. Installs the Debian packages when they are missing
 # (as root). Every wait is bounded (CEPH_DEV_WAIT_S, default 120 s) and says what it waited for.
+# Objects are stored compressed (CEPH_DEV_COMPRESSION, default zstd; none for benchmarks).
 # Why not cephadm or vstart.sh: cephadm needs containers, vstart.sh a Ceph source tree; the daemons
 # from the Debian packages are all this needs.
 set -euo pipefail
@@ -52,6 +53,11 @@ wait_s=${CEPH_DEV_WAIT_S:-120}
 # Only the bytes stored take memory; objects are compressed (zstd), so zeros and repeats cost little.
 osd_bytes=${CEPH_DEV_OSD_BYTES:-$((32 * 1024 * 1024 * 1024))}
 
+compression=${CEPH_DEV_COMPRESSION:-zstd}
+case "$compression" in
+  none | zstd | lz4 | snappy | zlib) ;;
+  *) die "CEPH_DEV_COMPRESSION must be none, zstd, lz4, snappy or zlib, got '$compression'" ;;
+esac
 conf="$dir/ceph.conf"
 debs=(ceph-mon ceph-osd ceph-mgr radosgw ceph-common)
 
@@ -254,13 +260,16 @@ EOF
   wait_for "the gateway to listen" "$dir/log/client.rgw.a.log" rgw_answers "$rgw_port"
   # Compressed storage (memstore holds objects in memory, and test files are mostly zeros). The
   # zone exists once the gateway ran, and the gateway reads its placement when it starts.
-  timeout "$wait_s" radosgw-admin -c "$conf" zone placement modify --rgw-zone=default \
-    --placement-id=default-placement --compression=zstd >"$dir/log/placement.out" 2>&1 ||
-    die "radosgw-admin zone placement modify failed: $(tail -n 5 "$dir/log/placement.out")"
-  stop_pid "$(cat "$dir/pids/rgw.a")" rgw.a
-  start_daemon rgw.a radosgw -c "$conf" -f -n client.rgw.a \
-    --rgw_frontends "beast endpoint=127.0.0.1:$rgw_port"
-  wait_for "the gateway to listen again" "$dir/log/client.rgw.a.log" rgw_answers "$rgw_port"
+  # CEPH_DEV_COMPRESSION=none keeps objects as they are (benchmarks of random data: no CPU spent).
+  if [ "$compression" != none ]; then
+    timeout "$wait_s" radosgw-admin -c "$conf" zone placement modify --rgw-zone=default \
+      --placement-id=default-placement --compression="$compression" >"$dir/log/placement.out" 2>&1 ||
+      die "radosgw-admin zone placement modify failed: $(tail -n 5 "$dir/log/placement.out")"
+    stop_pid "$(cat "$dir/pids/rgw.a")" rgw.a
+    start_daemon rgw.a radosgw -c "$conf" -f -n client.rgw.a \
+      --rgw_frontends "beast endpoint=127.0.0.1:$rgw_port"
+    wait_for "the gateway to listen again" "$dir/log/client.rgw.a.log" rgw_answers "$rgw_port"
+  fi
 
   access=$(head -c 15 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
   secret=$(head -c 30 /dev/urandom | base64 | tr -d '/+=\n')
