@@ -114,6 +114,8 @@ interface S3Inode {
   uploadStarting: Promise<void> | null;
   /** Bytes written into each slot since its last upload: a full slot is uploaded at once, behind. */
   readonly filled: Map<number, number>;
+  /** The end of the furthest write into each slot (what an fsync of a half-written slot sends). */
+  readonly writtenEnd: Map<number, number>;
   /** Uploads behind the writes, in flight; and full slots waiting for one of them to end. */
   readonly behind: Set<Promise<void>>;
   readonly behindQueue: number[];
@@ -605,6 +607,7 @@ export class S3FlatFs implements FlatFs {
       uploadId: null,
       uploadStarting: null,
       filled: new Map(),
+      writtenEnd: new Map(),
       behind: new Set(),
       behindQueue: [],
       behindFailure: null,
@@ -761,6 +764,7 @@ export class S3FlatFs implements FlatFs {
           inode.dirty.add(slot);
           inode.gen++;
           inode.filled.set(slot, (inode.filled.get(slot) ?? 0) + piece.length);
+          inode.writtenEnd.set(slot, Math.max(inode.writtenEnd.get(slot) ?? 0, at + piece.length));
           this.uploadBehindIfFull(inode, slot);
         })(),
       );
@@ -779,7 +783,7 @@ export class S3FlatFs implements FlatFs {
     const P = inode.partBytes;
     inode.baseLimit = Math.min(inode.baseLimit, sizeBytes);
     const keptSlots = Math.ceil(sizeBytes / P);
-    for (const map of [inode.loaded, inode.parts, inode.filled])
+    for (const map of [inode.loaded, inode.parts, inode.filled, inode.writtenEnd])
       for (const s of [...map.keys()]) if (s >= keptSlots) map.delete(s);
     for (const set of [inode.stale, inode.dirty]) for (const s of [...set]) if (s >= keptSlots) set.delete(s);
     const cut = Math.floor(sizeBytes / P);
@@ -811,7 +815,7 @@ export class S3FlatFs implements FlatFs {
     await this.ensureUpload(inode);
     const slots = [...inode.dirty].filter((s) => s * inode.partBytes < inode.sizeBytes);
     await runLimited(
-      slots.map((s) => () => this.uploadSlot(inode, s)),
+      slots.map((s) => () => this.uploadSlot(inode, s, true)),
       S3_LIMITS.PART_CONCURRENCY,
     );
   }
@@ -918,11 +922,11 @@ export class S3FlatFs implements FlatFs {
   }
 
   /** Uploads slot `slot` from the spool as its part, after any upload of it already in flight. */
-  private async uploadSlot(inode: S3Inode, slot: number): Promise<void> {
+  private async uploadSlot(inode: S3Inode, slot: number, upToWritten = false): Promise<void> {
     const before = inode.slotUploads.get(slot);
     const mine = (before ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.uploadSlotNow(inode, slot));
+      .then(() => this.uploadSlotNow(inode, slot, upToWritten));
     inode.slotUploads.set(slot, mine);
     try {
       await mine;
@@ -931,9 +935,17 @@ export class S3FlatFs implements FlatFs {
     }
   }
 
-  private async uploadSlotNow(inode: S3Inode, slot: number): Promise<void> {
+  /**
+   * `upToWritten` (fsync of a half-written slot): only up to the end of what was written into the
+   * slot; the rest is the base object's or zeros, and the full part is sent once the slot is full
+   * or the file closes.
+   */
+  private async uploadSlotNow(inode: S3Inode, slot: number, upToWritten: boolean): Promise<void> {
     const start = slot * inode.partBytes;
-    const lengthBytes = Math.min(inode.partBytes, inode.sizeBytes - start);
+    const slotBytes = Math.min(inode.partBytes, inode.sizeBytes - start);
+    const writtenEnd = inode.writtenEnd.get(slot);
+    const lengthBytes =
+      upToWritten && writtenEnd !== undefined ? Math.min(slotBytes, writtenEnd - start) : slotBytes;
     if (lengthBytes <= 0) return;
     inode.dirty.delete(slot);
     await this.ensureLoaded(inode, slot);

@@ -12,7 +12,7 @@ export const S3_LIMITS = {
    * Smallest slot of a file: files are cut into slots of this size (or larger, see PART_SLOTS), and
    * a changed slot is uploaded as one multipart part. S3 refuses non-last parts under 5 MiB.
    */
-  MIN_PART_BYTES: 8 * MiB,
+  MIN_PART_BYTES: 5 * MiB,
   /** S3's part-number ceiling: a file has at most this many slots. */
   MAX_PARTS: 10_000,
   /**
