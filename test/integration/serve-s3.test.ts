@@ -16,7 +16,7 @@ import { type CephCluster, dropBucket, freshBucket, startCeph, stopCeph, storeFo
 import { runFerry } from '../helpers/cli.js';
 import { startServe, type ServeProcess } from '../helpers/server-process.js';
 
-/** Several slots (8 MiB each) and a short last one: the multipart path, kept quick. */
+/** Several slots (5 MiB each) and a short last one: the multipart path, kept quick. */
 const FILE_BYTES = 40 * MiB + 12_345;
 const CP_TIMEOUT_MS = 240_000;
 

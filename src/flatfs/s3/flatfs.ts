@@ -4,7 +4,7 @@
  *
  * Why this shape: the flat namespace already is an object namespace, so a file is an object that
  * any S3 tool can read, and several ferry servers in front of one bucket see the same files.
- * S3 cannot change part of an object, so an open file is cut into slots (LIMITS: at least 8 MiB); a
+ * S3 cannot change part of an object, so an open file is cut into slots (S3_LIMITS: at least 5 MiB); a
  * slot that is written is first copied into a local spool (copy on write, by a ranged GET), and the
  * object is rebuilt as a multipart upload when the file is settled: changed slots are uploaded as
  * parts, unchanged ones copied server-side from the old object (UploadPartCopy), holes uploaded as
@@ -18,8 +18,7 @@
  * - fsync of a larger file uploads its changed slots as parts of a pending multipart upload: durable
  *   in the cluster, completed into the object at close. A server that dies before leaves that upload
  *   pending; `ferry serve --s3 --gc` aborts pending uploads older than the part TTL.
- * - list reports a closed file's time as the object's LastModified (S3 lists no metadata); stat
- *   reports the times ferry set.
+ * - list gets each closed file's times and mode with a HEAD (S3 lists no metadata), as stat does.
  * - The quota is this server's: the bucket's bytes counted at start, plus this server's changes.
  */
 import { promises as fsp } from 'node:fs';
@@ -339,16 +338,20 @@ export class S3FlatFs implements FlatFs {
       continuation = got.continuation ?? undefined;
     } while (continuation !== undefined);
     const built = page.page();
-    return {
-      entries: built.names.map((n) => {
-        const open = this.openByName.get(n);
-        if (open !== undefined) return statOf(open);
-        const o = objects.get(n)!;
-        return statOfListed(o);
+    // S3 lists no metadata: the times and mode ferry set (what sync compares) come from a HEAD each.
+    const entries: FileStat[] = built.names.map((n) => {
+      const open = this.openByName.get(n);
+      return open !== undefined ? statOf(open) : statOfListed(objects.get(n)!);
+    });
+    await runLimited(
+      entries.map((e, i) => async () => {
+        if (this.openByName.has(e.name)) return;
+        const head = await this.store.head(e.name);
+        if (head !== null) entries[i] = statOfHead(e.name, head);
       }),
-      prefixes: built.prefixes,
-      nextCursor: built.nextCursor,
-    };
+      S3_LIMITS.LIST_HEAD_CONCURRENCY,
+    );
+    return { entries, prefixes: built.prefixes, nextCursor: built.nextCursor };
   }
 
   async read(handle: FileHandle, offset: number, length: number): Promise<Buffer> {

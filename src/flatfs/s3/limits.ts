@@ -30,6 +30,8 @@ export const S3_LIMITS = {
   READ_CONCURRENCY: 4,
   /** Longest single ranged GET (a longer read is split into this many bytes each). */
   READ_PIECE_BYTES: 8 * MiB,
+  /** HEADs in flight while a list page gathers its files' times and modes (S3 lists none). */
+  LIST_HEAD_CONCURRENCY: 16,
   /** Keys per ListObjectsV2 request (S3's own maximum). */
   LIST_KEYS: 1000,
   /** Default quota when none is given: the bucket's size is not exposed by S3. */
