@@ -66,8 +66,8 @@ export function freshBucket(what: string): string {
   return `${what}-${process.pid}-${++bucketCount}`;
 }
 
-export function storeFor(cluster: CephCluster, bucket: string): S3Store {
-  return new S3Store({
+export function storeFor(cluster: CephCluster, bucket: string): Promise<S3Store> {
+  return S3Store.connect({
     endpoint: cluster.endpoint,
     bucket,
     credentials: { accessKeyId: cluster.accessKeyId, secretAccessKey: cluster.secretAccessKey },
@@ -76,7 +76,7 @@ export function storeFor(cluster: CephCluster, bucket: string): S3Store {
 
 /** Removes every object and unfinished upload of `bucket`, then the bucket. */
 export async function dropBucket(cluster: CephCluster, bucket: string): Promise<void> {
-  const store = storeFor(cluster, bucket);
+  const store = await storeFor(cluster, bucket);
   try {
     for await (const u of store.pendingUploads()) await store.abortUpload(u.key, u.uploadId);
     let continuation: string | undefined;

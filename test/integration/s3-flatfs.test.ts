@@ -38,7 +38,7 @@ flatFsCompliance(
   async (opts) => {
     const c = cluster!;
     const bucket = freshBucket('compliance');
-    const seed = storeFor(c, bucket);
+    const seed = await storeFor(c, bucket);
     try {
       await seed.ensureBucket();
       for (const [name, data] of opts.files ?? []) await seed.put(name, data, {});

@@ -58,7 +58,7 @@ async function sameBytes(a: string, b: string): Promise<boolean> {
 }
 
 async function pendingUploads(bucket: string): Promise<number> {
-  const store = storeFor(cluster!, bucket);
+  const store = await storeFor(cluster!, bucket);
   try {
     let n = 0;
     for await (const u of store.pendingUploads()) if (u.uploadId !== '') n++;
@@ -87,7 +87,7 @@ test.serial('serve --s3: cp up and down gives identical bytes; the object is the
   });
   t.is(down.code, 0, down.stderr);
   t.true(await sameBytes(src, back), 'the download holds the same bytes');
-  const store = storeFor(cluster!, bucket);
+  const store = await storeFor(cluster!, bucket);
   t.teardown(() => store.destroy());
   const head = await store.head('dir/big.bin');
   t.is(head?.sizeBytes, FILE_BYTES, 'the object under the name holds the file');
@@ -130,7 +130,7 @@ test.serial('serve --s3: two servers in front of one bucket serve the same files
 
 test.serial('serve --s3 --gc aborts multipart uploads older than the part TTL', async (t) => {
   const bucket = freshBucket('gc');
-  const store = storeFor(cluster!, bucket);
+  const store = await storeFor(cluster!, bucket);
   t.teardown(async () => {
     store.destroy();
     await dropBucket(cluster!, bucket);

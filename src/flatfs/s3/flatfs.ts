@@ -202,7 +202,7 @@ export class S3FlatFs implements FlatFs {
   /** Connects to the bucket (creating it if asked), counts its bytes and files, makes the spool folder. */
   static async open(opts: S3FlatFsOptions): Promise<S3FlatFs> {
     if (opts.quotaBytes !== undefined) checkQuota(opts.quotaBytes);
-    const store = new S3Store(opts);
+    const store = await S3Store.connect(opts);
     let spoolDir: string | null = null;
     try {
       const created =

@@ -5,26 +5,10 @@
  * Why a seam: the backend reasons in slots, inodes and names; this file alone knows the SDK's
  * command objects, its error shapes and how a key is written in a copy source. Credentials, the
  * endpoint and path-style addressing (what Ceph's gateway and most self-hosted stores need) are
- * set once here.
+ * set once here. The SDK is loaded on the first connect, not when ferry starts: most commands never
+ * talk to S3, and loading it costs about 0.2 s.
  */
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-  UploadPartCopyCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { FerryError } from '../../core/errors.js';
 import { S3_LIMITS } from './limits.js';
 
@@ -91,12 +75,22 @@ function checkEndpoint(endpoint: unknown): asserts endpoint is string {
   );
 }
 
+type Sdk = typeof import('@aws-sdk/client-s3');
+
 export class S3Store {
   readonly bucket: string;
   readonly endpoint: string;
   private readonly client: S3Client;
 
-  constructor(opts: S3StoreOptions) {
+  /** Checks the options and loads the SDK. */
+  static async connect(opts: S3StoreOptions): Promise<S3Store> {
+    return new S3Store(opts, await import('@aws-sdk/client-s3'));
+  }
+
+  private constructor(
+    opts: S3StoreOptions,
+    private readonly sdk: Sdk,
+  ) {
     checkEndpoint(opts.endpoint);
     checkBucketName(opts.bucket);
     const { accessKeyId, secretAccessKey } = opts.credentials ?? {};
@@ -113,7 +107,7 @@ export class S3Store {
     }
     this.bucket = opts.bucket;
     this.endpoint = opts.endpoint;
-    this.client = new S3Client({
+    this.client = new sdk.S3Client({
       endpoint: opts.endpoint,
       region: opts.region ?? 'us-east-1',
       forcePathStyle: true,
@@ -132,13 +126,13 @@ export class S3Store {
   /** Creates the bucket when missing; true when it was created. */
   async ensureBucket(): Promise<boolean> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket }));
       return false;
     } catch (err) {
       if (statusOf(err) !== 404) throw s3Error(err, `check bucket ${this.bucket}`);
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new this.sdk.CreateBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       if (nameOf(err) === 'BucketAlreadyOwnedByYou') return false;
       throw s3Error(err, `create bucket ${this.bucket}`);
@@ -149,7 +143,7 @@ export class S3Store {
   /** Fails unless the bucket exists (NOT_FOUND). */
   async checkBucket(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       if (statusOf(err) === 404) {
         throw new FerryError(
@@ -163,7 +157,7 @@ export class S3Store {
 
   async deleteBucket(): Promise<void> {
     try {
-      await this.client.send(new DeleteBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new this.sdk.DeleteBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       throw s3Error(err, `delete bucket ${this.bucket}`);
     }
@@ -172,7 +166,7 @@ export class S3Store {
   /** The object's size, time and ferry metadata; null when no object has that key. */
   async head(key: string): Promise<ObjectHead | null> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const r = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return {
         sizeBytes: r.ContentLength ?? 0,
         lastModifiedMs: r.LastModified?.getTime() ?? Date.now(),
@@ -188,7 +182,7 @@ export class S3Store {
   async getRange(key: string, start: number, end: number, target: Uint8Array, at: number): Promise<void> {
     try {
       const r = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
+        new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
       );
       const bytes = await r.Body!.transformToByteArray();
       if (bytes.length !== end - start) {
@@ -206,7 +200,7 @@ export class S3Store {
   async put(key: string, body: Uint8Array, meta: Record<string, string>): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({
+        new this.sdk.PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
           Body: body,
@@ -221,7 +215,7 @@ export class S3Store {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       throw s3Error(err, `remove ${key}`);
     }
@@ -232,7 +226,7 @@ export class S3Store {
     if (sizeBytes <= S3_LIMITS.MAX_SINGLE_COPY_BYTES) {
       try {
         await this.client.send(
-          new CopyObjectCommand({
+          new this.sdk.CopyObjectCommand({
             Bucket: this.bucket,
             Key: to,
             CopySource: this.copySource(from),
@@ -262,7 +256,7 @@ export class S3Store {
   async createUpload(key: string, meta: Record<string, string>): Promise<string> {
     try {
       const r = await this.client.send(
-        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: meta }),
+        new this.sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, Metadata: meta }),
       );
       return r.UploadId!;
     } catch (err) {
@@ -273,7 +267,7 @@ export class S3Store {
   async uploadPart(key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string> {
     try {
       const r = await this.client.send(
-        new UploadPartCommand({
+        new this.sdk.UploadPartCommand({
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
@@ -299,7 +293,7 @@ export class S3Store {
   ): Promise<string> {
     try {
       const r = await this.client.send(
-        new UploadPartCopyCommand({
+        new this.sdk.UploadPartCopyCommand({
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
@@ -317,7 +311,7 @@ export class S3Store {
   async completeUpload(key: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
     try {
       await this.client.send(
-        new CompleteMultipartUploadCommand({
+        new this.sdk.CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: key,
           UploadId: uploadId,
@@ -332,7 +326,7 @@ export class S3Store {
   async abortUpload(key: string, uploadId: string): Promise<void> {
     try {
       await this.client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
+        new this.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }),
       );
     } catch (err) {
       if (statusOf(err) === 404) return;
@@ -350,7 +344,7 @@ export class S3Store {
   }): Promise<ObjectPage> {
     try {
       const r = await this.client.send(
-        new ListObjectsV2Command({
+        new this.sdk.ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: opts.prefix === '' ? undefined : opts.prefix,
           Delimiter: opts.delimiter,
@@ -381,7 +375,7 @@ export class S3Store {
       let r;
       try {
         r = await this.client.send(
-          new ListMultipartUploadsCommand({
+          new this.sdk.ListMultipartUploadsCommand({
             Bucket: this.bucket,
             KeyMarker: keyMarker,
             UploadIdMarker: uploadIdMarker,
