@@ -38,7 +38,9 @@ async function serveBucket(t: ExecutionContext, bucket: string, extra: string[] 
   const server = await startServe(['--s3', cluster!.endpoint, '--bucket', bucket, '--insecure', ...extra], {
     env: s3Env(),
   });
-  t.teardown(() => server.kill());
+  t.teardown(async () => {
+    await server.stop(); // SIGTERM: the server closes the bucket and removes its spool folder
+  });
   return server;
 }
 

@@ -207,7 +207,9 @@ export class S3FlatFs implements FlatFs {
     try {
       const created =
         opts.createBucket === true ? await store.ensureBucket() : (await store.checkBucket(), false);
-      spoolDir = await fsp.mkdtemp(path.join(opts.spoolDir ?? os.tmpdir(), 'ferry-s3-spool-'));
+      const spoolParent = opts.spoolDir ?? os.tmpdir();
+      await removeDeadSpools(spoolParent);
+      spoolDir = await fsp.mkdtemp(path.join(spoolParent, `${SPOOL_DIR_PREFIX}${process.pid}-`));
       const fs = new S3FlatFs(store, spoolDir, opts);
       fs.bucketCreated = created;
       await fs.countBucket();
@@ -1063,6 +1065,33 @@ export class S3FlatFs implements FlatFs {
 
   private checkWritable(): void {
     if (this.readOnly) throw new FerryError('READ_ONLY', 'the filesystem is read-only: nothing was changed');
+  }
+}
+
+/** Spool folders are named `ferry-s3-spool-<pid>-<random>`: a folder whose process is gone is stale. */
+const SPOOL_DIR_PREFIX = 'ferry-s3-spool-';
+
+/** Removes the spool folders of ferry processes that died (killed servers leave theirs behind). */
+async function removeDeadSpools(parent: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(parent);
+  } catch {
+    return; // a missing parent fails clearly at mkdtemp
+  }
+  for (const name of names) {
+    const pid = Number(/^ferry-s3-spool-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+    await fsp.rm(path.join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
