@@ -2,7 +2,8 @@
 # Installs what ferry needs on a fresh Debian machine, and nothing when it is already there:
 # the FUSE system packages (libfuse2, fuse) and the npm packages from package-lock.json; with --test
 # also the real clients the test suite drives (fio, nbdinfo/nbdcopy, qemu-img/qemu-nbd) and headless
-# Chromium (the bench report test screenshots the HTML report).
+# Chromium (the bench report test screenshots the HTML report), and Ceph's daemons (the S3 backend's
+# tests start a one-machine cluster with scripts/ceph-dev.sh).
 # Safe to run again and again: each step checks before it acts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ say() { printf 'ferry setup: %s\n' "$*" >&2; }
 
 debs=(libfuse2 fuse)
 [ "${1:-}" = "--test" ] && debs+=(fio libnbd-bin qemu-utils chromium)
+# The S3 backend's tests run a one-machine Ceph cluster (scripts/ceph-dev.sh).
+[ "${1:-}" = "--test" ] && debs+=(ceph-mon ceph-osd ceph-mgr radosgw ceph-common)
 need_debs=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_debs+=("$pkg")

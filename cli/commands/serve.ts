@@ -25,8 +25,9 @@ import {
 } from '../remote.js';
 import { untilSignal } from '../signals.js';
 import { UsageError } from '../util.js';
+import { checkS3Args, openS3Fs, S3_OPTIONS, type ServeS3Args } from '../s3.js';
 
-interface ServeArgs {
+interface ServeArgs extends ServeS3Args {
   listen: string;
   root?: string;
   memory: boolean;
@@ -80,9 +81,13 @@ function partTtlFrom(text: string): number {
 }
 
 function optionsFrom(args: ServeArgs): { options: FerryServerOptions; secretNote?: string } {
-  if (args.root !== undefined && args.memory) throw new UsageError('give --root DIR or --memory, not both');
-  if (args.root === undefined && !args.memory && args.blockdev.length === 0) {
-    throw new UsageError('nothing to serve: give --root DIR or --memory (and/or --blockdev NAME=SPEC)');
+  const s3 = checkS3Args(args);
+  if ([args.root !== undefined, args.memory, s3].filter(Boolean).length > 1)
+    throw new UsageError('give one of --root DIR, --memory or --s3 URL, not several');
+  if (args.root === undefined && !args.memory && !s3 && args.blockdev.length === 0) {
+    throw new UsageError(
+      'nothing to serve: give --root DIR, --memory or --s3 URL --bucket NAME (and/or --blockdev NAME=SPEC)',
+    );
   }
   const { host, port } = parseHostPort(args.listen, '--listen');
   let quotaBytes: number | undefined;
@@ -128,6 +133,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         describe: 'HOST:PORT to listen on (port 0: any free port)',
       })
       .option('root', { type: 'string', requiresArg: true, describe: 'serve this host directory' })
+      .options(S3_OPTIONS)
       .option('memory', {
         type: 'boolean',
         default: false,
@@ -174,13 +180,38 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .example(
         '$0 serve --listen 0.0.0.0:7733 --root /srv/ferry --secret-file /etc/ferry.secret',
         'serve a directory to the network',
+      )
+      .example(
+        '$0 serve --s3 http://127.0.0.1:7480 --bucket ferry --s3-credentials s3.env',
+        'serve an S3 bucket (a Ceph RADOS Gateway)',
       ),
   handler: async (args) => {
     const { options, secretNote } = optionsFrom(args);
-    const server = await FerryServer.start(options);
+    const s3 =
+      args.s3 === undefined
+        ? null
+        : await openS3Fs(args, {
+            readOnly: args['read-only'],
+            partTtlMs: options.partTtlMs!,
+            ...(options.quotaBytes !== undefined ? { quotaBytes: options.quotaBytes } : {}),
+            log: (line) => process.stderr.write(`ferry serve: ${line}\n`),
+          });
+    let server: FerryServer;
+    try {
+      server = await FerryServer.start(s3 === null ? options : { ...options, fs: s3 });
+    } catch (err) {
+      await s3?.close().catch(() => undefined);
+      throw err;
+    }
     const { host, port } = server.address;
     const what = [
-      args.root !== undefined ? `directory ${args.root}` : args.memory ? 'memory filesystem' : null,
+      args.root !== undefined
+        ? `directory ${args.root}`
+        : args.memory
+          ? 'memory filesystem'
+          : s3 !== null
+            ? `S3 bucket ${args.bucket} at ${args.s3}`
+            : null,
       ...args.blockdev.map((d) => `device ${d}`),
     ].filter(Boolean);
     // Handlers first, then the announcement: whoever reads "listening" may signal at once.
@@ -194,6 +225,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       `ferry serve: ${signal}: stopping (requests in progress finish, open uploads stay resumable)\n`,
     );
     await server.close();
+    await s3?.close();
     process.stderr.write('ferry serve: stopped\n');
   },
 };
