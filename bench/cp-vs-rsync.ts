@@ -9,15 +9,14 @@
  * Run: node --import tsx bench/cp-vs-rsync.ts [--size 1GiB] [--packet-size N] [--json]
  * Needs rsync (apt-get install -y rsync). Not part of the test suite.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseBytes } from '../src/index.js';
-import { randomFile, stopChild } from './lib/peers.js';
+import { freePort, randomFile, startChild, startRsyncDaemon, stopChild, timed } from './lib/peers.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../', import.meta.url));
@@ -41,52 +40,6 @@ function parseArgs(argv: string[]): Args {
   if (!Number.isSafeInteger(out.sizeBytes) || out.sizeBytes <= 0)
     throw new Error('--size: write a size such as 1GiB');
   return out;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a child and resolves once `ready` matches its stderr (or after `settleMs` if no pattern). */
-function startChild(
-  cmd: string,
-  args: string[],
-  ready: RegExp | null,
-  settleMs = 500,
-): Promise<ChildProcess> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => (ready ? reject(new Error(`${cmd} did not start: ${err}`)) : resolve(child)),
-      ready ? 30_000 : settleMs,
-    );
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (ready?.test(err)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stdout!.resume();
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited with ${code}: ${err}`));
-    });
-  });
-}
-
-async function timed(cmd: string, args: string[]): Promise<{ seconds: number; stdout: string }> {
-  const start = performance.now();
-  const r = await run(cmd, args, { cwd: REPO, maxBuffer: 16 * 1024 * 1024 });
-  return { seconds: (performance.now() - start) / 1000, stdout: r.stdout };
 }
 
 async function same(a: string, b: string): Promise<boolean> {
@@ -129,16 +82,16 @@ async function main(): Promise<void> {
         ...packet,
       ],
       /listening on/,
+      { cwd: REPO },
     );
     children.push(server);
-    const ferry = await timed(node, [
-      ...tsx,
-      'cp',
-      src,
-      `127.0.0.1:${ferryPort}:src.bin`,
-      '--json',
-      ...packet,
-    ]);
+    const ferry = await timed(
+      node,
+      [...tsx, 'cp', src, `127.0.0.1:${ferryPort}:src.bin`, '--json', ...packet],
+      {
+        cwd: REPO,
+      },
+    );
     const ferryStats = JSON.parse(ferry.stdout) as {
       seconds: number;
       rateBytesPerSec: number;
@@ -148,18 +101,7 @@ async function main(): Promise<void> {
     await stopChild(server);
 
     // rsync daemon (uid/gid root: see NOTES.md), whole-file so no delta algorithm runs
-    const rsyncPort = await freePort();
-    const conf = join(dir, 'rsyncd.conf');
-    await writeFile(
-      conf,
-      `uid = root\ngid = root\nuse chroot = no\n[mod]\npath = ${rsyncRoot}\nread only = no\n`,
-    );
-    const daemon = await startChild(
-      'rsync',
-      ['--daemon', '--no-detach', `--config=${conf}`, `--port=${rsyncPort}`, '--address=127.0.0.1'],
-      null,
-      1000,
-    );
+    const { child: daemon, port: rsyncPort } = await startRsyncDaemon(dir, rsyncRoot);
     children.push(daemon);
     const rsync = await timed('rsync', ['--whole-file', src, `rsync://127.0.0.1:${rsyncPort}/mod/`]);
     const rsyncOk = await same(src, join(rsyncRoot, 'src.bin'));

@@ -13,15 +13,14 @@
  * is on disk); an rsync daemon does not unless asked (`--rsync-fsync` adds a round of
  * `rsync --fsync`, the like-for-like durability).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { Argv, CommandModule } from 'yargs';
-import { stopChild } from '../../../bench/lib/peers.js';
+import { freePort, startChild, startRsyncDaemon, stopChild, timed } from '../../../bench/lib/peers.js';
 import { parseBytes } from '../../../src/index.js';
 import { printJson, UsageError } from '../../util.js';
 
@@ -41,52 +40,6 @@ interface TreeBenchArgs {
   rounds: number;
   'rsync-fsync': boolean;
   json: boolean;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a child; resolves once `ready` matches its stderr, or after `settleMs` without a pattern. */
-function startChild(
-  cmd: string,
-  args: string[],
-  ready: RegExp | null,
-  settleMs = 1000,
-): Promise<ChildProcess> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => (ready ? reject(new Error(`${cmd} did not start: ${err}`)) : resolve(child)),
-      ready ? 30_000 : settleMs,
-    );
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      if (ready?.test(err)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stdout!.resume();
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited with ${code}: ${err}`));
-    });
-  });
-}
-
-async function timed(cmd: string, args: string[]): Promise<{ seconds: number; stdout: string }> {
-  const start = performance.now();
-  const r = await run(cmd, args, { maxBuffer: 64 * 1024 * 1024 });
-  return { seconds: (performance.now() - start) / 1000, stdout: r.stdout };
 }
 
 /** Writes `files` random files of minBytes..maxBytes in folders of FILES_PER_FOLDER; their total. */
@@ -210,19 +163,9 @@ export const treeBenchCommand: CommandModule<object, TreeBenchArgs> = {
           /listening on/,
         ),
       );
-      const rsyncPort = await freePort();
-      const conf = join(dir, 'rsyncd.conf');
-      await writeFile(
-        conf,
-        `uid = root\ngid = root\nuse chroot = no\n[mod]\npath = ${rsyncRoot}\nread only = no\n`,
-      );
-      children.push(
-        await startChild(
-          'rsync',
-          ['--daemon', '--no-detach', `--config=${conf}`, `--port=${rsyncPort}`, '--address=127.0.0.1'],
-          null,
-        ),
-      );
+      const daemon = await startRsyncDaemon(dir, rsyncRoot);
+      children.push(daemon.child);
+      const rsyncPort = daemon.port;
       const cpArgs = [...ferry, 'cp', '-r', src, `ferry://127.0.0.1:${ferryPort}`, '--json'];
       const tools = {
         ferry: async () => {
