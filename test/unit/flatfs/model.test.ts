@@ -5,7 +5,6 @@
  * seed is printed, and FERRY_SEED=<seed> replays it.
  */
 import test from 'ava';
-import fc from 'fast-check';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,20 +13,10 @@ import { DirectoryFlatFs } from '../../../src/flatfs/directory.js';
 import { MemoryFlatFs } from '../../../src/flatfs/memory.js';
 import { ReadAheadFlatFs } from '../../../src/fuse/read-ahead.js';
 import type { FlatFs } from '../../../src/flatfs/types.js';
-import {
-  LIST_PREFIXES,
-  MODEL_NAMES,
-  ModelFs,
-  applyReal,
-  describeOutcome,
-  opArb,
-  type Op,
-  type Outcome,
-} from './model.js';
+import { agreeWithModel, checkRandomSequences, type Op } from './model.js';
 
 /** Small enough that random sequences hit NO_SPACE now and then. */
 const QUOTA_BYTES = 512 * KiB;
-const FINAL_READ_BYTES = 1024 * KiB;
 
 interface Backend {
   name: string;
@@ -78,57 +67,13 @@ const BACKENDS: Backend[] = [
 async function agree(backend: Backend, ops: Op[]): Promise<void> {
   const { fs, cleanup } = await backend.make();
   try {
-    const model = new ModelFs(QUOTA_BYTES);
-    const handles: number[] = [];
-    const check = async (op: Op, step: number): Promise<Outcome> => {
-      const expected = model.apply(op);
-      const actual = await applyReal(fs, handles, op);
-      if (JSON.stringify(actual) === JSON.stringify(expected)) return expected;
-      throw new Error(
-        `step ${step} ${JSON.stringify(op)}: ${backend.name} gave ${describeOutcome(actual)}, model ${describeOutcome(expected)}`,
-      );
-    };
-    for (const [step, op] of ops.entries()) await check(op, step);
-    // Then every file, read whole through a fresh handle, and the listing, must agree too.
-    await check({ kind: 'list', includeHidden: true }, -1);
-    await check({ kind: 'statfs' }, -1);
-    // Every prefix, with and without a delimiter, walked in pages of 2 along the model's cursors.
-    for (const prefix of LIST_PREFIXES) {
-      for (const delimited of [false, true]) {
-        let cursor: string | null = null;
-        do {
-          const op: Op = { kind: 'list', includeHidden: true, prefix, delimited, cursor, limit: 2 };
-          const page = await check(op, -1);
-          cursor = page.ok ? ((page.value as [unknown, string | null])[1] ?? null) : null;
-        } while (cursor !== null);
-      }
-    }
-    for (const name of MODEL_NAMES) {
-      await check({ kind: 'open', name, write: false }, -1);
-      const handle = model.handleCount - 1;
-      await check({ kind: 'read', handle, offset: 0, lengthBytes: FINAL_READ_BYTES }, -1);
-    }
+    await agreeWithModel(fs, backend.name, QUOTA_BYTES, ops);
   } finally {
     await cleanup();
   }
 }
 
 for (const backend of BACKENDS) {
-  test(`${backend.name}: random operation sequences agree with the model`, async (t) => {
-    const seed = Number(process.env['FERRY_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
-    t.log(`seed ${seed} (replay with FERRY_SEED=${seed})`);
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: backend.maxOps }), (ops) =>
-          agree(backend, ops),
-        ),
-        { seed, numRuns: backend.runs },
-      );
-      t.pass();
-    } catch (err) {
-      const cause =
-        (err as Error).cause instanceof Error ? `\n${((err as Error).cause as Error).message}` : '';
-      t.fail(`seed ${seed} (replay with FERRY_SEED=${seed}):\n${(err as Error).message}${cause}`);
-    }
-  });
+  test(`${backend.name}: random operation sequences agree with the model`, (t) =>
+    checkRandomSequences(t, backend.runs, backend.maxOps, (ops) => agree(backend, ops)));
 }

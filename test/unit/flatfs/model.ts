@@ -7,6 +7,7 @@
  * rolls up, sorts and slices every name; the file/folder collision rule is a scan of every name.
  * The names nest and collide (`a` and `a/x`, `b` and `b/c`), so the rule is exercised often.
  */
+import type { ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { FerryError } from '../../../src/core/errors.js';
 import { KiB } from '../../../src/core/limits.js';
@@ -382,4 +383,67 @@ export function describeOutcome(o: Outcome): string {
   if (!o.ok) return `error ${o.code}`;
   const text = JSON.stringify(o.value);
   return text.length > 200 ? `${text.slice(0, 200)}... (${text.length} chars)` : text;
+}
+
+/** The last check reads each file whole through a fresh handle: more than any sequence writes. */
+const FINAL_READ_BYTES = 1024 * KiB;
+
+/**
+ * Runs `ops` on `fs` (named `name` in messages) and on a ModelFs with `quotaBytes`, then compares
+ * the listing, statfs, every prefix paged by 2 with and without a delimiter, and every file read
+ * whole; throws at the first result or error code that differs.
+ */
+export async function agreeWithModel(fs: FlatFs, name: string, quotaBytes: number, ops: Op[]): Promise<void> {
+  const model = new ModelFs(quotaBytes);
+  const handles: number[] = [];
+  const check = async (op: Op, step: number): Promise<Outcome> => {
+    const expected = model.apply(op);
+    const actual = await applyReal(fs, handles, op);
+    if (JSON.stringify(actual) === JSON.stringify(expected)) return expected;
+    throw new Error(
+      `step ${step} ${JSON.stringify(op)}: ${name} gave ${describeOutcome(actual)}, model ${describeOutcome(expected)}`,
+    );
+  };
+  for (const [step, op] of ops.entries()) await check(op, step);
+  await check({ kind: 'list', includeHidden: true }, -1);
+  await check({ kind: 'statfs' }, -1);
+  for (const prefix of LIST_PREFIXES) {
+    for (const delimited of [false, true]) {
+      let cursor: string | null = null;
+      do {
+        const op: Op = { kind: 'list', includeHidden: true, prefix, delimited, cursor, limit: 2 };
+        const page = await check(op, -1);
+        cursor = page.ok ? ((page.value as [unknown, string | null])[1] ?? null) : null;
+      } while (cursor !== null);
+    }
+  }
+  for (const fileName of MODEL_NAMES) {
+    await check({ kind: 'open', name: fileName, write: false }, -1);
+    const handle = model.handleCount - 1;
+    await check({ kind: 'read', handle, offset: 0, lengthBytes: FINAL_READ_BYTES }, -1);
+  }
+}
+
+/**
+ * The property test: `runs` random sequences of 1..`maxOps` operations through `agree`, seeded from
+ * FERRY_SEED or at random; the seed is logged, and a failure says how to replay it.
+ */
+export async function checkRandomSequences(
+  t: ExecutionContext,
+  runs: number,
+  maxOps: number,
+  agree: (ops: Op[]) => Promise<void>,
+): Promise<void> {
+  const seed = Number(process.env['FERRY_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+  t.log(`seed ${seed} (replay with FERRY_SEED=${seed})`);
+  try {
+    await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: maxOps }), agree), {
+      seed,
+      numRuns: runs,
+    });
+    t.pass();
+  } catch (err) {
+    const cause = (err as Error).cause instanceof Error ? `\n${((err as Error).cause as Error).message}` : '';
+    t.fail(`seed ${seed} (replay with FERRY_SEED=${seed}):\n${(err as Error).message}${cause}`);
+  }
 }
