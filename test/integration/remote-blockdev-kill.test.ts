@@ -3,7 +3,6 @@
 // either the flushed data or a whole later write; every write that succeeded is there. The server is
 // a child process (`ferry serve` with a file device), killed by pid with SIGKILL and started again on
 // the same file.
-import type { ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { initChecksums } from '../../src/core/checksum.js';
 import { FerryError } from '../../src/core/errors.js';
 import { openClient } from '../../src/transfer/client/open-client.js';
 import { RemoteBlockDevice } from '../../src/transfer/remote/remote-blockdev.js';
-import { spawnFerry } from '../helpers/cli.js';
+import { startServe, type ServeProcess } from '../helpers/server-process.js';
 
 await initChecksums();
 
@@ -24,41 +23,11 @@ const REGIONS = DEVICE_BYTES / REGION_BYTES;
 /** What a write cut off by the server's death may fail with. */
 const SESSION_ENDED = new Set(['PEER_DEAD', 'PEER_RESET', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED']);
 
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(child.pid!, 'SIGKILL');
-  await exited;
-}
-
-/** `ferry serve` with `disk` backed by `file`; resolves to the child and its port. */
-async function serve(t: ExecutionContext, file: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawnFerry([
-    'serve',
-    '--listen',
-    '127.0.0.1:0',
-    '--insecure',
-    '--no-discovery',
-    '--blockdev',
-    `disk=file:${file}:${DEVICE_BYTES}`,
-  ]);
-  t.teardown(() => kill(child));
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ferry serve did not start: ${out}`)), 60_000);
-    const onData = (d: string): void => {
-      out += d;
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    };
-    child.stdout!.setEncoding('utf8').on('data', onData);
-    child.stderr!.setEncoding('utf8').on('data', onData);
-    child.once('exit', (code) => reject(new Error(`ferry serve exited (${code}): ${out}`)));
-  });
-  return { child, port };
+/** `ferry serve` with `disk` backed by `file`, killed by pid in teardown. */
+async function serve(t: ExecutionContext, file: string): Promise<ServeProcess> {
+  const server = await startServe(['--insecure', '--blockdev', `disk=file:${file}:${DEVICE_BYTES}`]);
+  t.teardown(() => server.kill());
+  return server;
 }
 
 async function openDevice(t: ExecutionContext, port: number): Promise<RemoteBlockDevice> {
@@ -102,7 +71,7 @@ test('a server killed mid-write: writes in flight fail, flushed data and acknowl
     ),
   );
   await oneDone;
-  await kill(first.child);
+  await first.kill();
   await Promise.all(writes);
   for (const o of outcomes) t.true(o === 'ok' || SESSION_ENDED.has(o), `a write ended with ${o}`);
   t.log(`${outcomes.filter((o) => o === 'ok').length} of ${REGIONS} writes acknowledged before the kill`);
