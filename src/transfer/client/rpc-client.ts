@@ -59,6 +59,11 @@ export interface RpcClientOptions {
 /** Turns an error reply into the FerryError the server raised (same code and message). */
 export function errorFromReply(payload: Buffer): FerryError {
   const { code, message } = decodeErrorReply(payload);
+  return errorFromCode(code, message);
+}
+
+/** The FerryError a server named by code and message (PROTOCOL_ERROR for a code this side lacks). */
+export function errorFromCode(code: string, message: string): FerryError {
   if (!isErrorCode(code))
     return new FerryError('PROTOCOL_ERROR', `server answered unknown error ${code}: ${message}`);
   return new FerryError(code, message);

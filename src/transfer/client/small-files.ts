@@ -9,7 +9,7 @@
  */
 import { open, rename, unlink } from 'node:fs/promises';
 import { createXxh64, initChecksums, xxh64 } from '../../core/checksum.js';
-import { FerryError, isErrorCode } from '../../core/errors.js';
+import { FerryError } from '../../core/errors.js';
 import {
   batchRecordBytes,
   decodeFileBatch,
@@ -20,7 +20,7 @@ import {
   type BatchFile,
 } from '../../wire/transfer/index.js';
 import { downloadPartNames } from './download-part.js';
-import type { RpcClient } from './rpc-client.js';
+import { errorFromCode, type RpcClient } from './rpc-client.js';
 
 /** Files this size or smaller go in batches (a default block: a larger file is sent on its own). */
 export const SMALL_FILE_MAX_BYTES = 256 * 1024;
@@ -67,15 +67,7 @@ export async function uploadFileBatch(rpc: RpcClient, files: readonly SmallFile[
     );
   }
   const committed = Array.from(reply.statuses, (b) => b === 1);
-  const error =
-    reply.errorCode === ''
-      ? null
-      : isErrorCode(reply.errorCode)
-        ? new FerryError(reply.errorCode, reply.errorMessage)
-        : new FerryError(
-            'PROTOCOL_ERROR',
-            `server answered unknown error ${reply.errorCode}: ${reply.errorMessage}`,
-          );
+  const error = reply.errorCode === '' ? null : errorFromCode(reply.errorCode, reply.errorMessage);
   if (error === null && committed.some((c) => !c)) {
     throw new FerryError('PROTOCOL_ERROR', 'the server left files of a batch unpublished without an error');
   }
@@ -136,15 +128,7 @@ export async function downloadFileBatch(
       );
     }
   }
-  const error =
-    reply.errorCode === ''
-      ? null
-      : isErrorCode(reply.errorCode)
-        ? new FerryError(reply.errorCode, reply.errorMessage)
-        : new FerryError(
-            'PROTOCOL_ERROR',
-            `server answered unknown error ${reply.errorCode}: ${reply.errorMessage}`,
-          );
+  const error = reply.errorCode === '' ? null : errorFromCode(reply.errorCode, reply.errorMessage);
   if (error === null && files.length < names.length) {
     throw new FerryError('PROTOCOL_ERROR', 'the server sent part of a batch without saying why');
   }
